@@ -1,0 +1,41 @@
+/** Argument helpers for the CLI: usage errors, durations, K=V pairs, the home directory. */
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+/** A usage error: exit code 2 and the command's usage. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** "2s", "500ms", "1m", or a bare number of seconds. */
+export function parseDuration (text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
+  if (m === null) throw new UsageError(`${flag}: expected a duration like 2s, 500ms or 1m, got ${JSON.stringify(text)}`)
+  const n = Number(m[1])
+  const unit = m[2] ?? 's'
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000
+  return Math.round(n * factor)
+}
+
+/** Repeated K=V flags into a record. */
+export function parsePairs (items: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=')
+    if (eq <= 0) throw new UsageError(`${flag}: expected KEY=VALUE, got ${JSON.stringify(item)}`)
+    out[item.slice(0, eq)] = item.slice(eq + 1)
+  }
+  return out
+}
+
+export function parsePositiveInt (text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) <= 0) throw new UsageError(`${flag}: expected a positive integer, got ${JSON.stringify(text)}`)
+  return Number(text)
+}
+
+/** --home, else $PROCMESH_HOME, else ~/.procmesh (resolved once, at the edge). */
+export function resolveHome (flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag !== undefined && flag !== '') return resolve(flag)
+  if (env.PROCMESH_HOME !== undefined && env.PROCMESH_HOME !== '') return resolve(env.PROCMESH_HOME)
+  return join(homedir(), '.procmesh')
+}

@@ -1,0 +1,69 @@
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
+import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
+import { UsageError, parseDuration, parsePairs } from '../args.js'
+import { bool, str, strs, type CommandSpec } from '../command.js'
+import type { NodeConfig } from '../../node/procmesh-node.js'
+
+export const nodeCommand: CommandSpec = {
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--log-level info] [--home DIR]',
+  options: {
+    name: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    listen: { type: 'string', multiple: true },
+    bootstrap: { type: 'string', multiple: true },
+    interval: { type: 'string' },
+    'no-mdns': { type: 'boolean' },
+    readonly: { type: 'boolean' },
+    'log-level': { type: 'string' }
+  },
+  positionals: [0, 0],
+  async run (ctx, values) {
+    // the daemon's modules (and libp2p) load only here, never for client commands
+    const { ProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
+    const { createLogger } = await import('../../node/logger.js')
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const defaults = defaultNodeConfig(ctx.home)
+    const intervalMs = str(values, 'interval') !== undefined ? parseDuration(str(values, 'interval') ?? '', '--interval') : defaults.intervalMs
+    if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS) throw new UsageError(`--interval: must be between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 60000} min`)
+    const tags = parsePairs(strs(values, 'tag'), '--tag')
+    if (Object.keys(tags).length > MAX_TAGS) throw new UsageError(`--tag: at most ${MAX_TAGS} tags`)
+    const name = str(values, 'name') ?? defaults.name
+    if (name === '' || Buffer.byteLength(name) > MAX_NAME_BYTES) throw new UsageError(`--name: must be 1 to ${MAX_NAME_BYTES} bytes`)
+    const listen = strs(values, 'listen').length > 0 ? strs(values, 'listen') : defaults.listen
+    const bootstrap = strs(values, 'bootstrap')
+    for (const [flag, list] of [['--listen', listen], ['--bootstrap', bootstrap]] as const) {
+      for (const ma of list) {
+        try { multiaddr(ma) } catch { throw new UsageError(`${flag}: not a multiaddr: ${JSON.stringify(ma)}`) }
+      }
+    }
+    const level = str(values, 'log-level') ?? 'info'
+    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
+    const config: NodeConfig = {
+      ...defaults,
+      name,
+      tags,
+      listen,
+      bootstrap,
+      mdns: !bool(values, 'no-mdns'),
+      intervalMs,
+      readonly: bool(values, 'readonly')
+    }
+    const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
+    const node = new ProcmeshNode(config, log)
+    await node.start()
+    ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
+    await new Promise<void>(resolve => {
+      const onSignal = (sig: NodeJS.Signals): void => {
+        log.info('%s received, stopping', sig)
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        resolve()
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+    })
+    await node.stop()
+    log.info('stopped')
+    return 0
+  }
+}

@@ -1,0 +1,62 @@
+/** Pure formatting helpers for human output. */
+
+export function formatBytes (n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '-'
+  const units = ['B', 'K', 'M', 'G', 'T']
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return i === 0 ? `${v}B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)}${units[i]}`
+}
+
+export function formatPercent (n: number): string {
+  return `${n.toFixed(1)}%`
+}
+
+/** "3s ago", "2m ago", "1h ago" relative to now. */
+export function formatAgo (then: number, now: number): string {
+  const s = Math.max(0, Math.round((now - then) / 1000))
+  if (s < 60) return `${s}s ago`
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`
+  return `${Math.floor(s / 86400)}d ago`
+}
+
+export function formatUptime (seconds: number): string {
+  const d = Math.floor(seconds / 86400)
+  const h = Math.floor((seconds % 86400) / 3600)
+  const m = Math.floor((seconds % 3600) / 60)
+  if (d > 0) return `${d}d${h}h`
+  if (h > 0) return `${h}h${m}m`
+  return `${m}m`
+}
+
+/** Start time: HH:MM today, else Mon DD. */
+export function formatStart (ms: number, now: number): string {
+  const d = new Date(ms)
+  const today = new Date(now)
+  if (d.toDateString() === today.toDateString()) {
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  }
+  return d.toLocaleDateString('en-US', { month: 'short', day: '2-digit' })
+}
+
+export function formatTags (tags: Record<string, string>): string {
+  return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(',')
+}
+
+export function shortId (peerId: string): string {
+  return peerId.length > 12 ? `${peerId.slice(0, 6)}…${peerId.slice(-4)}` : peerId
+}
+
+export type Align = 'left' | 'right'
+
+/** A plain text table; columns sized to content, last column unpadded. */
+export function table (headers: string[], rows: string[][], align: Align[] = []): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => {
+    if (i === cells.length - 1 && align[i] !== 'right') return c
+    return align[i] === 'right' ? c.padStart(widths[i]) : c.padEnd(widths[i])
+  }).join('  ').trimEnd()
+  return [line(headers), ...rows.map(line)].join('\n')
+}

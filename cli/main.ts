@@ -1,0 +1,107 @@
+/**
+ * The `procmesh` command: parse, dispatch, map errors to exit codes.
+ * Command modules load lazily so `procmesh peers` never loads libp2p.
+ */
+import { parseArgs } from 'node:util'
+import { ProcmeshError, errorMessage } from '../protocols/errors.js'
+import { UsageError, resolveHome } from './args.js'
+import type { CommandSpec, OptionValues, OptionsConfig } from './command.js'
+import { createContext, type CliIO } from './context.js'
+
+const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpec> }> = {
+  node: { summary: 'run the mesh node on this host', load: async () => (await import('./commands/node.js')).nodeCommand },
+  id: { summary: "this node's peer id, name and addresses", load: async () => (await import('./commands/id.js')).idCommand },
+  peers: { summary: 'the mesh view: every known node and its status', load: async () => (await import('./commands/peers.js')).peersCommand }
+}
+
+/** Register more commands (later modules add ps, run, kill ...). */
+export function registerCommand (name: string, summary: string, load: () => Promise<CommandSpec>): void {
+  COMMANDS[name] = { summary, load }
+}
+
+const COMMON_OPTIONS: OptionsConfig = {
+  home: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+}
+
+export function mainUsage (): string {
+  const names = Object.keys(COMMANDS)
+  const width = Math.max(...names.map(n => n.length))
+  return [
+    'usage: procmesh COMMAND [options]   (every command takes --home DIR and --json)',
+    '',
+    ...names.map(n => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'procmesh COMMAND --help shows the options of a command.'
+  ].join('\n')
+}
+
+function defaultIO (): CliIO {
+  return {
+    out: text => { process.stdout.write(text.endsWith('\n') ? text : text + '\n') },
+    err: text => { process.stderr.write(text.endsWith('\n') ? text : text + '\n') },
+    env: process.env
+  }
+}
+
+/** Run a command line and return its exit code (does not exit). */
+export async function runCommand (argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  const [name, ...args] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.err : io.out)(mainUsage())
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === 'version') {
+    const { PROCMESH_VERSION } = await import('../protocols/ids.js')
+    io.out(PROCMESH_VERSION)
+    return 0
+  }
+  const entry = COMMANDS[name]
+  if (entry === undefined) {
+    io.err(`procmesh: unknown command ${JSON.stringify(name)}\n\n${mainUsage()}`)
+    return 2
+  }
+  const spec = await entry.load()
+  const dash = args.indexOf('--')
+  const own = spec.passThrough === true && dash >= 0 ? args.slice(0, dash) : args
+  const rest = spec.passThrough === true && dash >= 0 ? args.slice(dash + 1) : []
+  let values: OptionValues
+  let positionals: string[]
+  try {
+    const parsed = parseArgs({ args: own, options: { ...COMMON_OPTIONS, ...spec.options }, allowPositionals: true, strict: true })
+    values = parsed.values
+    positionals = parsed.positionals
+    if (values.help === true) { io.out(usageOf(spec)); return 0 }
+    const [min, max] = spec.positionals
+    if (positionals.length < min) throw new UsageError('missing arguments')
+    if (positionals.length > max) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}`)
+  } catch (err: unknown) {
+    io.err(`procmesh ${name}: ${errorMessage(err)}\n${usageOf(spec)}`)
+    return 2
+  }
+  const json = values.json === true
+  const ctx = createContext(io, resolveHome(typeof values.home === 'string' ? values.home : undefined, io.env), json)
+  try {
+    return await spec.run(ctx, values, positionals, rest)
+  } catch (err: unknown) {
+    if (err instanceof UsageError) {
+      io.err(`procmesh ${name}: ${err.message}\n${usageOf(spec)}`)
+      return 2
+    }
+    const pe = err instanceof ProcmeshError ? err : new ProcmeshError('SERVER_ERROR', errorMessage(err))
+    if (json) io.out(JSON.stringify({ error: pe.toJSON() }))
+    io.err(`procmesh ${name}: ${pe.message}`)
+    return 1
+  }
+}
+
+function usageOf (spec: CommandSpec): string {
+  return `usage: ${spec.usage}`
+}
+
+/** Entry point used by bin/procmesh.js: the only place that sets the exit code. */
+export async function run (argv: string[]): Promise<void> {
+  const code = await runCommand(argv)
+  process.exitCode = code
+}

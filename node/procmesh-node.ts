@@ -1,0 +1,173 @@
+/**
+ * The procmesh node: identity, libp2p, collector, gossip, mesh view and the local
+ * control API, started and stopped as a group.
+ */
+import { hostname } from 'node:os'
+import { writeFile, unlink } from 'node:fs/promises'
+import { CONTROL_METHODS } from '../protocols/control.js'
+import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
+import { SummaryAnnouncer } from './announcer.js'
+import { ProcessCollector } from './collector.js'
+import { ControlServer, type RpcHandler } from './control-server.js'
+import { PeerDialer } from './dialer.js'
+import { ensureHome, homePaths, type HomePaths } from './home.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './libp2p.js'
+import type { Logger } from './logger.js'
+import { MeshView } from './mesh-view.js'
+
+export interface NodeConfig {
+  home: string
+  name: string
+  tags: Record<string, string>
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  intervalMs: number
+  readonly: boolean
+}
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
+
+export function defaultNodeConfig (home: string): NodeConfig {
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false }
+}
+
+/** A part of the node with a lifecycle; parts start in order and stop in reverse. */
+export interface NodePart {
+  start: () => Promise<void> | void
+  stop: () => Promise<void> | void
+}
+
+export class ProcmeshNode {
+  readonly config: Readonly<NodeConfig>
+  readonly paths: HomePaths
+  readonly log: Logger
+  readonly handlers = new Map<string, RpcHandler>()
+  private libp2pNode?: ProcmeshLibp2p
+  private viewState?: MeshView
+  private announcer?: SummaryAnnouncer
+  private readonly parts: NodePart[] = []
+  private started: NodePart[] = []
+  private readonly collector = new ProcessCollector()
+
+  constructor (config: NodeConfig, log: Logger) {
+    this.config = Object.freeze({ ...config, tags: Object.freeze({ ...config.tags }) })
+    this.paths = homePaths(config.home)
+    this.log = log
+  }
+
+  get libp2p (): ProcmeshLibp2p {
+    if (this.libp2pNode === undefined) throw new Error('node not started')
+    return this.libp2pNode
+  }
+
+  get view (): MeshView {
+    if (this.viewState === undefined) throw new Error('node not started')
+    return this.viewState
+  }
+
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  /** The latest snapshot of this host, sampled at most one interval ago. */
+  latestSnapshot (): Snapshot | undefined {
+    return this.announcer?.latestSnapshot
+  }
+
+  /** Addresses this node announces (loopback only when it listens on nothing else). */
+  addrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  idInfo (): IdInfo {
+    return { peerId: this.peerId, name: this.config.name, addrs: this.addrs() }
+  }
+
+  peers (): PeerEntry[] {
+    return this.view.entries(Date.now())
+  }
+
+  /** Register an extra part (protocol service, supervisor ...) before start(). */
+  addPart (part: NodePart): void {
+    this.parts.push(part)
+  }
+
+  async start (): Promise<void> {
+    await ensureHome(this.config.home)
+    const control = new ControlServer(this.paths.socket, this.handlers, this.log)
+    // refuse early when another node owns this home, before binding any port
+    await control.assertFree()
+    const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
+    const listen = await resolveListen(this.config.listen)
+    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns })
+    this.libp2pNode = libp2p
+    this.viewState = new MeshView(libp2p.peerId.toString())
+    this.log.info('%s identity %s (%s)', created ? 'created' : 'loaded', libp2p.peerId.toString(), this.paths.identityKey)
+
+    const view = this.viewState
+    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
+    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
+    this.announcer = new SummaryAnnouncer({
+      libp2p,
+      view,
+      sampler: this.collector,
+      intervalMs: this.config.intervalMs,
+      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
+      log: this.log
+    })
+    const dialer = new PeerDialer(libp2p, this.config.bootstrap, this.log)
+    this.registerBaseMethods()
+
+    const core: NodePart[] = [
+      {
+        start: async () => {
+          libp2p.addEventListener('peer:connect', onConnect)
+          libp2p.addEventListener('peer:disconnect', onDisconnect)
+          await libp2p.start()
+        },
+        stop: async () => {
+          libp2p.removeEventListener('peer:connect', onConnect)
+          libp2p.removeEventListener('peer:disconnect', onDisconnect)
+          await libp2p.stop()
+        }
+      },
+      this.announcer,
+      ...this.parts,
+      { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      control,
+      {
+        start: async () => { await writeFile(this.paths.pidFile, `${process.pid}\n`, { mode: 0o600 }) },
+        stop: async () => { await unlink(this.paths.pidFile).catch(() => {}) }
+      }
+    ]
+    try {
+      for (const part of core) {
+        await part.start()
+        this.started.push(part)
+      }
+    } catch (err: unknown) {
+      await this.stop()
+      throw err
+    }
+    this.log.info('node %s listening on %s', this.config.name, this.addrs().join(' ') || '(no addresses)')
+  }
+
+  async stop (): Promise<void> {
+    const parts = this.started.reverse()
+    this.started = []
+    for (const part of parts) {
+      try {
+        await part.stop()
+      } catch (err: unknown) {
+        this.log.warn('stopping a part failed: %s', err instanceof Error ? err.message : String(err))
+      }
+    }
+  }
+
+  private registerBaseMethods (): void {
+    this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
+    this.handlers.set(CONTROL_METHODS.peers, async () => this.peers())
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The local control API: newline-delimited JSON-RPC 2.0 on a Unix socket in the
+ * node's home. Method names and the error mapping live here once.
+ */
+import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
+import { isRecord } from './validate.js'
+
+export const CONTROL_METHODS = {
+  id: 'id',
+  peers: 'peers',
+  ps: 'ps',
+  run: 'run',
+  kill: 'kill',
+  logs: 'logs',
+  history: 'history',
+  audit: 'audit',
+  trustList: 'trust.list',
+  trustAdd: 'trust.add',
+  trustRemove: 'trust.remove',
+  invite: 'invite',
+  events: 'events',
+  shutdown: 'shutdown'
+} as const
+
+/** JSON-RPC 2.0 error codes; application errors carry our ErrorCode in `data.code`. */
+export const RPC_PARSE_ERROR = -32700
+export const RPC_INVALID_REQUEST = -32600
+export const RPC_METHOD_NOT_FOUND = -32601
+export const RPC_INVALID_PARAMS = -32602
+export const RPC_APP_ERROR = -32000
+
+/** Method of the notifications a streaming call sends before its final response. */
+export const STREAM_NOTIFICATION = 'stream'
+
+export interface RpcRequest { jsonrpc: '2.0', id: number | string, method: string, params?: unknown }
+export interface RpcErrorObject { code: number, message: string, data?: { code: ErrorCode } }
+
+export function rpcErrorFrom (err: ProcmeshError): RpcErrorObject {
+  const code = err.code === 'INVALID_REQUEST' ? RPC_INVALID_PARAMS : err.code === 'NOT_FOUND' && err.message.startsWith('unknown method') ? RPC_METHOD_NOT_FOUND : RPC_APP_ERROR
+  return { code, message: err.message, data: { code: err.code } }
+}
+
+/** Turn a JSON-RPC error object from the wire back into a ProcmeshError. */
+export function procmeshErrorFrom (value: unknown): ProcmeshError {
+  if (!isRecord(value)) return new ProcmeshError('PROTOCOL_ERROR', 'malformed error from the node')
+  const message = typeof value.message === 'string' ? value.message : 'unknown error'
+  const data = value.data
+  if (isRecord(data) && isErrorCode(data.code)) return new ProcmeshError(data.code, message)
+  if (value.code === RPC_INVALID_PARAMS || value.code === RPC_INVALID_REQUEST || value.code === RPC_PARSE_ERROR) return new ProcmeshError('INVALID_REQUEST', message)
+  if (value.code === RPC_METHOD_NOT_FOUND) return new ProcmeshError('NOT_FOUND', message)
+  return new ProcmeshError('SERVER_ERROR', message)
+}

@@ -1,0 +1,66 @@
+/**
+ * Error codes shared by the mesh protocols, the control API and the CLI.
+ * There is deliberately no "OK" member here: success is a separate status, so a
+ * missing or unknown code can never read as success.
+ */
+export const ERROR_CODES = [
+  'INVALID_REQUEST', // the request failed validation; the message names the field
+  'FRAME_ERROR', // the frame itself was broken (bad prefix, oversized, truncated)
+  'FORBIDDEN', // the authenticated peer lacks the role; the message names it
+  'NOT_FOUND', // pid, managed id or method not found
+  'GONE', // the process ended or its start time no longer matches
+  'REFUSED', // refused by policy (pid 1, the node itself, start policy, readonly)
+  'SPAWN_FAILED', // command not found, not executable, bad cwd
+  'OS_DENIED', // the operating system refused (EPERM)
+  'TIMEOUT', // a deadline passed
+  'BUSY', // a concurrency limit was reached
+  'UNKNOWN_PEER', // TARGET matched no peer
+  'AMBIGUOUS_PEER', // TARGET matched several peers
+  'PEER_OFFLINE', // the peer is known but not reachable
+  'UNAVAILABLE', // could not reach the peer or service
+  'NO_NODE', // no node is running for this home
+  'PROTOCOL_ERROR', // the remote answered something that is not a valid response
+  'SERVER_ERROR' // anything unexpected on the serving side
+] as const
+
+export type ErrorCode = typeof ERROR_CODES[number]
+
+const CODE_SET: ReadonlySet<string> = new Set(ERROR_CODES)
+
+export function isErrorCode (value: unknown): value is ErrorCode {
+  return typeof value === 'string' && CODE_SET.has(value)
+}
+
+/** An error with a code that crosses process and network boundaries unchanged. */
+export class ProcmeshError extends Error {
+  override name = 'ProcmeshError'
+  readonly code: ErrorCode
+
+  constructor (code: ErrorCode, message: string) {
+    super(message)
+    this.code = code
+  }
+
+  toJSON (): { code: ErrorCode, message: string } {
+    return { code: this.code, message: this.message }
+  }
+}
+
+/** Thrown by validators: the message always starts with the path of the bad field. */
+export class InvalidFieldError extends ProcmeshError {
+  override name = 'InvalidFieldError'
+  constructor (path: string, problem: string) {
+    super('INVALID_REQUEST', `${path}: ${problem}`)
+  }
+}
+
+export function errorMessage (err: unknown): string {
+  if (err instanceof Error) return err.message
+  return String(err)
+}
+
+/** Turn anything thrown into a ProcmeshError, keeping codes we already gave. */
+export function toProcmeshError (err: unknown, fallback: ErrorCode = 'SERVER_ERROR'): ProcmeshError {
+  if (err instanceof ProcmeshError) return err
+  return new ProcmeshError(fallback, errorMessage(err))
+}

@@ -1,0 +1,21 @@
+/** Protocol identifiers, topic and service tag: the one place these strings live. */
+
+export const PROCMESH_VERSION = '0.1.0'
+
+/** gossipsub topic carrying signed host summaries */
+export const SUMMARY_TOPIC = '/procmesh/summary/1'
+
+/** mDNS service tag, so procmesh nodes only discover each other, not every libp2p node on the LAN */
+export const MDNS_SERVICE_TAG = '_procmesh._udp.local'
+
+export const LIST_PROTOCOL = '/procmesh/list/1.0.0'
+export const START_PROTOCOL = '/procmesh/start/1.0.0'
+export const STOP_PROTOCOL = '/procmesh/stop/1.0.0'
+export const LOGS_PROTOCOL = '/procmesh/logs/1.0.0'
+export const HISTORY_PROTOCOL = '/procmesh/history/1.0.0'
+export const AUDIT_PROTOCOL = '/procmesh/audit/1.0.0'
+
+/** JSON-RPC version of the local control API */
+export const JSON_RPC_VERSION = '2.0'
+/** file name of the control socket inside the node's home */
+export const CONTROL_SOCKET_NAME = 'procmesh.sock'

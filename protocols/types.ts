@@ -1,0 +1,97 @@
+/** Shapes shared by the node, the wire and the CLI (`--json` fields of the CLI contract). */
+
+export interface ProcessInfo {
+  pid: number
+  ppid: number
+  /** numeric uid; `user` is its name where it could be resolved */
+  uid: number
+  user: string
+  name: string
+  /** full command line, arguments joined by spaces; `[name]` for kernel threads */
+  cmd: string
+  /** one-letter kernel state: R S D Z T t X I ... */
+  state: string
+  /** percent of one core over the last sampling interval */
+  cpuPercent: number
+  /** resident set size in bytes */
+  rss: number
+  /** ms since the epoch */
+  startTime: number
+  /** set for processes started through the mesh */
+  managedId?: string
+  /** peer id (and name, where known) that started a managed process */
+  startedBy?: string
+}
+
+export interface HostInfo {
+  hostname: string
+  platform: string
+  arch: string
+  cpus: number
+  /** percent of all cores together, 0..100 */
+  cpuPercent: number
+  load: [number, number, number]
+  memTotal: number
+  memUsed: number
+  /** seconds since boot */
+  uptime: number
+}
+
+export interface Snapshot {
+  collectedAt: number
+  host: HostInfo
+  processes: ProcessInfo[]
+}
+
+/** One of the top processes carried in a summary: deliberately small. */
+export interface TopProcess {
+  pid: number
+  name: string
+  cpuPercent: number
+  rss: number
+}
+
+/** What a node gossips every interval. Stays well under MAX_SUMMARY_BYTES. */
+export interface Summary {
+  v: 1
+  peerId: string
+  name: string
+  tags: Record<string, string>
+  /** strictly increasing per node, also across restarts (ms-clock based) */
+  seq: number
+  /** ms epoch when published, by the author's clock */
+  at: number
+  /** the author's sampling interval, so viewers judge staleness by it */
+  intervalMs: number
+  host: HostInfo
+  procCount: number
+  topCpu: TopProcess[]
+  topMem: TopProcess[]
+  addrs: string[]
+  version: string
+}
+
+export type PeerStatus = 'online' | 'stale' | 'offline'
+
+/** An entry of `procmesh peers --json`. */
+export interface PeerEntry {
+  peerId: string
+  name: string
+  status: PeerStatus
+  lastSeen: number
+  tags: Record<string, string>
+  addrs: string[]
+  self: boolean
+  host: HostInfo
+  procCount: number
+  version: string
+  topCpu: TopProcess[]
+  topMem: TopProcess[]
+}
+
+/** `procmesh id --json` */
+export interface IdInfo {
+  peerId: string
+  name: string
+  addrs: string[]
+}
