@@ -47,9 +47,8 @@ export class MeshView {
    * Rejects a summary describing another node and one whose sequence is not newer.
    */
   offer (summary: Summary, author: string, now: number): AcceptResult {
-    if (author === this.selfId && summary.peerId !== this.selfId) {
-      return { accepted: false, reason: 'summary claims to come from this node' }
-    }
+    // this node's own entry comes from setSelf only, never from the network
+    if (summary.peerId === this.selfId) return { accepted: false, reason: 'summary describes this node' }
     const existing = this.records.get(summary.peerId)
     const reason = checkSummaryOrigin(summary, author, existing?.summary.seq)
     if (reason !== undefined) return { accepted: false, reason }

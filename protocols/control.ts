@@ -50,3 +50,29 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
   if (value.code === RPC_METHOD_NOT_FOUND) return new ProcmeshError('NOT_FOUND', message)
   return new ProcmeshError('SERVER_ERROR', message)
 }
+
+// ---- params and results of the control methods (the CLI, TUI and web use these) ----
+import type { ErrorCode as _ErrorCode } from './errors.js'
+import type { ProcessInfo } from './types.js'
+
+/** `ps`: streams one PsEntry per target as it arrives (notifications), then returns all of them. */
+export interface PsParams { target: string, filter?: string }
+export interface PeerError { code: _ErrorCode, message: string }
+export type PsEntry =
+  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */
+export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string }
+export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+
+/** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
+export interface KillParams { target: string, pid: number, startTime?: number, signal?: string, tree?: boolean, graceMs?: number }
+export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[] }
+
+/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. */
+export interface LogsParams { target: string, managedId: string, follow?: boolean }
+export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
+
+/** `history`: one entry per target. */
+export interface HistoryParams { target: string, since?: number }

@@ -1,0 +1,276 @@
+/**
+ * The mesh protocols: each message, its limits and its validation, defined once.
+ * Requests are validated on the server; results are validated on the client.
+ */
+import { InvalidFieldError } from './errors.js'
+import {
+  HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL
+} from './ids.js'
+import type { ProcessInfo } from './types.js'
+import {
+  expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
+} from './validate.js'
+import { expectType, type ProtocolDescriptor } from './wire.js'
+
+// ---- limits of the messages ----
+/** argv entries: generous for real commands, small enough to refuse abuse by count */
+export const MAX_ARGS = 1024
+/** one argument: longer ones are refused with the index of the argument */
+export const MAX_ARG_BYTES = 64 * 1024
+/** all of argv together (Linux's own limit is ~2 MiB; we stay well under) */
+export const MAX_ARGV_BYTES = 512 * 1024
+export const MAX_ENV_ENTRIES = 256
+export const MAX_ENV_BYTES = 32 * 1024
+export const MAX_PATH_BYTES = 4096
+export const MAX_FILTER_BYTES = 256
+/** a start's request id: clients make one per logical start, retries reuse it */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/
+export const MANAGED_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+/** the longest grace period a stop may ask for */
+export const MAX_GRACE_MS = 10 * 60 * 1000
+/** processes a list result may carry: 10,000-process hosts must fit, with margin */
+export const MAX_LIST_PROCESSES = 65536
+
+/**
+ * Environment variables a remote peer may never set: they change what the dynamic
+ * loader or a runtime loads into the new process, i.e. run code other than argv.
+ */
+export const FORBIDDEN_ENV = [
+  'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'NODE_OPTIONS', 'DYLD_INSERT_LIBRARIES',
+  'DYLD_LIBRARY_PATH', 'PYTHONSTARTUP', 'PERL5OPT', 'BASH_ENV', 'ENV'
+] as const
+
+export const SIGNALS = ['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT'] as const
+export type SignalName = typeof SIGNALS[number]
+
+// ---- list ----
+export interface ListRequest { type: 'list', filter?: string }
+export interface ListResult { collectedAt: number, processes: ProcessInfo[] }
+
+export function validateProcess (value: unknown, path: string): ProcessInfo {
+  const p = expectRecord(value, path)
+  const info: ProcessInfo = {
+    pid: expectInt(p.pid, `${path}.pid`, { min: 0 }),
+    ppid: expectInt(p.ppid, `${path}.ppid`, { min: 0 }),
+    uid: expectInt(p.uid, `${path}.uid`, { min: -1 }),
+    user: expectString(p.user, `${path}.user`, { maxBytes: 256 }),
+    name: expectString(p.name, `${path}.name`, { maxBytes: 256 }),
+    cmd: expectString(p.cmd, `${path}.cmd`, { maxBytes: MAX_ARGV_BYTES }),
+    state: expectString(p.state, `${path}.state`, { maxBytes: 8 }),
+    cpuPercent: expectNumber(p.cpuPercent, `${path}.cpuPercent`, { min: 0 }),
+    rss: expectNumber(p.rss, `${path}.rss`, { min: 0 }),
+    startTime: expectNumber(p.startTime, `${path}.startTime`, { min: 0 })
+  }
+  if (p.managedId !== undefined) info.managedId = expectString(p.managedId, `${path}.managedId`, { pattern: MANAGED_ID_PATTERN })
+  if (p.startedBy !== undefined) info.startedBy = expectString(p.startedBy, `${path}.startedBy`, { maxBytes: 256 })
+  return info
+}
+
+export const LIST: ProtocolDescriptor<ListRequest, ListResult> = {
+  id: LIST_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 4096,
+  // 10,000 processes at ~300 bytes each is 3 MB; leave room for long command lines
+  maxResponseBytes: 32 * 1024 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 15_000,
+  maxInboundStreams: 8,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'list')
+    return { type: 'list', filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES })) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      collectedAt: expectNumber(r.collectedAt, 'result.collectedAt', { min: 0 }),
+      processes: expectArray(r.processes, 'result.processes', MAX_LIST_PROCESSES).map((p, i) => validateProcess(p, `result.processes[${i}]`))
+    }
+  }
+}
+
+// ---- start ----
+export interface StartRequest { type: 'start', requestId: string, argv: string[], cwd?: string, env?: Record<string, string> }
+export interface StartResult { managedId: string, pid: number, startTime: number }
+
+export function validateArgv (value: unknown): string[] {
+  const argv = expectArray(value, 'argv', MAX_ARGS)
+  if (argv.length === 0) throw new InvalidFieldError('argv', 'must not be empty')
+  let total = 0
+  const out = argv.map((a, i) => {
+    const s = expectString(a, `argv[${i}]`, { maxBytes: MAX_ARG_BYTES, noNul: true })
+    total += Buffer.byteLength(s)
+    return s
+  })
+  if (out[0] === '') throw new InvalidFieldError('argv[0]', 'must not be empty')
+  if (total > MAX_ARGV_BYTES) throw new InvalidFieldError('argv', `longer than ${MAX_ARGV_BYTES} bytes in total`)
+  return out
+}
+
+export function validateEnv (value: unknown): Record<string, string> {
+  const rec = expectRecord(value, 'env')
+  const keys = Object.keys(rec)
+  if (keys.length > MAX_ENV_ENTRIES) throw new InvalidFieldError('env', `more than ${MAX_ENV_ENTRIES} entries`)
+  const out: Record<string, string> = {}
+  let total = 0
+  for (const key of keys) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(key)) throw new InvalidFieldError(`env ${JSON.stringify(key.slice(0, 40))}`, 'not a valid variable name')
+    if ((FORBIDDEN_ENV as readonly string[]).includes(key) || key.startsWith('LD_') || key.startsWith('DYLD_')) {
+      throw new InvalidFieldError(`env.${key}`, 'may not be set remotely (it changes what code the new process loads)')
+    }
+    out[key] = expectString(rec[key], `env.${key}`, { maxBytes: MAX_ENV_BYTES, noNul: true })
+    total += key.length + Buffer.byteLength(out[key])
+  }
+  if (total > MAX_ENV_BYTES) throw new InvalidFieldError('env', `longer than ${MAX_ENV_BYTES} bytes in total`)
+  return out
+}
+
+export const START: ProtocolDescriptor<StartRequest, StartResult> = {
+  id: START_PROTOCOL,
+  role: 'exec',
+  // big enough that a too-long argument is refused by validation naming it, not by the frame cap
+  maxRequestBytes: 2 * 1024 * 1024,
+  maxResponseBytes: 4096,
+  readDeadlineMs: 5000,
+  deadlineMs: 10_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'start')
+    return {
+      type: 'start',
+      requestId: expectString(r.requestId, 'requestId', { pattern: REQUEST_ID_PATTERN }),
+      argv: validateArgv(r.argv),
+      cwd: optional(r.cwd, v => expectString(v, 'cwd', { maxBytes: MAX_PATH_BYTES, minLength: 1, noNul: true })),
+      env: optional(r.env, validateEnv)
+    }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
+      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
+      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
+    }
+  }
+}
+
+// ---- stop ----
+export interface StopRequest { type: 'stop', pid: number, startTime: number, signal: SignalName, tree: boolean, graceMs?: number }
+export type StopOutcome = 'signalled' | 'exited' | 'gone'
+export interface StopResult { pid: number, signal: SignalName, result: StopOutcome, signalled: number[] }
+
+export const STOP: ProtocolDescriptor<StopRequest, StopResult> = {
+  id: STOP_PROTOCOL,
+  role: 'control',
+  maxRequestBytes: 4096,
+  maxResponseBytes: 64 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: MAX_GRACE_MS + 10_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'stop')
+    return {
+      type: 'stop',
+      // range only: pid <= 1, negatives, the node and its parent are refused by the handler with reasons
+      pid: expectInt(r.pid, 'pid', { min: -(2 ** 31), max: 2 ** 31 }),
+      startTime: expectNumber(r.startTime, 'startTime', { min: 0 }),
+      signal: expectOneOf(r.signal, 'signal', SIGNALS),
+      tree: optional(r.tree, v => expectBoolean(v, 'tree')) ?? false,
+      graceMs: optional(r.graceMs, v => expectInt(v, 'graceMs', { min: 0, max: MAX_GRACE_MS }))
+    }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      pid: expectInt(r.pid, 'result.pid'),
+      signal: expectOneOf(r.signal, 'result.signal', SIGNALS),
+      result: expectOneOf(r.result, 'result.result', ['signalled', 'exited', 'gone'] as const),
+      signalled: expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`))
+    }
+  }
+}
+
+// ---- logs ----
+export interface LogsRequest { type: 'logs', managedId: string, follow: boolean }
+export interface LogChunk { stream: 'stdout' | 'stderr', data: string }
+export interface LogsEnd { exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
+
+/** A logs exchange answers `more` frames carrying LogChunk, then an `ok` frame carrying LogsEnd. */
+export const LOGS: ProtocolDescriptor<LogsRequest, LogsEnd> = {
+  id: LOGS_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 4096,
+  maxResponseBytes: 1024 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 15_000, // for the buffered part; a follow lasts until the process exits or the client goes
+  maxInboundStreams: 8,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'logs')
+    return {
+      type: 'logs',
+      managedId: expectString(r.managedId, 'managedId', { pattern: MANAGED_ID_PATTERN }),
+      follow: optional(r.follow, v => expectBoolean(v, 'follow')) ?? false
+    }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      exited: expectBoolean(r.exited, 'result.exited'),
+      exitCode: r.exitCode === null ? null : expectInt(r.exitCode, 'result.exitCode'),
+      signal: r.signal === null ? null : expectString(r.signal, 'result.signal', { maxBytes: 16 }),
+      truncated: expectBoolean(r.truncated, 'result.truncated')
+    }
+  }
+}
+
+export function validateLogChunk (value: unknown): LogChunk {
+  const r = expectRecord(value, 'chunk')
+  return { stream: expectOneOf(r.stream, 'chunk.stream', ['stdout', 'stderr'] as const), data: expectString(r.data, 'chunk.data', { maxBytes: 512 * 1024 }) }
+}
+
+// ---- history ----
+export interface HistoryRequest { type: 'history', since?: number }
+export interface HistoryPoint { at: number, cpuPercent: number, memUsed: number, load1: number, procCount: number }
+export interface HistoryResult { intervalMs: number, memTotal: number, points: HistoryPoint[] }
+export const MAX_HISTORY_POINTS = 100_000
+
+export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
+  id: HISTORY_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 1024,
+  maxResponseBytes: 8 * 1024 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 10_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'history')
+    return { type: 'history', since: optional(r.since, v => expectNumber(v, 'since', { min: 0 })) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      intervalMs: expectInt(r.intervalMs, 'result.intervalMs', { min: 1 }),
+      memTotal: expectNumber(r.memTotal, 'result.memTotal', { min: 0 }),
+      points: expectArray(r.points, 'result.points', MAX_HISTORY_POINTS).map((v, i) => {
+        const p = expectRecord(v, `result.points[${i}]`)
+        return {
+          at: expectNumber(p.at, `result.points[${i}].at`),
+          cpuPercent: expectNumber(p.cpuPercent, `result.points[${i}].cpuPercent`, { min: 0 }),
+          memUsed: expectNumber(p.memUsed, `result.points[${i}].memUsed`, { min: 0 }),
+          load1: expectNumber(p.load1, `result.points[${i}].load1`, { min: 0 }),
+          procCount: expectInt(p.procCount, `result.points[${i}].procCount`, { min: 0 })
+        }
+      })
+    }
+  }
+}
+
