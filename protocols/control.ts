@@ -4,6 +4,7 @@
  */
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
 import { isRecord } from './validate.js'
+import type { ProcessInfo } from './types.js'
 
 export const CONTROL_METHODS = {
   id: 'id',
@@ -52,12 +53,10 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
 }
 
 // ---- params and results of the control methods (the CLI, TUI and web use these) ----
-import type { ErrorCode as _ErrorCode } from './errors.js'
-import type { ProcessInfo } from './types.js'
 
 /** `ps`: streams one PsEntry per target as it arrives (notifications), then returns all of them. */
 export interface PsParams { target: string, filter?: string }
-export interface PeerError { code: _ErrorCode, message: string }
+export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }
   | { peerId: string, name: string, error: PeerError }
