@@ -15,6 +15,13 @@ import { loadOrCreateIdentity } from './identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from './logger.js'
 import { MeshView } from './mesh-view.js'
+import { registerTargetMethods } from './control-methods.js'
+import { HistoryRing } from './history.js'
+import { HostServices, type ProcessControl } from './host-services.js'
+import { MeshProtocols } from './mesh-protocols.js'
+import type { Authorizer } from './reqresp.js'
+import { SharedSampler } from './sampler.js'
+import { ProcmeshError } from '../protocols/errors.js'
 
 export interface NodeConfig {
   home: string
@@ -25,12 +32,14 @@ export interface NodeConfig {
   mdns: boolean
   intervalMs: number
   readonly: boolean
+  /** how long this node keeps its own host samples for peers (ms) */
+  historyRetentionMs: number
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
 
 export function defaultNodeConfig (home: string): NodeConfig {
-  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false }
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false, historyRetentionMs: 60 * 60 * 1000 }
 }
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
@@ -49,7 +58,17 @@ export class ProcmeshNode {
   private announcer?: SummaryAnnouncer
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
-  private readonly collector = new ProcessCollector()
+  private readonly sampler = new SharedSampler(new ProcessCollector())
+  private history?: HistoryRing
+  /** who may do what here; the security layer replaces the default */
+  authorize: Authorizer = () => undefined
+  /** start/stop/logs of processes; the supervisor replaces the default */
+  processControl: ProcessControl = {
+    start: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    stop: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    logs: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    managedByPid: () => new Map()
+  }
 
   constructor (config: NodeConfig, log: Logger) {
     this.config = Object.freeze({ ...config, tags: Object.freeze({ ...config.tags }) })
@@ -73,7 +92,7 @@ export class ProcmeshNode {
 
   /** The latest snapshot of this host, sampled at most one interval ago. */
   latestSnapshot (): Snapshot | undefined {
-    return this.announcer?.latestSnapshot
+    return this.sampler.latest
   }
 
   /** Addresses this node announces (loopback only when it listens on nothing else). */
@@ -109,16 +128,30 @@ export class ProcmeshNode {
     const view = this.viewState
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
+    const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
+    this.history = history
     this.announcer = new SummaryAnnouncer({
       libp2p,
       view,
-      sampler: this.collector,
+      sampler: this.sampler,
+      onSnapshot: snap => { history.add(snap) },
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, this.config.bootstrap, this.log)
+    const services = new HostServices({
+      sampler: this.sampler,
+      history,
+      control: this.processControl,
+      nameOf: peerId => view.get(peerId)?.name
+    })
+    const protocols = new MeshProtocols(libp2p, services, {
+      authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
+      log: this.log
+    })
     this.registerBaseMethods()
+    registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
 
     const core: NodePart[] = [
       {
@@ -134,6 +167,7 @@ export class ProcmeshNode {
         }
       },
       this.announcer,
+      protocols,
       ...this.parts,
       { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       control,
