@@ -11,7 +11,11 @@ import { createContext, type CliIO } from './context.js'
 const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpec> }> = {
   node: { summary: 'run the mesh node on this host', load: async () => (await import('./commands/node.js')).nodeCommand },
   id: { summary: "this node's peer id, name and addresses", load: async () => (await import('./commands/id.js')).idCommand },
-  peers: { summary: 'the mesh view: every known node and its status', load: async () => (await import('./commands/peers.js')).peersCommand }
+  peers: { summary: 'the mesh view: every known node and its status', load: async () => (await import('./commands/peers.js')).peersCommand },
+  ps: { summary: 'processes of a peer (or all, or tag:K=V), as a table or a tree', load: async () => (await import('./commands/ps.js')).psCommand },
+  run: { summary: 'start a command on a peer (no shell), as a managed process', load: async () => (await import('./commands/run.js')).runProcessCommand },
+  kill: { summary: 'signal a process (or its subtree) on a peer', load: async () => (await import('./commands/kill.js')).killCommand },
+  logs: { summary: 'output of a managed process, optionally following it', load: async () => (await import('./commands/logs.js')).logsCommand }
 }
 
 /** Register more commands (later modules add ps, run, kill ...). */

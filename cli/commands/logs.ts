@@ -1,0 +1,116 @@
+import { CONTROL_METHODS, type LogsParams, type LogsResult } from '../../protocols/control.js'
+import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
+import { MANAGED_ID_PATTERN, validateLogChunk, type LogChunk } from '../../protocols/messages.js'
+import { expectBoolean, expectInt, expectRecord, expectString } from '../../protocols/validate.js'
+import { UsageError } from '../args.js'
+import { bool, type CommandSpec } from '../command.js'
+
+/** A partial line longer than this is written out even without its newline, so memory stays bounded. */
+const MAX_PENDING_LINE = 64 * 1024
+
+export interface LineWriter {
+  push: (data: string) => void
+  flush: () => void
+}
+
+/**
+ * Pass text on in whole lines. The CLI's writers end every write with a newline,
+ * so chunks that split a line must be joined before they are written.
+ */
+export function lineWriter (write: (text: string) => void, maxPending = MAX_PENDING_LINE): LineWriter {
+  let pending = ''
+  const flush = (): void => {
+    if (pending !== '') write(pending)
+    pending = ''
+  }
+  return {
+    push (data) {
+      pending += data
+      const nl = pending.lastIndexOf('\n')
+      if (nl >= 0) {
+        write(pending.slice(0, nl + 1))
+        pending = pending.slice(nl + 1)
+      }
+      if (pending.length > maxPending) flush()
+    },
+    flush
+  }
+}
+
+export function parseLogsResult (value: unknown): LogsResult {
+  try {
+    const r = expectRecord(value, 'result')
+    return {
+      peerId: expectString(r.peerId, 'result.peerId'),
+      name: expectString(r.name, 'result.name'),
+      exited: expectBoolean(r.exited, 'result.exited'),
+      exitCode: r.exitCode === null || r.exitCode === undefined ? null : expectInt(r.exitCode, 'result.exitCode'),
+      signal: r.signal === null || r.signal === undefined ? null : expectString(r.signal, 'result.signal', { maxBytes: 16 }),
+      truncated: r.truncated === true
+    }
+  } catch (err: unknown) {
+    throw new ProcmeshError('PROTOCOL_ERROR', `logs: bad answer from the node: ${toProcmeshError(err).message}`)
+  }
+}
+
+/** `[exited with code N]` / `[killed by SIGTERM]`, or undefined while the process runs. */
+export function formatExit (r: Pick<LogsResult, 'exited' | 'exitCode' | 'signal'>): string | undefined {
+  if (!r.exited) return undefined
+  if (r.signal !== null) return `[killed by ${r.signal.startsWith('SIG') ? r.signal : `SIG${r.signal}`}]`
+  return `[exited with code ${r.exitCode ?? 'unknown'}]`
+}
+
+export const logsCommand: CommandSpec = {
+  usage: 'procmesh logs TARGET ID [--follow] [--home DIR] [--json]\n' +
+    '  output of a process started with procmesh run (ID is its managed id); --follow until it exits or Ctrl-C',
+  options: {
+    follow: { type: 'boolean', short: 'f' }
+  },
+  positionals: [2, 2],
+  async run (ctx, values, positionals) {
+    const [target, managedId] = positionals
+    if (!MANAGED_ID_PATTERN.test(managedId)) throw new UsageError(`ID: not a managed id: ${JSON.stringify(managedId)}`)
+    const follow = bool(values, 'follow')
+    const params: LogsParams = { target, managedId, follow }
+    const stdout = lineWriter(ctx.out)
+    const stderr = lineWriter(ctx.err)
+    const onData = (data: unknown): void => {
+      let chunk: LogChunk
+      try {
+        chunk = validateLogChunk(data)
+      } catch (err: unknown) {
+        ctx.err(`procmesh logs: ignoring a malformed chunk: ${toProcmeshError(err).message}`)
+        return
+      }
+      if (ctx.json) ctx.out(JSON.stringify({ stream: chunk.stream, data: chunk.data }))
+      else (chunk.stream === 'stdout' ? stdout : stderr).push(chunk.data)
+    }
+
+    // Ctrl-C ends a follow: the socket closes, the node stops following, we exit 0
+    const interrupt = new AbortController()
+    const onSigint = (): void => { interrupt.abort() }
+    const client = await ctx.connect()
+    if (follow) process.once('SIGINT', onSigint)
+    let result: LogsResult | undefined
+    try {
+      result = parseLogsResult(await client.call<unknown>(CONTROL_METHODS.logs, params, { onData, signal: interrupt.signal }))
+    } catch (err: unknown) {
+      if (!interrupt.signal.aborted) throw err
+    } finally {
+      process.off('SIGINT', onSigint)
+      client.close()
+      stdout.flush()
+      stderr.flush()
+    }
+    if (result === undefined) return 0
+
+    if (ctx.json) {
+      ctx.out(JSON.stringify({ exited: result.exited, exitCode: result.exitCode, signal: result.signal, truncated: result.truncated }))
+    } else {
+      if (result.truncated) ctx.err('[earlier output was dropped: it exceeded the buffer kept for this process]')
+      const exit = formatExit(result)
+      if (exit !== undefined) ctx.err(exit)
+    }
+    return 0
+  }
+}

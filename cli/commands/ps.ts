@@ -1,0 +1,184 @@
+import { CONTROL_METHODS, type PeerError, type PsEntry, type PsParams } from '../../protocols/control.js'
+import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
+import { MAX_FILTER_BYTES, MAX_LIST_PROCESSES, validateProcess } from '../../protocols/messages.js'
+import { expectArray, expectNumber, expectRecord, expectString } from '../../protocols/validate.js'
+import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
+import { bool, str, type CommandSpec, type OptionValues } from '../command.js'
+import type { CliContext } from '../context.js'
+import { buildTree, flattenTree, isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
+import { formatPeerHeader, formatProcessTable, formatProcessTree, psEntryJson, selectProcesses, type SelectOptions } from '../process-view.js'
+
+/**
+ * How long ps waits for all targets by default. Longer than the node's own per-peer
+ * fan-out timeout (10 s), so a slow peer is reported by name as a TIMEOUT entry
+ * instead of silently missing because the CLI gave up at the same moment.
+ */
+export const DEFAULT_PS_TIMEOUT_MS = 15_000
+/** `ps` lists in pid order unless asked otherwise, like ps(1). */
+export const DEFAULT_PS_SORT: SortSpec = { key: 'pid' }
+
+/** Targets that name a group of peers: their output gets a header per peer even when one answers. */
+export function isGroupTarget (target: string): boolean {
+  return target === 'all' || target.startsWith('tag:')
+}
+
+/**
+ * Validate one entry from the node (it forwards what remote peers sent). A broken
+ * entry that still names its peer becomes that peer's PROTOCOL_ERROR.
+ */
+export function parsePsEntry (value: unknown): PsEntry {
+  const r = expectRecord(value, 'entry')
+  const peerId = expectString(r.peerId, 'entry.peerId', { minLength: 1 })
+  const name = expectString(r.name, 'entry.name')
+  try {
+    if (r.error !== undefined) {
+      const e = expectRecord(r.error, 'entry.error')
+      const error: PeerError = {
+        code: isErrorCode(e.code) ? e.code : 'PROTOCOL_ERROR',
+        message: typeof e.message === 'string' ? e.message : 'no message'
+      }
+      return { peerId, name, error }
+    }
+    return {
+      peerId,
+      name,
+      collectedAt: expectNumber(r.collectedAt, 'entry.collectedAt', { min: 0 }),
+      processes: expectArray(r.processes, 'entry.processes', MAX_LIST_PROCESSES).map((p, i) => validateProcess(p, `entry.processes[${i}]`))
+    }
+  } catch (err: unknown) {
+    return { peerId, name, error: { code: 'PROTOCOL_ERROR', message: `bad answer: ${toProcmeshError(err).message}` } }
+  }
+}
+
+/** COLUMNS wins (as in ps(1)), else the TTY's width; no truncation when stdout is not a terminal. */
+export function terminalWidth (env: NodeJS.ProcessEnv): number | undefined {
+  const columns = Number(env.COLUMNS)
+  if (Number.isSafeInteger(columns) && columns > 0) return columns
+  return process.stdout.isTTY ? process.stdout.columns : undefined
+}
+
+interface PsOptions {
+  target: string
+  select: SelectOptions
+  tree: boolean
+  strict: boolean
+  timeoutMs: number
+}
+
+function parseOptions (values: OptionValues, positionals: string[]): PsOptions {
+  const sortText = str(values, 'sort')
+  if (sortText !== undefined && !isSortKey(sortText)) throw new UsageError(`--sort: one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(sortText)}`)
+  const limitText = str(values, 'limit')
+  const filter = str(values, 'filter')
+  if (filter !== undefined && Buffer.byteLength(filter) > MAX_FILTER_BYTES) throw new UsageError(`--filter: longer than ${MAX_FILTER_BYTES} bytes`)
+  const timeoutText = str(values, 'timeout')
+  const timeoutMs = timeoutText !== undefined ? parseDuration(timeoutText, '--timeout') : DEFAULT_PS_TIMEOUT_MS
+  if (timeoutMs <= 0) throw new UsageError('--timeout: must be more than 0')
+  const target = positionals[0] ?? 'self'
+  if (target === '') throw new UsageError('TARGET: must not be empty')
+  return {
+    target,
+    select: {
+      filter: filter !== undefined && filter !== '' ? filter : undefined,
+      sort: sortText !== undefined && isSortKey(sortText) ? { key: sortText } : DEFAULT_PS_SORT,
+      limit: limitText !== undefined ? parsePositiveInt(limitText, '--limit') : undefined
+    },
+    tree: bool(values, 'tree'),
+    strict: bool(values, 'strict'),
+    timeoutMs
+  }
+}
+
+/** Human output of one peer's answer (header only for group targets). */
+function renderEntry (entry: PsEntry, opts: PsOptions, group: boolean, width: number | undefined, now: number): string {
+  if ('error' in entry) return formatPeerHeader(entry)
+  const selection = selectProcesses(entry.processes, opts.select)
+  // the tree arranges exactly the selected rows, so it agrees with the flat and JSON views
+  const body = opts.tree
+    ? formatProcessTree(flattenTree(buildTree(selection.processes), { sort: opts.select.sort }), { now, width })
+    : formatProcessTable(selection.processes, { now, width })
+  return group ? `${formatPeerHeader(entry, selection)}\n${body}` : body
+}
+
+function describeFailures (entries: PsEntry[]): string {
+  return entries.flatMap(e => 'error' in e ? [`${e.name}: ${e.error.code} ${e.error.message}`] : []).join('; ')
+}
+
+async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
+  const group = isGroupTarget(opts.target)
+  const width = ctx.json ? undefined : terminalWidth(ctx.env)
+  const entries = new Map<string, PsEntry>()
+  let printed = 0
+  const accept = (value: unknown): void => {
+    let entry: PsEntry
+    try {
+      entry = parsePsEntry(value)
+    } catch (err: unknown) {
+      ctx.err(`procmesh ps: ignoring a malformed answer from the node: ${toProcmeshError(err).message}`)
+      return
+    }
+    if (entries.has(entry.peerId)) return // the final result repeats what was streamed
+    entries.set(entry.peerId, entry)
+    if (ctx.json) return
+    if ('error' in entry && !group) return // a lone target's failure goes to stderr at the end
+    if (group && printed > 0) ctx.out('')
+    ctx.out(renderEntry(entry, opts, group, width, Date.now()))
+    printed++
+  }
+
+  const params: PsParams = { target: opts.target, ...(opts.select.filter !== undefined ? { filter: opts.select.filter } : {}) }
+  const client = await ctx.connect()
+  const deadline = new AbortController()
+  const timer = setTimeout(() => { deadline.abort() }, opts.timeoutMs)
+  let timedOut = false
+  try {
+    const result = await client.call<unknown>(CONTROL_METHODS.ps, params, { onData: accept, signal: deadline.signal })
+    if (Array.isArray(result)) for (const value of result) accept(value)
+    else if (entries.size === 0) throw new ProcmeshError('PROTOCOL_ERROR', 'ps: the node answered something other than a list of peers')
+  } catch (err: unknown) {
+    if (!deadline.signal.aborted) throw err
+    timedOut = true
+  } finally {
+    clearTimeout(timer)
+    client.close()
+  }
+
+  const all = [...entries.values()]
+  if (all.length === 0) {
+    if (timedOut) throw new ProcmeshError('TIMEOUT', `no answer for ${opts.target} within ${opts.timeoutMs} ms (raise --timeout)`)
+    throw new ProcmeshError('UNKNOWN_PEER', `no peer matched ${JSON.stringify(opts.target)}`)
+  }
+  if (ctx.json) {
+    ctx.out(JSON.stringify(all.map(e => 'error' in e ? psEntryJson(e) : psEntryJson(e, selectProcesses(e.processes, opts.select).processes))))
+  }
+
+  const failed = all.filter(e => 'error' in e)
+  if (timedOut) ctx.err(`procmesh ps: stopped waiting after ${opts.timeoutMs} ms; peers that had not answered are missing`)
+  if (failed.length === all.length) {
+    ctx.err(`procmesh ps: ${all.length === 1 ? '' : 'every target failed: '}${describeFailures(failed)}`)
+    return 1
+  }
+  if (opts.strict && (failed.length > 0 || timedOut)) {
+    if (failed.length > 0) ctx.err(`procmesh ps: ${failed.length} of ${all.length} targets failed (--strict): ${describeFailures(failed)}`)
+    return 1
+  }
+  return 0
+}
+
+export const psCommand: CommandSpec = {
+  usage: `procmesh ps [TARGET] [--tree] [--sort ${SORT_KEYS.join('|')}] [--filter TEXT] [--limit N] [--strict] [--timeout 15s] [--home DIR] [--json]\n` +
+    '  TARGET: a node name, peer id (or unique prefix), tag:KEY=VALUE, all, or self (default)\n' +
+    '  --strict: exit 1 when any target fails (default: only when all do)',
+  options: {
+    tree: { type: 'boolean' },
+    sort: { type: 'string' },
+    filter: { type: 'string' },
+    limit: { type: 'string' },
+    strict: { type: 'boolean' },
+    timeout: { type: 'string' }
+  },
+  positionals: [0, 1],
+  async run (ctx, values, positionals) {
+    return runPs(ctx, parseOptions(values, positionals))
+  }
+}
