@@ -73,11 +73,12 @@ export class LocalNode {
   }
 
   async cli (args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
-    return await runCli([...args, '--home', this.home], opts)
+    // --home right after the command name: anything after `--` belongs to the started command
+    return await runCli([args[0], '--home', this.home, ...args.slice(1)], opts)
   }
 
   async json<T> (args: string[]): Promise<T> {
-    const r = await this.cli([...args, '--json'])
+    const r = await this.cli([args[0], '--json', ...args.slice(1)])
     if (r.code !== 0) throw new Error(`procmesh ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}`)
     return JSON.parse(r.stdout) as T
   }

@@ -54,11 +54,12 @@ export async function startMesh (hosts: SimHost[], extra: string[] = []): Promis
 }
 
 export async function cliIn (host: SimHost, args: string[], timeoutMs = 20_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return await host.exec([process.execPath, BIN, ...args, '--home', nodeHome(host)], { timeoutMs })
+  // --home right after the command name: anything after `--` belongs to the started command
+  return await host.exec([process.execPath, BIN, args[0], '--home', nodeHome(host), ...args.slice(1)], { timeoutMs })
 }
 
 export async function jsonIn<T> (host: SimHost, args: string[], timeoutMs?: number): Promise<T> {
-  const r = await cliIn(host, [...args, '--json'], timeoutMs)
+  const r = await cliIn(host, [args[0], '--json', ...args.slice(1)], timeoutMs)
   if (r.code !== 0) throw new Error(`procmesh ${args.join(' ')} in ${host.name} exited ${String(r.code)}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }
@@ -87,4 +88,13 @@ export async function stopNode (n: MeshNode | undefined): Promise<void> {
   const t = setTimeout(() => { n.proc.kill('SIGKILL') }, 5000)
   await done
   clearTimeout(t)
+}
+
+/** Grant `to`'s node roles on `on`'s node through the trust command. */
+export async function grantRoles (on: SimHost, to: SimHost, roles: string[]): Promise<void> {
+  const id = await jsonIn<{ peerId: string }>(to, ['id'])
+  for (const role of roles) {
+    const r = await cliIn(on, ['trust', 'add', id.peerId, '--role', role])
+    if (r.code !== 0) throw new Error(`trust add on ${on.name} failed: ${r.stderr}`)
+  }
 }
