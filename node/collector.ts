@@ -5,8 +5,8 @@
  * that do not change while a process lives (uid, command line) are read once per pid+starttime
  * and cached. Elsewhere it asks ps-list, which is slower and less precise (see sampleWithPsList).
  */
-import { readFileSync, type Stats } from 'node:fs'
-import { open, readdir, readFile, stat } from 'node:fs/promises'
+import { close as fsClose, open as fsOpen, read as fsRead, readFileSync, type Stats } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import type { HostInfo, ProcessInfo, Snapshot } from '../protocols/types.js'
@@ -32,10 +32,22 @@ import {
 export const DEFAULT_PROC_ROOT = '/proc'
 export const DEFAULT_PASSWD_PATH = '/etc/passwd'
 /**
- * Processes read between two yields to the event loop. A stat read is ~10 us, so a batch blocks
- * for well under 1 ms; fewer, larger batches would save little and risk the 10 ms block budget.
+ * Processes read between two yields to the event loop. A stat read takes ~10 us, so a slice of
+ * 64 blocks for under 1 ms; larger slices would save little (a yield costs a few us) and eat
+ * into the 10 ms block budget.
  */
 export const SCAN_BATCH_SIZE = 64
+/**
+ * ... or fewer, when reading them has taken this long: the event loop must not wait more than a
+ * few ms for the collector even where a stat read is slow (small ARM boards, loaded hosts).
+ */
+export const SCAN_SLICE_MS = 2
+/**
+ * cmdline reads of new processes in flight at once. They go through libuv's thread pool (4
+ * threads, shared with dns.lookup and every fs write of the node); 2 read a first sample of 1,000
+ * processes as fast as 64 did here and leave half the pool to everyone else.
+ */
+export const CMDLINE_READ_CONCURRENCY = 2
 /**
  * Command lines are cut here: argv can reach megabytes (ARG_MAX), and every list response
  * carries every process's cmd. 4 KiB keeps any real command readable.
@@ -59,7 +71,7 @@ export interface ProcessCollectorInit {
   clockTicks?: number
   /** bytes per page (default: detected from procRoot/self, else 4096) */
   pageSize?: number
-  /** processes per batch between yields (default SCAN_BATCH_SIZE) */
+  /** processes per slice between yields to the event loop (default SCAN_BATCH_SIZE) */
   batchSize?: number
   /** 1 in N processes get their cached facts re-read each sample; 0 never (default FACTS_REFRESH_SAMPLES) */
   factsRefreshSamples?: number
@@ -162,6 +174,11 @@ export class ProcessCollector {
   private readonly users: UserNameCache
   private pageSize: number | undefined
   private readonly cache = new Map<number, CachedProcess>()
+  /**
+   * Reused read buffers, one per concurrent cmdline read: a fresh 4 KiB buffer per new
+   * process left 4 MB of garbage behind a first sample of 1,000 processes.
+   */
+  private readonly readBuffers: Buffer[] = []
   private generation = 0
   private prevCpu: CpuTimes | undefined
   private inFlight: Promise<Snapshot> | undefined
@@ -220,7 +237,6 @@ export class ProcessCollector {
     }
     stats.listed = pids.length
 
-    const processes: ProcessInfo[] = []
     const toInfo = (stat: PidStat, facts: CachedProcess, cpuPercent: number): ProcessInfo => ({
       pid: stat.pid,
       ppid: stat.ppid,
@@ -234,55 +250,74 @@ export class ProcessCollector {
       startTime: startTimeMs(stat.startTicks, btime, clockTicks)
     })
 
-    for (let first = 0; first < pids.length; first += this.batchSize) {
-      if (first > 0) await yieldToEventLoop()
-      const last = Math.min(first + this.batchSize, pids.length)
+    // one slot per listed pid keeps /proc's (pid) order while new processes complete out of order
+    const slots: Array<ProcessInfo | undefined> = new Array(pids.length)
+    const limit = limiter(CMDLINE_READ_CONCURRENCY)
+    const pending: Array<Promise<void>> = []
+    /** A process seen for the first time, or due a re-read: its cmdline comes in asynchronously. */
+    const completeFresh = async (slot: number, stat: PidStat, uid: number, prev: CachedProcess | undefined, readAt: number): Promise<void> => {
+      let text: string
+      try {
+        stats.filesRead++
+        text = await readCapped(`${root}/${stat.pid}/cmdline`, this.readBuffers)
+      } catch (err: unknown) {
+        noteFailure(err, stats, String(stat.pid))
+        return
+      }
+      const cpuPercent = prev === undefined
+        ? 0
+        : processCpuPercent(prev.cpuTicks, stat.cpuTicks, readAt - prev.readAt, clockTicks)
+      const entry: CachedProcess = {
+        startTicks: stat.startTicks,
+        comm: stat.comm,
+        cmd: parseCmdline(text, stat.comm),
+        uid,
+        cpuTicks: stat.cpuTicks,
+        readAt,
+        seen: generation
+      }
+      this.cache.set(stat.pid, entry)
+      slots[slot] = toInfo(stat, entry, cpuPercent)
+    }
+
+    let next = 0
+    while (next < pids.length) {
+      if (next > 0) await yieldToEventLoop()
+      const sliceStart = performance.now()
+      const sliceEnd = Math.min(next + this.batchSize, pids.length)
       // Synchronous on purpose: an async read costs 4-5 thread-pool round trips per file and made
-      // the scan 5x slower than ps. stat and status never wait on the process's memory lock, so a
-      // batch of them is bounded; cmdline can (mmap lock), so it is read asynchronously below.
+      // the scan 5x slower than ps. A stat read never waits on the process's memory lock, so a
+      // slice of them (and of status, read here for new processes) is bounded; cmdline can wait
+      // on the process's mmap lock, so completeFresh reads it asynchronously, overlapping with
+      // the slices that follow.
       const readAt = this.now()
-      const slots: Array<ProcessInfo | undefined> = []
-      const fresh: Array<{ slot: number, stat: PidStat, prev?: CachedProcess }> = []
-      for (let i = first; i < last; i++) {
+      const first = next
+      for (; next < sliceEnd; next++) {
+        // a slow machine (or a slow procfs) ends the slice early rather than blocking longer
+        if (next > first && ((next - first) & 7) === 0 && performance.now() - sliceStart > SCAN_SLICE_MS) break
+        const i = next
         const stat = this.readStat(pids[i], stats)
         if (stat === undefined) continue
         const cached = this.cache.get(stat.pid)
         const prev = cached !== undefined && cached.startTicks === stat.startTicks ? cached : undefined
         const refreshDue = this.factsRefreshSamples > 0 && (stat.pid + generation) % this.factsRefreshSamples === 0
         if (prev === undefined || prev.comm !== stat.comm || refreshDue) {
-          fresh.push({ slot: slots.length, stat, prev })
-          slots.push(undefined)
+          const uid = this.readUid(stat.pid, stats)
+          if (uid === undefined) continue
+          pending.push(limit(async () => { await completeFresh(i, stat, uid, prev, readAt) }))
           continue
         }
         const cpuPercent = processCpuPercent(prev.cpuTicks, stat.cpuTicks, readAt - prev.readAt, clockTicks)
         prev.cpuTicks = stat.cpuTicks
         prev.readAt = readAt
         prev.seen = generation
-        slots.push(toInfo(stat, prev, cpuPercent))
+        slots[i] = toInfo(stat, prev, cpuPercent)
       }
-      if (fresh.length > 0) {
-        await Promise.all(fresh.map(async ({ slot, stat, prev }) => {
-          const facts = await this.readFacts(stat, stats)
-          if (facts === undefined) return
-          const cpuPercent = prev === undefined
-            ? 0
-            : processCpuPercent(prev.cpuTicks, stat.cpuTicks, readAt - prev.readAt, clockTicks)
-          const entry: CachedProcess = {
-            startTicks: stat.startTicks,
-            comm: stat.comm,
-            cmd: facts.cmd,
-            uid: facts.uid,
-            cpuTicks: stat.cpuTicks,
-            readAt,
-            seen: generation
-          }
-          this.cache.set(stat.pid, entry)
-          slots[slot] = toInfo(stat, entry, cpuPercent)
-        }))
-      }
-      for (const info of slots) if (info !== undefined) processes.push(info)
     }
+    await Promise.all(pending)
 
+    const processes: ProcessInfo[] = []
+    for (const info of slots) if (info !== undefined) processes.push(info)
     for (const [pid, entry] of this.cache) {
       if (entry.seen !== generation) this.cache.delete(pid)
     }
@@ -309,16 +344,13 @@ export class ProcessCollector {
     }
   }
 
-  /** uid and command line of a process seen for the first time (or due for a refresh). */
-  private async readFacts (stat: PidStat, stats: ScanStats): Promise<{ uid: number, cmd: string } | undefined> {
-    const dir = `${this.procRoot}/${stat.pid}`
+  /** Effective uid from /proc/[pid]/status (never blocks on the process), or undefined. */
+  private readUid (pid: number, stats: ScanStats): number | undefined {
     try {
-      stats.filesRead += 2
-      const { uid } = parseProcStatus(readFileSync(`${dir}/status`, 'utf8'))
-      const cmd = parseCmdline(await readCapped(`${dir}/cmdline`, MAX_CMDLINE_BYTES), stat.comm)
-      return { uid, cmd }
+      stats.filesRead++
+      return parseProcStatus(readFileSync(`${this.procRoot}/${pid}/status`, 'utf8')).uid
     } catch (err: unknown) {
-      noteFailure(err, stats, String(stat.pid))
+      noteFailure(err, stats, String(pid))
       return undefined
     }
   }
@@ -442,20 +474,51 @@ function errorCode (err: unknown): string | undefined {
   return typeof err.code === 'string' ? err.code : undefined
 }
 
-/** At most `cap` bytes of a file, decoded as UTF-8 (a character cut at the cap becomes U+FFFD). */
-async function readCapped (path: string, cap: number): Promise<string> {
-  const handle = await open(path, 'r')
-  try {
-    const buffer = Buffer.allocUnsafe(cap)
-    let filled = 0
-    while (filled < cap) {
-      const { bytesRead } = await handle.read(buffer, filled, cap - filled, null)
-      if (bytesRead === 0) break
-      filled += bytesRead
+/**
+ * At most MAX_CMDLINE_BYTES of a file, decoded as UTF-8 (a character cut there becomes U+FFFD),
+ * read into a buffer taken from and returned to `buffers`.
+ * One read: procfs hands over as much as asked (cmdline at least a page) in one go. Plain
+ * callbacks rather than a FileHandle: one promise per file instead of one per step, which
+ * matters when a first sample reads a thousand of them.
+ */
+function readCapped (path: string, buffers: Buffer[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'r', (openErr, fd) => {
+      if (openErr !== null) {
+        reject(openErr)
+        return
+      }
+      const buffer = buffers.pop() ?? Buffer.allocUnsafeSlow(MAX_CMDLINE_BYTES)
+      fsRead(fd, buffer, 0, buffer.length, null, (readErr, bytesRead) => {
+        fsClose(fd, () => {
+          const text = readErr === null ? buffer.toString('utf8', 0, bytesRead) : ''
+          buffers.push(buffer)
+          if (readErr !== null) reject(readErr)
+          else resolve(text)
+        })
+      })
+    })
+  })
+}
+
+/** Runs at most `max` tasks at a time, in the order they were handed in. */
+function limiter (max: number): (task: () => Promise<void>) => Promise<void> {
+  let active = 0
+  const waiting: Array<() => void> = []
+  // a finishing task hands its slot straight to the next waiter, so `active` never exceeds max
+  const release = (): void => {
+    const wake = waiting.shift()
+    if (wake !== undefined) wake()
+    else active--
+  }
+  return async (task) => {
+    if (active >= max) await new Promise<void>(resolve => { waiting.push(resolve) })
+    else active++
+    try {
+      await task()
+    } finally {
+      release()
     }
-    return buffer.toString('utf8', 0, filled)
-  } finally {
-    await handle.close()
   }
 }
 
