@@ -21,6 +21,7 @@ import { HostServices, type ProcessControl } from './host-services.js'
 import { MeshProtocols } from './mesh-protocols.js'
 import type { Authorizer } from './reqresp.js'
 import { SharedSampler } from './sampler.js'
+import { NodeSecurity } from './security.js'
 import { ProcmeshError } from '../protocols/errors.js'
 
 export interface NodeConfig {
@@ -34,6 +35,8 @@ export interface NodeConfig {
   readonly: boolean
   /** how long this node keeps its own host samples for peers (ms) */
   historyRetentionMs: number
+  /** start policy file (--policy); default: policy.json in the home when it exists */
+  policyFile?: string
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
@@ -60,6 +63,7 @@ export class ProcmeshNode {
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
+  private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
   /** start/stop/logs of processes; the supervisor replaces the default */
@@ -84,6 +88,12 @@ export class ProcmeshNode {
   get view (): MeshView {
     if (this.viewState === undefined) throw new Error('node not started')
     return this.viewState
+  }
+
+  /** mesh key, trust, audit, start policy (see security.ts) */
+  get security (): NodeSecurity {
+    if (this.securityLayer === undefined) throw new Error('node not started')
+    return this.securityLayer
   }
 
   get peerId (): string {
@@ -119,13 +129,17 @@ export class ProcmeshNode {
     // refuse early when another node owns this home, before binding any port
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
+    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, log: this.log })
+    this.securityLayer = security
     const listen = await resolveListen(this.config.listen)
-    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns })
+    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
     this.libp2pNode = libp2p
     this.viewState = new MeshView(libp2p.peerId.toString())
     this.log.info('%s identity %s (%s)', created ? 'created' : 'loaded', libp2p.peerId.toString(), this.paths.identityKey)
 
     const view = this.viewState
+    security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
+    this.authorize = security.authorize
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
@@ -139,19 +153,22 @@ export class ProcmeshNode {
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
       log: this.log
     })
-    const dialer = new PeerDialer(libp2p, this.config.bootstrap, this.log)
+    const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
     const services = new HostServices({
       sampler: this.sampler,
       history,
-      control: this.processControl,
+      // roles, --readonly, start policy and audit; the current processControl is looked up per call
+      control: security.guard(() => this.processControl),
       nameOf: peerId => view.get(peerId)?.name
     })
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
+      onDenied: security.onDenied,
       log: this.log
     })
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
+    security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
 
     const core: NodePart[] = [
       {
@@ -168,6 +185,7 @@ export class ProcmeshNode {
       },
       this.announcer,
       protocols,
+      security,
       ...this.parts,
       { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       control,

@@ -4,8 +4,10 @@
  */
 import { InvalidFieldError } from './errors.js'
 import {
-  HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL
+  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL
 } from './ids.js'
+import { validateAuditEntry, type AuditEntry } from './audit.js'
+import { CLAIM_SECRET_PATTERN } from './token.js'
 import type { ProcessInfo } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
@@ -274,3 +276,63 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
   }
 }
 
+// ---- audit ----
+export interface AuditRequest { type: 'audit', limit?: number }
+export interface AuditResult { entries: AuditEntry[] }
+/** entries one audit request may ask for (the newest ones); `procmesh audit` asks for 50 by default */
+export const MAX_AUDIT_ENTRIES = 1000
+
+export const AUDIT: ProtocolDescriptor<AuditRequest, AuditResult> = {
+  id: AUDIT_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 1024,
+  // 1,000 entries of at most ~4 KiB each (argv clipped in audit.ts)
+  maxResponseBytes: 4 * 1024 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 10_000,
+  maxInboundStreams: 2,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'audit')
+    return { type: 'audit', limit: optional(r.limit, v => expectInt(v, 'limit', { min: 1, max: MAX_AUDIT_ENTRIES })) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return { entries: expectArray(r.entries, 'result.entries', MAX_AUDIT_ENTRIES).map((e, i) => validateAuditEntry(e, `result.entries[${i}]`)) }
+  }
+}
+
+// ---- claim ----
+/**
+ * A joining node presents the single-use secret of its join token to the inviting
+ * node, which then grants the token's role to the authenticated peer that presented
+ * it (never to a peer id named in the payload).
+ */
+export const CLAIM_PROTOCOL = '/procmesh/claim/1.0.0'
+export interface ClaimRequest { type: 'claim', secret: string }
+export interface ClaimResult { role: 'read' | 'control' | 'exec', name: string }
+
+export const CLAIM: ProtocolDescriptor<ClaimRequest, ClaimResult> = {
+  id: CLAIM_PROTOCOL,
+  // any member may try; the 128-bit secret is the authorisation
+  role: 'read',
+  maxRequestBytes: 256,
+  maxResponseBytes: 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 5000,
+  maxInboundStreams: 1,
+  maxOutboundStreams: 1,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'claim')
+    return { type: 'claim', secret: expectString(r.secret, 'secret', { pattern: CLAIM_SECRET_PATTERN }) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      role: expectOneOf(r.role, 'result.role', ['read', 'control', 'exec'] as const),
+      name: expectString(r.name, 'result.name', { maxBytes: 256 })
+    }
+  }
+}

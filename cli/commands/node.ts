@@ -1,11 +1,12 @@
 import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
+import { resolve as resolvePath } from 'node:path'
 import { UsageError, parseDuration, parsePairs } from '../args.js'
 import { bool, str, strs, type CommandSpec } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
 
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--log-level info] [--home DIR]',
   options: {
     name: { type: 'string' },
     tag: { type: 'string', multiple: true },
@@ -14,6 +15,7 @@ export const nodeCommand: CommandSpec = {
     interval: { type: 'string' },
     'no-mdns': { type: 'boolean' },
     readonly: { type: 'boolean' },
+    policy: { type: 'string' },
     'log-level': { type: 'string' }
   },
   positionals: [0, 0],
@@ -46,7 +48,8 @@ export const nodeCommand: CommandSpec = {
       bootstrap,
       mdns: !bool(values, 'no-mdns'),
       intervalMs,
-      readonly: bool(values, 'readonly')
+      readonly: bool(values, 'readonly'),
+      ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
     const node = new ProcmeshNode(config, log)

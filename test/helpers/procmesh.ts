@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
+import { generateSwarmKeyHex, readSwarmKey, writeSwarmKey } from '../../node/swarm-key.js'
 
 /** Repository root, from dist/test/helpers/. */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -45,19 +46,30 @@ export async function tempHome (prefix = 'pmtest-'): Promise<string> {
   return await mkdtemp(join(tmpdir(), prefix))
 }
 
+/**
+ * The mesh key every LocalNode of this test process shares unless told otherwise: a
+ * node with no swarm.key would create its own mesh, and nodes of different meshes
+ * cannot connect. One key per test file (process), so files never join each other.
+ */
+const TEST_MESH_KEY = generateSwarmKeyHex()
+
 export class LocalNode {
   readonly home: string
   readonly name: string
   proc?: ChildProcess
   log = ''
+  /** false: start without writing the shared test key (the node creates its own mesh, or uses what the home has) */
+  readonly sharedMesh: boolean
 
-  constructor (home: string, name: string) {
+  constructor (home: string, name: string, opts: { sharedMesh?: boolean } = {}) {
     this.home = home
     this.name = name
+    this.sharedMesh = opts.sharedMesh ?? true
   }
 
   /** Start `procmesh node` on 127.0.0.1 without mDNS and wait until its control socket answers. */
   async start (extra: string[] = []): Promise<void> {
+    if (this.sharedMesh && await readSwarmKey(join(this.home, 'swarm.key')) === undefined) await writeSwarmKey(join(this.home, 'swarm.key'), TEST_MESH_KEY)
     const args = [BIN, 'node', '--home', this.home, '--name', this.name, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--interval', '500ms', ...extra]
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc

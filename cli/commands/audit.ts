@@ -1,0 +1,93 @@
+import { validateAuditEntry, type AuditEntry } from '../../protocols/audit.js'
+import { CONTROL_METHODS } from '../../protocols/control.js'
+import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
+import { MAX_AUDIT_ENTRIES } from '../../protocols/messages.js'
+import { expectArray, expectRecord, expectString } from '../../protocols/validate.js'
+import { UsageError, parsePositiveInt } from '../args.js'
+import { str, type CommandSpec } from '../command.js'
+import { callOnce } from '../control-client.js'
+import { shortId, table } from '../format.js'
+import type { AuditTargetEntry } from '../../node/security.js'
+
+const DEFAULT_LIMIT = 50
+
+export function parseAuditTargets (value: unknown): AuditTargetEntry[] {
+  try {
+    return expectArray(value, 'result', 4096).map((v, i) => {
+      const r = expectRecord(v, `result[${i}]`)
+      const peerId = expectString(r.peerId, `result[${i}].peerId`, { maxBytes: 128 })
+      const name = expectString(r.name, `result[${i}].name`, { maxBytes: 256 })
+      if (r.error !== undefined) {
+        const e = expectRecord(r.error, `result[${i}].error`)
+        const code = isErrorCode(e.code) ? e.code : 'SERVER_ERROR'
+        return { peerId, name, error: { code, message: expectString(e.message, `result[${i}].error.message`, { maxBytes: 4096 }) } }
+      }
+      return { peerId, name, entries: expectArray(r.entries, `result[${i}].entries`, MAX_AUDIT_ENTRIES).map((x, j) => validateAuditEntry(x, `result[${i}].entries[${j}]`)) }
+    })
+  } catch (err: unknown) {
+    throw new ProcmeshError('PROTOCOL_ERROR', `audit: bad answer from the node: ${toProcmeshError(err).message}`)
+  }
+}
+
+/** What an entry is about, in one cell. */
+export function auditSubject (e: AuditEntry): string {
+  if (e.argv !== undefined) return e.argv.map(a => /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : JSON.stringify(a)).join(' ')
+  if (e.pid !== undefined) return `pid ${e.pid}${e.signal !== undefined ? ` ${e.signal}` : ''}`
+  if (e.subject !== undefined) return `${shortId(e.subject)}${e.role !== undefined ? ` -> ${e.role}` : ''}`
+  if (e.addr !== undefined) return e.addr
+  return ''
+}
+
+export function auditTable (entries: AuditEntry[], node?: string): string {
+  const headers = [...(node !== undefined ? ['NODE'] : []), 'TIME', 'EVENT', 'PEER', 'DECISION', 'WHAT', 'RESULT', 'REASON']
+  const rows = entries.map(e => [
+    ...(node !== undefined ? [node] : []),
+    new Date(e.time).toISOString(),
+    e.event,
+    e.peerId === null ? '-' : `${e.name ?? '?'} ${shortId(e.peerId)}${e.via === 'local' ? ' (local)' : ''}`,
+    e.decision,
+    auditSubject(e),
+    e.result ?? '',
+    e.reason
+  ])
+  return table(headers, rows)
+}
+
+export const auditCommand: CommandSpec = {
+  usage: 'procmesh audit [TARGET] [--limit N] [--home DIR] [--json]\n' +
+    '  start/stop decisions, refusals, denied connections and trust changes of a node (default: this one)',
+  options: {
+    limit: { type: 'string' }
+  },
+  positionals: [0, 1],
+  async run (ctx, values, positionals) {
+    const limitText = str(values, 'limit')
+    const limit = limitText !== undefined ? parsePositiveInt(limitText, '--limit') : DEFAULT_LIMIT
+    if (limit > MAX_AUDIT_ENTRIES) throw new UsageError(`--limit: at most ${MAX_AUDIT_ENTRIES}`)
+    const target = positionals[0] ?? 'self'
+    let results: AuditTargetEntry[]
+    try {
+      results = parseAuditTargets(await callOnce<unknown>(ctx.home, CONTROL_METHODS.audit, { target, limit }))
+    } catch (err: unknown) {
+      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE' || target !== 'self') throw err
+      // no node: this home's own log can still be read
+      const { readAuditLog } = await import('../../node/audit-log.js')
+      const { homePaths } = await import('../../node/home.js')
+      const { homePeerId } = await import('../../node/invite.js')
+      results = [{ peerId: await homePeerId(ctx.home) ?? '', name: 'self', entries: readAuditLog(homePaths(ctx.home).audit, limit) }]
+    }
+    if (ctx.json) {
+      ctx.out(JSON.stringify(results))
+    } else {
+      const group = results.length > 1
+      const blocks = results.filter(r => 'entries' in r).map(r => 'entries' in r ? auditTable(r.entries, group ? r.name : undefined) : '')
+      if (blocks.length > 0) ctx.out(blocks.join('\n\n'))
+    }
+    const failed = results.flatMap(r => 'error' in r ? [`${r.name}: ${r.error.message}`] : [])
+    if (failed.length > 0) {
+      ctx.err(`procmesh audit: ${failed.join('; ')}`)
+      if (failed.length === results.length) return 1
+    }
+    return 0
+  }
+}

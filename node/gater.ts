@@ -1,0 +1,79 @@
+/**
+ * The connection gater: refuses blocked peers (trust role `none`) on both sides of a
+ * connection, and notices connections that die before the peer is known, which in
+ * a private mesh almost always means the other side has a different swarm key or
+ * none (pnet turns the Noise handshake into noise, and the upgrader fails with an
+ * EncryptionFailedError that libp2p only reports to its debug log).
+ *
+ * js-libp2p 3 facts this relies on:
+ * - the gater's hooks must be own enumerable properties (arrow functions in an
+ *   object literal): libp2p merges its config and drops prototype methods;
+ * - `denyInboundEncryptedConnection` is the first inbound hook that knows the
+ *   authenticated peer, and `denyInboundConnection` receives the same raw
+ *   MultiaddrConnection earlier, so a connection that closes with an error between
+ *   the two failed the protector or the encryption handshake;
+ * - a dial is gated by `denyDialPeer` (before dialling a known peer id) and
+ *   `denyOutboundEncryptedConnection` (after Noise, when a bare address turned out
+ *   to be a blocked peer).
+ */
+import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import type { StreamCloseEvent } from '@libp2p/interface'
+
+export type Direction = 'inbound' | 'outbound'
+/** why a connection died before the peer was known */
+export type HandshakeFailure = 'mesh-key' | 'timeout' | 'other'
+
+export interface RefusedConnection { peerId: string, addr: string, direction: Direction, reason: string }
+export interface FailedHandshake { addr: string, direction: Direction, failure: HandshakeFailure, error: string }
+
+export interface GaterInit {
+  /** true for a peer whose connections are refused */
+  isBlocked: (peerId: string) => boolean
+  onRefused: (event: RefusedConnection) => void
+  onHandshakeFailed: (event: FailedHandshake) => void
+}
+
+/** Classify the error a connection closed with before encryption finished (pure). */
+export function classifyHandshakeFailure (err: Error): HandshakeFailure {
+  const code = (err as { code?: unknown }).code
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout'
+  if (err.name === 'EncryptionFailedError' || err.name === 'InvalidCryptoExchangeError' || code === 'ECONNRESET' || /ECONNRESET|Message length/.test(err.message)) return 'mesh-key'
+  return 'other'
+}
+
+/** The one log line of a failed handshake (never names a key). */
+export function describeHandshakeFailure (f: FailedHandshake): string {
+  const who = f.direction === 'inbound' ? `connection from ${f.addr}` : `dial to ${f.addr}`
+  if (f.failure === 'mesh-key') return `${who} failed the mesh key check (different or no swarm key)`
+  if (f.failure === 'timeout') return `${who} did not finish the handshake in time`
+  return `${who} failed before the peer was known: ${f.error}`
+}
+
+export function createGater (init: GaterInit): ConnectionGater {
+  // connections that reached the encrypted hooks: their later close is not a handshake failure
+  const identified = new WeakSet<MultiaddrConnection>()
+  const watch = (maConn: MultiaddrConnection, direction: Direction): void => {
+    maConn.addEventListener('close', (evt: StreamCloseEvent) => {
+      if (identified.has(maConn) || evt.error === undefined) return
+      init.onHandshakeFailed({ addr: maConn.remoteAddr.toString(), direction, failure: classifyHandshakeFailure(evt.error), error: evt.error.message })
+    }, { once: true })
+  }
+  const refuse = (peerId: PeerId, maConn: MultiaddrConnection, direction: Direction): boolean => {
+    identified.add(maConn)
+    const id = peerId.toString()
+    if (!init.isBlocked(id)) return false
+    init.onRefused({ peerId: id, addr: maConn.remoteAddr.toString(), direction, reason: 'blocked by the trust file (role none)' })
+    return true
+  }
+  return {
+    denyDialPeer: (peerId: PeerId) => init.isBlocked(peerId.toString()),
+    denyInboundConnection: (maConn: MultiaddrConnection) => { watch(maConn, 'inbound'); return false },
+    denyOutboundConnection: (peerId: PeerId, maConn: MultiaddrConnection) => {
+      if (init.isBlocked(peerId.toString())) return true
+      watch(maConn, 'outbound')
+      return false
+    },
+    denyInboundEncryptedConnection: (peerId: PeerId, maConn: MultiaddrConnection) => refuse(peerId, maConn, 'inbound'),
+    denyOutboundEncryptedConnection: (peerId: PeerId, maConn: MultiaddrConnection) => refuse(peerId, maConn, 'outbound')
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Audit entries (pure): one JSON line of a node's audit.log, and what the audit
+ * protocol and `procmesh audit --json` carry. A decision is written when it is
+ * taken; an allowed start or stop writes a second line with the same `id` once the
+ * result is known (readers keep the latest line of each id).
+ */
+import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from './limits.js'
+import {
+  expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
+} from './validate.js'
+
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim'] as const
+export type AuditEvent = typeof AUDIT_EVENTS[number]
+export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
+export type AuditDecision = typeof AUDIT_DECISIONS[number]
+
+/** argv kept in an audit line: the head of a huge argv is enough to see what was asked. */
+export const AUDIT_MAX_ARGS = 64
+export const AUDIT_MAX_ARG_BYTES = 1024
+/** reason and result texts */
+export const AUDIT_MAX_TEXT_BYTES = 2048
+
+export interface AuditEntry {
+  /** unique per decision; the result line of a decision repeats it */
+  id: string
+  /** ms epoch, the node's clock */
+  time: number
+  event: AuditEvent
+  /** the authenticated remote peer (this node's id for local control-socket requests); null when unknown */
+  peerId: string | null
+  /** its name in the mesh view or trust file, when known */
+  name: string | null
+  /** how the request arrived */
+  via: 'mesh' | 'local'
+  /** remote address (connection events) */
+  addr?: string
+  /** start: the command (truncated, see AUDIT_MAX_ARGS); env values are never recorded */
+  argv?: string[]
+  envKeys?: string[]
+  cwd?: string
+  /** stop */
+  pid?: number
+  signal?: string
+  /** trust changes: the subject peer and its new role */
+  subject?: string
+  role?: string
+  decision: AuditDecision
+  reason: string
+  /** 'pending' until an allowed action finished, then what happened */
+  result?: string
+}
+
+/** Cut a text to at most `max` bytes (on a character boundary), marking the cut. */
+export function clip (text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text
+  let out = text.slice(0, max)
+  while (Buffer.byteLength(out) > max - 3) out = out.slice(0, -1)
+  return out + '...'
+}
+
+export function clipArgv (argv: readonly string[]): string[] {
+  const head = argv.slice(0, AUDIT_MAX_ARGS).map(a => clip(a, AUDIT_MAX_ARG_BYTES))
+  if (argv.length > AUDIT_MAX_ARGS) head.push(`... (${argv.length - AUDIT_MAX_ARGS} more arguments)`)
+  return head
+}
+
+const TEXT = { maxBytes: AUDIT_MAX_TEXT_BYTES }
+
+function nullableString (value: unknown, path: string, maxBytes: number): string | null {
+  return value === null ? null : expectString(value, path, { maxBytes })
+}
+
+export function validateAuditEntry (value: unknown, path: string): AuditEntry {
+  const r = expectRecord(value, path)
+  const entry: AuditEntry = {
+    id: expectString(r.id, `${path}.id`, { pattern: /^[A-Za-z0-9_-]{1,64}$/ }),
+    time: expectNumber(r.time, `${path}.time`, { min: 0 }),
+    event: expectOneOf(r.event, `${path}.event`, AUDIT_EVENTS),
+    peerId: nullableString(r.peerId, `${path}.peerId`, 128),
+    name: nullableString(r.name, `${path}.name`, MAX_NAME_BYTES),
+    via: expectOneOf(r.via, `${path}.via`, ['mesh', 'local'] as const),
+    decision: expectOneOf(r.decision, `${path}.decision`, AUDIT_DECISIONS),
+    reason: expectString(r.reason, `${path}.reason`, TEXT)
+  }
+  const addr = optional(r.addr, v => expectString(v, `${path}.addr`, { maxBytes: MAX_ADDR_BYTES }))
+  if (addr !== undefined) entry.addr = addr
+  const argv = optional(r.argv, v => expectArray(v, `${path}.argv`, AUDIT_MAX_ARGS + 1).map((a, i) => expectString(a, `${path}.argv[${i}]`, { maxBytes: AUDIT_MAX_ARG_BYTES + 64 })))
+  if (argv !== undefined) entry.argv = argv
+  const envKeys = optional(r.envKeys, v => expectArray(v, `${path}.envKeys`, 256).map((a, i) => expectString(a, `${path}.envKeys[${i}]`, { maxBytes: 128 })))
+  if (envKeys !== undefined) entry.envKeys = envKeys
+  const cwd = optional(r.cwd, v => expectString(v, `${path}.cwd`, TEXT))
+  if (cwd !== undefined) entry.cwd = cwd
+  const pid = optional(r.pid, v => expectInt(v, `${path}.pid`))
+  if (pid !== undefined) entry.pid = pid
+  const signal = optional(r.signal, v => expectString(v, `${path}.signal`, { maxBytes: 16 }))
+  if (signal !== undefined) entry.signal = signal
+  const subject = optional(r.subject, v => expectString(v, `${path}.subject`, { maxBytes: 128 }))
+  if (subject !== undefined) entry.subject = subject
+  const role = optional(r.role, v => expectString(v, `${path}.role`, { maxBytes: 16 }))
+  if (role !== undefined) entry.role = role
+  const result = optional(r.result, v => expectString(v, `${path}.result`, TEXT))
+  if (result !== undefined) entry.result = result
+  return entry
+}
+
+/** Keep the latest line of each id, in the order the ids first appeared. */
+export function mergeAuditLines (entries: readonly AuditEntry[]): AuditEntry[] {
+  const byId = new Map<string, AuditEntry>()
+  for (const e of entries) byId.set(e.id, e)
+  return [...byId.values()]
+}
