@@ -11,7 +11,7 @@ import type { ProcessInfo } from '../protocols/types.js'
 import type { HistoryRing } from './history.js'
 import type { SharedSampler } from './sampler.js'
 
-export interface ManagedMark { managedId: string, startedBy: string }
+export interface ManagedMark { managedId: string, startedBy: string, startTime?: number }
 
 /** The process-control side (supervisor + stop logic), provided by the supervisor module. */
 export interface ProcessControl {
@@ -48,7 +48,8 @@ export class HostServices {
     for (const p of snap.processes) {
       if (!matchesFilter(p, req.filter)) continue
       const m = managed.get(p.pid)
-      if (m === undefined) { processes.push(p); continue }
+      // a reused pid is not the managed process: the start time must match too
+      if (m === undefined || (m.startTime !== undefined && m.startTime !== p.startTime)) { processes.push(p); continue }
       const name = this.nameOf(m.startedBy)
       processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
     }

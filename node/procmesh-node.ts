@@ -3,6 +3,7 @@
  * control API, started and stopped as a group.
  */
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
 import { CONTROL_METHODS } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
@@ -22,6 +23,8 @@ import { MeshProtocols } from './mesh-protocols.js'
 import type { Authorizer } from './reqresp.js'
 import { SharedSampler } from './sampler.js'
 import { NodeSecurity } from './security.js'
+import { Supervisor } from './supervisor.js'
+import { createProcReaders, stopProcess } from './process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
 
 export interface NodeConfig {
@@ -33,6 +36,8 @@ export interface NodeConfig {
   mdns: boolean
   intervalMs: number
   readonly: boolean
+  /** environment every started process begins with (PATH, resolved at the CLI edge) */
+  spawnEnv: Readonly<Record<string, string>>
   /** how long this node keeps its own host samples for peers (ms) */
   historyRetentionMs: number
   /** start policy file (--policy); default: policy.json in the home when it exists */
@@ -42,7 +47,7 @@ export interface NodeConfig {
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
 
 export function defaultNodeConfig (home: string): NodeConfig {
-  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false, historyRetentionMs: 60 * 60 * 1000 }
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false, historyRetentionMs: 60 * 60 * 1000, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
 }
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
@@ -144,6 +149,19 @@ export class ProcmeshNode {
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
     this.history = history
+    const supervisor = new Supervisor({
+      logsDir: this.paths.logsDir,
+      stateFile: join(this.config.home, 'starts.jsonl'),
+      log: this.log,
+      baseEnv: this.config.spawnEnv
+    })
+    this.processControl = {
+      start: async (req, requestedBy) => await supervisor.startProcess(req, requestedBy),
+      // the /proc readers cache the process table briefly: one set per stop request
+      stop: async req => await stopProcess(req, { ...createProcReaders(), selfPid: process.pid, parentPid: process.ppid, log: this.log }),
+      logs: async (req, onChunk, signal) => await supervisor.logs(req.managedId, req.follow, onChunk, signal),
+      managedByPid: () => supervisor.managedByPid()
+    }
     this.announcer = new SummaryAnnouncer({
       libp2p,
       view,
@@ -186,6 +204,7 @@ export class ProcmeshNode {
       this.announcer,
       protocols,
       security,
+      supervisor,
       ...this.parts,
       { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       control,

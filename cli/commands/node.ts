@@ -6,7 +6,7 @@ import { bool, str, strs, type CommandSpec } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
 
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 1h] [--log-level info] [--home DIR]',
   options: {
     name: { type: 'string' },
     tag: { type: 'string', multiple: true },
@@ -16,7 +16,8 @@ export const nodeCommand: CommandSpec = {
     'no-mdns': { type: 'boolean' },
     readonly: { type: 'boolean' },
     policy: { type: 'string' },
-    'log-level': { type: 'string' }
+    'log-level': { type: 'string' },
+    history: { type: 'string' }
   },
   positionals: [0, 0],
   async run (ctx, values) {
@@ -49,6 +50,9 @@ export const nodeCommand: CommandSpec = {
       mdns: !bool(values, 'no-mdns'),
       intervalMs,
       readonly: bool(values, 'readonly'),
+      // started processes find commands on the PATH the node was started with
+      spawnEnv: { PATH: ctx.env.PATH ?? defaults.spawnEnv.PATH },
+      historyRetentionMs: str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
