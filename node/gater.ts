@@ -21,7 +21,7 @@ import type { StreamCloseEvent } from '@libp2p/interface'
 
 export type Direction = 'inbound' | 'outbound'
 /** why a connection died before the peer was known */
-export type HandshakeFailure = 'mesh-key' | 'timeout' | 'other'
+export type HandshakeFailure = 'mesh-key' | 'timeout'
 
 export interface RefusedConnection { peerId: string, addr: string, direction: Direction, reason: string }
 export interface FailedHandshake { addr: string, direction: Direction, failure: HandshakeFailure, error: string }
@@ -33,20 +33,24 @@ export interface GaterInit {
   onHandshakeFailed: (event: FailedHandshake) => void
 }
 
-/** Classify the error a connection closed with before encryption finished (pure). */
+/**
+ * Classify the error a connection closed with before the peer was known (pure). With
+ * pnet every such failure means the other side did not prove it holds the key: a
+ * different key garbles Noise (EncryptionFailedError: message length, missing
+ * newline ...), no key at all or a reset by a peer that failed OUR key looks alike,
+ * and a peer without pnet and one with it can also wait on each other until the
+ * upgrade deadline.
+ */
 export function classifyHandshakeFailure (err: Error): HandshakeFailure {
-  const code = (err as { code?: unknown }).code
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout'
-  if (err.name === 'EncryptionFailedError' || err.name === 'InvalidCryptoExchangeError' || code === 'ECONNRESET' || /ECONNRESET|Message length/.test(err.message)) return 'mesh-key'
-  return 'other'
+  return 'mesh-key'
 }
 
 /** The one log line of a failed handshake (never names a key). */
 export function describeHandshakeFailure (f: FailedHandshake): string {
   const who = f.direction === 'inbound' ? `connection from ${f.addr}` : `dial to ${f.addr}`
-  if (f.failure === 'mesh-key') return `${who} failed the mesh key check (different or no swarm key)`
-  if (f.failure === 'timeout') return `${who} did not finish the handshake in time`
-  return `${who} failed before the peer was known: ${f.error}`
+  if (f.failure === 'timeout') return `${who} failed the mesh key check (different or no swarm key; the handshake timed out)`
+  return `${who} failed the mesh key check (different or no swarm key)`
 }
 
 export function createGater (init: GaterInit): ConnectionGater {

@@ -254,8 +254,10 @@ export class NodeSecurity {
   }
 
   private handshakeFailed (f: FailedHandshake): void {
+    // connections cut by our own shutdown are not the peer's fault
+    if (!this.served) return
     const line = describeHandshakeFailure(f)
-    if (f.failure === 'other') { this.log.debug('%s', line); return }
+    this.log.debug('%s: %s', line, f.error)
     const key = hostOf(f.addr)
     const now = Date.now()
     const seen = this.failures.get(key)

@@ -105,7 +105,7 @@ describe('gater', () => {
     ['no key on the other side', Object.assign(new Error('Message length length too long - 3 > 2'), { name: 'EncryptionFailedError' }), 'mesh-key'],
     ['reset by the other side', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'mesh-key'],
     ['timeout', Object.assign(new Error('aborted'), { name: 'TimeoutError' }), 'timeout'],
-    ['something else', new Error('boom'), 'other']
+    ['anything else before the peer is known', Object.assign(new Error('Missing newline'), { name: 'EncryptionFailedError' }), 'mesh-key']
   ]
   for (const [name, err, kind] of cases) {
     it(`classifies ${name} as ${kind}`, () => { assert.equal(classifyHandshakeFailure(err), kind) })
