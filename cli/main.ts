@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   run: { summary: 'start a command on a peer (no shell), as a managed process', load: async () => (await import('./commands/run.js')).runProcessCommand },
   kill: { summary: 'signal a process (or its subtree) on a peer', load: async () => (await import('./commands/kill.js')).killCommand },
   logs: { summary: 'output of a managed process, optionally following it', load: async () => (await import('./commands/logs.js')).logsCommand },
+  top: { summary: 'the terminal UI: every host and process of the mesh, live', load: async () => (await import('./commands/top.js')).topCommand },
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },
   join: { summary: 'join the mesh of a token: store its key, make the inviter an admin', load: async () => (await import('./commands/join.js')).joinCommand },
   trust: { summary: 'list, grant or revoke the roles of peers on this node', load: async () => (await import('./commands/trust.js')).trustCommand },

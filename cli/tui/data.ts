@@ -1,0 +1,302 @@
+/**
+ * The TUI's data source: polls the local node over the control API and turns answers
+ * into actions. peers every second, ps for the listed host(s) every interval, history
+ * for the sparklines every ten seconds. When the node goes away (restart, crash) it
+ * says so and reconnects with backoff instead of failing.
+ */
+import { CONTROL_METHODS, type LogsResult, type PsEntry } from '../../protocols/control.js'
+import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
+import type { HistoryResult } from '../../protocols/messages.js'
+import type { PeerEntry } from '../../protocols/types.js'
+import { isRecord } from '../../protocols/validate.js'
+import type { CallOptions } from '../control-client.js'
+import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './state.js'
+
+/** What the data source needs of a control connection (ControlClient has exactly this). */
+export interface ControlLike {
+  call: <T = unknown>(method: string, params?: unknown, opts?: CallOptions) => Promise<T>
+  onClose: (handler: () => void) => void
+  close: () => void
+}
+
+export type Connect = () => Promise<ControlLike>
+
+export interface DataSourceOptions {
+  connect: Connect
+  dispatch: (action: Action) => void
+  /** ps refresh period (the `--interval` of top) */
+  intervalMs: number
+  /** peers refresh period; default 1 s */
+  peersMs?: number
+  /** history refresh period; default 10 s */
+  historyMs?: number
+  now?: () => number
+}
+
+export const DEFAULT_PEERS_MS = 1000
+export const DEFAULT_HISTORY_MS = 10_000
+/** Reconnect backoff: first delay and cap. A restarting node is back within a few seconds. */
+export const RECONNECT_BASE_MS = 250
+export const RECONNECT_MAX_MS = 5000
+/** A ps of every host waits for the slowest (the node bounds each peer at 10 s). */
+const PS_TIMEOUT_MS = 20_000
+const PEERS_TIMEOUT_MS = 5000
+const HISTORY_TIMEOUT_MS = 15_000
+/** Streamed per-host ps entries are applied in batches, so 20 hosts answering cost a few rebuilds, not 20. */
+const PS_BATCH_MS = 150
+/** A new target is listed this soon after it is chosen: moving over hosts with the keys does not fire a ps per host. */
+const TARGET_DEBOUNCE_MS = 80
+
+export function reconnectDelay (attempt: number): number {
+  return Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 16))
+}
+
+function isPsEntry (v: unknown): v is PsEntry {
+  return isRecord(v) && typeof v.peerId === 'string' && typeof v.name === 'string' &&
+    (Array.isArray(v.processes) || isRecord(v.error))
+}
+
+/** The CPU points of a `history` answer entry, or undefined when it carries an error. */
+export function historyPoints (entry: unknown): { peerId: string, points: CpuPoint[] } | undefined {
+  if (!isRecord(entry) || typeof entry.peerId !== 'string' || !isRecord(entry.history)) return undefined
+  const h = entry.history as Partial<HistoryResult>
+  if (!Array.isArray(h.points)) return undefined
+  const points: CpuPoint[] = []
+  for (const p of h.points) {
+    if (isRecord(p) && typeof p.at === 'number' && typeof p.cpuPercent === 'number') points.push({ at: p.at, cpu: p.cpuPercent })
+  }
+  return { peerId: entry.peerId, points }
+}
+
+type PollKind = 'peers' | 'ps' | 'history'
+
+export interface LogFollow {
+  /** stop following (closes the connection, so the node ends the follow too) */
+  cancel: () => void
+}
+
+export class MeshDataSource {
+  private readonly opts: Required<Omit<DataSourceOptions, 'now'>> & { now: () => number }
+  private client?: ControlLike
+  private target?: string
+  private stopped = true
+  private attempt = 0
+  /** bumped on every (re)connection: loops of an older connection stop rescheduling */
+  private generation = 0
+  private readonly timers = new Map<PollKind | 'reconnect', NodeJS.Timeout>()
+  private readonly inFlight = new Set<PollKind>()
+  private psAgain = false
+  private historyUnsupported = false
+  /** the last error reported per poll, so a failure repeating every second is said once */
+  private readonly lastError = new Map<PollKind | 'source', string>()
+  private readonly follows = new Set<ControlLike>()
+
+  constructor (opts: DataSourceOptions) {
+    this.opts = {
+      peersMs: DEFAULT_PEERS_MS,
+      historyMs: DEFAULT_HISTORY_MS,
+      now: Date.now,
+      ...opts
+    }
+  }
+
+  start (): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.connectLoop().catch((err: unknown) => { this.report('source', `data source: ${errorMessage(err)}`) })
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.generation++
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.timers.clear()
+    this.client?.close()
+    this.client = undefined
+    for (const f of this.follows) f.close()
+    this.follows.clear()
+  }
+
+  /** List this target from now on ('all' or a peer id); undefined lists nothing. */
+  setTarget (target: string | undefined): void {
+    if (target === this.target) return
+    this.target = target
+    this.schedule('ps', TARGET_DEBOUNCE_MS)
+  }
+
+  /** Poll processes (and peers) now, e.g. after a start or a stop. */
+  refreshNow (): void {
+    this.schedule('ps', 0)
+    this.schedule('peers', 0)
+  }
+
+  /** A call on the current connection; fails at once while the node is away. */
+  async call<T> (method: string, params?: unknown, opts?: CallOptions): Promise<T> {
+    if (this.client === undefined) throw new ProcmeshError('UNAVAILABLE', 'not connected to the node (it is restarting?)')
+    return await this.client.call<T>(method, params, opts)
+  }
+
+  /**
+   * Follow a managed process's output on a connection of its own, so that stopping
+   * the follow closes it and the node stops streaming.
+   */
+  async followLogs (peerId: string, managedId: string, onChunk: (data: string) => void): Promise<{ follow: LogFollow, done: Promise<LogsResult> }> {
+    const client = await this.opts.connect()
+    this.follows.add(client)
+    let cancelled = false
+    const follow: LogFollow = {
+      cancel: () => {
+        cancelled = true
+        this.follows.delete(client)
+        client.close()
+      }
+    }
+    const done = client.call<LogsResult>(CONTROL_METHODS.logs, { target: peerId, managedId, follow: true }, {
+      onData: chunk => {
+        if (!cancelled && isRecord(chunk) && typeof chunk.data === 'string') onChunk(chunk.data)
+      }
+    }).finally(() => {
+      this.follows.delete(client)
+      client.close()
+    })
+    return { follow, done }
+  }
+
+  // ---- connection ----
+
+  private async connectLoop (): Promise<void> {
+    const gen = ++this.generation
+    while (!this.stopped && gen === this.generation) {
+      try {
+        const client = await this.opts.connect()
+        if (this.stopped || gen !== this.generation) { client.close(); return }
+        this.client = client
+        this.attempt = 0
+        client.onClose(() => { if (this.client === client) this.lost() })
+        this.opts.dispatch({ type: 'connection', state: 'up' })
+        this.schedule('peers', 0)
+        this.schedule('ps', 0)
+        this.schedule('history', 0)
+        return
+      } catch (err: unknown) {
+        const delay = reconnectDelay(this.attempt++)
+        const why = err instanceof ProcmeshError && err.code === 'NO_NODE' ? 'no node running' : errorMessage(err)
+        this.opts.dispatch({ type: 'connection', state: 'down', note: `node unreachable (${why}); retrying in ${(delay / 1000).toFixed(1)}s` })
+        await new Promise<void>(resolve => { this.timers.set('reconnect', setTimeout(resolve, delay)) })
+      }
+    }
+  }
+
+  private lost (): void {
+    this.client = undefined
+    this.generation++
+    for (const [kind, t] of this.timers) { clearTimeout(t); this.timers.delete(kind) }
+    this.inFlight.clear()
+    this.opts.dispatch({ type: 'connection', state: 'down', note: 'node restarting… reconnecting' })
+    if (!this.stopped) {
+      const delay = reconnectDelay(this.attempt++)
+      this.timers.set('reconnect', setTimeout(() => {
+        this.connectLoop().catch((err: unknown) => { this.report('source', `reconnect: ${errorMessage(err)}`) })
+      }, delay))
+    }
+  }
+
+  // ---- polling ----
+
+  private schedule (kind: PollKind, delayMs: number): void {
+    if (this.stopped || this.client === undefined) return
+    if (this.inFlight.has(kind)) {
+      // the answer in flight is for the old target: poll again right after it
+      if (kind === 'ps') this.psAgain = true
+      return
+    }
+    const old = this.timers.get(kind)
+    if (old !== undefined) clearTimeout(old)
+    const gen = this.generation
+    this.timers.set(kind, setTimeout(() => {
+      this.timers.delete(kind)
+      if (gen === this.generation) this.poll(kind, gen)
+    }, delayMs))
+  }
+
+  private poll (kind: PollKind, gen: number): void {
+    const client = this.client
+    if (client === undefined || this.stopped) return
+    this.inFlight.add(kind)
+    const run = kind === 'peers' ? this.pollPeers(client) : kind === 'ps' ? this.pollPs(client) : this.pollHistory(client)
+    run.then(() => {
+      this.lastError.delete(kind)
+    }, (err: unknown) => {
+      // a closed connection is handled by lost(); anything else is worth a line, once
+      if (this.client === client) this.report(kind, `${kind}: ${errorMessage(err)}`)
+    }).finally(() => {
+      this.inFlight.delete(kind)
+      if (gen !== this.generation) return
+      if (kind === 'ps' && this.psAgain) { this.psAgain = false; this.schedule('ps', 0); return }
+      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' ? this.opts.intervalMs : this.opts.historyMs
+      if (kind === 'history' && this.historyUnsupported) return
+      this.schedule(kind, period)
+    }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
+  }
+
+  private async pollPeers (client: ControlLike): Promise<void> {
+    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, undefined, { timeoutMs: PEERS_TIMEOUT_MS })
+    if (!Array.isArray(peers)) throw new ProcmeshError('PROTOCOL_ERROR', 'peers: the node answered something other than a list')
+    this.opts.dispatch({ type: 'peers', peers })
+  }
+
+  private async pollPs (client: ControlLike): Promise<void> {
+    const target = this.target
+    if (target === undefined) return
+    const applied = new Set<string>()
+    let batch: PsEntry[] = []
+    let timer: NodeJS.Timeout | undefined
+    const flush = (): void => {
+      timer = undefined
+      if (batch.length === 0) return
+      for (const e of batch) applied.add(e.peerId)
+      this.opts.dispatch({ type: 'procs', entries: batch })
+      batch = []
+    }
+    try {
+      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target }, {
+        timeoutMs: PS_TIMEOUT_MS,
+        onData: entry => {
+          if (!isPsEntry(entry)) return
+          batch.push(entry)
+          timer ??= setTimeout(flush, PS_BATCH_MS)
+        }
+      })
+      if (timer !== undefined) clearTimeout(timer)
+      if (!Array.isArray(result)) throw new ProcmeshError('PROTOCOL_ERROR', 'ps: the node answered something other than a list')
+      const entries = result.filter(isPsEntry)
+      // entries already applied from the stream are not rebuilt again; `only` drops hosts that left
+      const fresh = entries.filter(e => !applied.has(e.peerId))
+      this.opts.dispatch({ type: 'procs', entries: fresh, only: target === 'all' ? entries.map(e => e.peerId) : undefined })
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
+    }
+  }
+
+  private async pollHistory (client: ControlLike): Promise<void> {
+    let result: unknown
+    try {
+      result = await client.call(CONTROL_METHODS.history, { target: 'all', since: this.opts.now() - TRAIL_WINDOW_MS }, { timeoutMs: HISTORY_TIMEOUT_MS })
+    } catch (err: unknown) {
+      // a node without history still works: the sparklines fill from the peers' samples
+      if (err instanceof ProcmeshError && err.code === 'NOT_FOUND' && /method/.test(err.message)) { this.historyUnsupported = true; return }
+      throw err
+    }
+    if (!Array.isArray(result)) return
+    for (const entry of result) {
+      const h = historyPoints(entry)
+      if (h !== undefined) this.opts.dispatch({ type: 'history', peerId: h.peerId, points: h.points })
+    }
+  }
+
+  private report (kind: PollKind | 'source', text: string): void {
+    if (this.lastError.get(kind) === text) return
+    this.lastError.set(kind, text)
+    this.opts.dispatch({ type: 'status', text, level: 'error' })
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Every key of `procmesh top`, declared once: which context it works in, the action
+ * it dispatches and what it does. The footer and the help overlay are generated
+ * from this table, so they cannot drift from what the keys really do.
+ */
+import type { Action, State } from './state.js'
+
+/**
+ * Where a binding applies. Without a modal: the focused pane's context, then `main`,
+ * then `global`. With a modal: the modal's context (plus `input` for text prompts),
+ * then `global`.
+ */
+export type KeyContext = 'global' | 'main' | 'hosts' | 'procs' | 'details' | 'help' | 'filter' | 'start' | 'input' | 'signal' | 'confirm'
+
+export interface Binding {
+  /** blessed key names (`key.full`): `up`, `j`, `S-g` (G), `C-c`, `enter`, `/` */
+  keys: readonly string[]
+  context: KeyContext
+  /** the action, or a function of the key pressed (digits choosing a signal) */
+  action: Action | ((key: string) => Action)
+  description: string
+  /** short text for the footer; bindings without one only appear in the help */
+  footer?: string
+  /** how the help names the keys, when joining their names is not clear */
+  label?: string
+}
+
+const DIGITS = ['1', '2', '3', '4', '5', '6', '7', '8', '9']
+
+export const KEYMAP: readonly Binding[] = [
+  // ---- anywhere ----
+  { keys: ['C-c'], context: 'global', action: { type: 'quit' }, description: 'quit at once' },
+
+  // ---- moving ----
+  { keys: ['up', 'C-p'], context: 'main', action: { type: 'move', delta: -1 }, description: 'move up (logs: scroll back)' },
+  { keys: ['down', 'j', 'C-n'], context: 'main', action: { type: 'move', delta: 1 }, description: 'move down' },
+  { keys: ['pageup', 'C-b'], context: 'main', action: { type: 'page', dir: -1 }, description: 'page up' },
+  { keys: ['pagedown', 'C-f', 'space'], context: 'main', action: { type: 'page', dir: 1 }, description: 'page down' },
+  { keys: ['home', 'g'], context: 'main', action: { type: 'jump', to: 'first' }, description: 'first row' },
+  { keys: ['end', 'S-g'], context: 'main', action: { type: 'jump', to: 'last' }, description: 'last row (logs: follow again)' },
+  { keys: ['tab'], context: 'main', action: { type: 'focus', dir: 1 }, description: 'next pane', footer: 'Tab pane' },
+  { keys: ['S-tab'], context: 'main', action: { type: 'focus', dir: -1 }, description: 'previous pane' },
+  { keys: ['enter'], context: 'hosts', action: { type: 'enter' }, description: "go to this host's processes", footer: 'Enter procs' },
+  { keys: ['enter'], context: 'procs', action: { type: 'enter' }, description: 'details of the process (again: close)', footer: 'Enter details' },
+  { keys: ['escape'], context: 'main', action: { type: 'back' }, description: 'close the details, else clear the filter' },
+
+  // ---- the view ----
+  { keys: ['/'], context: 'main', action: { type: 'openFilter' }, description: 'filter by name, command or user (all hosts in mesh-wide mode)', footer: '/ filter' },
+  { keys: ['t'], context: 'main', action: { type: 'toggleTree' }, description: 'tree or flat view', footer: 't tree' },
+  { keys: ['+', '='], context: 'main', action: { type: 'fold', open: true }, description: 'unfold the branch (tree view)' },
+  { keys: ['-'], context: 'main', action: { type: 'fold', open: false }, description: 'fold the branch; on a leaf, its parent', footer: '+/- fold' },
+  { keys: ['c'], context: 'main', action: { type: 'sort', key: 'cpu' }, description: 'sort by CPU (again: reverse)', footer: 'c/m/p/n sort' },
+  { keys: ['m'], context: 'main', action: { type: 'sort', key: 'mem' }, description: 'sort by memory (again: reverse)' },
+  { keys: ['p'], context: 'main', action: { type: 'sort', key: 'pid' }, description: 'sort by PID (again: reverse)' },
+  { keys: ['n'], context: 'main', action: { type: 'sort', key: 'name' }, description: 'sort by name (again: reverse)' },
+  { keys: ['r'], context: 'main', action: { type: 'reverse' }, description: 'reverse the sort', footer: 'r rev' },
+  { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh' },
+
+  // ---- acting ----
+  { keys: ['k'], context: 'main', action: { type: 'askStop' }, description: 'stop the process: pick a signal, then confirm', footer: 'k stop' },
+  { keys: ['x'], context: 'main', action: { type: 'askStart' }, description: 'start a command on the selected host', footer: 'x start' },
+  { keys: ['l'], context: 'main', action: { type: 'logs' }, description: 'logs of a managed process, following', footer: 'l logs' },
+  { keys: ['?', 'f1'], context: 'main', action: { type: 'toggleHelp' }, description: 'this help', footer: '? help' },
+  { keys: ['q'], context: 'main', action: { type: 'quit' }, description: 'quit', footer: 'q quit' },
+
+  // ---- help overlay ----
+  { keys: ['?', 'f1', 'escape', 'q'], context: 'help', action: { type: 'toggleHelp' }, description: 'close the help', footer: 'Esc/?/q close' },
+
+  // ---- filter prompt ----
+  { keys: ['enter'], context: 'filter', action: { type: 'submit' }, description: 'keep the filter', footer: 'Enter keep' },
+  { keys: ['escape'], context: 'filter', action: { type: 'cancel' }, description: 'restore the previous filter', footer: 'Esc cancel' },
+
+  // ---- start prompt ----
+  { keys: ['enter'], context: 'start', action: { type: 'submit' }, description: 'start it: words split as a shell would, but no shell runs', footer: 'Enter start' },
+  { keys: ['escape'], context: 'start', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel' },
+
+  // ---- text editing in prompts ----
+  { keys: ['backspace'], context: 'input', action: { type: 'inputErase', what: 'char' }, description: 'delete a character' },
+  { keys: ['C-w'], context: 'input', action: { type: 'inputErase', what: 'word' }, description: 'delete a word' },
+  { keys: ['C-u'], context: 'input', action: { type: 'inputErase', what: 'all' }, description: 'delete everything', footer: 'C-u clear' },
+
+  // ---- signal picker ----
+  { keys: ['up', 'k'], context: 'signal', action: { type: 'pick', delta: -1 }, description: 'previous signal' },
+  { keys: ['down', 'j'], context: 'signal', action: { type: 'pick', delta: 1 }, description: 'next signal', footer: 'Up/Down choose' },
+  { keys: DIGITS, context: 'signal', action: key => ({ type: 'pickIndex', index: Number(key) - 1 }), description: 'choose a signal by its number', label: '1-9' },
+  { keys: ['t'], context: 'signal', action: { type: 'toggleSubtree' }, description: 'also stop its children (whole subtree)', footer: 't +children' },
+  { keys: ['enter'], context: 'signal', action: { type: 'submit' }, description: 'choose this signal (a confirmation follows)', footer: 'Enter next' },
+  { keys: ['escape', 'q'], context: 'signal', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel' },
+
+  // ---- confirmation ----
+  { keys: ['y', 'S-y'], context: 'confirm', action: { type: 'confirm' }, description: 'yes: send the signal', footer: 'y yes' },
+  { keys: ['n', 'S-n', 'escape', 'enter', 'q'], context: 'confirm', action: { type: 'cancel' }, description: 'no (the default)', footer: 'n/Esc no' }
+]
+
+/** The contexts searched for a key, most specific first. */
+export function activeContexts (s: Pick<State, 'modal' | 'focus'>): KeyContext[] {
+  const m = s.modal
+  if (m === undefined) return [s.focus, 'main', 'global']
+  switch (m.kind) {
+    case 'help': return ['help', 'global']
+    case 'filter': return ['filter', 'input', 'global']
+    case 'start': return ['start', 'input', 'global']
+    case 'signal': return ['signal', 'global']
+    case 'confirm': return ['confirm', 'global']
+  }
+}
+
+/** Index of bindings by context and key, built once. */
+const INDEX: ReadonlyMap<KeyContext, ReadonlyMap<string, Binding>> = (() => {
+  const index = new Map<KeyContext, Map<string, Binding>>()
+  for (const b of KEYMAP) {
+    let byKey = index.get(b.context)
+    if (byKey === undefined) { byKey = new Map(); index.set(b.context, byKey) }
+    for (const k of b.keys) if (!byKey.has(k)) byKey.set(k, b)
+  }
+  return index
+})()
+
+/** Printable text a prompt takes as typed (no control characters). */
+function printable (ch: string | undefined): ch is string {
+  return ch !== undefined && ch !== '' && !/[\u0000-\u001f\u007f-\u009f]/.test(ch)
+}
+
+/**
+ * The action for a key press, or undefined when the key means nothing here.
+ * `key` is blessed's `key.full`; `ch` the character typed, if any.
+ */
+export function resolveKey (s: Pick<State, 'modal' | 'focus'>, key: string | undefined, ch?: string, modifiers: { ctrl?: boolean, meta?: boolean } = {}): Action | undefined {
+  // blessed reports Enter twice: as `return` and again as `enter`; act on `enter` only
+  if (key === 'return') return undefined
+  const contexts = activeContexts(s)
+  if (key !== undefined) {
+    for (const ctx of contexts) {
+      const b = INDEX.get(ctx)?.get(key)
+      if (b !== undefined) return typeof b.action === 'function' ? b.action(key) : b.action
+    }
+  }
+  if (contexts.includes('input') && modifiers.ctrl !== true && modifiers.meta !== true && printable(ch)) {
+    return { type: 'inputChar', ch }
+  }
+  return undefined
+}
+
+const KEY_NAMES: Readonly<Record<string, string>> = {
+  up: 'Up', down: 'Down', left: 'Left', right: 'Right', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End',
+  enter: 'Enter', escape: 'Esc', tab: 'Tab', 'S-tab': 'Shift-Tab', space: 'Space', backspace: 'Backspace', f1: 'F1'
+}
+
+export function keyLabel (key: string): string {
+  if (KEY_NAMES[key] !== undefined) return KEY_NAMES[key]
+  const shifted = /^S-([a-z])$/.exec(key)
+  if (shifted !== null) return shifted[1].toUpperCase()
+  const ctrl = /^C-(.)$/.exec(key)
+  if (ctrl !== null) return `Ctrl-${ctrl[1].toUpperCase()}`
+  return key
+}
+
+export function bindingLabel (b: Binding): string {
+  return b.label ?? b.keys.map(keyLabel).join('/')
+}
+
+/** The footer for the current context: the short labels of its bindings, in keymap order. */
+export function footerItems (s: Pick<State, 'modal' | 'focus'>): string[] {
+  const contexts = activeContexts(s)
+  const items: string[] = []
+  for (const ctx of contexts) {
+    for (const b of KEYMAP) if (b.context === ctx && b.footer !== undefined) items.push(b.footer)
+  }
+  return items
+}
+
+const SECTION_TITLES: ReadonlyArray<[KeyContext, string]> = [
+  ['main', 'Everywhere (no prompt open)'],
+  ['hosts', 'Hosts pane'],
+  ['procs', 'Processes pane'],
+  ['signal', 'Stop: signal picker'],
+  ['confirm', 'Stop: confirmation'],
+  ['filter', 'Filter prompt'],
+  ['start', 'Start prompt'],
+  ['input', 'Typing in a prompt'],
+  ['help', 'This help'],
+  ['global', 'Always']
+]
+
+export interface HelpSection { title: string, lines: Array<[string, string]> }
+
+/** The help overlay's content, section by section: [keys, description]. */
+export function helpSections (): HelpSection[] {
+  const sections: HelpSection[] = []
+  for (const [ctx, title] of SECTION_TITLES) {
+    const lines = KEYMAP.filter(b => b.context === ctx).map((b): [string, string] => [bindingLabel(b), b.description])
+    if (lines.length > 0) sections.push({ title, lines })
+  }
+  return sections
+}
+
+/** Keys bound more than once among contexts that are active together (should be none). */
+export function duplicateKeys (): string[] {
+  const chains: KeyContext[][] = [
+    ['hosts', 'main', 'global'], ['procs', 'main', 'global'], ['details', 'main', 'global'],
+    ['help', 'global'], ['filter', 'input', 'global'], ['start', 'input', 'global'], ['signal', 'global'], ['confirm', 'global']
+  ]
+  const dups = new Set<string>()
+  for (const chain of chains) {
+    const seen = new Set<string>()
+    for (const b of KEYMAP) {
+      if (!chain.includes(b.context)) continue
+      for (const k of b.keys) {
+        if (seen.has(k)) dups.add(`${chain[0]}: ${k}`)
+        seen.add(k)
+      }
+    }
+  }
+  return [...dups]
+}

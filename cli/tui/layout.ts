@@ -1,0 +1,62 @@
+/**
+ * Where each pane goes for a terminal size. Pure: the reducer uses it for paging and
+ * scrolling, render uses it to place the widgets, so both always agree.
+ */
+
+export interface Rect { top: number, left: number, width: number, height: number }
+
+export interface Layout {
+  header: Rect
+  hosts: Rect
+  procs: Rect
+  /** present while the details pane is open */
+  details?: Rect
+  status: Rect
+  footer: Rect
+  /** list lines inside a pane: its height less the two border lines and the column header */
+  hostRows: number
+  procRows: number
+  /** text lines inside the details pane (border excluded) */
+  detailRows: number
+  /** false when the terminal is too small to draw the panes; render then only says so */
+  fits: boolean
+}
+
+/** Below this the panes cannot show a single row; render asks for a bigger terminal. */
+export const MIN_COLS = 40
+export const MIN_ROWS = 12
+/** The hosts pane never takes more than this share of the screen: processes are the main view. */
+const HOSTS_MAX_SHARE = 0.4
+/** The details pane takes this share of what is below the hosts pane. */
+const DETAILS_SHARE = 0.45
+/** Border lines (2) plus the column header line. */
+const LIST_CHROME = 3
+const HEADER_LINES = 1
+/** the status line and the key footer */
+const BOTTOM_LINES = 2
+
+export function computeLayout (cols: number, rows: number, hostCount: number, detailsOpen: boolean): Layout {
+  const fits = cols >= MIN_COLS && rows >= MIN_ROWS
+  const width = Math.max(1, cols)
+  const body = Math.max(0, rows - HEADER_LINES - BOTTOM_LINES)
+  const hostsMax = Math.max(LIST_CHROME + 1, Math.floor(body * HOSTS_MAX_SHARE))
+  const hostsHeight = Math.min(hostsMax, Math.max(LIST_CHROME + 1, hostCount + LIST_CHROME))
+  const below = Math.max(0, body - hostsHeight)
+  const detailsHeight = detailsOpen ? Math.max(3, Math.floor(below * DETAILS_SHARE)) : 0
+  const procsHeight = Math.max(LIST_CHROME + 1, below - detailsHeight)
+  const hosts: Rect = { top: HEADER_LINES, left: 0, width, height: hostsHeight }
+  const procs: Rect = { top: HEADER_LINES + hostsHeight, left: 0, width, height: procsHeight }
+  const details: Rect | undefined = detailsOpen ? { top: procs.top + procsHeight, left: 0, width, height: detailsHeight } : undefined
+  return {
+    header: { top: 0, left: 0, width, height: HEADER_LINES },
+    hosts,
+    procs,
+    details,
+    status: { top: Math.max(0, rows - 2), left: 0, width, height: 1 },
+    footer: { top: Math.max(0, rows - 1), left: 0, width, height: 1 },
+    hostRows: Math.max(1, hostsHeight - LIST_CHROME),
+    procRows: Math.max(1, procsHeight - LIST_CHROME),
+    detailRows: Math.max(1, detailsHeight - 2),
+    fits
+  }
+}

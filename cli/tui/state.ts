@@ -1,0 +1,646 @@
+/**
+ * The state of `procmesh top` and its pure reducer. Every key and every piece of data
+ * becomes an Action; `reduce` returns the next state and the effects (calls to the
+ * node) the app must carry out. Destructive effects leave only through the
+ * confirmation modal.
+ */
+import type { PeerError, PsEntry } from '../../protocols/control.js'
+import { SIGNALS, type SignalName } from '../../protocols/messages.js'
+import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
+import type { SortKey } from '../process-tree.js'
+import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
+import { computeLayout, type Layout } from './layout.js'
+import { selectRowsFor, type ProcRow } from './rows.js'
+
+export type Pane = 'hosts' | 'procs' | 'details'
+/** `starting`: top started a node and waits for it; `down`: the node went away and we reconnect. */
+export type ConnectionState = 'connecting' | 'starting' | 'up' | 'down'
+
+/** The latest `ps` answer for one host. An error keeps the processes seen before it. */
+export interface HostProcs {
+  peerId: string
+  name: string
+  receivedAt: number
+  collectedAt?: number
+  processes: ProcessInfo[]
+  error?: PeerError
+}
+
+/** A process as the user saw it: a stop names exactly this pid and start time. */
+export interface ProcRef {
+  peerId: string
+  hostName: string
+  pid: number
+  startTime: number
+  name: string
+  cmd: string
+  managedId?: string
+}
+
+export interface CpuPoint { at: number, cpu: number }
+
+export type Modal =
+  | { kind: 'help' }
+  /** the filter applies as it is typed; Esc restores `previous` */
+  | { kind: 'filter', previous: string }
+  | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
+  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean }
+  /** `warned`: the draft has shell operators and the user was told they pass literally */
+  | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
+
+export interface LogView {
+  peerId: string
+  managedId: string
+  lines: string[]
+  /** the unterminated last line */
+  partial: string
+  /** lines up from the bottom; 0 follows new output */
+  scroll: number
+  ended?: string
+  failed?: boolean
+}
+
+export interface Details {
+  target: ProcRef
+  /** the process as last listed; `gone` once a listing of its host no longer has it */
+  snapshot: ProcessInfo
+  gone: boolean
+  logs?: LogView
+}
+
+export interface StatusLine { text: string, level: 'info' | 'error', at: number }
+
+export interface State {
+  now: number
+  size: { cols: number, rows: number }
+  connection: ConnectionState
+  /** what the connection is doing, for the header ("node restarting… retry in 2s") */
+  connectionNote: string
+  /** self first, then by name */
+  hosts: PeerEntry[]
+  cpuTrail: Readonly<Record<string, readonly CpuPoint[]>>
+  procs: Readonly<Record<string, HostProcs>>
+  selectedHost?: string
+  hostCursor: number
+  hostScroll: number
+  procCursor: number
+  procScroll: number
+  /** the selected process: the cursor follows it when rows move under it */
+  procSel?: { peerId: string, pid: number }
+  focus: Pane
+  filter: string
+  sort: SortKey
+  reverse: boolean
+  tree: boolean
+  folded: Readonly<Record<string, ReadonlySet<number>>>
+  meshWide: boolean
+  modal?: Modal
+  details?: Details
+  status?: StatusLine
+  quitting: boolean
+}
+
+export type Effect =
+  | { kind: 'kill', target: ProcRef, signal: SignalName, tree: boolean }
+  | { kind: 'run', peerId: string, hostName: string, argv: string[] }
+  | { kind: 'followLogs', peerId: string, hostName: string, managedId: string }
+  | { kind: 'stopLogs' }
+  | { kind: 'quit' }
+
+export type Action =
+  // ---- from the data source and the terminal ----
+  | { type: 'peers', peers: PeerEntry[] }
+  /** `only`: the hosts a fan-out ps answered for; the processes of any other host are dropped */
+  | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
+  | { type: 'history', peerId: string, points: CpuPoint[] }
+  | { type: 'connection', state: ConnectionState, note?: string }
+  | { type: 'tick', now: number }
+  | { type: 'resize', cols: number, rows: number }
+  | { type: 'logData', managedId: string, data: string }
+  | { type: 'logEnd', managedId: string, text: string, failed?: boolean }
+  | { type: 'status', text: string, level?: 'info' | 'error' }
+  // ---- from keys ----
+  | { type: 'move', delta: number }
+  | { type: 'page', dir: 1 | -1 }
+  | { type: 'jump', to: 'first' | 'last' }
+  | { type: 'focus', dir: 1 | -1 }
+  | { type: 'enter' }
+  | { type: 'back' }
+  | { type: 'openFilter' }
+  | { type: 'toggleTree' }
+  | { type: 'fold', open: boolean }
+  | { type: 'sort', key: SortKey }
+  | { type: 'reverse' }
+  | { type: 'askStop' }
+  | { type: 'askStart' }
+  | { type: 'logs' }
+  | { type: 'toggleMeshWide' }
+  | { type: 'toggleHelp' }
+  | { type: 'quit' }
+  // ---- inside modals ----
+  | { type: 'inputChar', ch: string }
+  | { type: 'inputErase', what: 'char' | 'word' | 'all' }
+  | { type: 'submit' }
+  | { type: 'cancel' }
+  | { type: 'pick', delta: number }
+  | { type: 'pickIndex', index: number }
+  | { type: 'toggleSubtree' }
+  | { type: 'confirm' }
+
+export interface Step { state: State, effects: Effect[] }
+
+/** Log lines kept for the details pane: a screenful many times over, bounded. */
+export const MAX_LOG_LINES = 2000
+/** CPU samples older than this are dropped: the sparkline shows this window. */
+export const TRAIL_WINDOW_MS = 8 * 60 * 1000
+/** Peer samples closer together than this add nothing to a 30 s bucket. */
+const MIN_TRAIL_STEP_MS = 900
+
+export const SORT_LABELS: Readonly<Record<SortKey, string>> = { cpu: 'CPU', mem: 'memory', pid: 'PID', name: 'name' }
+
+export interface InitOptions {
+  now: number
+  cols: number
+  rows: number
+  connection?: ConnectionState
+  connectionNote?: string
+  status?: string
+  intervalNote?: string
+}
+
+export function initialState (opts: InitOptions): State {
+  return {
+    now: opts.now,
+    size: { cols: opts.cols, rows: opts.rows },
+    connection: opts.connection ?? 'connecting',
+    connectionNote: opts.connectionNote ?? '',
+    hosts: [],
+    cpuTrail: {},
+    procs: {},
+    hostCursor: 0,
+    hostScroll: 0,
+    procCursor: 0,
+    procScroll: 0,
+    focus: 'procs',
+    filter: '',
+    sort: 'cpu',
+    reverse: false,
+    tree: false,
+    folded: {},
+    meshWide: false,
+    status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
+    quitting: false
+  }
+}
+
+// ---- derived views (pure; render uses them too) ----
+
+export function layoutOf (s: State): Layout {
+  return computeLayout(s.size.cols, s.size.rows, s.hosts.length, s.details !== undefined)
+}
+
+/** The hosts whose processes the pane lists. */
+export function listedHostIds (s: State): string[] {
+  if (s.meshWide) {
+    const ids = s.hosts.map(h => h.peerId)
+    for (const id of Object.keys(s.procs)) if (!ids.includes(id)) ids.push(id)
+    return ids
+  }
+  return s.selectedHost !== undefined ? [s.selectedHost] : []
+}
+
+export function selectRows (s: State): ProcRow[] {
+  return selectRowsFor({
+    procs: s.procs,
+    hostIds: listedHostIds(s),
+    filter: s.filter,
+    sort: s.sort,
+    reverse: s.reverse,
+    tree: s.tree,
+    folded: s.folded
+  })
+}
+
+export function selectedHostEntry (s: State): PeerEntry | undefined {
+  return s.hosts.find(h => h.peerId === s.selectedHost)
+}
+
+export function selectedRow (s: State): ProcRow | undefined {
+  return selectRows(s)[s.procCursor]
+}
+
+/** What the data source should list: the selected host, or every host in mesh-wide mode. */
+export function psTarget (s: State): string | undefined {
+  if (s.meshWide) return 'all'
+  return s.selectedHost
+}
+
+export function refOf (row: ProcRow): ProcRef {
+  const p = row.proc
+  return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }
+}
+
+// ---- helpers ----
+
+function clamp (n: number, lo: number, hi: number): number {
+  return hi < lo ? lo : Math.max(lo, Math.min(hi, n))
+}
+
+/** Scroll offset that keeps the cursor visible, moving as little as possible. */
+export function scrollFor (cursor: number, scroll: number, visible: number, count: number): number {
+  if (count <= visible) return 0
+  let top = clamp(scroll, 0, count - visible)
+  if (cursor < top) top = cursor
+  if (cursor >= top + visible) top = cursor - visible + 1
+  return clamp(top, 0, count - visible)
+}
+
+function withStatus (s: State, text: string, level: 'info' | 'error' = 'info'): State {
+  return { ...s, status: { text, level, at: s.now } }
+}
+
+function done (state: State, effects: Effect[] = []): Step {
+  return { state, effects }
+}
+
+/** Bring cursors, selections and scroll offsets back in line with the hosts and rows. */
+export function settle (s: State): State {
+  const lay = layoutOf(s)
+  let hostCursor = s.hosts.findIndex(h => h.peerId === s.selectedHost)
+  let selectedHost = s.selectedHost
+  if (hostCursor < 0) {
+    hostCursor = clamp(s.hostCursor, 0, s.hosts.length - 1)
+    selectedHost = s.hosts[hostCursor]?.peerId ?? selectedHost
+  }
+  const hostScroll = scrollFor(hostCursor, s.hostScroll, lay.hostRows, s.hosts.length)
+  const next: State = { ...s, hostCursor, selectedHost, hostScroll }
+  const rows = selectRows(next)
+  const sel = s.procSel
+  let procCursor = sel !== undefined ? findRow(rows, sel.peerId, sel.pid, s.procCursor) : -1
+  if (procCursor < 0) procCursor = clamp(s.procCursor, 0, rows.length - 1)
+  const row = rows[procCursor]
+  next.procCursor = procCursor
+  next.procSel = row !== undefined ? { peerId: row.peerId, pid: row.proc.pid } : undefined
+  next.procScroll = scrollFor(procCursor, s.procScroll, lay.procRows, rows.length)
+  if (next.details?.logs !== undefined) {
+    const logs = next.details.logs
+    const maxScroll = Math.max(0, logs.lines.length - 1)
+    if (logs.scroll > maxScroll) next.details = { ...next.details, logs: { ...logs, scroll: maxScroll } }
+  }
+  return next
+}
+
+/** Index of a process in the rows; the old index first, since the row rarely moves. */
+function findRow (rows: readonly ProcRow[], peerId: string, pid: number, hint: number): number {
+  const at = rows[hint]
+  if (at !== undefined && at.proc.pid === pid && at.peerId === peerId) return hint
+  return rows.findIndex(r => r.proc.pid === pid && r.peerId === peerId)
+}
+
+function orderHosts (peers: readonly PeerEntry[]): PeerEntry[] {
+  return [...peers].sort((a, b) => {
+    if (a.self !== b.self) return a.self ? -1 : 1
+    const an = a.name.toLowerCase()
+    const bn = b.name.toLowerCase()
+    if (an !== bn) return an < bn ? -1 : 1
+    return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
+  })
+}
+
+function trimTrail (points: readonly CpuPoint[], now: number): CpuPoint[] {
+  const from = now - TRAIL_WINDOW_MS
+  let i = 0
+  while (i < points.length && points[i].at < from) i++
+  return i === 0 ? [...points] : points.slice(i)
+}
+
+function addPeerSamples (trail: Readonly<Record<string, readonly CpuPoint[]>>, peers: readonly PeerEntry[], now: number): Record<string, readonly CpuPoint[]> {
+  const out: Record<string, readonly CpuPoint[]> = {}
+  for (const p of peers) {
+    const old = trail[p.peerId] ?? []
+    const last = old[old.length - 1]
+    // a peer's lastSeen only moves when a new summary came: that is a new sample
+    if (p.status !== 'offline' && (last === undefined || p.lastSeen >= last.at + MIN_TRAIL_STEP_MS)) {
+      out[p.peerId] = trimTrail([...old, { at: p.lastSeen, cpu: p.host.cpuPercent }], now)
+    } else {
+      out[p.peerId] = old
+    }
+  }
+  return out
+}
+
+function closeDetails (s: State): Step {
+  if (s.details === undefined) return done(s)
+  const effects: Effect[] = s.details.logs !== undefined ? [{ kind: 'stopLogs' }] : []
+  return done(settle({ ...s, details: undefined, focus: s.focus === 'details' ? 'procs' : s.focus }), effects)
+}
+
+function openDetails (s: State, row: ProcRow, focusLogs: boolean): Step {
+  const target = refOf(row)
+  const effects: Effect[] = []
+  if (s.details?.logs !== undefined) effects.push({ kind: 'stopLogs' })
+  let logs: LogView | undefined
+  if (target.managedId !== undefined) {
+    logs = { peerId: target.peerId, managedId: target.managedId, lines: [], partial: '', scroll: 0 }
+    effects.push({ kind: 'followLogs', peerId: target.peerId, hostName: target.hostName, managedId: target.managedId })
+  }
+  const details: Details = { target, snapshot: row.proc, gone: false, logs }
+  return done(settle({ ...s, details, focus: focusLogs ? 'details' : s.focus }), effects)
+}
+
+function sameProcess (d: Details, row: ProcRow): boolean {
+  return d.target.peerId === row.peerId && d.target.pid === row.proc.pid && d.target.startTime === row.proc.startTime
+}
+
+function appendLog (logs: LogView, data: string): LogView {
+  const text = logs.partial + data.replace(/\r\n/g, '\n')
+  const parts = text.split('\n')
+  const partial = parts.pop() ?? ''
+  if (parts.length === 0) return { ...logs, partial }
+  const lines = logs.lines.concat(parts)
+  const dropped = Math.max(0, lines.length - MAX_LOG_LINES)
+  // a reader scrolled back keeps looking at the same lines while new ones arrive
+  const scroll = logs.scroll > 0 ? logs.scroll + parts.length : 0
+  return { ...logs, lines: dropped > 0 ? lines.slice(dropped) : lines, partial, scroll: Math.min(scroll, MAX_LOG_LINES - 1) }
+}
+
+function dropLastWord (text: string): string {
+  return text.replace(/\s*\S+\s*$/, '')
+}
+
+function editDraft (draft: string, action: { type: 'inputChar', ch: string } | { type: 'inputErase', what: 'char' | 'word' | 'all' }): string {
+  if (action.type === 'inputChar') return draft + action.ch
+  if (action.what === 'all') return ''
+  if (action.what === 'word') return dropLastWord(draft)
+  return Array.from(draft).slice(0, -1).join('')
+}
+
+function describeTarget (t: ProcRef): string {
+  return `${t.name} (pid ${t.pid}) on ${t.hostName}`
+}
+
+/** What `k`, `l` and Enter act on: the details pane's process when it has the focus, else the cursor's. */
+function currentTarget (s: State): ProcRow | undefined {
+  if (s.focus === 'hosts') return undefined
+  return selectedRow(s)
+}
+
+// ---- the reducer ----
+
+export function reduce (s: State, a: Action): Step {
+  if (s.modal !== undefined) {
+    const handled = reduceModal(s, s.modal, a)
+    if (handled !== undefined) return handled
+  }
+  switch (a.type) {
+    case 'peers': {
+      const hosts = orderHosts(a.peers)
+      const selectedHost = s.selectedHost !== undefined && hosts.some(h => h.peerId === s.selectedHost)
+        ? s.selectedHost
+        : (s.selectedHost === undefined ? (hosts.find(h => h.self) ?? hosts[0])?.peerId : undefined)
+      return done(settle({ ...s, hosts, selectedHost, cpuTrail: addPeerSamples(s.cpuTrail, hosts, s.now) }))
+    }
+    case 'procs': {
+      const only = a.only !== undefined ? new Set(a.only) : undefined
+      const dropped = only !== undefined ? Object.keys(s.procs).filter(id => !only.has(id)) : []
+      // nothing new and nobody left: keep the identity, so the rows are not rebuilt
+      if (a.entries.length === 0 && dropped.length === 0) return done(s)
+      const procs: Record<string, HostProcs> = { ...s.procs }
+      for (const id of dropped) delete procs[id]
+      for (const e of a.entries) {
+        if ('error' in e) {
+          const old = s.procs[e.peerId]
+          procs[e.peerId] = { peerId: e.peerId, name: e.name, receivedAt: s.now, collectedAt: old?.collectedAt, processes: old?.processes ?? [], error: e.error }
+        } else {
+          procs[e.peerId] = { peerId: e.peerId, name: e.name, receivedAt: s.now, collectedAt: e.collectedAt, processes: e.processes }
+        }
+      }
+      let details = s.details
+      if (details !== undefined && procs[details.target.peerId] !== undefined && procs[details.target.peerId] !== s.procs[details.target.peerId]) {
+        const host = procs[details.target.peerId]
+        if (host.error === undefined) {
+          const t = details.target
+          const now = host.processes.find(p => p.pid === t.pid && p.startTime === t.startTime)
+          details = now !== undefined ? { ...details, snapshot: now, gone: false } : { ...details, gone: true }
+        }
+      }
+      return done(settle({ ...s, procs, details }))
+    }
+    case 'history': {
+      const old = s.cpuTrail[a.peerId] ?? []
+      const lastAt = a.points.length > 0 ? a.points[a.points.length - 1].at : -Infinity
+      const merged = trimTrail([...a.points, ...old.filter(p => p.at > lastAt)], s.now)
+      return done({ ...s, cpuTrail: { ...s.cpuTrail, [a.peerId]: merged } })
+    }
+    case 'connection':
+      return done({ ...s, connection: a.state, connectionNote: a.note ?? '' })
+    case 'tick':
+      return done({ ...s, now: a.now })
+    case 'resize':
+      return done(settle({ ...s, size: { cols: Math.max(1, a.cols), rows: Math.max(1, a.rows) } }))
+    case 'logData': {
+      const logs = s.details?.logs
+      if (s.details === undefined || logs === undefined || logs.managedId !== a.managedId) return done(s)
+      return done({ ...s, details: { ...s.details, logs: appendLog(logs, a.data) } })
+    }
+    case 'logEnd': {
+      const logs = s.details?.logs
+      if (s.details === undefined || logs === undefined || logs.managedId !== a.managedId) return done(s)
+      return done({ ...s, details: { ...s.details, logs: { ...logs, ended: a.text, failed: a.failed } } })
+    }
+    case 'status':
+      return done(withStatus(s, a.text, a.level))
+
+    case 'move':
+      return done(move(s, a.delta))
+    case 'page': {
+      const lay = layoutOf(s)
+      const rows = s.focus === 'hosts' ? lay.hostRows : s.focus === 'details' ? lay.detailRows : lay.procRows
+      return done(move(s, a.dir * Math.max(1, rows - 1)))
+    }
+    case 'jump':
+      return done(move(s, a.to === 'first' ? -Infinity : Infinity))
+    case 'focus': {
+      const panes: Pane[] = s.details !== undefined ? ['hosts', 'procs', 'details'] : ['hosts', 'procs']
+      const i = Math.max(0, panes.indexOf(s.focus))
+      return done({ ...s, focus: panes[(i + a.dir + panes.length) % panes.length] })
+    }
+    case 'enter': {
+      if (s.focus === 'hosts') return done({ ...s, focus: 'procs' })
+      if (s.focus === 'details') return done(s)
+      const row = selectedRow(s)
+      if (row === undefined) return done(s)
+      if (s.details !== undefined && sameProcess(s.details, row)) return closeDetails(s)
+      return openDetails(s, row, false)
+    }
+    case 'back': {
+      if (s.details !== undefined) return closeDetails(s)
+      if (s.filter !== '') return done(withStatus(settle({ ...s, filter: '' }), 'filter cleared'))
+      return done(s)
+    }
+    case 'openFilter':
+      return done({ ...s, modal: { kind: 'filter', previous: s.filter } })
+    case 'toggleTree':
+      return done(withStatus(settle({ ...s, tree: !s.tree }), s.tree ? 'flat view' : 'tree view: +/- fold and unfold'))
+    case 'fold':
+      return done(fold(s, a.open))
+    case 'sort': {
+      const reverse = s.sort === a.key ? !s.reverse : false
+      return done(withStatus(settle({ ...s, sort: a.key, reverse }), `sorted by ${SORT_LABELS[a.key]}${reverse ? ' (reversed)' : ''}`))
+    }
+    case 'reverse':
+      return done(withStatus(settle({ ...s, reverse: !s.reverse }), `sorted by ${SORT_LABELS[s.sort]}${!s.reverse ? ' (reversed)' : ''}`))
+    case 'askStop': {
+      const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(currentTarget(s))
+      if (target === undefined) return done(withStatus(s, 'select a process first (Tab to the processes pane)', 'error'))
+      return done({ ...s, modal: { kind: 'signal', target, index: 0, tree: false } })
+    }
+    case 'askStart': {
+      const host = selectedHostEntry(s)
+      if (host === undefined) return done(withStatus(s, 'no host selected', 'error'))
+      if (host.status === 'offline') return done(withStatus(s, `${host.name} is offline: cannot start a process there`, 'error'))
+      return done({ ...s, modal: { kind: 'start', peerId: host.peerId, hostName: host.name, draft: '' } })
+    }
+    case 'logs': {
+      const row = currentTarget(s)
+      if (s.focus === 'details' && s.details?.logs !== undefined) return done(s)
+      if (row === undefined) return done(withStatus(s, 'select a process first (Tab to the processes pane)', 'error'))
+      if (row.proc.managedId === undefined) {
+        return done(withStatus(s, `${row.proc.name} (pid ${row.proc.pid}) was not started through procmesh: only managed processes keep logs`, 'error'))
+      }
+      if (s.details !== undefined && sameProcess(s.details, row) && s.details.logs !== undefined) return done({ ...s, focus: 'details' })
+      return openDetails(s, row, true)
+    }
+    case 'toggleMeshWide': {
+      const meshWide = !s.meshWide
+      const host = selectedHostEntry(s)
+      return done(withStatus(settle({ ...s, meshWide }), meshWide ? 'mesh-wide: the processes of every host' : `processes of ${host?.name ?? 'the selected host'}`))
+    }
+    case 'toggleHelp':
+      return done({ ...s, modal: { kind: 'help' } })
+    case 'quit':
+      return done({ ...s, quitting: true }, [{ kind: 'quit' }])
+
+    // modal actions outside their modal do nothing (reduceModal handled them when one was open)
+    case 'inputChar':
+    case 'inputErase':
+    case 'submit':
+    case 'cancel':
+    case 'pick':
+    case 'pickIndex':
+    case 'toggleSubtree':
+    case 'confirm':
+      return done(s)
+  }
+}
+
+function undefinedRef (row: ProcRow | undefined): ProcRef | undefined {
+  return row !== undefined ? refOf(row) : undefined
+}
+
+function move (s: State, delta: number): State {
+  if (s.focus === 'hosts') {
+    if (s.hosts.length === 0) return s
+    const hostCursor = clamp(s.hostCursor + delta, 0, s.hosts.length - 1)
+    const selectedHost = s.hosts[hostCursor].peerId
+    if (selectedHost === s.selectedHost) return s
+    // a new host's list starts at its top; mesh-wide keeps its place
+    const reset = s.meshWide ? {} : { procCursor: 0, procScroll: 0, procSel: undefined }
+    return settle({ ...s, hostCursor, selectedHost, ...reset })
+  }
+  if (s.focus === 'details') {
+    const logs = s.details?.logs
+    if (s.details === undefined || logs === undefined) return s
+    const scroll = clamp(logs.scroll - delta, 0, Math.max(0, logs.lines.length - 1))
+    return { ...s, details: { ...s.details, logs: { ...logs, scroll } } }
+  }
+  const rows = selectRows(s)
+  if (rows.length === 0) return s
+  const procCursor = clamp(s.procCursor + delta, 0, rows.length - 1)
+  const row = rows[procCursor]
+  return settle({ ...s, procCursor, procSel: { peerId: row.peerId, pid: row.proc.pid } })
+}
+
+function fold (s: State, open: boolean): State {
+  if (!s.tree) return withStatus(s, 'folding needs the tree view: press t', 'error')
+  const rows = selectRows(s)
+  const row = rows[s.procCursor]
+  if (row === undefined) return s
+  const set = new Set(s.folded[row.peerId] ?? [])
+  if (open) {
+    if (!row.folded) return s
+    set.delete(row.proc.pid)
+    return settle({ ...s, folded: { ...s.folded, [row.peerId]: set } })
+  }
+  if (row.hasChildren && !row.folded) {
+    set.add(row.proc.pid)
+    return settle({ ...s, folded: { ...s.folded, [row.peerId]: set } })
+  }
+  // on a leaf (or a folded node) `-` folds the parent and moves there, as in a file tree
+  const parent = rows.find(r => r.peerId === row.peerId && r.proc.pid === row.proc.ppid && r.hasChildren)
+  if (parent === undefined) return s
+  set.add(parent.proc.pid)
+  return settle({ ...s, folded: { ...s.folded, [row.peerId]: set }, procSel: { peerId: parent.peerId, pid: parent.proc.pid } })
+}
+
+/** Actions while a modal is open; undefined lets the main reducer handle data actions. */
+function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
+  switch (m.kind) {
+    case 'help':
+      if (a.type === 'toggleHelp' || a.type === 'cancel') return done({ ...s, modal: undefined })
+      return passesModal(a) ? undefined : done(s)
+    case 'filter': {
+      if (a.type === 'inputChar' || a.type === 'inputErase') return done(settle({ ...s, filter: editDraft(s.filter, a) }))
+      if (a.type === 'submit') return done({ ...s, modal: undefined })
+      if (a.type === 'cancel') return done(settle({ ...s, filter: m.previous, modal: undefined }))
+      return passesModal(a) ? undefined : done(s)
+    }
+    case 'signal': {
+      if (a.type === 'pick') return done({ ...s, modal: { ...m, index: clamp(m.index + a.delta, 0, SIGNALS.length - 1) } })
+      if (a.type === 'toggleSubtree') return done({ ...s, modal: { ...m, tree: !m.tree } })
+      if (a.type === 'pickIndex' && a.index >= 0 && a.index < SIGNALS.length) {
+        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree } })
+      }
+      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree } })
+      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
+      return passesModal(a) ? undefined : done(s)
+    }
+    case 'confirm': {
+      if (a.type === 'confirm') {
+        const what = `SIG${m.signal} to ${describeTarget(m.target)}${m.tree ? ' and its children' : ''}`
+        return done(withStatus({ ...s, modal: undefined }, `sending ${what}…`), [{ kind: 'kill', target: m.target, signal: m.signal, tree: m.tree }])
+      }
+      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
+      return passesModal(a) ? undefined : done(s)
+    }
+    case 'start': {
+      if (a.type === 'inputChar' || a.type === 'inputErase') return done({ ...s, modal: { ...m, draft: editDraft(m.draft, a), error: undefined, warned: false } })
+      if (a.type === 'cancel') return done({ ...s, modal: undefined })
+      if (a.type === 'submit') {
+        let argv: string[]
+        try {
+          argv = splitArgv(m.draft)
+        } catch (err: unknown) {
+          if (!(err instanceof ArgvSyntaxError)) throw err
+          return done({ ...s, modal: { ...m, error: err.message } })
+        }
+        if (argv.length === 0) return done({ ...s, modal: { ...m, error: 'type a command, e.g. sleep 60' } })
+        const ops = shellLookalikes(m.draft)
+        if (ops.length > 0 && m.warned !== true) {
+          return done({ ...s, modal: { ...m, warned: true, error: `no shell runs here: ${ops.join(' ')} reach the program as plain arguments. Enter again to run as is` } })
+        }
+        return done(withStatus({ ...s, modal: undefined }, `starting ${joinArgv(argv)} on ${m.hostName}…`), [{ kind: 'run', peerId: m.peerId, hostName: m.hostName, argv }])
+      }
+      return passesModal(a) ? undefined : done(s)
+    }
+  }
+}
+
+const DATA_ACTIONS: ReadonlySet<Action['type']> = new Set<Action['type']>([
+  'peers', 'procs', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
+])
+
+/** Data keeps flowing under a modal, and quit (Ctrl-C) always works; other keys are swallowed. */
+export function passesModal (a: Action): boolean {
+  return DATA_ACTIONS.has(a.type) || a.type === 'quit'
+}

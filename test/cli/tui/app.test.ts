@@ -1,0 +1,140 @@
+/**
+ * The app end to end without a terminal: blessed on in-memory streams, a fake node
+ * behind the control API, keys written as a terminal would send them.
+ */
+import { describe, it, afterEach } from 'node:test'
+import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
+import { ProcmeshError } from '../../../protocols/errors.js'
+import { TopApp } from '../../../cli/tui/app.js'
+import { selectedRow } from '../../../cli/tui/state.js'
+import { BETA, SELF, T0, proc, psEntry, sampleProcesses } from './fixtures.js'
+import { FakeNode, sleep, until } from './fake-node.js'
+
+interface Term { input: PassThrough, output: PassThrough, screen: () => string }
+
+function terminal (cols = 160, rows = 45): Term {
+  const input = new PassThrough()
+  const output = new PassThrough()
+  Object.assign(output, { columns: cols, rows, isTTY: true })
+  let written = ''
+  output.on('data', (b: Buffer) => { written += b.toString('utf8'); if (written.length > 1_000_000) written = written.slice(-500_000) })
+  return { input, output, screen: () => written }
+}
+
+let app: TopApp | undefined
+afterEach(() => { app?.stop(); app = undefined })
+
+function meshNode (): FakeNode {
+  const node = new FakeNode()
+  node.handlers.set('peers', () => [SELF, BETA])
+  node.handlers.set('ps', params => {
+    const target = (params as { target: string }).target
+    return target === 'all'
+      ? [psEntry(SELF, sampleProcesses()), psEntry(BETA, [proc(5, 1, 'redis', { cpuPercent: 3 })])]
+      : [target === BETA.peerId ? psEntry(BETA, [proc(5, 1, 'redis', { cpuPercent: 3 })]) : psEntry(SELF, sampleProcesses())]
+  })
+  node.handlers.set('history', () => [])
+  return node
+}
+
+async function open (node: FakeNode, term = terminal()): Promise<{ app: TopApp, term: Term, done: Promise<void> }> {
+  const a = new TopApp({ connect: node.connect, intervalMs: 100, peersMs: 50, input: term.input, output: term.output, terminal: 'xterm-256color', unicode: true })
+  app = a
+  const done = a.run()
+  await until(() => selectedRow(a.current) !== undefined, 3000, 'processes listed')
+  return { app: a, term, done }
+}
+
+function press (term: Term, ...keys: string[]): void {
+  for (const k of keys) term.input.write(k)
+}
+
+describe('TopApp', () => {
+  it('draws the hosts and processes it gets from the node', async () => {
+    const node = meshNode()
+    const { term } = await open(node)
+    await until(() => term.screen().includes('nginx: worker process'), 3000, 'a process on screen')
+    assert.ok(term.screen().includes('alpha'))
+    assert.ok(term.screen().includes('beta'))
+  })
+
+  it('k, Enter, y stops the selected process with the pid and start time seen', async () => {
+    const node = meshNode()
+    node.handlers.set('kill', params => ({ peerId: SELF.peerId, name: 'alpha', pid: (params as { pid: number }).pid, signal: 'TERM', result: 'signalled', signalled: [21] }))
+    const { app: a, term } = await open(node)
+    press(term, 'k')
+    await until(() => a.current.modal?.kind === 'signal')
+    assert.equal(node.count('kill'), 0)
+    press(term, '\r')
+    await until(() => a.current.modal?.kind === 'confirm')
+    assert.equal(node.count('kill'), 0, 'nothing sent before the confirmation')
+    press(term, 'y')
+    await until(() => node.count('kill') === 1)
+    assert.deepEqual(node.calls.find(c => c.method === 'kill')?.params, { target: SELF.peerId, pid: 21, startTime: T0 - 60_000, signal: 'TERM', tree: false })
+    await until(() => /signalled/.test(a.current.status?.text ?? ''))
+  })
+
+  it('Esc at the confirmation sends nothing', async () => {
+    const node = meshNode()
+    node.handlers.set('kill', () => { throw new Error('must not be called') })
+    const { app: a, term } = await open(node)
+    press(term, 'k', '2')
+    await until(() => a.current.modal?.kind === 'confirm')
+    press(term, '\u001b')
+    await until(() => a.current.modal === undefined)
+    await sleep(50)
+    assert.equal(node.count('kill'), 0)
+  })
+
+  it("a denied stop shows the target's error in the status line", async () => {
+    const node = meshNode()
+    node.handlers.set('kill', () => { throw new ProcmeshError('FORBIDDEN', 'forbidden: peer 12D3KooWme lacks role control on alpha') })
+    const { app: a, term } = await open(node)
+    press(term, 'k', '\r', 'y')
+    await until(() => a.current.status?.level === 'error')
+    assert.match(a.current.status?.text ?? '', /alpha: stopping nginx \(pid 21\) failed: forbidden: peer 12D3KooWme lacks role control/)
+    await until(() => term.screen().includes('lacks role control'), 3000, 'the error on screen')
+  })
+
+  it('x starts a command on the selected host with a request id, never a shell', async () => {
+    const node = meshNode()
+    node.handlers.set('run', () => ({ peerId: SELF.peerId, name: 'alpha', managedId: 'm9', pid: 777, startTime: T0 }))
+    const { app: a, term } = await open(node)
+    press(term, 'x')
+    await until(() => a.current.modal?.kind === 'start')
+    press(term, ...Array.from("sh -c 'echo hi; sleep 1'"), '\r')
+    await until(() => node.count('run') === 1)
+    const params = node.calls.find(c => c.method === 'run')?.params as { target: string, argv: string[], requestId: string }
+    assert.equal(params.target, SELF.peerId)
+    assert.deepEqual(params.argv, ['sh', '-c', 'echo hi; sleep 1'])
+    assert.match(params.requestId, /^top-[0-9a-f-]{36}$/)
+    await until(() => /started .* as pid 777 \(managed m9\)/.test(a.current.status?.text ?? ''))
+  })
+
+  it('survives the node going away and coming back', async () => {
+    const node = meshNode()
+    const { app: a } = await open(node)
+    node.crash()
+    await until(() => a.current.connection === 'down')
+    node.start()
+    await until(() => a.current.connection === 'up', 5000, 'reconnected')
+  })
+
+  it('resizes, and q ends run() and restores the terminal', async () => {
+    const node = meshNode()
+    const { app: a, term, done } = await open(node)
+    Object.assign(term.output, { columns: 70, rows: 20 })
+    term.output.emit('resize')
+    await until(() => a.current.size.cols === 70)
+    Object.assign(term.output, { columns: 20, rows: 5 })
+    term.output.emit('resize')
+    await until(() => a.current.size.rows === 5)
+    await sleep(100)
+    assert.doesNotMatch(a.current.status?.text ?? '', /drawing failed/)
+    press(term, 'q')
+    await done
+    assert.ok(term.screen().includes('\u001b[?1049l'), 'left the alternate screen')
+    assert.equal(node.openConnections, 0)
+  })
+})

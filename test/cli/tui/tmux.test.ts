@@ -1,0 +1,193 @@
+/**
+ * `procmesh top` in a real terminal: tmux runs it against a real node (root namespace,
+ * 127.0.0.1, no mDNS) and we read the screen with capture-pane and type with send-keys.
+ * tmux runs on a private server socket in the test's home, so a developer's own tmux is never touched.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { CONTROL_METHODS, type RunResult } from '../../../protocols/control.js'
+import { ProcmeshError } from '../../../protocols/errors.js'
+import { ControlClient } from '../../../cli/control-client.js'
+import { BIN, LocalNode, REPO, removeHome, tempHome, waitFor } from '../../helpers/procmesh.js'
+
+const TMUX_MISSING = spawnSync('tmux', ['-V']).error !== undefined
+const IN_CI = process.env.CI === 'true'
+const SESSION = 'top'
+const PROMPT = 'tui-prompt$ '
+/** a marker no other process on the machine carries in its command line */
+const MARKER = String(31_000_000 + (process.pid % 1_000_000))
+
+/** the private tmux server's socket: inside the test's home, so removing the home removes it */
+let socket = ''
+
+function tmux (...args: string[]): string {
+  return execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+function screen (): string {
+  return tmux('capture-pane', '-p', '-t', SESSION)
+}
+
+function paneCommand (): string {
+  return tmux('display-message', '-p', '-t', SESSION, '#{pane_current_command}').trim()
+}
+
+/** Type literally (no key-name lookup), or press named keys (Enter, Escape). */
+function type (text: string): void { tmux('send-keys', '-t', SESSION, '-l', text) }
+function keys (...names: string[]): void { tmux('send-keys', '-t', SESSION, ...names) }
+
+/**
+ * Esc alone: a key sent right after it would arrive as Meta-key (an escape sequence), so
+ * wait as long as a person would before the next one.
+ */
+async function escape (): Promise<void> {
+  keys('Escape')
+  await new Promise(resolve => setTimeout(resolve, 200))
+}
+
+async function see (pattern: RegExp, what: string, timeoutMs = 10_000): Promise<string> {
+  let last = ''
+  try {
+    return await waitFor(() => { last = screen(); return pattern.test(last) ? last : undefined }, { timeoutMs, intervalMs: 100, what })
+  } catch (err: unknown) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- screen ---\n${last}`)
+  }
+}
+
+if (TMUX_MISSING && IN_CI) {
+  describe('procmesh top in tmux', () => {
+    it('needs tmux, which CI installs (.ci/run)', () => { assert.fail('tmux is not installed, and CI=true: the terminal tests must run in CI') })
+  })
+} else {
+  describe('procmesh top in tmux', { skip: TMUX_MISSING ? 'tmux is not installed (apt-get install tmux); these tests drive a real terminal' : false }, () => {
+    let home = ''
+    let node: LocalNode | undefined
+    let sleeper: ChildProcess | undefined
+    let managedPid: number | undefined
+    /** why start/stop/logs tests skip, when the node cannot do them */
+    let noProcessControl: string | undefined
+
+    before(async () => {
+      home = await tempHome('pmtui-')
+      socket = `${home}/tmux.sock`
+      node = new LocalNode(home, 'tuitest')
+      await node.start()
+      sleeper = spawn('sleep', [MARKER], { stdio: 'ignore' })
+      const client = await ControlClient.connect(home)
+      try {
+        const r = await client.call<RunResult>(CONTROL_METHODS.run, { target: 'self', argv: [process.execPath, '-e', `console.log('tui-log-${MARKER}'); setTimeout(() => {}, 600000)`] }, { timeoutMs: 10_000 })
+        managedPid = r.pid
+      } catch (err: unknown) {
+        // a node built without its supervisor answers start/stop/logs with this; those tests then skip
+        if (!(err instanceof ProcmeshError) || !/process control is not available/.test(err.message)) throw err
+        noProcessControl = `this node has no process control yet (${err.message}): start, stop and logs cannot be exercised`
+      } finally {
+        client.close()
+      }
+      // a shell in the pane: when top quits, its prompt must come back
+      tmux('new-session', '-d', '-x', '160', '-y', '45', '-s', SESSION, '-c', REPO, `env PS1='${PROMPT}' bash --norc --noprofile`)
+      await see(/tui-prompt\$/, 'the shell prompt')
+      type(`stty -g > ${home}/stty.before; NCURSES_NO_UTF8_ACS=1 node ${BIN} top --home ${home} --no-start; stty -g > ${home}/stty.after`)
+      keys('Enter')
+    })
+
+    after(async () => {
+      try { tmux('kill-server') } catch { /* already gone */ }
+      if (managedPid !== undefined) { try { process.kill(managedPid, 'SIGKILL') } catch { /* exited */ } }
+      sleeper?.kill('SIGKILL')
+      await node?.stop()
+      if (home !== '') await removeHome(home)
+    })
+
+    it('shows the host and its processes', async () => {
+      const s = await see(/tuitest \*[\s\S]*PID USER +CPU% +RSS S START +COMMAND[\s\S]*\d+ \w+ +\d+\.\d/, 'host and process rows')
+      assert.match(s, /mesh 1\/1 online/)
+      assert.match(s, /node tuitest/)
+      assert.equal(paneCommand(), 'node')
+    })
+
+    it('/ narrows the list to the matching processes', async () => {
+      keys('/')
+      type(MARKER)
+      keys('Enter')
+      const s = await see(new RegExp(`sleep ${MARKER}`), 'the marked sleep')
+      assert.match(s, /Processes: tuitest \([12] of \d+\)/)
+      assert.doesNotMatch(s, /kthreadd|procmesh\.js node/)
+    })
+
+    it('a mesh-wide list has a HOST column and the filter still applies', async () => {
+      keys('a')
+      const s = await see(new RegExp(`HOST +PID[\\s\\S]*tuitest +\\d+ .*sleep ${MARKER}`), 'mesh-wide row')
+      assert.match(s, /mesh-wide/)
+      keys('a')
+      await see(/Processes: tuitest \(/, 'back to the host')
+    })
+
+    it('shows a managed process with who started it, and its logs', async (t) => {
+      if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
+      await escape()
+      keys('/')
+      type(`tui-log-${MARKER}`)
+      keys('Enter')
+      await see(new RegExp(`\\[m:[^\\]]+\\] \\S*node -e console\\.log\\('tui-log-${MARKER}'\\)`), 'the managed mark')
+      type('l')
+      await see(new RegExp(`logs .{1,3} following[\\s\\S]*\\n.tui-log-${MARKER}`), 'the logs in the details pane')
+      await escape()
+      await see(/Enter details/, 'details closed')
+    })
+
+    it('? shows the help built from the keymap, Esc closes it', async () => {
+      keys('?')
+      await see(/Help: procmesh top[\s\S]*stop the process: pick a signal, then confirm/, 'help overlay')
+      await escape()
+      const s = await see(/q quit/, 'footer back')
+      assert.doesNotMatch(s, /Help: procmesh top/)
+    })
+
+    it('k asks for a signal, names host and process, and stops it after y', async (t) => {
+      if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
+      await escape()
+      keys('/')
+      type(`sleep ${MARKER}`)
+      keys('Enter')
+      await see(new RegExp(`sleep ${MARKER}`), 'the sleep')
+      const exited = new Promise<void>(resolve => { sleeper?.once('exit', () => { resolve() }) })
+      type('k')
+      await see(/Stop a process[\s\S]*1 TERM/, 'signal picker')
+      keys('Enter')
+      await see(new RegExp(`Send SIGTERM to sleep \\(pid ${sleeper?.pid ?? 0}\\)[\\s\\S]*on host tuitest\\?`), 'confirmation')
+      assert.equal(sleeper?.exitCode, null, 'still running before y')
+      type('y')
+      await exited
+      await see(/tuitest: SIGTERM to sleep \(pid \d+\): (signalled|it exited)/, 'the result in the status line')
+    })
+
+    it('survives resizing, down to a too-small terminal and back', async () => {
+      tmux('resize-window', '-t', SESSION, '-x', '80', '-y', '24')
+      await see(/tuitest[\s\S]*COMMAND/, 'redrawn at 80x24')
+      tmux('resize-window', '-t', SESSION, '-x', '30', '-y', '8')
+      await see(/terminal too small/, 'the too-small notice')
+      tmux('resize-window', '-t', SESSION, '-x', '160', '-y', '45')
+      await see(/mesh 1\/1 online[\s\S]*PID USER/, 'redrawn at 160x45')
+      assert.equal(paneCommand(), 'node')
+    })
+
+    it('says the node is restarting and reconnects when it is back', async () => {
+      await node?.stop()
+      await see(/node (restarting|unreachable)/, 'the restart notice')
+      await node?.start()
+      // the last known figures stay on screen while it is away: wait for the notice to go
+      await see(/^(?![\s\S]*node (restarting|unreachable))[\s\S]*mesh 1\/1 online/, 'reconnected', 20_000)
+    })
+
+    it('q quits, the shell prompt is back and the terminal settings are restored', async () => {
+      type('q')
+      const s = await see(/^tui-prompt\$ ?$/m, 'the prompt after top')
+      assert.doesNotMatch(s, /q quit/)
+      await waitFor(() => paneCommand() === 'bash', { timeoutMs: 5000, what: 'bash in the pane' })
+      await waitFor(() => { try { return execFileSync('cat', [`${home}/stty.after`], { encoding: 'utf8' }) !== '' } catch { return false } }, { timeoutMs: 5000, what: 'stty after' })
+      assert.equal(execFileSync('cat', [`${home}/stty.after`], { encoding: 'utf8' }), execFileSync('cat', [`${home}/stty.before`], { encoding: 'utf8' }))
+    })
+  })
+}
