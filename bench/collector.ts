@@ -9,7 +9,7 @@
  * so drift in the host's load hits all of them alike. Linux only: it compares against procps.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, realpathSync } from 'node:fs'
+import { readdirSync, readFileSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -62,6 +62,12 @@ export interface CollectorBenchResult {
     p99TurnMs: number
     /** the same over the first (cold) samples of COLD_SAMPLES new collectors */
     coldMaxBlockMs: number
+    /**
+     * of the turns above, the longest time the main thread was on a CPU (schedstat): what the
+     * collector itself costs a turn, without the time the kernel made it wait for a CPU
+     */
+    maxOnCpuMs?: number
+    coldMaxOnCpuMs?: number
     /**
      * longest gap over the same wall time while the loop runs nothing but busy-waits of 0.5 ms
      * (about a collector slice): the host's own jitter under load (preemption, a VM's stolen
@@ -173,6 +179,8 @@ export async function runCollectorBench (opts: CollectorBenchOptions = {}): Prom
         histogramMaxMs: steady.histogramMaxMs,
         p99TurnMs: steady.p99GapMs,
         coldMaxBlockMs: cold.maxGapMs,
+        maxOnCpuMs: steady.maxOnCpuMs,
+        coldMaxOnCpuMs: cold.maxOnCpuMs,
         baselineMaxGapMs: baseline.maxGapMs
       },
       targets: {
@@ -215,8 +223,14 @@ export function formatCollectorBench (result: CollectorBenchResult): string {
     `event loop at ${loop.procs} processes: max block ${loop.maxBlockMs.toFixed(2)} ms over ${loop.samples} ` +
       `steady samples (p99 turn ${loop.p99TurnMs.toFixed(2)} ms, histogram max ${loop.histogramMaxMs.toFixed(2)} ms), ` +
       `${loop.coldMaxBlockMs.toFixed(2)} ms over ${COLD_SAMPLES} cold samples (target <= ${TARGET_BLOCK_MS} ms: ` +
-      `${mark(targets.blockUnder10ms)}); the same probe around 0.5 ms busy-waits instead: max ${loop.baselineMaxGapMs.toFixed(2)} ms`
+      `${mark(targets.blockUnder10ms)}); the same probe around 0.5 ms busy-waits instead: max ${loop.baselineMaxGapMs.toFixed(2)} ms`,
+    `longest time on a CPU within one turn (schedstat, without waiting for a CPU): ${ms(loop.maxOnCpuMs)} steady, ` +
+      `${ms(loop.coldMaxOnCpuMs)} cold`
   ].join('\n')
+}
+
+function ms (value: number | undefined): string {
+  return value === undefined ? 'n/a' : `${value.toFixed(2)} ms`
 }
 
 /** `sleep 600` children that bring the host to a given process count. */
@@ -296,16 +310,36 @@ function runToExit (file: string, args: string[]): Promise<void> {
   })
 }
 
+interface Blocking {
+  /** longest wall-clock gap between two turns of the event loop */
+  maxGapMs: number
+  p99GapMs: number
+  /** monitorEventLoopDelay's max over the same time */
+  histogramMaxMs: number
+  /**
+   * longest time the main thread actually ran within one turn (from /proc/thread-self/schedstat):
+   * the wall gap minus the time the kernel kept it waiting for a CPU; undefined without schedstat
+   */
+  maxOnCpuMs?: number
+}
+
 /** Longest event-loop turn while `work` runs, by a setImmediate probe and by the ELD histogram. */
-async function measureBlocking (work: () => Promise<void>): Promise<{ maxGapMs: number, p99GapMs: number, histogramMaxMs: number }> {
+async function measureBlocking (work: () => Promise<void>): Promise<Blocking> {
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   const gaps: number[] = []
+  let maxOnCpuMs: number | undefined
   let last = performance.now()
+  let lastOnCpu = onCpuNs()
   let probing = true
   const probe = (): void => {
     const now = performance.now()
     gaps.push(now - last)
     last = now
+    const onCpu = onCpuNs()
+    if (onCpu !== undefined && lastOnCpu !== undefined) {
+      maxOnCpuMs = Math.max(maxOnCpuMs ?? 0, (onCpu - lastOnCpu) / 1e6)
+    }
+    lastOnCpu = onCpu
     if (probing) setImmediate(probe)
   }
   histogram.enable()
@@ -318,7 +352,18 @@ async function measureBlocking (work: () => Promise<void>): Promise<{ maxGapMs: 
   }
   // the histogram records whole timer intervals in ns: subtract the 1 ms it was meant to wait
   const turns = summarize(gaps.length > 0 ? gaps : [0])
-  return { maxGapMs: turns.max, p99GapMs: turns.p99, histogramMaxMs: Math.max(0, histogram.max / 1e6 - 1) }
+  return { maxGapMs: turns.max, p99GapMs: turns.p99, histogramMaxMs: Math.max(0, histogram.max / 1e6 - 1), maxOnCpuMs }
+}
+
+/** ns the calling thread has spent on a CPU (first field of schedstat), or undefined. */
+function onCpuNs (): number | undefined {
+  try {
+    const text = readFileSync('/proc/thread-self/schedstat', 'utf8')
+    const ns = Number(text.slice(0, text.indexOf(' ')))
+    return Number.isFinite(ns) ? ns : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Busy-wait in slices of `sliceMs`, yielding between them, for `totalMs`: a stand-in collector. */
