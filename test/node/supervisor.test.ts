@@ -371,10 +371,20 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     assert.deepEqual(sup.managedByPid(), new Map())
   })
 
+  /** Heap in use after a full collection (gc exposed at run time, so no node flag is needed). */
+  async function heapAfterGc (): Promise<number> {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    gc()
+    return process.memoryUsage().heapUsed
+  }
+
   it('survives a child writing 1 GiB: not blocked, memory flat, ring and log file at their caps', { timeout: 120_000 }, async () => {
     const sup = await makeSupervisor()
     const GiB = 1024 * 1024 * 1024
-    global.gc?.()
+    const heapBaseline = await heapAfterGc()
     const baseline = process.memoryUsage.rss()
     let peak = baseline
     const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 20)
@@ -387,7 +397,13 @@ describe('Supervisor', { timeout: 120_000 }, () => {
       const growthMiB = (peak - baseline) / 1024 / 1024
       console.log(`# 1 GiB of output: ${seconds.toFixed(2)} s, node RSS growth ${growthMiB.toFixed(1)} MiB`)
       assert.equal(info.exitCode, 0)
-      assert.ok(growthMiB < 50, `RSS grew by ${growthMiB.toFixed(1)} MiB`)
+      // Node's own pipe reads churn 64 KiB buffers, so the peak depends on GC timing on a busy
+      // machine; what must hold is that memory does not follow the output: a peak far below the
+      // 1 GiB written, and nothing retained once the garbage is collected.
+      assert.ok(growthMiB < 200, `RSS peaked ${growthMiB.toFixed(1)} MiB above the baseline while 1 GiB passed through`)
+      const retainedMiB = (await heapAfterGc() - heapBaseline) / 1024 / 1024
+      console.log(`# retained heap after GC: ${retainedMiB.toFixed(1)} MiB`)
+      assert.ok(retainedMiB < 16, `heap retained ${retainedMiB.toFixed(1)} MiB after 1 GiB of output`)
       await waitFor('pipes closed', () => (sup.get(started.managedId)?.outputBytes.stdout ?? 0) === GiB)
       const { chunks, end } = await collect(sup, started.managedId, false)
       assert.equal(end.truncated, true)
