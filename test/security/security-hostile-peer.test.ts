@@ -110,13 +110,8 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
   it('a grant written into trust.json by hand applies to the next request, and so does its removal', async () => {
     await editTrust(peers => { peers[malloryId] = { role: 'exec', source: 'trust', addedAt: Date.now() } })
     const req: StartRequest = { type: 'start', requestId: 'hand-1', argv: ['true'] }
-    try {
-      await request(mallory, nodePeer, START, req)
-    } catch (err: unknown) {
-      assert.ok(err instanceof ProcmeshError)
-      assert.notEqual(err.code, 'FORBIDDEN', err.message)
-      assert.match(err.message, /process control is not available/)
-    }
+    const started = await request(mallory, nodePeer, START, req)
+    assert.ok(started.pid > 0)
     await editTrust(peers => { delete peers[malloryId] })
     await rejectsWith(request(mallory, nodePeer, START, { ...req, requestId: 'hand-2' }), 'FORBIDDEN')
     assert.ok(mallory.getConnections(nodePeer).length > 0, 'still the same session')
