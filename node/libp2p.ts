@@ -21,6 +21,24 @@ export type ProcmeshLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
 export const MAX_CONNECTIONS = 300
 /** A connection must finish Noise + muxer negotiation within this (ms): slow handshakes are cut. */
 export const INBOUND_UPGRADE_TIMEOUT_MS = 5000
+/**
+ * Inbound connections still in the handshake (pnet + Noise + muxer). A host without
+ * the mesh key holds a slot for at most INBOUND_UPGRADE_TIMEOUT_MS; members connect
+ * once each, so 10 slots never delay them for long.
+ */
+export const MAX_PENDING_INBOUND_CONNECTIONS = 10
+/**
+ * New inbound connections per second from one IP address; more are refused before
+ * any handshake. A mesh host opens one connection per peer, re-dials back off.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 5
+/**
+ * Streams one connection may have open at once, per direction (yamux). The
+ * per-protocol caps in protocols/messages.ts add up to a few dozen with identify and
+ * gossipsub; past this a flooding peer's streams are reset before any protocol
+ * negotiation, at the muxer (yamux's own default is 1,000).
+ */
+export const MAX_STREAMS_PER_CONNECTION = 256
 /** mDNS query interval (ms): new nodes also query at start, so this only bounds rediscovery. */
 export const MDNS_INTERVAL_MS = 5000
 /** gossipsub RPC frames: summaries are capped at 4 KiB; leave room for control messages. */
@@ -80,13 +98,15 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     addresses: { listen: opts.listen, announceFilter },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
     ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
     ...(opts.gater !== undefined ? { connectionGater: opts.gater } : {}),
     peerDiscovery: opts.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })] : [],
     connectionManager: {
       maxConnections: MAX_CONNECTIONS,
-      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS
+      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
     },
     services: {
       identify: identify(),
