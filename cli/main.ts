@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   ps: { summary: 'processes of a peer (or all, or tag:K=V), as a table or a tree', load: async () => (await import('./commands/ps.js')).psCommand },
   run: { summary: 'start a command on a peer (no shell), as a managed process', load: async () => (await import('./commands/run.js')).runProcessCommand },
   kill: { summary: 'signal a process (or its subtree) on a peer', load: async () => (await import('./commands/kill.js')).killCommand },
+  web: { summary: 'a browser dashboard and JSON API over the whole mesh', load: async () => (await import('./commands/web.js')).webCommand },
   logs: { summary: 'output of a managed process, optionally following it', load: async () => (await import('./commands/logs.js')).logsCommand },
   top: { summary: 'the terminal UI: every host and process of the mesh, live', load: async () => (await import('./commands/top.js')).topCommand },
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },

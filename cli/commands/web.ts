@@ -1,0 +1,86 @@
+import { CONTROL_METHODS } from '../../protocols/control.js'
+import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { bool, str, type CommandSpec } from '../command.js'
+import { callOnce } from '../control-client.js'
+import { DEFAULT_WEB_LISTEN, WEB_TOKEN_FILE, isLoopback, loadOrCreateToken, parseListen } from '../web/access.js'
+import { WebServer } from '../web/server.js'
+
+export const webCommand: CommandSpec = {
+  usage: `procmesh web [--listen ${DEFAULT_WEB_LISTEN}] [--allow-control] [--require-token] [--home DIR] [--json]\n` +
+    '  a browser dashboard and JSON API over the whole mesh, as a client of the local node\n' +
+    `  --listen: HOST:PORT; any address other than loopback needs the API token in <home>/${WEB_TOKEN_FILE}\n` +
+    '    (made on first use and shown once; send it as Authorization: Bearer TOKEN or enter it in the page)\n' +
+    '  --allow-control: allow starting and stopping processes from the page and the API (the targets\' roles still apply)\n' +
+    '  --require-token: ask for the token on loopback too (other users of this machine can reach loopback)',
+  options: {
+    listen: { type: 'string' },
+    'allow-control': { type: 'boolean' },
+    'require-token': { type: 'boolean' }
+  },
+  positionals: [0, 0],
+  async run (ctx, values) {
+    const listen = parseListen(str(values, 'listen') ?? DEFAULT_WEB_LISTEN)
+    const allowControl = bool(values, 'allow-control')
+    const needToken = !isLoopback(listen.host) || bool(values, 'require-token')
+    let token: string | undefined
+    let createdToken: string | undefined
+    let tokenFile: string | undefined
+    if (needToken) {
+      try {
+        const loaded = await loadOrCreateToken(ctx.home)
+        token = loaded.token
+        tokenFile = loaded.path
+        if (loaded.created) createdToken = loaded.token
+      } catch (err: unknown) {
+        const why = isLoopback(listen.host) ? '--require-token was given' : `${listen.host} is not a loopback address`
+        throw new ProcmeshError('REFUSED', `refusing to start without an API token (${why}): ${errorMessage(err)}`)
+      }
+    }
+
+    const server = new WebServer({
+      listen,
+      home: ctx.home,
+      allowControl,
+      token,
+      log: line => { ctx.err(`procmesh web: ${line}`) }
+    })
+    try {
+      await server.start()
+    } catch (err: unknown) {
+      throw new ProcmeshError('UNAVAILABLE', `cannot listen on ${str(values, 'listen') ?? DEFAULT_WEB_LISTEN}: ${errorMessage(err)}`)
+    }
+
+    if (ctx.json) {
+      ctx.out(JSON.stringify({
+        url: server.url,
+        allowControl,
+        tokenRequired: token !== undefined,
+        ...(tokenFile !== undefined ? { tokenFile } : {}),
+        ...(createdToken !== undefined ? { token: createdToken } : {})
+      }))
+    } else {
+      if (createdToken !== undefined) {
+        ctx.out(`procmesh web: created the API token in ${tokenFile ?? WEB_TOKEN_FILE} (shown only this once):`)
+        ctx.out(createdToken)
+      }
+      ctx.out(`procmesh web: serving ${server.url} (${allowControl ? 'control allowed' : 'read-only'}; ${token !== undefined ? `API token required, from ${tokenFile ?? WEB_TOKEN_FILE}` : 'no token: loopback only'})`)
+    }
+    try {
+      await callOnce(ctx.home, CONTROL_METHODS.id, undefined, { timeoutMs: 3000 })
+    } catch (err: unknown) {
+      ctx.err(`procmesh web: warning: ${toProcmeshError(err).message}; the dashboard shows the node as unavailable until it answers`)
+    }
+
+    await new Promise<void>(resolve => {
+      const onSignal = (): void => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        resolve()
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
+    })
+    await server.stop()
+    return 0
+  }
+}

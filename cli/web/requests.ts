@@ -1,0 +1,158 @@
+/**
+ * Validation of what HTTP clients send: query parameters, path segments and JSON
+ * bodies become control-API params or a 400 naming the bad field. Pure.
+ */
+import type { KillParams, RunParams } from '../../protocols/control.js'
+import { ProcmeshError } from '../../protocols/errors.js'
+import { MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES, REQUEST_ID_PATTERN, SIGNALS, validateArgv, validateEnv, type SignalName } from '../../protocols/messages.js'
+import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
+import { isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
+import { badRequest } from './http-errors.js'
+
+/** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */
+export const MAX_PID = 2 ** 31 - 1
+/** TARGETs are node names, peer ids, `tag:K=V`, `all` or `self`: short. */
+export const MAX_TARGET_BYTES = 256
+/** Sparklines need tens of points; a client may ask for more, up to this. */
+export const MAX_HISTORY_POINTS_PER_HOST = 1000
+export const DEFAULT_HISTORY_POINTS = 120
+/** Sparklines look back this far unless the client says `since`. */
+export const DEFAULT_HISTORY_WINDOW_MS = 15 * 60 * 1000
+
+/** Run a validator; its InvalidFieldError (naming the field) becomes a 400. */
+export function checked<T> (fn: () => T): T {
+  try {
+    return fn()
+  } catch (err: unknown) {
+    if (err instanceof ProcmeshError && err.code === 'INVALID_REQUEST') throw badRequest(err.message)
+    throw err
+  }
+}
+
+export function parseJsonBody (text: string): unknown {
+  if (text.trim() === '') throw badRequest('body: empty; expected a JSON object')
+  try {
+    return JSON.parse(text)
+  } catch (err: unknown) {
+    throw badRequest(`body: not valid JSON (${err instanceof Error ? err.message : String(err)})`)
+  }
+}
+
+function rejectUnknownFields (body: Record<string, unknown>, known: readonly string[]): void {
+  const extra = Object.keys(body).filter(k => !known.includes(k))
+  if (extra.length > 0) throw badRequest(`${extra[0]}: unknown field in the body (known: ${known.join(', ')})`)
+}
+
+export function parseTarget (value: unknown, path: string): string {
+  if (value === undefined || value === null) throw badRequest(`${path}: missing; a node name, peer id (or unique prefix), tag:KEY=VALUE, all or self`)
+  return checked(() => expectString(value, path, { minLength: 1, maxBytes: MAX_TARGET_BYTES, noNul: true })).trim()
+}
+
+function singleQuery (params: URLSearchParams, name: string): string | undefined {
+  const all = params.getAll(name)
+  if (all.length > 1) throw badRequest(`${name}: given ${all.length} times; give it once`)
+  return all[0]
+}
+
+function queryInt (params: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const text = singleQuery(params, name)
+  if (text === undefined) return undefined
+  if (!/^\d{1,16}$/.test(text) || Number(text) < min || Number(text) > max) throw badRequest(`${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text.slice(0, 40))}`)
+  return Number(text)
+}
+
+export interface ProcessesQuery {
+  target: string
+  filter?: string
+  sort?: SortSpec
+  limit?: number
+}
+
+/** `GET /api/processes?host=TARGET[&filter=TEXT][&sort=cpu|mem|pid|name][&limit=N]` */
+export function parseProcessesQuery (params: URLSearchParams): ProcessesQuery {
+  const target = parseTarget(singleQuery(params, 'host'), 'host')
+  const filter = singleQuery(params, 'filter')
+  if (filter !== undefined && Buffer.byteLength(filter) > MAX_FILTER_BYTES) throw badRequest(`filter: longer than ${MAX_FILTER_BYTES} bytes`)
+  const sort = singleQuery(params, 'sort')
+  if (sort !== undefined && !isSortKey(sort)) throw badRequest(`sort: one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(sort.slice(0, 40))}`)
+  const limit = queryInt(params, 'limit', 1, Number.MAX_SAFE_INTEGER)
+  return {
+    target,
+    ...(filter !== undefined && filter !== '' ? { filter } : {}),
+    ...(sort !== undefined && isSortKey(sort) ? { sort: { key: sort } } : {}),
+    ...(limit !== undefined ? { limit } : {})
+  }
+}
+
+export interface HistoryQuery {
+  target: string
+  since: number
+  points: number
+}
+
+/** `GET /api/history?host=TARGET[&since=MS_EPOCH][&points=N]` */
+export function parseHistoryQuery (params: URLSearchParams, now: number): HistoryQuery {
+  const target = parseTarget(singleQuery(params, 'host'), 'host')
+  const since = queryInt(params, 'since', 0, Number.MAX_SAFE_INTEGER) ?? Math.max(0, now - DEFAULT_HISTORY_WINDOW_MS)
+  const points = queryInt(params, 'points', 1, MAX_HISTORY_POINTS_PER_HOST) ?? DEFAULT_HISTORY_POINTS
+  return { target, since, points }
+}
+
+/** `POST /api/processes` body: `{ host, argv, cwd?, env?, requestId? }`. */
+export function parseStartBody (value: unknown): RunParams {
+  const body = checked(() => expectRecord(value, 'body'))
+  rejectUnknownFields(body, ['host', 'argv', 'cwd', 'env', 'requestId'])
+  const target = parseTarget(body.host, 'host')
+  if (body.argv === undefined) throw badRequest('argv: missing; the command and its arguments as an array of strings (no shell)')
+  return checked(() => {
+    const argv = validateArgv(body.argv)
+    const cwd = optional(body.cwd, v => expectString(v, 'cwd', { minLength: 1, maxBytes: MAX_PATH_BYTES, noNul: true }))
+    const env = optional(body.env, v => validateEnv(v))
+    const requestId = optional(body.requestId, v => expectString(v, 'requestId', { pattern: REQUEST_ID_PATTERN }))
+    return {
+      target,
+      argv,
+      ...(cwd !== undefined ? { cwd } : {}),
+      ...(env !== undefined ? { env } : {}),
+      ...(requestId !== undefined ? { requestId } : {})
+    }
+  })
+}
+
+/** `TERM`, `term`, `SIGTERM` and `sigterm` all mean TERM; anything outside SIGNALS is a 400. */
+export function parseSignalName (value: unknown): SignalName {
+  if (typeof value !== 'string') throw badRequest(`signal: expected a signal name (${SIGNALS.join(', ')}), got ${describe(value)}`)
+  const upper = value.trim().toUpperCase()
+  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
+  const found = SIGNALS.find(s => s === bare)
+  if (found === undefined) throw badRequest(`signal: unknown signal ${JSON.stringify(value.slice(0, 40))}; one of ${SIGNALS.join(', ')} (with or without SIG)`)
+  return found
+}
+
+/** The pid path segment: a plain decimal integer; 0 and 1 pass here and are refused by the target with its reason. */
+export function parsePidSegment (text: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_PID) throw badRequest(`pid: expected an integer process id, got ${JSON.stringify(text.slice(0, 40))}`)
+  return Number(text)
+}
+
+/** `POST /api/processes/{host}/{pid}/signal` body: `{ signal?, startTime?, tree?, graceMs? }` (signal defaults to TERM). */
+export function parseSignalRequest (hostSegment: string, pidSegment: string, value: unknown): KillParams {
+  const target = parseTarget(hostSegment, 'host')
+  const pid = parsePidSegment(pidSegment)
+  const body = checked(() => expectRecord(value, 'body'))
+  rejectUnknownFields(body, ['signal', 'startTime', 'tree', 'graceMs'])
+  const signal = body.signal === undefined ? 'TERM' : parseSignalName(body.signal)
+  return checked(() => {
+    const startTime = optional(body.startTime, v => expectNumber(v, 'startTime', { min: 0 }))
+    const tree = optional(body.tree, v => expectBoolean(v, 'tree'))
+    const graceMs = optional(body.graceMs, v => expectInt(v, 'graceMs', { min: 0, max: MAX_GRACE_MS }))
+    return {
+      target,
+      pid,
+      signal,
+      ...(startTime !== undefined ? { startTime } : {}),
+      ...(tree === true ? { tree: true } : {}),
+      ...(graceMs !== undefined ? { graceMs } : {})
+    }
+  })
+}

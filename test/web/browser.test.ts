@@ -1,0 +1,329 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by playwright-core, no
+ * browser download) against a mesh of simulated hosts (test/harness: each host its
+ * own network, PID and UTS namespaces; the nodes find each other by mDNS on the
+ * private LAN). `procmesh web` runs in the root namespace as a client of host-1's
+ * node (its control socket is a file in host-1's home).
+ *
+ * Set PROCMESH_SCREENSHOTS=DIR to keep screenshots of the wide and narrow layouts.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { CONTROL_DISABLED_MESSAGE } from '../../cli/web/http-errors.js'
+import { createSimNet, harnessSkipReason, hostPid, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { grantRoles, jsonIn, nodeHome, pidsIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
+import { CHROMIUM, CHROMIUM_ARGS, http, removeDir, requireChromium, startWebCli, tempDir, type WebProcess } from './helpers.js'
+
+const SCREENSHOTS = process.env.PROCMESH_SCREENSHOTS
+
+async function screenshot (page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS === undefined || SCREENSHOTS === '') return
+  await mkdir(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false })
+}
+
+interface PsJson { peerId: string, name: string, processes: Array<{ pid: number, ppid: number, cmd: string, startTime: number, managedId?: string }> }
+
+describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, () => {
+  let net: SimNet | undefined
+  let nodes: MeshNode[] = []
+  let hosts: SimHost[] = []
+  const webs: WebProcess[] = []
+  const targets: ChildProcess[] = []
+  let browser: BrowserContext | undefined
+  let profile: string | undefined
+  let readOnly: WebProcess
+  let control: WebProcess
+  const marker = `pmweb-${randomBytes(4).toString('hex')}`
+  /** host-2's target: `sh` (kept by `; true`) with a `perl` child whose command line has the marker */
+  let shPid = 0
+  let perlPid = 0
+  let target: ChildProcess
+
+  const ready = (): boolean => harnessSkipReason() === undefined && existsSync(CHROMIUM)
+
+  before(async () => {
+    if (!ready()) return
+    net = await createSimNet({ hosts: 3 })
+    hosts = net.hosts
+    nodes = await startMesh(hosts)
+    for (const host of hosts) {
+      await waitFor(async () => {
+        const peers = await jsonIn<Array<{ status: string }>>(host, ['peers'])
+        return peers.length === 3 && peers.every(p => p.status === 'online') ? true : undefined
+      }, { timeoutMs: 30_000, what: `${host.name} to see the mesh` })
+    }
+    // host-1 (the node behind the dashboard) may start on host-3 and stop on host-2
+    await grantRoles(hosts[1], hosts[0], ['control'])
+    await grantRoles(hosts[2], hosts[0], ['exec'])
+
+    target = hosts[1].spawn(['sh', '-c', `perl -e 'sleep 600' ${marker}; true`])
+    targets.push(target)
+    shPid = await hostPid(target)
+    perlPid = await waitFor(async () => {
+      const entries = await jsonIn<PsJson[]>(hosts[0], ['ps', hosts[1].name, '--filter', marker])
+      return entries[0]?.processes.find(p => p.ppid === shPid && p.cmd.includes('perl'))?.pid
+    }, { timeoutMs: 15_000, what: 'the perl target in host-2\'s list' })
+
+    readOnly = await startWebCli(['--home', nodeHome(hosts[0]), '--listen', '127.0.0.1:0'])
+    webs.push(readOnly)
+    control = await startWebCli(['--home', nodeHome(hosts[0]), '--listen', '127.0.0.1:0', '--allow-control'])
+    webs.push(control)
+    profile = await tempDir('pmweb-chromium-')
+    browser = await chromium.launchPersistentContext(profile, { headless: true, executablePath: CHROMIUM, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } })
+  })
+
+  after(async () => {
+    await browser?.close()
+    for (const w of webs) await w.stop()
+    for (const t of targets) if (t.exitCode === null && t.signalCode === null) t.kill('SIGKILL')
+    for (const n of nodes) await stopNode(n)
+    await net?.destroy()
+    await removeDir(profile)
+  })
+
+  /** A fresh page on one of the servers, failing the test on any script error. */
+  async function open (web: WebProcess): Promise<{ page: Page, errors: string[] }> {
+    if (browser === undefined) throw new Error('no browser')
+    const page = await browser.newPage()
+    const errors: string[] = []
+    page.on('pageerror', err => { errors.push(err.message) })
+    // failed loads (the 403 of a refused action) are checked by the tests themselves
+    page.on('console', msg => { if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(msg.text()) })
+    await page.goto(web.info.url)
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
+    return { page, errors }
+  }
+
+  function hostButton (page: Page, name: string): ReturnType<Page['locator']> {
+    return page.locator('#host-list .host', { has: page.locator('.host-name', { hasText: new RegExp(`^${name}$`) }) })
+  }
+
+  function row (page: Page, pid: number): ReturnType<Page['locator']> {
+    return page.locator(`#proc-body tr.row[data-pid="${pid}"]`)
+  }
+
+  /** The pids of the process rows on screen, in order. */
+  async function pidsShown (page: Page, extra = ''): Promise<number[]> {
+    // runs in the page; typed by hand (this file is compiled without the DOM's types)
+    return await page.locator(`#proc-body tr.row${extra}`).evaluateAll((rows: Array<{ dataset: Record<string, string | undefined> }>) => rows.map(r => Number(r.dataset.pid)))
+  }
+
+  it('lists every host with its live status, figures and a sparkline', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(readOnly)
+    try {
+      await page.waitForFunction('document.querySelectorAll(\'#host-list .host[data-status="online"]\').length === 3', undefined, { timeout: 20_000 })
+      const names = await page.locator('#host-list .host-name').allTextContents()
+      assert.deepEqual([...names].sort(), hosts.map(h => h.name).sort())
+      assert.equal(await page.locator('#host-list .badge', { hasText: 'this node' }).count(), 1)
+      assert.equal(await hostButton(page, hosts[0].name).locator('.badge').count(), 1, 'host-1 is the node behind the dashboard')
+      const cpu = await hostButton(page, hosts[1].name).locator('.fig-value').first().textContent()
+      assert.match(cpu ?? '', /^\d+\.\d%$/)
+      await waitFor(async () => ((await page.locator('#host-list .spark-cpu').first().getAttribute('points')) ?? '').split(' ').length >= 2, { timeoutMs: 20_000, what: 'a sparkline with two points' })
+      // live: a host's figures and "last seen" change without a reload
+      const meta = hostButton(page, hosts[2].name).locator('.host-meta')
+      const before = await meta.textContent()
+      await waitFor(async () => await meta.textContent() !== before, { timeoutMs: 15_000, what: `${hosts[2].name}'s card to update` })
+      await screenshot(page, 'hosts-wide')
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('selecting a host shows its processes as a tree that folds and unfolds, with subtree totals and sorting', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(readOnly)
+    try {
+      await hostButton(page, hosts[1].name).click()
+      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      assert.equal(await page.locator('#procs-title').textContent(), hosts[1].name)
+      // exactly host-2's processes: its own PID namespace
+      const shown = (await pidsShown(page)).sort((x, y) => x - y)
+      const real = (await pidsIn(hosts[1])).sort((x, y) => x - y)
+      const missing = real.filter(p => !shown.includes(p))
+      assert.ok(missing.length <= 2, `the page shows host-2's processes (page ${shown.join(',')}; /proc ${real.join(',')})`)
+      assert.ok(shown.includes(1) && shown.includes(shPid))
+
+      const parent = row(page, shPid)
+      assert.equal(await row(page, perlPid).getAttribute('aria-level'), String(Number(await parent.getAttribute('aria-level')) + 1), 'perl is drawn under its sh')
+      assert.notEqual((await parent.locator('.col-smem').textContent())?.trim(), '', 'a parent shows its subtree memory')
+      await parent.locator('button.twisty').click()
+      await row(page, perlPid).waitFor({ state: 'detached', timeout: 5000 })
+      assert.equal(await parent.getAttribute('aria-expanded'), 'false')
+      await row(page, shPid).locator('button.twisty').click()
+      await row(page, perlPid).waitFor({ timeout: 5000 })
+      await page.locator('#collapse-all').click()
+      await row(page, perlPid).waitFor({ state: 'detached', timeout: 5000 })
+      await page.locator('#expand-all').click()
+      await row(page, perlPid).waitFor({ timeout: 5000 })
+
+      // sortable columns: PID descending, then back
+      await page.locator('#proc-table th[data-sort="pid"] button').click()
+      assert.equal(await page.locator('#proc-table th[data-sort="pid"]').getAttribute('aria-sort'), 'descending')
+      const roots = await pidsShown(page, '[aria-level="1"]')
+      assert.deepEqual(roots, [...roots].sort((x, y) => y - x), 'roots in descending pid order')
+      await page.locator('#proc-table th[data-sort="pid"] button').click()
+      assert.equal(await page.locator('#proc-table th[data-sort="pid"]').getAttribute('aria-sort'), 'ascending')
+
+      // the host filter: perl's command line has the marker, and so has its sh's (`sh -c "perl ... MARKER; true"`)
+      await page.locator('#filter').fill(marker)
+      await waitFor(async () => (await pidsShown(page)).length === 2, { timeoutMs: 5000, what: 'the filter to leave two rows' })
+      assert.deepEqual(await pidsShown(page), [shPid, perlPid], 'still a tree: perl under its sh')
+      await page.locator('#filter').fill('')
+
+      // details of a process
+      await row(page, perlPid).click()
+      const details = page.locator('#details')
+      await details.waitFor({ state: 'visible' })
+      const text = await details.textContent() ?? ''
+      assert.ok(text.includes(marker) && text.includes(String(perlPid)) && text.includes(hosts[1].name), text)
+      assert.equal(await page.locator('#details-stop').isVisible(), false, 'no stop button without --allow-control')
+      await screenshot(page, 'tree-wide')
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('the mesh-wide search finds a process on another host', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(readOnly)
+    try {
+      await hostButton(page, hosts[0].name).click()
+      await page.locator('#proc-body tr.row').first().waitFor({ timeout: 15_000 })
+      await page.locator('#search').fill(marker)
+      const hit = page.locator(`#search-body tr.row[data-pid="${perlPid}"]`)
+      await hit.waitFor({ timeout: 20_000 })
+      assert.equal(await hit.locator('.col-host').textContent(), hosts[1].name)
+      await screenshot(page, 'search-wide')
+      assert.ok(await page.locator('#search-status').textContent().then(s => (s ?? '').includes('on 3 hosts')))
+      await hit.click()
+      await page.locator('#view-host').waitFor({ state: 'visible' })
+      assert.equal(await page.locator('#procs-title').textContent(), hosts[1].name, 'the hit opens its host')
+      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      assert.match(await row(page, perlPid).getAttribute('class') ?? '', /selected/)
+      assert.ok((await page.locator('#details').textContent() ?? '').includes(marker))
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('without --allow-control the page offers no stop and the API refuses one', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page } = await open(readOnly)
+    try {
+      assert.equal(await page.locator('#start-open').isVisible(), false)
+      const peerId = (await jsonIn<Array<{ peerId: string, name: string }>>(hosts[0], ['peers'])).find(p => p.name === hosts[1].name)?.peerId ?? ''
+      const answer = await page.evaluate(async ([peer, pid]) => {
+        const res = await fetch(`/api/processes/${encodeURIComponent(peer)}/${pid}/signal`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ signal: 'KILL' }) })
+        return { status: res.status, body: await res.json() as unknown }
+      }, [peerId, perlPid] as const)
+      assert.deepEqual(answer, { status: 403, body: { error: { code: 'FORBIDDEN', message: CONTROL_DISABLED_MESSAGE } } })
+      assert.ok((await pidsIn(hosts[1])).includes(perlPid), 'the process still runs on host-2')
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('with --allow-control a stop from the page (after confirming) stops the process on that host', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(control)
+    try {
+      await hostButton(page, hosts[1].name).click()
+      await row(page, perlPid).click()
+      await page.locator('#details-stop').waitFor({ state: 'visible' })
+      // cancelling the confirmation does nothing
+      await page.locator('#details-stop').click()
+      await page.locator('#stop-dialog').waitFor({ state: 'visible' })
+      assert.match(await page.locator('#stop-text').textContent() ?? '', new RegExp(`pid ${perlPid}\\) on ${hosts[1].name}`))
+      await page.locator('#stop-cancel').click()
+      await page.locator('#stop-dialog').waitFor({ state: 'hidden' })
+      await new Promise(resolve => setTimeout(resolve, 500))
+      assert.ok((await pidsIn(hosts[1])).includes(perlPid), 'cancel leaves it running')
+
+      await page.locator('#details-stop').click()
+      await page.locator('#stop-dialog').waitFor({ state: 'visible' })
+      await screenshot(page, 'stop-confirm')
+      await page.locator('#stop-confirm').click()
+      await page.locator('#toast', { hasText: `pid ${perlPid} on ${hosts[1].name}: ` }).waitFor({ timeout: 15_000 })
+      assert.match(await page.locator('#toast').textContent() ?? '', /signalled|exited/)
+      await waitFor(async () => !(await pidsIn(hosts[1])).includes(perlPid) ? true : undefined, { timeoutMs: 10_000, what: 'the perl target to end on host-2' })
+      await row(page, perlPid).waitFor({ state: 'detached', timeout: 15_000 })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('with --allow-control the page starts a process on a chosen host', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(control)
+    try {
+      const started = `${marker}-started`
+      await page.locator('#host-list .host').nth(2).waitFor()
+      await page.locator('#start-open').click()
+      await page.locator('#start-dialog').waitFor({ state: 'visible' })
+      const peerId = (await jsonIn<Array<{ peerId: string, name: string }>>(hosts[0], ['peers'])).find(p => p.name === hosts[2].name)?.peerId ?? ''
+      await page.locator('#start-host').selectOption(peerId)
+      await page.locator('#start-cmd').fill(`perl -e 'sleep 600' ${started}`)
+      await page.locator('#start-submit').click()
+      await page.locator('#toast', { hasText: `on ${hosts[2].name}` }).waitFor({ timeout: 15_000 })
+      const pid = Number(/\(pid (\d+)\)/.exec(await page.locator('#toast').textContent() ?? '')?.[1])
+      assert.ok((await pidsIn(hosts[2])).includes(pid), `pid ${pid} runs on host-3`)
+      const listed = await jsonIn<PsJson[]>(hosts[0], ['ps', hosts[2].name, '--filter', started])
+      assert.equal(listed[0].processes.find(p => p.pid === pid)?.cmd, `perl -e sleep 600 ${started}`, 'argv went through without a shell')
+      const stop = await http(`${control.info.url}api/processes/${encodeURIComponent(peerId)}/${pid}/signal`, { method: 'POST', body: { signal: 'KILL' } })
+      assert.equal(stop.status, 200, stop.text)
+
+      // a start the target refuses shows the target's reason in the dialog
+      await page.locator('#start-open').click()
+      const host2 = (await jsonIn<Array<{ peerId: string, name: string }>>(hosts[0], ['peers'])).find(p => p.name === hosts[1].name)?.peerId ?? ''
+      await page.locator('#start-host').selectOption(host2)
+      await page.locator('#start-cmd').fill('true')
+      await page.locator('#start-submit').click()
+      await page.locator('#start-error', { hasText: 'lacks the exec role' }).waitFor({ timeout: 15_000 })
+      await page.locator('#start-cancel').click()
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('is usable on a narrow screen', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
+    const page = await browser.newPage()
+    try {
+      await page.setViewportSize({ width: 390, height: 844 })
+      await page.goto(control.info.url)
+      await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
+      await hostButton(page, hosts[1].name).click()
+      await row(page, 1).waitFor({ timeout: 15_000 })
+      // evaluated in the page (a string: this file is compiled without the DOM's types)
+      const layout = await page.evaluate(`({
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        hidden: getComputedStyle(document.querySelector('#proc-table th.col-user')).display,
+        search: document.querySelector('#search').getBoundingClientRect().width
+      })`) as { overflow: number, hidden: string, search: number }
+      assert.ok(layout.overflow <= 0, `the page does not scroll sideways (${layout.overflow}px too wide)`)
+      assert.equal(layout.hidden, 'none', 'secondary columns are hidden')
+      assert.ok(layout.search > 300, 'the search box spans the width')
+      await screenshot(page, 'narrow')
+      await row(page, 1).click()
+      await page.locator('#details').waitFor({ state: 'visible' })
+      await screenshot(page, 'narrow-details')
+      await page.locator('#details-close').click()
+      await page.locator('#details').waitFor({ state: 'hidden' })
+    } finally {
+      await page.close()
+    }
+  })
+})
