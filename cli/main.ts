@@ -21,7 +21,9 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },
   join: { summary: 'join the mesh of a token: store its key, make the inviter an admin', load: async () => (await import('./commands/join.js')).joinCommand },
   trust: { summary: 'list, grant or revoke the roles of peers on this node', load: async () => (await import('./commands/trust.js')).trustCommand },
-  audit: { summary: 'the audit log of a node: start/stop decisions, refusals, denied connections', load: async () => (await import('./commands/audit.js')).auditCommand }
+  audit: { summary: 'the audit log of a node: start/stop decisions, refusals, denied connections', load: async () => (await import('./commands/audit.js')).auditCommand },
+  service: { summary: 'install, remove or show the systemd unit that runs the node at boot', load: async () => (await import('./commands/service.js')).serviceCommand },
+  doctor: { summary: 'check this host: home and key files, socket, port, mDNS, clock; say how to fix', load: async () => (await import('./commands/doctor.js')).doctorCommand }
 }
 
 /** Register more commands (later modules add ps, run, kill ...). */
