@@ -58,8 +58,10 @@ export function createGater (init: GaterInit): ConnectionGater {
   const identified = new WeakSet<MultiaddrConnection>()
   const watch = (maConn: MultiaddrConnection, direction: Direction): void => {
     maConn.addEventListener('close', (evt: StreamCloseEvent) => {
-      if (identified.has(maConn) || evt.error === undefined) return
-      init.onHandshakeFailed({ addr: maConn.remoteAddr.toString(), direction, failure: classifyHandshakeFailure(evt.error), error: evt.error.message })
+      if (identified.has(maConn)) return
+      // a clean close counts too: a peer that gives up first (its own dial deadline) closes without an error here
+      const error = evt.error ?? new Error('closed before the handshake finished')
+      init.onHandshakeFailed({ addr: maConn.remoteAddr.toString(), direction, failure: classifyHandshakeFailure(error), error: error.message })
     }, { once: true })
   }
   const refuse = (peerId: PeerId, maConn: MultiaddrConnection, direction: Direction): boolean => {

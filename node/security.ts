@@ -46,6 +46,11 @@ export const MAX_TRACKED_FAILURE_SOURCES = 1024
 export const DEFAULT_AUDIT_LIMIT = 50
 /** Per-peer timeout of a fan-out audit query. */
 export const AUDIT_FAN_OUT_TIMEOUT_MS = 10_000
+/**
+ * Every request checks the trust file anyway; this poll (one stat) only makes a block
+ * written by hand hang up a peer that sends no requests, within a second.
+ */
+export const TRUST_POLL_MS = 1000
 
 export interface SecurityInit {
   paths: HomePaths
@@ -100,6 +105,7 @@ export class NodeSecurity {
   private claimAgent?: ClaimAgent
   private readonly failures = new Map<string, { last: number, suppressed: number }>()
   private served = false
+  private poll?: NodeJS.Timeout
   /** the Authorizer of the mesh protocols (start and stop are decided in guard) */
   readonly authorize: Authorizer
 
@@ -307,11 +313,14 @@ export class NodeSecurity {
     }, this.serveOptions())
     this.claimAgent = new ClaimAgent({ store: this.trust, libp2p, log: this.log })
     this.claimAgent.start()
+    this.poll = setInterval(() => { this.trust.refresh() }, TRUST_POLL_MS)
+    this.poll.unref()
   }
 
   async stop (): Promise<void> {
     if (!this.served) return
     this.served = false
+    clearInterval(this.poll)
     this.claimAgent?.stop()
     await this.libp2p.unhandle([AUDIT.id, CLAIM.id])
   }

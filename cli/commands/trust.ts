@@ -6,13 +6,43 @@ import type { CliContext } from '../context.js'
 import { callOnce } from '../control-client.js'
 import { formatAgo, table } from '../format.js'
 import type { TrustListResult } from '../../node/security.js'
-import { TRUST_ROLES, TrustStore, type TrustRole } from '../../node/trust-store.js'
+import { MAX_TRUST_ENTRIES, TRUST_ROLES, TrustStore, type TrustRole } from '../../node/trust-store.js'
+import { expectArray, expectNumber, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
+import { ROLES } from '../../protocols/wire.js'
 import { homePaths } from '../../node/home.js'
 
 const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec | remove PEER [--home DIR] [--json]\n' +
   '  PEER is a peer id or a node name known in the mesh (names need a running node).\n' +
   '  Roles on this node: read (list, logs, history, audit; every mesh member), control (+ stop),\n' +
   '  exec (+ start); none refuses the peer\'s connections. Changes apply to the next request.'
+
+export function parseTrustList (value: unknown): TrustListResult {
+  try {
+    const r = expectRecord(value, 'result')
+    return {
+      peers: expectArray(r.peers, 'result.peers', MAX_TRUST_ENTRIES).map((v, i) => {
+        const p = expectRecord(v, `result.peers[${i}]`)
+        return {
+          peerId: expectString(p.peerId, `result.peers[${i}].peerId`, { maxBytes: 128 }),
+          name: p.name === null ? null : expectString(p.name, `result.peers[${i}].name`, { maxBytes: 256 }),
+          role: expectOneOf(p.role, `result.peers[${i}].role`, TRUST_ROLES),
+          source: expectString(p.source, `result.peers[${i}].source`, { maxBytes: 16 }),
+          addedAt: expectNumber(p.addedAt, `result.peers[${i}].addedAt`, { min: 0 })
+        }
+      }),
+      invites: expectArray(r.invites, 'result.invites', MAX_TRUST_ENTRIES).map((v, i) => {
+        const x = expectRecord(v, `result.invites[${i}]`)
+        return { id: expectString(x.id, `result.invites[${i}].id`, { maxBytes: 64 }), role: expectOneOf(x.role, `result.invites[${i}].role`, ROLES), expiresAt: expectNumber(x.expiresAt, `result.invites[${i}].expiresAt`) }
+      }),
+      claims: expectArray(r.claims, 'result.claims', MAX_TRUST_ENTRIES).map((v, i) => {
+        const x = expectRecord(v, `result.claims[${i}]`)
+        return { admin: expectString(x.admin, `result.claims[${i}].admin`, { maxBytes: 128 }), role: expectOneOf(x.role, `result.claims[${i}].role`, ROLES), expiresAt: expectNumber(x.expiresAt, `result.claims[${i}].expiresAt`) }
+      })
+    }
+  } catch (err: unknown) {
+    throw new ProcmeshError('PROTOCOL_ERROR', `trust list: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
 
 function isNoNode (err: unknown): boolean {
   return err instanceof ProcmeshError && err.code === 'NO_NODE'
@@ -98,14 +128,14 @@ export const trustCommand: CommandSpec = {
       return 0
     }
     if (sub === 'list') {
-      ctx.out(trustTable(result as TrustListResult, Date.now()))
+      ctx.out(trustTable(parseTrustList(result), Date.now()))
       return 0
     }
-    const r = result as { peerId: string, name: string | null, role?: string, removed?: string }
-    const who = `${r.name ?? 'peer'} (${r.peerId})`
+    const r = expectRecord(result, 'result')
+    const who = `${typeof r.name === 'string' ? r.name : 'peer'} (${String(r.peerId)})`
     ctx.out(sub === 'add'
-      ? `${who} now holds ${r.role ?? '?'} on this node`
-      : `${who} no longer holds ${r.removed ?? '?'} on this node (as a mesh member it keeps read)`)
+      ? `${who} now holds ${String(r.role)} on this node`
+      : `${who} no longer holds ${String(r.removed)} on this node (as a mesh member it keeps read)`)
     return 0
   }
 }

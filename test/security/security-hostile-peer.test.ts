@@ -51,7 +51,7 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
 
   before(async () => {
     home = await tempHome()
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ write: line => { lines.push(line) } }))
+    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'debug', write: line => { lines.push(line) } }))
     await node.start()
     nodePeer = node.libp2p.peerId
     mallory = await createProcmeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, psk: await readFile(join(home, 'swarm.key')) })
@@ -72,7 +72,7 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
     await keyless.start()
     try {
       await assert.rejects(keyless.dial(multiaddr(node.addrs()[0]), { signal: AbortSignal.timeout(5000) }))
-      await waitFor(() => lines.some(l => /WARN .*connection from \/ip4\/127\.0\.0\.1\/tcp\/\d+ failed the mesh key check \(different or no swarm key[;)]/.test(l)), { timeoutMs: 10_000, what: 'the log line' })
+      await waitFor(() => lines.some(l => /WARN .*connection from \/ip4\/127\.0\.0\.1\/tcp\/\d+ failed the mesh key check \(different or no swarm key[;)]/.test(l)), { timeoutMs: 10_000, what: 'the log line' }).catch((err: unknown) => { throw new Error(`${String(err)}\n${lines.join('')}`) })
       assert.ok(!node.libp2p.getConnections().some(c => c.remotePeer.equals(keyless.peerId)))
       assert.ok(node.security.audit.read(100).some(e => e.event === 'connection' && e.decision === 'denied' && /mesh key/.test(e.reason)))
     } finally {
@@ -129,6 +129,13 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
     await mallory.dial(multiaddr(node.addrs()[0]), { signal: AbortSignal.timeout(5000) })
     const listed = await request(mallory, nodePeer, LIST, { type: 'list' })
     assert.ok(listed.processes.length > 0, 'unblocked: read again')
+  })
+
+  it('a block written into trust.json by hand hangs the peer up within a second, without any request', async () => {
+    assert.ok(mallory.getConnections(nodePeer).length > 0)
+    await editTrust(peers => { peers[malloryId] = { role: 'none', source: 'trust', addedAt: Date.now() } })
+    await waitFor(() => mallory.getConnections(nodePeer).length === 0, { timeoutMs: 3000, what: 'the hand-written block to hang up' })
+    await editTrust(peers => { delete peers[malloryId] })
   })
 
   it('the node logged no key and no stack trace', async () => {
