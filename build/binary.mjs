@@ -5,7 +5,7 @@
  * 1. bundle everything into dist/procmesh.bundle.cjs (build/bundle.mjs): a SEA's main script is
  *    CommonJS, can require builtins only and cannot import() files;
  * 2. make the preparation blob from build/sea-config.json (`node --experimental-sea-config`).
- *    useCodeCache: V8's compile cache for the 3 MB script goes into the blob, which takes ~30 ms
+ *    useCodeCache: V8's compile cache for the 3 MB script goes into the blob, which takes ~40 ms
  *    of parsing off every start. The warning about SEA being experimental is off: it would land on
  *    every command's stderr;
  * 3. copy the Node that runs this build (its version, platform and glibc needs are the binary's),
