@@ -92,11 +92,12 @@ export class MeshDataSource {
   private readonly follows = new Set<ControlLike>()
 
   constructor (opts: DataSourceOptions) {
+    // `??`, not a spread: an option passed as undefined must still get its default
     this.opts = {
-      peersMs: DEFAULT_PEERS_MS,
-      historyMs: DEFAULT_HISTORY_MS,
-      now: Date.now,
-      ...opts
+      ...opts,
+      peersMs: opts.peersMs ?? DEFAULT_PEERS_MS,
+      historyMs: opts.historyMs ?? DEFAULT_HISTORY_MS,
+      now: opts.now ?? Date.now
     }
   }
 
@@ -288,10 +289,8 @@ export class MeshDataSource {
       throw err
     }
     if (!Array.isArray(result)) return
-    for (const entry of result) {
-      const h = historyPoints(entry)
-      if (h !== undefined) this.opts.dispatch({ type: 'history', peerId: h.peerId, points: h.points })
-    }
+    const entries = result.map(historyPoints).filter((h): h is { peerId: string, points: CpuPoint[] } => h !== undefined)
+    if (entries.length > 0) this.opts.dispatch({ type: 'history', entries })
   }
 
   private report (kind: PollKind | 'source', text: string): void {

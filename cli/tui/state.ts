@@ -112,7 +112,8 @@ export type Action =
   | { type: 'peers', peers: PeerEntry[] }
   /** `only`: the hosts a fan-out ps answered for; the processes of any other host are dropped */
   | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
-  | { type: 'history', peerId: string, points: CpuPoint[] }
+  /** CPU history per host, for the sparklines */
+  | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
   | { type: 'connection', state: ConnectionState, note?: string }
   | { type: 'tick', now: number }
   | { type: 'resize', cols: number, rows: number }
@@ -427,10 +428,14 @@ export function reduce (s: State, a: Action): Step {
       return done(settle({ ...s, procs, details }))
     }
     case 'history': {
-      const old = s.cpuTrail[a.peerId] ?? []
-      const lastAt = a.points.length > 0 ? a.points[a.points.length - 1].at : -Infinity
-      const merged = trimTrail([...a.points, ...old.filter(p => p.at > lastAt)], s.now)
-      return done({ ...s, cpuTrail: { ...s.cpuTrail, [a.peerId]: merged } })
+      const cpuTrail: Record<string, readonly CpuPoint[]> = { ...s.cpuTrail }
+      for (const { peerId, points } of a.entries) {
+        const old = cpuTrail[peerId] ?? []
+        const lastAt = points.length > 0 ? points[points.length - 1].at : -Infinity
+        // the host's own ring, then the samples from gossip that are newer than it
+        cpuTrail[peerId] = trimTrail([...points, ...old.filter(p => p.at > lastAt)], s.now)
+      }
+      return done({ ...s, cpuTrail })
     }
     case 'connection':
       return done({ ...s, connection: a.state, connectionNote: a.note ?? '' })

@@ -6,7 +6,7 @@
  */
 import { SIGNALS, type SignalName } from '../../protocols/messages.js'
 import type { PeerEntry, PeerStatus, ProcessInfo } from '../../protocols/types.js'
-import { formatAgo, formatBytes, formatStart, formatTags, formatUptime, shortId } from '../format.js'
+import { formatAgo, formatBytes, formatTags, formatUptime, shortId } from '../format.js'
 import { bindingLabel, footerItems, helpSections, KEYMAP } from './keymap.js'
 import type { ProcRow } from './rows.js'
 import { SORT_LABELS, TRAIL_WINDOW_MS, type CpuPoint, type Details, type HostProcs, type Modal, type State } from './state.js'
@@ -216,6 +216,21 @@ export function headerText (s: State, width: number, g: Glyphs): string {
   return left + ' '.repeat(pad) + right
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * START as `procmesh ps` shows it (HH:MM today, else `Mon DD`), without the locale
+ * machinery of toLocaleDateString: it runs for every visible row on every redraw.
+ */
+export function startCell (ms: number, now: number): string {
+  const d = new Date(ms)
+  const t = new Date(now)
+  if (d.getFullYear() === t.getFullYear() && d.getMonth() === t.getMonth() && d.getDate() === t.getDate()) {
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  }
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, '0')}`
+}
+
 // ---- hosts pane ----
 
 export interface HostRowData { host: PeerEntry, trail: readonly CpuPoint[], now: number, g: Glyphs }
@@ -303,7 +318,7 @@ export function procColumns (meshWide: boolean, tree: boolean): Array<Column<Pro
   }
   cols.push(
     { header: 'S', width: 1, priority: 60, cell: r => sanitize(r.row.proc.state), style: r => STATE_COLOR[r.row.proc.state] },
-    { header: 'START', width: 6, priority: 50, cell: r => formatStart(r.row.proc.startTime, r.now) },
+    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) },
     { header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined }
   )
   return cols

@@ -43,10 +43,20 @@ describe('MeshDataSource', () => {
     assert.deepEqual(actions[0], { type: 'connection', state: 'up' })
     assert.ok(actions.some(a => a.type === 'peers' && a.peers.length === 2))
     const h = actions.find(a => a.type === 'history')
-    assert.deepEqual(h, { type: 'history', peerId: SELF.peerId, points: [{ at: 1, cpu: 5 }] })
+    assert.deepEqual(h, { type: 'history', entries: [{ peerId: SELF.peerId, points: [{ at: 1, cpu: 5 }] }] })
     await sleep(150)
     assert.ok(node.count('peers') >= 3, 'peers is polled again and again')
+    assert.ok(node.count('peers') <= 15, 'but at its period, not in a loop')
     assert.ok(node.count('ps') >= 2)
+  })
+
+  it('polls at the default periods when none are given', async () => {
+    const node = fakeMesh()
+    source = new MeshDataSource({ connect: node.connect, dispatch: () => {}, intervalMs: 2000, peersMs: undefined, historyMs: undefined })
+    source.start()
+    await sleep(300)
+    assert.equal(node.count('peers'), 1)
+    assert.equal(node.count('history'), 1)
   })
 
   it('lists nothing without a target; a burst of target changes becomes one ps of the last', async () => {

@@ -435,7 +435,7 @@ describe('data under modals, help, quit, errors', () => {
   })
 
   it('merges history points with the samples from peers', () => {
-    let s = run(loadedState(), { type: 'history', peerId: SELF.peerId, points: [{ at: T0 - 20_000, cpu: 5 }, { at: T0 - 10_000, cpu: 7 }] }).state
+    let s = run(loadedState(), { type: 'history', entries: [{ peerId: SELF.peerId, points: [{ at: T0 - 20_000, cpu: 5 }, { at: T0 - 10_000, cpu: 7 }] }] }).state
     assert.deepEqual(s.cpuTrail[SELF.peerId].map(p => p.cpu), [5, 7, 10])
     s = run(s, { type: 'peers', peers: [{ ...SELF, lastSeen: T0 + 2000, host: { ...SELF.host, cpuPercent: 50 } }, BETA] }).state
     assert.deepEqual(s.cpuTrail[SELF.peerId].map(p => p.cpu), [5, 7, 10, 50])

@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { CONTROL_METHODS, type RunResult } from '../../../protocols/control.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { ControlClient } from '../../../cli/control-client.js'
@@ -15,6 +17,8 @@ const TMUX_MISSING = spawnSync('tmux', ['-V']).error !== undefined
 const IN_CI = process.env.CI === 'true'
 const SESSION = 'top'
 const PROMPT = 'tui-prompt$ '
+/** compiled next to this file: procmesh with --no-mdns forced onto `node` */
+const ENTRY_NO_MDNS = fileURLToPath(new URL('./entry-no-mdns.js', import.meta.url))
 /** a marker no other process on the machine carries in its command line */
 const MARKER = String(31_000_000 + (process.pid % 1_000_000))
 
@@ -23,6 +27,19 @@ let socket = ''
 
 function tmux (...args: string[]): string {
   return execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/** Processes whose command line names this home (the nodes a test started there). */
+function pidsWithHome (home: string): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\u0000')
+      if (argv.includes('node') && argv.includes(home)) out.push(Number(entry))
+    } catch { /* exited meanwhile */ }
+  }
+  return out
 }
 
 function screen (): string {
@@ -188,6 +205,50 @@ if (TMUX_MISSING && IN_CI) {
       await waitFor(() => paneCommand() === 'bash', { timeoutMs: 5000, what: 'bash in the pane' })
       await waitFor(() => { try { return execFileSync('cat', [`${home}/stty.after`], { encoding: 'utf8' }) !== '' } catch { return false } }, { timeoutMs: 5000, what: 'stty after' })
       assert.equal(execFileSync('cat', [`${home}/stty.after`], { encoding: 'utf8' }), execFileSync('cat', [`${home}/stty.before`], { encoding: 'utf8' }))
+    })
+  })
+
+  describe('procmesh top without a node', { skip: TMUX_MISSING ? 'tmux is not installed' : false }, () => {
+    let home = ''
+    let started: number[] = []
+
+    before(async () => {
+      home = await tempHome('pmtui-auto-')
+      socket = `${home}/tmux.sock`
+    })
+
+    after(async () => {
+      try { tmux('kill-server') } catch { /* already gone */ }
+      for (const pid of [...started, ...pidsWithHome(home)]) { try { process.kill(pid, 'SIGTERM') } catch { /* gone */ } }
+      await waitFor(() => pidsWithHome(home).length === 0, { timeoutMs: 10_000, what: 'the started node to stop' }).catch(() => {
+        for (const pid of pidsWithHome(home)) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
+      })
+      if (home !== '') await removeHome(home)
+    })
+
+    it('--no-start fails with a clear message and exit code 1', async () => {
+      tmux('new-session', '-d', '-x', '160', '-y', '45', '-s', SESSION, '-c', REPO, `env PS1='${PROMPT}' bash --norc --noprofile`)
+      await see(/tui-prompt\$/, 'the shell prompt')
+      type(`node ${BIN} top --home ${home} --no-start; echo "exit=$?"`)
+      keys('Enter')
+      const s = await see(/exit=\d/, 'top to give up')
+      assert.match(s, /procmesh top: no node is running for home/)
+      assert.match(s, /exit=1/)
+    })
+
+    it('starts a node in the background, says so, and leaves it running after q', async () => {
+      // the entry wrapper keeps the started node on 127.0.0.1 without mDNS
+      type(`clear; node ${ENTRY_NO_MDNS} top --home ${home}; echo "exit=$?"`)
+      keys('Enter')
+      const s = await see(/started a node in the background \(pid \d+, log .*node\.log\)/, 'the status line', 20_000)
+      started = [Number(/pid (\d+)/.exec(s)?.[1] ?? 0)].filter(n => n > 0)
+      await see(/autostarted \*[\s\S]*PID USER/, 'the new node and its processes', 20_000)
+      type('q')
+      const after = await see(/exit=0/, 'top to exit')
+      assert.match(after, /no node was running for .*; starting one in the background/)
+      const client = await ControlClient.connect(home)
+      client.close()
+      assert.ok(started.length === 1 && pidsWithHome(home).includes(started[0]), 'the node outlives top')
     })
   })
 }

@@ -1,11 +1,12 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { formatStart } from '../../../cli/format.js'
 import { computeLayout } from '../../../cli/tui/layout.js'
 import { parentChain } from '../../../cli/tui/rows.js'
 import { selectRows, type State } from '../../../cli/tui/state.js'
 import {
   ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, meshTotals,
-  procLines, sanitize, shortStarter, sparkline, statusText, stripTags, type Column
+  procLines, sanitize, shortStarter, sparkline, startCell, statusText, stripTags, type Column
 } from '../../../cli/tui/view.js'
 import { BETA, SELF, T0, loadedState, peer, proc, psEntry, run, sampleProcesses } from './fixtures.js'
 
@@ -52,6 +53,11 @@ describe('text primitives', () => {
   it('sanitize removes terminal escapes and control characters from remote text', () => {
     assert.equal(sanitize('evil\u001b[2J\u001b[31mred\u001b]0;title\u0007!'), 'evilred!')
     assert.equal(sanitize('a\u0000b\nc\td\u009b'), 'a?b?c d?')
+  })
+  it('startCell matches procmesh ps\'s START column', () => {
+    for (const ms of [T0 - 60_000, T0 - 3 * 86_400_000, T0 - 200 * 86_400_000, Date.UTC(2026, 0, 5, 3, 4)]) {
+      assert.equal(startCell(ms, T0), formatStart(ms, T0))
+    }
   })
   it('esc and stripTags round-trip braces', () => {
     const text = 'cmd {with} braces'
