@@ -145,9 +145,9 @@ describe('hostile frames against a real node', { timeout: 180_000 }, () => {
 
   it('a stream opened and never written is cut at the read deadline', async () => {
     const s = await open(LIST.id)
-    const out = await drain(s, 20_000)
+    const out = await drain(s, 40_000)
     assert.equal(out.kind, 'reset')
-    assert.ok(out.ms >= LIST.readDeadlineMs - 500 && out.ms < LIST.readDeadlineMs + 5000, `cut after ${out.ms} ms`)
+    assert.ok(out.ms >= LIST.readDeadlineMs - 500 && out.ms < LIST.readDeadlineMs + 20_000, `cut after ${out.ms} ms`)
     await stillServes()
   })
 
@@ -156,10 +156,13 @@ describe('hostile frames against a real node', { timeout: 180_000 }, () => {
     const bytes = frame('{"type":"list","filter":"aaaaaaaaaaaaaaaaaaaa"}')
     let i = 0
     const timer = setInterval(() => { if (i < bytes.length && s.status === 'open') s.send(bytes.subarray(i, ++i)) }, 1000)
-    const out = await drain(s, 20_000)
+    const out = await drain(s, 40_000)
     clearInterval(timer)
     assert.equal(out.kind, 'reset')
-    assert.ok(out.ms < LIST.readDeadlineMs + 5000)
+    // the deadline is 5 s; the margin absorbs a heavily loaded CI machine, while a missing
+    // deadline would let the ~50-byte frame trickle in for ~50 s and then be answered
+    assert.ok(out.ms < LIST.readDeadlineMs + 20_000, `cut after ${out.ms} ms`)
+    assert.equal(out.data, '')
   })
 
   it('unknown protocol version: not supported', async () => {
