@@ -31,7 +31,7 @@ export interface TopAppOptions {
   /** first line of the status bar, e.g. that a node was started */
   initialStatus?: string
   initialConnection?: ConnectionState
-  /** quit cleanly on SIGTERM/SIGHUP (the command sets this; benches and tests do not) */
+  /** quit cleanly on SIGTERM/SIGHUP/SIGINT (the command sets this; benches and tests do not) */
   handleSignals?: boolean
   /** redraws never come closer together than this, except right after a key */
   minFrameMs?: number
@@ -42,6 +42,8 @@ export interface TopAppOptions {
 /** 20 redraws a second at most: smooth to the eye, cheap when data floods in. */
 export const MIN_FRAME_MS = 50
 const CLOCK_MS = 1000
+/** Signals that end top the way q does, so the terminal is restored (Ctrl-C itself arrives as a key in raw mode). */
+const QUIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT']
 const KILL_TIMEOUT_MS = 60_000
 const RUN_TIMEOUT_MS = 30_000
 
@@ -127,8 +129,7 @@ export class TopApp {
       dispatch: a => { this.dispatch(a) }
     })
     if (this.opts.handleSignals === true) {
-      process.on('SIGTERM', this.onSignal)
-      process.on('SIGHUP', this.onSignal)
+      for (const sig of QUIT_SIGNALS) process.on(sig, this.onSignal)
     }
     const finished = new Promise<void>(resolve => { this.finish = resolve })
     this.dispatch({ type: 'resize', cols: screen.cols, rows: screen.rows })
@@ -161,8 +162,7 @@ export class TopApp {
     if (!this.running) return
     this.running = false
     if (this.opts.handleSignals === true) {
-      process.off('SIGTERM', this.onSignal)
-      process.off('SIGHUP', this.onSignal)
+      for (const sig of QUIT_SIGNALS) process.off(sig, this.onSignal)
     }
     clearInterval(this.clock)
     clearTimeout(this.renderTimer)

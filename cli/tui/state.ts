@@ -166,7 +166,6 @@ export interface InitOptions {
   connection?: ConnectionState
   connectionNote?: string
   status?: string
-  intervalNote?: string
 }
 
 export function initialState (opts: InitOptions): State {

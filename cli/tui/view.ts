@@ -245,7 +245,7 @@ export function hostColumns (): Array<Column<HostRowData>> {
     { header: 'PROCS', width: 6, align: 'right', priority: 80, cell: r => String(r.host.procCount) },
     { header: 'LOAD', width: 14, priority: 70, cell: r => r.host.host.load.map(l => l.toFixed(2)).join(' ') },
     { header: 'SEEN', width: 8, priority: 75, cell: r => r.host.self ? 'now' : formatAgo(r.host.lastSeen, r.now) },
-    { header: 'CPU 8m', width: 16, priority: 65, cell: r => sparkline(r.trail, r.now, 16, r.g), style: () => 'cyan-fg' },
+    { header: `CPU ${TRAIL_WINDOW_MS / 60_000}m`, width: 16, priority: 65, cell: r => sparkline(r.trail, r.now, 16, r.g), style: () => 'cyan-fg' },
     { header: 'UP', width: 7, priority: 40, cell: r => formatUptime(r.host.host.uptime) },
     { header: 'TAGS', width: 8, priority: 50, flex: true, cell: r => sanitize(formatTags(r.host.tags)) }
   ]
