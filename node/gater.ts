@@ -10,8 +10,9 @@
  *   object literal): libp2p merges its config and drops prototype methods;
  * - `denyInboundEncryptedConnection` is the first inbound hook that knows the
  *   authenticated peer, and `denyInboundConnection` receives the same raw
- *   MultiaddrConnection earlier, so a connection that closes with an error between
- *   the two failed the protector or the encryption handshake;
+ *   MultiaddrConnection earlier, so a connection that closes between the two (with
+ *   an error, or cleanly when the other side gave up first) never proved it holds
+ *   the mesh key;
  * - a dial is gated by `denyDialPeer` (before dialling a known peer id) and
  *   `denyOutboundEncryptedConnection` (after Noise, when a bare address turned out
  *   to be a blocked peer).
