@@ -37,7 +37,13 @@ export class HostServices {
   constructor (init: { sampler: SharedSampler, history: HistoryRing, control: ProcessControl, nameOf: (peerId: string) => string | undefined }) {
     this.sampler = init.sampler
     this.ring = init.history
-    this.control = init.control
+    // a list right after a start or stop on this host must show it: invalidate the last scan
+    const changed = <T>(result: T): T => { this.sampler.invalidate(); return result }
+    this.control = {
+      ...init.control,
+      start: async (req, by) => changed(await init.control.start(req, by)),
+      stop: async (req, by) => changed(await init.control.stop(req, by))
+    }
     this.nameOf = init.nameOf
   }
 
