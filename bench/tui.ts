@@ -47,6 +47,8 @@ export interface TuiBenchResult {
   keyLatency: { host: LatencySummary, meshWide: LatencySummary, all: LatencySummary }
   /** one redraw (render + screen diff + output), any cause (ms) */
   redraw: LatencySummary
+  /** the keys with the slowest p90, per mode */
+  slowestKeys: Array<{ key: string } & LatencySummary>
   /** share of one core while idle, in percent */
   idleCpu: { host: number, meshWide: number, seconds: number }
   targets: { keyP99Ms: number, idleCpuPercent: number }
@@ -187,6 +189,10 @@ function summarize (values: number[]): LatencySummary {
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
+const KEY_NAMES: Readonly<Record<string, string>> = {
+  '\u001b[B': 'down', '\u001b[A': 'up', '\u001b[6~': 'pgdn', '\u001b[5~': 'pgup', '\r': 'enter', '\u001b': 'esc'
+}
+
 /** What a person presses, as the bytes a terminal sends. */
 const KEY_CYCLE: string[] = [
   '\u001b[B', '\u001b[B', '\u001b[B', '\u001b[6~', 'j', '\u001b[A', '\u001b[5~', 'm', '\u001b[B', 'p', 'r', 'n', 'c',
@@ -245,10 +251,15 @@ export async function runTuiBench (opts: TuiBenchOptions = {}): Promise<TuiBench
       const at = await drawn
       return at - t0
     }
+    const byKey = new Map<string, number[]>()
     const measureKeys = async (label: string): Promise<number[]> => {
       const out: number[] = []
       for (let i = 0; i < keyCount; i++) {
-        out.push(await press(KEY_CYCLE[i % KEY_CYCLE.length]))
+        const seq = KEY_CYCLE[i % KEY_CYCLE.length]
+        const ms = await press(seq)
+        out.push(ms)
+        const name = `${label === 'mesh-wide' ? 'mesh ' : ''}${KEY_NAMES[seq] ?? seq}`
+        byKey.set(name, [...(byKey.get(name) ?? []), ms])
         // people type 5-15 keys a second; the gaps let data updates land between keys
         await sleep(30 + (i * 37) % 70)
       }
@@ -283,6 +294,7 @@ export async function runTuiBench (opts: TuiBenchOptions = {}): Promise<TuiBench
       terminal: `${COLS}x${ROWS}`,
       keyLatency: { host: summarize(hostKeys), meshWide: summarize(meshKeys), all: summarize([...hostKeys, ...meshKeys]) },
       redraw: summarize(renders.map(r => r.ms)),
+      slowestKeys: [...byKey].map(([key, v]) => ({ key, ...summarize(v) })).sort((x, y) => y.p90 - x.p90).slice(0, 6),
       idleCpu: { host: Math.round(hostIdle * 100) / 100, meshWide: Math.round(meshIdle * 100) / 100, seconds: idleSeconds },
       targets: { keyP99Ms: 50, idleCpuPercent: 3 }
     }
@@ -305,6 +317,8 @@ export function formatTuiBench (r: TuiBenchResult): string {
     row('mesh-wide (all rows)', r.keyLatency.meshWide),
     row('all keys', r.keyLatency.all),
     `  target p99 < ${r.targets.keyP99Ms} ms: ${ok(r.keyLatency.all.p99 < r.targets.keyP99Ms)}`,
+    'slowest keys (by p90):',
+    ...r.slowestKeys.map(k => row(k.key, k)),
     'one redraw (render + diff + write):',
     row('any cause', r.redraw),
     `idle CPU over ${r.idleCpu.seconds} s (share of one core): one host ${r.idleCpu.host.toFixed(2)}%, mesh-wide ${r.idleCpu.meshWide.toFixed(2)}%`,

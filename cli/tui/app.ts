@@ -175,6 +175,7 @@ export class TopApp {
   }
 
   private onKey (ch: string | undefined, key: Widgets.Events.IKeyEventArg | undefined): void {
+    this.data?.noteInput()
     const action = resolveKey(this.state, key?.full, ch, { ctrl: key?.ctrl, meta: key?.meta })
     if (action !== undefined) this.dispatch(action, true)
   }

@@ -44,6 +44,11 @@ const PEERS_TIMEOUT_MS = 5000
 const HISTORY_TIMEOUT_MS = 15_000
 /** Streamed per-host ps entries are applied in batches, so 20 hosts answering cost a few rebuilds, not 20. */
 const PS_BATCH_MS = 150
+/** Routine ps and history refreshes wait until no key came for this long ... */
+const INPUT_QUIET_MS = 300
+/** ... but never more than this past their time: data must not freeze under a held-down key. */
+const MAX_HOLD_MS = 2000
+const HEAVY_POLLS: ReadonlySet<PollKind> = new Set<PollKind>(['ps', 'history'])
 /** A new target is listed this soon after it is chosen: moving over hosts with the keys does not fire a ps per host. */
 const TARGET_DEBOUNCE_MS = 80
 
@@ -90,6 +95,7 @@ export class MeshDataSource {
   /** the last error reported per poll, so a failure repeating every second is said once */
   private readonly lastError = new Map<PollKind | 'source', string>()
   private readonly follows = new Set<ControlLike>()
+  private lastInputAt = 0
 
   constructor (opts: DataSourceOptions) {
     // `??`, not a spread: an option passed as undefined must still get its default
@@ -204,7 +210,11 @@ export class MeshDataSource {
 
   // ---- polling ----
 
-  private schedule (kind: PollKind, delayMs: number): void {
+  /**
+   * `periodic`: a routine refresh, which waits while the user is typing (see noteInput).
+   * Polls for a new target or after an action are never held back.
+   */
+  private schedule (kind: PollKind, delayMs: number, periodic = false): void {
     if (this.stopped || this.client === undefined) return
     if (this.inFlight.has(kind)) {
       // the answer in flight is for the old target: poll again right after it
@@ -214,10 +224,27 @@ export class MeshDataSource {
     const old = this.timers.get(kind)
     if (old !== undefined) clearTimeout(old)
     const gen = this.generation
-    this.timers.set(kind, setTimeout(() => {
+    const due = Date.now() + delayMs
+    const fire = (): void => {
       this.timers.delete(kind)
-      if (gen === this.generation) this.poll(kind, gen)
-    }, delayMs))
+      if (gen !== this.generation) return
+      const now = Date.now()
+      if (periodic && HEAVY_POLLS.has(kind) && now - this.lastInputAt < INPUT_QUIET_MS && now - due < MAX_HOLD_MS) {
+        this.timers.set(kind, setTimeout(fire, INPUT_QUIET_MS))
+        return
+      }
+      this.poll(kind, gen)
+    }
+    this.timers.set(kind, setTimeout(fire, delayMs))
+  }
+
+  /**
+   * A key was pressed. Big answers (every host's processes) take tens of milliseconds to
+   * parse, and a key arriving meanwhile waits for it; so routine refreshes of those hold
+   * off while keys keep coming, up to MAX_HOLD_MS.
+   */
+  noteInput (): void {
+    this.lastInputAt = Date.now()
   }
 
   private poll (kind: PollKind, gen: number): void {
@@ -236,7 +263,7 @@ export class MeshDataSource {
       if (kind === 'ps' && this.psAgain) { this.psAgain = false; this.schedule('ps', 0); return }
       const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' ? this.opts.intervalMs : this.opts.historyMs
       if (kind === 'history' && this.historyUnsupported) return
-      this.schedule(kind, period)
+      this.schedule(kind, period, true)
     }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
   }
 

@@ -4,7 +4,7 @@
  * them, so moving the cursor over 20,000 rows never rebuilds the list.
  */
 import type { ProcessInfo } from '../../protocols/types.js'
-import { buildTree, compareProcesses, flattenTree, type SortKey } from '../process-tree.js'
+import { buildTree, compareProcesses, flattenTree, type ProcessNode, type SortKey } from '../process-tree.js'
 import type { HostProcs } from './state.js'
 
 export interface ProcRow {
@@ -76,16 +76,37 @@ function flatRow (peerId: string, hostName: string, p: ProcessInfo): ProcRow {
   return { peerId, hostName, proc: p, prefix: '', hasChildren: false, folded: false, subtreeCpu: p.cpuPercent, subtreeRss: p.rss, subtreeCount: 1 }
 }
 
+/**
+ * A host's filtered rows and its filtered forest, kept per listing (the HostProcs object
+ * a refresh replaces) for the last filter: changing the sort, reversing, folding or
+ * leaving mesh-wide mode then re-sorts what exists instead of rebuilding 20,000 rows.
+ */
+const FLAT_CACHE = new WeakMap<HostProcs, { filter: string, rows: ProcRow[] }>()
+const TREE_CACHE = new WeakMap<HostProcs, { filter: string, roots: ProcessNode[] }>()
+
+function filteredRows (host: HostProcs, filter: string): ProcRow[] {
+  const hit = FLAT_CACHE.get(host)
+  if (hit !== undefined && hit.filter === filter) return hit.rows
+  const needle = filter.toLowerCase()
+  const kept = filter === '' ? host.processes : host.processes.filter(p => matches(p, needle))
+  const rows = kept.map(p => flatRow(host.peerId, host.name, p))
+  FLAT_CACHE.set(host, { filter, rows })
+  return rows
+}
+
+function filteredForest (host: HostProcs, filter: string): ProcessNode[] {
+  const hit = TREE_CACHE.get(host)
+  if (hit !== undefined && hit.filter === filter) return hit.roots
+  const roots = buildTree(filter === '' ? host.processes : withAncestors(host.processes, filter))
+  TREE_CACHE.set(host, { filter, roots })
+  return roots
+}
+
 function hostRows (host: HostProcs, input: RowInputs): ProcRow[] {
   const { filter, sort, reverse } = input
-  if (!input.tree) {
-    const needle = filter.toLowerCase()
-    const kept = filter === '' ? host.processes : host.processes.filter(p => matches(p, needle))
-    return kept.map(p => flatRow(host.peerId, host.name, p))
-  }
-  const shown = filter === '' ? host.processes : withAncestors(host.processes, filter)
+  if (!input.tree) return filteredRows(host, filter)
   const folded = input.folded[host.peerId] ?? NO_FOLDS
-  return flattenTree(buildTree(shown), { folded, sort: { key: sort, reverse } }).map(r => ({
+  return flattenTree(filteredForest(host, filter), { folded, sort: { key: sort, reverse } }).map(r => ({
     peerId: host.peerId,
     hostName: host.name,
     proc: r.process,

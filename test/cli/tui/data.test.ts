@@ -73,6 +73,27 @@ describe('MeshDataSource', () => {
     assert.deepEqual(node.calls.find(c => c.method === 'ps')?.params, { target: 'all' })
   })
 
+  it('holds routine process refreshes while keys keep coming, but not a new target', async () => {
+    const node = fakeMesh()
+    start(node, { intervalMs: 40 })
+    source?.setTarget(SELF.peerId)
+    await until(() => node.count('ps') >= 2)
+    const typing = setInterval(() => { source?.noteInput() }, 50)
+    try {
+      source?.noteInput()
+      const before = node.count('ps')
+      await sleep(600)
+      assert.ok(node.count('ps') - before <= 1, `at most the poll already due went out (${node.count('ps') - before})`)
+      source?.setTarget(BETA.peerId)
+      await until(() => node.calls.some(c => c.method === 'ps' && (c.params as { target: string }).target === BETA.peerId), 1000, 'the new target listed at once')
+    } finally {
+      clearInterval(typing)
+    }
+    const quiet = node.count('ps')
+    await sleep(500)
+    assert.ok(node.count('ps') > quiet + 2, 'refreshing again once the keys stop')
+  })
+
   it('applies a fan-out as a batch, then only says which hosts answered', async () => {
     const node = fakeMesh()
     const streamed = node.handlers.get('ps')
