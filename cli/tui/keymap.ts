@@ -65,6 +65,10 @@ export const KEYMAP: readonly Binding[] = [
 
   // ---- help overlay ----
   { keys: ['?', 'f1', 'escape', 'q'], context: 'help', action: { type: 'toggleHelp' }, description: 'close the help', footer: 'Esc/?/q close' },
+  { keys: ['up', 'k'], context: 'help', action: { type: 'move', delta: -1 }, description: 'scroll up (when the help is taller than the terminal)' },
+  { keys: ['down', 'j'], context: 'help', action: { type: 'move', delta: 1 }, description: 'scroll down', footer: 'Up/Down scroll' },
+  { keys: ['pageup'], context: 'help', action: { type: 'page', dir: -1 }, description: 'page up' },
+  { keys: ['pagedown', 'space'], context: 'help', action: { type: 'page', dir: 1 }, description: 'page down' },
 
   // ---- filter prompt ----
   { keys: ['enter'], context: 'filter', action: { type: 'submit' }, description: 'keep the filter', footer: 'Enter keep' },

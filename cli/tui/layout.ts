@@ -1,3 +1,5 @@
+import { helpSections } from './keymap.js'
+
 /**
  * Where each pane goes for a terminal size. Pure: the reducer uses it for paging and
  * scrolling, render uses it to place the widgets, so both always agree.
@@ -59,4 +61,43 @@ export function computeLayout (cols: number, rows: number, hostCount: number, de
     detailRows: Math.max(1, detailsHeight - 2),
     fits
   }
+}
+
+/** How the help overlay is laid out for a terminal size: one or two columns, and how far it scrolls. */
+export interface HelpLayout {
+  /** outer width of the overlay */
+  width: number
+  /** width of a column's text */
+  colWidth: number
+  twoColumns: boolean
+  /** index of the first section in the right column (two columns only) */
+  rightFrom: number
+  /** lines of content, and how many show at once */
+  lines: number
+  visible: number
+  maxScroll: number
+}
+
+/** The help is at most this wide in one column: longer lines are harder to read. */
+const HELP_ONE_COLUMN_MAX = 96
+/** Two columns only when each is at least this wide; narrower ones would cut the descriptions. */
+const HELP_MIN_COLUMN = 56
+
+export function helpLayout (cols: number, rows: number): HelpLayout {
+  // each section: its title, its lines, a blank line
+  const blocks = helpSections().map(sec => sec.lines.length + 2)
+  const total = blocks.reduce((a, b) => a + b, 0)
+  const maxW = Math.max(20, cols - 4)
+  const visible = Math.max(3, rows - 4)
+  const oneW = Math.min(maxW, HELP_ONE_COLUMN_MAX)
+  const one: HelpLayout = { width: oneW, colWidth: oneW - 2, twoColumns: false, rightFrom: blocks.length, lines: total, visible, maxScroll: Math.max(0, total - visible) }
+  if (total <= visible) return one
+  const colWidth = Math.floor((maxW - 2 - 3) / 2)
+  if (colWidth < HELP_MIN_COLUMN) return one
+  // whole sections go left until about half the lines are there
+  let left = 0
+  let rightFrom = 0
+  while (rightFrom < blocks.length && (left === 0 || left + blocks[rightFrom] <= Math.ceil(total / 2))) left += blocks[rightFrom++]
+  const lines = Math.max(left, total - left)
+  return { width: colWidth * 2 + 3 + 2, colWidth, twoColumns: true, rightFrom, lines, visible, maxScroll: Math.max(0, lines - visible) }
 }

@@ -9,7 +9,7 @@ import { SIGNALS, type SignalName } from '../../protocols/messages.js'
 import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
 import type { SortKey } from '../process-tree.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
-import { computeLayout, type Layout } from './layout.js'
+import { computeLayout, helpLayout, type Layout } from './layout.js'
 import { selectRowsFor, type ProcRow } from './rows.js'
 
 export type Pane = 'hosts' | 'procs' | 'details'
@@ -40,7 +40,8 @@ export interface ProcRef {
 export interface CpuPoint { at: number, cpu: number }
 
 export type Modal =
-  | { kind: 'help' }
+  /** `scroll`: first line shown, when the help is taller than the terminal */
+  | { kind: 'help', scroll: number }
   /** the filter applies as it is typed; Esc restores `previous` */
   | { kind: 'filter', previous: string }
   | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
@@ -385,6 +386,11 @@ function currentTarget (s: State): ProcRow | undefined {
   return selectedRow(s)
 }
 
+/** Why there is no process to act on. */
+function noTargetReason (s: State): string {
+  return s.focus === 'hosts' ? 'select a process first (Tab to the processes pane)' : 'no process selected: the list is empty'
+}
+
 // ---- the reducer ----
 
 export function reduce (s: State, a: Action): Step {
@@ -496,7 +502,7 @@ export function reduce (s: State, a: Action): Step {
       return done(withStatus(settle({ ...s, reverse: !s.reverse }), `sorted by ${SORT_LABELS[s.sort]}${!s.reverse ? ' (reversed)' : ''}`))
     case 'askStop': {
       const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(currentTarget(s))
-      if (target === undefined) return done(withStatus(s, 'select a process first (Tab to the processes pane)', 'error'))
+      if (target === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
       return done({ ...s, modal: { kind: 'signal', target, index: 0, tree: false } })
     }
     case 'askStart': {
@@ -508,7 +514,7 @@ export function reduce (s: State, a: Action): Step {
     case 'logs': {
       const row = currentTarget(s)
       if (s.focus === 'details' && s.details?.logs !== undefined) return done(s)
-      if (row === undefined) return done(withStatus(s, 'select a process first (Tab to the processes pane)', 'error'))
+      if (row === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
       if (row.proc.managedId === undefined) {
         return done(withStatus(s, `${row.proc.name} (pid ${row.proc.pid}) was not started through procmesh: only managed processes keep logs`, 'error'))
       }
@@ -521,7 +527,7 @@ export function reduce (s: State, a: Action): Step {
       return done(withStatus(settle({ ...s, meshWide }), meshWide ? 'mesh-wide: the processes of every host' : `processes of ${host?.name ?? 'the selected host'}`))
     }
     case 'toggleHelp':
-      return done({ ...s, modal: { kind: 'help' } })
+      return done({ ...s, modal: { kind: 'help', scroll: 0 } })
     case 'quit':
       return done({ ...s, quitting: true }, [{ kind: 'quit' }])
 
@@ -590,9 +596,15 @@ function fold (s: State, open: boolean): State {
 /** Actions while a modal is open; undefined lets the main reducer handle data actions. */
 function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
   switch (m.kind) {
-    case 'help':
+    case 'help': {
       if (a.type === 'toggleHelp' || a.type === 'cancel') return done({ ...s, modal: undefined })
+      const hl = helpLayout(s.size.cols, s.size.rows)
+      const to = a.type === 'move' ? m.scroll + a.delta
+        : a.type === 'page' ? m.scroll + a.dir * Math.max(1, hl.visible - 1)
+          : a.type === 'jump' ? (a.to === 'first' ? 0 : hl.maxScroll) : undefined
+      if (to !== undefined) return done({ ...s, modal: { kind: 'help', scroll: clamp(to, 0, hl.maxScroll) } })
       return passesModal(a) ? undefined : done(s)
+    }
     case 'filter': {
       if (a.type === 'inputChar' || a.type === 'inputErase') return done(settle({ ...s, filter: editDraft(s.filter, a) }))
       if (a.type === 'submit') return done({ ...s, modal: undefined })
@@ -631,7 +643,7 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
         if (argv.length === 0) return done({ ...s, modal: { ...m, error: 'type a command, e.g. sleep 60' } })
         const ops = shellLookalikes(m.draft)
         if (ops.length > 0 && m.warned !== true) {
-          return done({ ...s, modal: { ...m, warned: true, error: `no shell runs here: ${ops.join(' ')} reach the program as plain arguments. Enter again to run as is` } })
+          return done({ ...s, modal: { ...m, warned: true, error: `no shell runs here: ${ops.join(' ')} ${ops.length === 1 ? 'reaches' : 'reach'} the program as plain arguments. Enter again to run as is` } })
         }
         return done(withStatus({ ...s, modal: undefined }, `starting ${joinArgv(argv)} on ${m.hostName}…`), [{ kind: 'run', peerId: m.peerId, hostName: m.hostName, argv }])
       }

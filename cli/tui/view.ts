@@ -8,6 +8,7 @@ import { SIGNALS, type SignalName } from '../../protocols/messages.js'
 import type { PeerEntry, PeerStatus, ProcessInfo } from '../../protocols/types.js'
 import { formatAgo, formatBytes, formatTags, formatUptime, shortId } from '../format.js'
 import { bindingLabel, footerItems, helpSections, KEYMAP } from './keymap.js'
+import { helpLayout } from './layout.js'
 import type { ProcRow } from './rows.js'
 import { SORT_LABELS, TRAIL_WINDOW_MS, type CpuPoint, type Details, type HostProcs, type Modal, type State } from './state.js'
 
@@ -486,29 +487,30 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
     case 'filter':
       return undefined
     case 'help': {
+      const hl = helpLayout(cols, rows)
       const sections = helpSections()
       const keyW = Math.max(...KEYMAP.map(b => textWidth(bindingLabel(b)))) + 2
-      // every line padded to exactly `w` so two columns line up without measuring tags
-      const blocksOf = (w: number): string[][] => sections.map(sec => [
-        `{bold}${esc(fit(sec.title, w))}{/bold}`,
-        ...sec.lines.map(([k, d]) => `  {cyan-fg}${esc(fit(k, keyW))}{/cyan-fg}${esc(fit(d, Math.max(1, w - keyW - 2)))}`),
-        ' '.repeat(w)
-      ])
-      const maxLines = Math.max(4, rows - 4)
-      const oneW = Math.min(maxW, 96) - 2
-      const one = blocksOf(oneW).flat()
-      if (one.length <= maxLines) return { title: ' Help: procmesh top ', lines: one, width: oneW + 2, height: one.length + 2 }
-      // two columns of whole sections when one column is too tall
-      const colW = Math.floor((maxW - 2 - 3) / 2)
-      const blocks = blocksOf(colW)
-      const half = Math.ceil(blocks.flat().length / 2)
-      const left: string[] = []
-      const right: string[] = []
-      for (const b of blocks) (left.length === 0 || left.length + b.length <= half ? left : right).push(...b)
-      const lines: string[] = []
-      for (let i = 0; i < Math.max(left.length, right.length); i++) lines.push(`${left[i] ?? ' '.repeat(colW)} │ ${right[i] ?? ''}`)
-      const shown = lines.slice(0, maxLines)
-      return { title: ' Help: procmesh top ', lines: shown, width: colW * 2 + 3 + 2, height: shown.length + 2 }
+      // every line padded to exactly the column width, so two columns line up without measuring tags
+      const block = (i: number): string[] => {
+        const sec = sections[i]
+        return [
+          `{bold}${esc(fit(sec.title, hl.colWidth))}{/bold}`,
+          ...sec.lines.map(([k, d]) => `  {cyan-fg}${esc(fit(k, keyW))}{/cyan-fg}${esc(fit(d, Math.max(1, hl.colWidth - keyW - 2)))}`),
+          ' '.repeat(hl.colWidth)
+        ]
+      }
+      let lines: string[]
+      if (hl.twoColumns) {
+        const left = sections.slice(0, hl.rightFrom).flatMap((_, i) => block(i))
+        const right = sections.slice(hl.rightFrom).flatMap((_, i) => block(hl.rightFrom + i))
+        lines = Array.from({ length: hl.lines }, (_, i) => `${left[i] ?? ' '.repeat(hl.colWidth)} │ ${right[i] ?? ''}`)
+      } else {
+        lines = sections.flatMap((_, i) => block(i))
+      }
+      const scroll = Math.min(m.scroll, hl.maxScroll)
+      const shown = lines.slice(scroll, scroll + hl.visible)
+      const more = hl.maxScroll > 0 ? ` (${scroll + 1}-${scroll + shown.length} of ${lines.length}: Up/Down scroll)` : ''
+      return { title: ` Help: procmesh top${more} `, lines: shown, width: hl.width, height: shown.length + 2 }
     }
     case 'signal': {
       const t = m.target
