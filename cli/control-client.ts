@@ -36,7 +36,10 @@ export class ControlClient {
   private readonly sock: Socket
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
-  private buffered = ''
+  /** chunks of the line being received: joined once when its newline arrives (a 5 MB answer
+   * arrives in hundreds of chunks; appending and rescanning a growing string would be quadratic) */
+  private partial: string[] = []
+  private partialBytes = 0
   private closedError?: Error
   private readonly onCloseHandlers: Array<() => void> = []
 
@@ -98,15 +101,23 @@ export class ControlClient {
   }
 
   private onData (chunk: string): void {
-    this.buffered += chunk
+    let start = 0
     let nl: number
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, nl)
-      this.buffered = this.buffered.slice(nl + 1)
+    while ((nl = chunk.indexOf('\n', start)) >= 0) {
+      const piece = chunk.slice(start, nl)
+      const line = this.partial.length === 0 ? piece : this.partial.join('') + piece
+      this.partial = []
+      this.partialBytes = 0
+      start = nl + 1
       this.onLine(line)
     }
-    if (this.buffered.length > MAX_CONTROL_RESPONSE_BYTES) {
+    if (start < chunk.length) {
+      this.partial.push(chunk.slice(start))
+      this.partialBytes += chunk.length - start
+    }
+    if (this.partialBytes > MAX_CONTROL_RESPONSE_BYTES) {
       this.closedError = new ProcmeshError('PROTOCOL_ERROR', `response from the node over ${MAX_CONTROL_RESPONSE_BYTES} bytes`)
+      this.partial = []
       this.sock.destroy()
     }
   }
