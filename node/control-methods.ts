@@ -61,8 +61,9 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   handlers.set(CONTROL_METHODS.ps, async (raw: unknown, ctx: RpcContext) => {
     const params = expectRecord(raw ?? {}, 'params')
     const filter = optional(params.filter, v => expectString(v, 'filter', { maxBytes: 256 }))
+    const streamed = optional(params.streamed, v => expectBoolean(v, 'streamed')) ?? false
     const { peers } = resolveTargets(targetOf(params), deps.peers())
-    return await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
+    const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
         const result = await list(peer, filter, FAN_OUT_TIMEOUT_MS)
@@ -73,6 +74,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       ctx.notify(entry)
       return entry
     }))
+    return streamed ? entries.map(e => 'error' in e ? e : { ...e, processes: [] }) : entries
   })
 
   handlers.set(CONTROL_METHODS.history, async (raw: unknown, ctx: RpcContext) => {

@@ -55,7 +55,11 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
 // ---- params and results of the control methods (the CLI, TUI and web use these) ----
 
 /** `ps`: streams one PsEntry per target as it arrives (notifications), then returns all of them. */
-export interface PsParams { target: string, filter?: string }
+/**
+ * With `streamed: true` the caller consumes the notifications, and the final result repeats
+ * each entry without its processes (a mesh-wide answer would otherwise travel twice).
+ */
+export interface PsParams { target: string, filter?: string, streamed?: boolean }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }

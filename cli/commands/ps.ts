@@ -126,7 +126,7 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
     printed++
   }
 
-  const params: PsParams = { target: opts.target, ...(opts.select.filter !== undefined ? { filter: opts.select.filter } : {}) }
+  const params: PsParams = { target: opts.target, streamed: true, ...(opts.select.filter !== undefined ? { filter: opts.select.filter } : {}) }
   const client = await ctx.connect()
   const deadline = new AbortController()
   const timer = setTimeout(() => { deadline.abort() }, opts.timeoutMs)

@@ -287,7 +287,7 @@ export class MeshDataSource {
       batch = []
     }
     try {
-      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target }, {
+      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target, streamed: true }, {
         timeoutMs: PS_TIMEOUT_MS,
         onData: entry => {
           if (!isPsEntry(entry)) return
@@ -295,7 +295,8 @@ export class MeshDataSource {
           timer ??= setTimeout(flush, PS_BATCH_MS)
         }
       })
-      if (timer !== undefined) clearTimeout(timer)
+      // apply what was streamed first: with streamed: true the final result carries no processes
+      if (timer !== undefined) { clearTimeout(timer); flush() }
       if (!Array.isArray(result)) throw new ProcmeshError('PROTOCOL_ERROR', 'ps: the node answered something other than a list')
       const entries = result.filter(isPsEntry)
       // entries already applied from the stream are not rebuilt again; `only` drops hosts that left

@@ -157,7 +157,7 @@ describe('procmesh ps', () => {
     node.calls.length = 0
     const r = await cli(node, ['ps'])
     assert.equal(r.code, 0, r.err())
-    assert.deepEqual(node.calls, [{ method: 'ps', params: { target: 'self' } }])
+    assert.deepEqual(node.calls, [{ method: 'ps', params: { target: 'self', streamed: true } }])
     const lines = r.out().trimEnd().split('\n')
     assert.match(lines[0], /^PID +USER +CPU% +RSS +STATE +START +COMMAND$/)
     assert.equal(lines.length, 1 + PROCS_A.length)
@@ -171,7 +171,7 @@ describe('procmesh ps', () => {
     node.calls.length = 0
     const r = await cli(node, ['ps', 'hostA', '--json', '--filter', 'NGINX', '--sort', 'cpu', '--limit', '1'])
     assert.equal(r.code, 0, r.err())
-    assert.deepEqual(node.calls[0].params, { target: 'hostA', filter: 'NGINX' })
+    assert.deepEqual(node.calls[0].params, { target: 'hostA', streamed: true, filter: 'NGINX' })
     assert.equal(r.events.filter(e => e.stream === 'out').length, 1)
     const doc = parseJson(r.out())
     assert.deepEqual(doc, [{

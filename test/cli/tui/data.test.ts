@@ -70,7 +70,7 @@ describe('MeshDataSource', () => {
     await until(() => node.count('ps') >= 1)
     await sleep(100)
     assert.equal(node.count('ps'), 1)
-    assert.deepEqual(node.calls.find(c => c.method === 'ps')?.params, { target: 'all' })
+    assert.deepEqual(node.calls.find(c => c.method === 'ps')?.params, { target: 'all', streamed: true })
   })
 
   it('holds routine process refreshes while keys keep coming, but not a new target', async () => {
