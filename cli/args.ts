@@ -39,3 +39,16 @@ export function resolveHome (flag: string | undefined, env: NodeJS.ProcessEnv): 
   if (env.PROCMESH_HOME !== undefined && env.PROCMESH_HOME !== '') return resolve(env.PROCMESH_HOME)
   return join(homedir(), '.procmesh')
 }
+
+/** Resolve with the signal name on the first SIGINT or SIGTERM (long-running commands stop cleanly). */
+export async function untilStopSignal (): Promise<NodeJS.Signals> {
+  return await new Promise(resolve => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      resolve(sig)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

@@ -1,7 +1,7 @@
 import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
-import { UsageError, parseDuration, parsePairs } from '../args.js'
+import { UsageError, parseDuration, parsePairs, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
 
@@ -59,16 +59,7 @@ export const nodeCommand: CommandSpec = {
     const node = new ProcmeshNode(config, log)
     await node.start()
     ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
-    await new Promise<void>(resolve => {
-      const onSignal = (sig: NodeJS.Signals): void => {
-        log.info('%s received, stopping', sig)
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-        resolve()
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-    })
+    log.info('%s received, stopping', await untilStopSignal())
     await node.stop()
     log.info('stopped')
     return 0

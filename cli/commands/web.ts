@@ -1,5 +1,6 @@
 import { CONTROL_METHODS } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { untilStopSignal } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 import { callOnce } from '../control-client.js'
 import { DEFAULT_WEB_LISTEN, WEB_TOKEN_FILE, isLoopback, loadOrCreateToken, parseListen } from '../web/access.js'
@@ -71,15 +72,7 @@ export const webCommand: CommandSpec = {
       ctx.err(`procmesh web: warning: ${toProcmeshError(err).message}; the dashboard shows the node as unavailable until it answers`)
     }
 
-    await new Promise<void>(resolve => {
-      const onSignal = (): void => {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-        resolve()
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-    })
+    await untilStopSignal()
     await server.stop()
     return 0
   }
