@@ -39,11 +39,16 @@ describe('process control across simulated hosts', { timeout: 300_000 }, () => {
 
   it('ps of another host lists exactly that host\'s processes', async (t) => {
     if (!requireHarness(t) || net === undefined) return
-    const entries = await jsonIn<PsEntry[]>(a, ['ps', b.name])
-    assert.equal(entries.length, 1)
-    const listed = processesOf(entries, b.name).map(p => p.pid).sort((x, y) => x - y)
-    const real = (await pidsIn(b)).sort((x, y) => x - y)
-    assert.deepEqual(listed, real)
+    // a CLI process that just ended in B may still be in a scan a few ms old: compare until stable
+    let last = ''
+    const listed = await waitFor(async () => {
+      const entries = await jsonIn<PsEntry[]>(a, ['ps', b.name])
+      assert.equal(entries.length, 1)
+      const pids = processesOf(entries, b.name).map(p => p.pid).sort((x, y) => x - y)
+      const real = (await pidsIn(b)).sort((x, y) => x - y)
+      last = `listed ${pids.join(',')} vs /proc ${real.join(',')}`
+      return pids.join(',') === real.join(',') ? pids : undefined
+    }, { timeoutMs: 5000, what: 'ps of B to match B\'s /proc' }).catch((err: unknown) => { throw new Error(`${String(err)}; ${last}`) })
     assert.ok(listed.includes(1))
   })
 

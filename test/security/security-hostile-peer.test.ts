@@ -82,7 +82,9 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
 
   it('a member with read gets FORBIDDEN on start and stop however its payload claims to be the node; nothing started or signalled', async () => {
     await mallory.dial(multiaddr(node.addrs()[0]))
-    const forged = { type: 'start', requestId: 'forged-1', argv: ['sleep', '4242'], requestedBy: node.peerId, from: node.peerId, peerId: node.peerId } as unknown as StartRequest
+    // a duration no other test uses: the root namespace lists every process on the machine
+    const marker = `4242.${process.pid}`
+    const forged = { type: 'start', requestId: 'forged-1', argv: ['sleep', marker], requestedBy: node.peerId, from: node.peerId, peerId: node.peerId } as unknown as StartRequest
     await rejectsWith(request(mallory, nodePeer, START, forged), 'FORBIDDEN', new RegExp(`^forbidden: peer ${malloryId} \\(unknown name\\) lacks the exec role on target`))
     const pid = victim.pid ?? 0
     // read works; the victim shows up within a sampling interval
@@ -94,7 +96,7 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
     await rejectsWith(request(mallory, nodePeer, STOP, { type: 'stop', pid, startTime, signal: 'KILL', tree: false }), 'FORBIDDEN', /lacks the control role on target/)
     assert.doesNotThrow(() => process.kill(pid, 0))
     assert.equal(victim.signalCode, null)
-    assert.ok(!listed.processes.some(p => p.cmd === 'sleep 4242'))
+    assert.ok(!listed.processes.some(p => p.cmd === `sleep ${marker}`))
     const audit = node.security.audit.read(100).filter(e => e.event === 'start' || e.event === 'stop')
     assert.deepEqual(audit.map(e => [e.event, e.peerId, e.decision]), [['start', malloryId, 'denied'], ['stop', malloryId, 'denied']])
   })
