@@ -16,6 +16,9 @@ import { buildSummary, nextSeq, type SummaryIdentity } from './summary-builder.j
 
 export interface Sampler { sample: () => Promise<Snapshot> }
 
+/** Repeats of the greeting to a newly subscribed peer (ms after its subscription). */
+export const GREET_RETRY_MS = [100, 400]
+
 export interface AnnouncerInit {
   libp2p: ProcmeshLibp2p
   view: MeshView
@@ -36,6 +39,7 @@ export class SummaryAnnouncer {
   private seq = 0
   private latest?: Snapshot
   private ticking?: Promise<void>
+  private readonly greetTimers = new Set<NodeJS.Timeout>()
 
   constructor (init: AnnouncerInit) {
     this.init = init
@@ -59,6 +63,8 @@ export class SummaryAnnouncer {
     if (!this.running) return
     this.running = false
     clearTimeout(this.timer)
+    for (const t of this.greetTimers) clearTimeout(t)
+    this.greetTimers.clear()
     const { pubsub } = this.init.libp2p.services
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     pubsub.topicValidators.delete(SUMMARY_TOPIC)
@@ -97,8 +103,16 @@ export class SummaryAnnouncer {
   }
 
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    // messages published before a peer subscribed never reach it: greet it now
-    if (evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) this.publish()
+    // messages published before a peer subscribed never reach it: greet it now. Its
+    // subscription can arrive before our outbound gossip stream to it is open (a publish then
+    // skips it silently), so greet again shortly after; newer sequence numbers make repeats harmless.
+    if (!evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) return
+    this.publish()
+    for (const delay of GREET_RETRY_MS) {
+      const timer = setTimeout(() => { this.greetTimers.delete(timer); this.publish() }, delay)
+      timer.unref()
+      this.greetTimers.add(timer)
+    }
   }
 
   private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {

@@ -50,6 +50,14 @@ export class PeerDialer {
     this.libp2p.addEventListener('peer:discovery', this.onDiscovery)
     this.libp2p.addEventListener('peer:connect', this.onConnect)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    // listening before libp2p starts matters: mDNS queries the LAN the moment it starts, and
+    // an answer that arrived before we listened would wait for the next query interval
+    if (this.libp2p.status === 'started') this.dialBootstrap()
+    else this.libp2p.addEventListener('start', this.dialBootstrap, { once: true })
+  }
+
+  private readonly dialBootstrap = (): void => {
+    if (!this.running) return
     for (const addr of this.bootstrap) {
       const key = `bootstrap:${addr}`
       this.targets.set(key, { key, dial: [multiaddr(addr)], attempt: 0, dialling: false, permanent: true })
@@ -63,6 +71,7 @@ export class PeerDialer {
     this.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
     this.libp2p.removeEventListener('peer:connect', this.onConnect)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.removeEventListener('start', this.dialBootstrap)
     for (const t of this.targets.values()) clearTimeout(t.timer)
     this.targets.clear()
   }

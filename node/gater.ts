@@ -51,7 +51,11 @@ export function classifyHandshakeFailure (err: Error): HandshakeFailure {
 export function describeHandshakeFailure (f: FailedHandshake): string {
   const who = f.direction === 'inbound' ? `connection from ${f.addr}` : `dial to ${f.addr}`
   if (f.failure === 'timeout') return `${who} failed the mesh key check (different or no swarm key; the handshake timed out)`
-  return `${who} failed the mesh key check (different or no swarm key)`
+  // a dial for a peer id that used to live at this address (a restarted host with a new
+  // identity) fails the same way from here, so the line says so rather than blame the key alone
+  return f.direction === 'inbound'
+    ? `${who} failed the mesh key check (different or no swarm key; or it expected another peer id at this address)`
+    : `${who} failed the mesh key check (different or no swarm key)`
 }
 
 export function createGater (init: GaterInit): ConnectionGater {

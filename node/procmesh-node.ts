@@ -189,6 +189,8 @@ export class ProcmeshNode {
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
 
     const core: NodePart[] = [
+      // before libp2p: discovery events from its first mDNS query must find the dialer listening
+      { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       {
         start: async () => {
           libp2p.addEventListener('peer:connect', onConnect)
@@ -206,7 +208,6 @@ export class ProcmeshNode {
       security,
       supervisor,
       ...this.parts,
-      { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       control,
       {
         start: async () => { await writeFile(this.paths.pidFile, `${process.pid}\n`, { mode: 0o600 }) },

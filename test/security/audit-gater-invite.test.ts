@@ -113,7 +113,7 @@ describe('gater', () => {
 
   it('says it in one line, and rate-limits per host', () => {
     assert.equal(describeHandshakeFailure({ addr: '/ip4/10.0.0.9/tcp/5555', direction: 'inbound', failure: 'mesh-key', error: 'x' }),
-      'connection from /ip4/10.0.0.9/tcp/5555 failed the mesh key check (different or no swarm key)')
+      'connection from /ip4/10.0.0.9/tcp/5555 failed the mesh key check (different or no swarm key; or it expected another peer id at this address)')
     assert.equal(hostOf('/ip4/10.0.0.9/tcp/5555'), '/ip4/10.0.0.9')
     assert.equal(hostOf('/ip6/::1/tcp/1'), '/ip6/::1')
   })
