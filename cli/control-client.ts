@@ -3,10 +3,10 @@
  * Unix socket in the home). Deliberately free of libp2p so CLI commands start fast.
  */
 import { createConnection, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { STREAM_NOTIFICATION, procmeshErrorFrom } from '../protocols/control.js'
 import { ProcmeshError } from '../protocols/errors.js'
-import { CONTROL_SOCKET_NAME, JSON_RPC_VERSION } from '../protocols/ids.js'
+import { JSON_RPC_VERSION } from '../protocols/ids.js'
+import { controlEndpoint } from '../node/home.js'
 import { MAX_CONTROL_RESPONSE_BYTES } from '../protocols/limits.js'
 import { isRecord } from '../protocols/validate.js'
 
@@ -25,7 +25,7 @@ interface Pending {
 }
 
 export function socketPath (home: string): string {
-  return join(home, CONTROL_SOCKET_NAME)
+  return controlEndpoint(home)
 }
 
 export function noNodeError (home: string): ProcmeshError {

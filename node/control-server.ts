@@ -58,14 +58,15 @@ export class ControlServer {
   async start (): Promise<void> {
     if (this.server !== undefined) return
     await this.assertFree()
-    await unlink(this.path).catch(() => {}) // a stale socket left by a crash
+    if (process.platform !== 'win32') await unlink(this.path).catch(() => {}) // a stale socket left by a crash
     const server = createServer({ allowHalfOpen: false }, sock => { this.accept(sock) })
     server.maxConnections = MAX_CONTROL_CONNECTIONS
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.path, () => { server.off('error', reject); resolve() })
     })
-    await chmod(this.path, 0o600)
+    // a named pipe (Windows) has no file mode; its home's ACL is what protects it there
+    if (process.platform !== 'win32') await chmod(this.path, 0o600)
     server.on('error', err => { this.log.error('control socket error: %s', err.message) })
     this.server = server
   }

@@ -34,3 +34,14 @@ describe('backoffDelay', () => {
     assert.ok(backoffDelay(2, 0) >= 1500 && backoffDelay(2, 0.999) <= 2500)
   })
 })
+
+describe('controlEndpoint', () => {
+  it('is the socket in the home on Unix and a named pipe per home on Windows', async () => {
+    const { controlEndpoint } = await import('../../node/home.js')
+    assert.equal(controlEndpoint('/home/u/.procmesh', 'linux'), '/home/u/.procmesh/procmesh.sock')
+    const pipe = controlEndpoint('C:\\Users\\u\\.procmesh', 'win32')
+    assert.match(pipe, /^\\\\\.\\pipe\\procmesh-[0-9a-f]{16}$/)
+    assert.equal(controlEndpoint('c:\\users\\U\\.procmesh', 'win32'), pipe)
+    assert.notEqual(controlEndpoint('C:\\other', 'win32'), pipe)
+  })
+})
