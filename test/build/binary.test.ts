@@ -9,29 +9,16 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunResult } from '../../protocols/control.js'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { LocalNode, REPO, removeHome, runCli, tempHome, waitFor, type CliResult } from '../helpers/procmesh.js'
+import { EXE, ensureBinary, runFile } from '../helpers/binary.js'
 
-const EXE = join(REPO, 'dist', 'procmesh')
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
 const linux = process.platform === 'linux'
-
-function run (file: string, args: string[], timeoutMs = 20_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${file} ${args.join(' ')} timed out; stderr: ${stderr}`)) }, timeoutMs)
-    child.on('error', reject)
-    child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
-}
+const run = runFile
 
 const exe = (args: string[]): Promise<CliResult> => run(EXE, args)
 
@@ -39,25 +26,6 @@ async function json<T> (r: Promise<CliResult>): Promise<T> {
   const res = await r
   if (res.code !== 0) throw new Error(`exit ${String(res.code)}: ${res.stderr}`)
   return JSON.parse(res.stdout) as T
-}
-
-async function newestMtime (dir: string): Promise<number> {
-  let newest = 0
-  for (const f of await readdir(dir, { recursive: true })) {
-    if (f.endsWith('.js') || f.endsWith('.mjs') || f.endsWith('.json')) newest = Math.max(newest, (await stat(join(dir, f))).mtimeMs)
-  }
-  return newest
-}
-
-/** Build dist/procmesh unless it is newer than everything that goes into it. */
-async function ensureBinary (): Promise<string> {
-  let built = 0
-  try { built = statSync(EXE).mtimeMs } catch { /* not built yet */ }
-  const inputs = Math.max(...await Promise.all(['dist/cli', 'dist/node', 'dist/protocols', 'build'].map(d => newestMtime(join(REPO, d)))))
-  if (built > inputs) return 'up to date'
-  const r = await run(process.execPath, [join(REPO, 'build', 'binary.mjs')], 80_000)
-  assert.equal(r.code, 0, `build/binary.mjs failed:\n${r.stdout}${r.stderr}`)
-  return r.stdout.trim()
 }
 
 /** A node run by the executable, on 127.0.0.1 without mDNS. */
