@@ -50,6 +50,8 @@ interface Plan {
   snapshotCounts: number[]
   snapshotRounds: number
   joinRounds: number
+  /** at 20 hosts and more every join waits for a busy machine: fewer rounds keep the run bounded */
+  joinRoundsLarge: number
   propagationRounds: number
   disseminationSamples: number
   queryRounds: number
@@ -68,10 +70,11 @@ const FULL: Plan = {
   snapshotCounts: [500, 2000],
   snapshotRounds: 15,
   joinRounds: 10,
+  joinRoundsLarge: 6,
   propagationRounds: 10,
   disseminationSamples: 15,
   queryRounds: 10,
-  bytesWindowMs: 30_000,
+  bytesWindowMs: 20_000,
   listRounds: 30,
   cliRounds: 10,
   idleWindowMs: 60_000,
@@ -85,6 +88,7 @@ const QUICK: Plan = {
   snapshotCounts: [500, 2000],
   snapshotRounds: 5,
   joinRounds: 3,
+  joinRoundsLarge: 3,
   propagationRounds: 3,
   disseminationSamples: 5,
   queryRounds: 3,
@@ -262,7 +266,7 @@ async function runRows (opts: RunOptions, plan: Plan, tools: Tools, flavors: Fla
         const mesh = await runMeshSize({
           size,
           phases,
-          joinRounds: plan.joinRounds,
+          joinRounds: size >= 20 ? plan.joinRoundsLarge : plan.joinRounds,
           propagationRounds: plan.propagationRounds,
           disseminationSamples: plan.disseminationSamples,
           queryRounds: plan.queryRounds,
