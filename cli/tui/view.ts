@@ -244,7 +244,7 @@ export function hostColumns (): Array<Column<HostRowData>> {
     { header: '', width: 10, priority: 60, cell: r => bar(r.host.host.cpuPercent, 10, r.g), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
     { header: 'MEM', width: 13, align: 'right', priority: 90, cell: r => `${formatBytes(r.host.host.memUsed)}/${formatBytes(r.host.host.memTotal)}` },
     { header: 'PROCS', width: 6, align: 'right', priority: 80, cell: r => String(r.host.procCount) },
-    { header: 'LOAD', width: 14, priority: 70, cell: r => r.host.host.load.map(l => l.toFixed(2)).join(' ') },
+    { header: 'LOAD', width: 14, priority: 70, cell: r => r.host.host.load.map(formatLoad).join(' ') },
     { header: 'SEEN', width: 8, priority: 75, cell: r => r.host.self ? 'now' : formatAgo(r.host.lastSeen, r.now) },
     { header: `CPU ${TRAIL_WINDOW_MS / 60_000}m`, width: 16, priority: 65, cell: r => sparkline(r.trail, r.now, 16, r.g), style: () => 'cyan-fg' },
     { header: 'UP', width: 7, priority: 40, cell: r => formatUptime(r.host.host.uptime) },
@@ -556,4 +556,11 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
       return { title: ' Start ', lines, width: w, height: lines.length + 2 }
     }
   }
+}
+
+/** A load average in at most 4 characters, so three always fit the column (busy hosts run at 10+). */
+export function formatLoad (load: number): string {
+  if (load < 10) return load.toFixed(2)
+  if (load < 100) return load.toFixed(1)
+  return String(Math.round(load))
 }

@@ -37,7 +37,7 @@ async function cmdlineIn (host: SimHost, pid: number): Promise<string[] | undefi
 
 /** One hosts-pane row: status, name, CPU%, memory used/total, process count, load, last seen. */
 function hostRow (name: string, status: 'online' | 'offline', self = false): RegExp {
-  return new RegExp(`${status}\\s+${name}${self ? ' \\*' : ''}\\s+\\d+\\.\\d\\s.*?\\d[\\d.]*[BKMGT]/\\d[\\d.]*[BKMGT]\\s+\\d+\\s+\\d+\\.\\d\\d \\d+\\.\\d\\d \\d+\\.\\d\\d\\s+(now|\\d+[smhd] ago)`)
+  return new RegExp(`${status}\\s+${name}${self ? ' \\*' : ''}\\s+\\d+\\.\\d\\s.*?\\d[\\d.]*[BKMGT]/\\d[\\d.]*[BKMGT]\\s+\\d+\\s+\\d+(\\.\\d+)? \\d+(\\.\\d+)? \\d+(\\.\\d+)?\\s+(now|\\d+[smhd] ago)`)
 }
 
 /** Skips (or under CI=true fails) without the harness or tmux; also once the setup did not get as far as the terminal. */

@@ -216,3 +216,13 @@ describe('details, status line, dialogs', () => {
     assert.ok(d.lines.some(l => l.startsWith('{inverse}') && stripTags(l).includes('KILL')))
   })
 })
+
+describe('formatLoad', () => {
+  it('keeps three load averages within the 14-character column', async () => {
+    const { formatLoad } = await import('../../../cli/tui/view.js')
+    assert.equal(formatLoad(0.5), '0.50')
+    assert.equal(formatLoad(17.643), '17.6')
+    assert.equal(formatLoad(123.4), '123')
+    assert.equal([17.64, 19.44, 12.79].map(formatLoad).join(' ').length, 14)
+  })
+})
