@@ -40,6 +40,7 @@ export class SummaryAnnouncer {
   private latest?: Snapshot
   private ticking?: Promise<void>
   private readonly greetTimers = new Set<NodeJS.Timeout>()
+  private greetOnHeartbeats = 0
 
   constructor (init: AnnouncerInit) {
     this.init = init
@@ -55,6 +56,7 @@ export class SummaryAnnouncer {
     const { pubsub } = this.init.libp2p.services
     pubsub.topicValidators.set(SUMMARY_TOPIC, this.validate)
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    pubsub.addEventListener('gossipsub:heartbeat', this.onHeartbeat)
     pubsub.subscribe(SUMMARY_TOPIC)
     await this.tick()
   }
@@ -67,6 +69,7 @@ export class SummaryAnnouncer {
     this.greetTimers.clear()
     const { pubsub } = this.init.libp2p.services
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    pubsub.removeEventListener('gossipsub:heartbeat', this.onHeartbeat)
     pubsub.topicValidators.delete(SUMMARY_TOPIC)
     await this.ticking
   }
@@ -108,11 +111,20 @@ export class SummaryAnnouncer {
     // skips it silently), so greet again shortly after; newer sequence numbers make repeats harmless.
     if (!evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) return
     this.publish()
+    // and on the next two gossipsub heartbeats (1 s apart), which on a loaded machine can come
+    // long after the fixed retries: by then the outbound stream exists
+    this.greetOnHeartbeats = 2
     for (const delay of GREET_RETRY_MS) {
       const timer = setTimeout(() => { this.greetTimers.delete(timer); this.publish() }, delay)
       timer.unref()
       this.greetTimers.add(timer)
     }
+  }
+
+  private readonly onHeartbeat = (): void => {
+    if (this.greetOnHeartbeats <= 0) return
+    this.greetOnHeartbeats--
+    this.publish()
   }
 
   private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
