@@ -9,11 +9,11 @@
  * so drift in the host's load hits all of them alike. Linux only: it compares against procps.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
 import { ProcessCollector } from '../node/collector.js'
+import { invokedDirectly } from './lib/entry.js'
 
 export interface CollectorBenchOptions {
   /** processes on the host while timing (default 500) */
@@ -414,17 +414,7 @@ async function main (): Promise<void> {
   }
 }
 
-function invokedDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href
-  } catch {
-    return false
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`collector bench failed: ${err instanceof Error ? err.message : String(err)}\n`)
     process.exitCode = 1

@@ -18,8 +18,6 @@ import { execFile } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { realpathSync } from 'node:fs'
 import { harnessSkipReason } from '../test/harness/sim-hosts.js'
 import { buildFlavors, type Flavor } from './lib/flavors.js'
 import { describeMachine, describeVersions } from './lib/machine.js'
@@ -31,6 +29,7 @@ import { runMeshSize } from './rows/mesh.js'
 import { runPair } from './rows/pair.js'
 import { runProfile } from './rows/profile.js'
 import { runSnapshot } from './rows/snapshot.js'
+import { invokedDirectly } from './lib/entry.js'
 
 const ROW_NAMES: Record<string, number> = {
   snapshot: 1, join: 2, propagation: 3, query: 4, idle: 5, bytes: 6, cli: 7, control: 8, profile: 9
@@ -367,17 +366,7 @@ async function main (): Promise<void> {
   }
 }
 
-function invokedDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href
-  } catch {
-    return false
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
     process.exitCode = 1

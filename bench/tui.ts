@@ -17,16 +17,17 @@
  * second, history every 10 s), once for one host's list and once mesh-wide (20,000 rows).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { ControlClient, socketPath } from '../cli/control-client.js'
 import { TopApp } from '../cli/tui/app.js'
 import type { PsEntry } from '../protocols/control.js'
 import type { PeerEntry, ProcessInfo } from '../protocols/types.js'
+import { invokedDirectly } from './lib/entry.js'
 
 export interface TuiBenchOptions {
   hosts?: number
@@ -361,17 +362,7 @@ async function main (): Promise<void> {
   }
 }
 
-function invokedDirectly (): boolean {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href
-  } catch {
-    return false
-  }
-}
-
-if (invokedDirectly()) {
+if (invokedDirectly(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`tui bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
     process.exitCode = 1
