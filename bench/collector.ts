@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { ProcessCollector } from '../node/collector.js'
-import { invokedDirectly } from './lib/entry.js'
+import { invokedDirectly, printResult } from './lib/entry.js'
 
 export interface CollectorBenchOptions {
   /** processes on the host while timing (default 500) */
@@ -405,13 +405,7 @@ function parseArgs (argv: string[]): CollectorBenchOptions & { json: boolean } {
 async function main (): Promise<void> {
   const { json, ...options } = parseArgs(process.argv.slice(2))
   const result = await runCollectorBench(options)
-  const table = formatCollectorBench(result)
-  if (json) {
-    process.stderr.write(`${table}\n`)
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
-  } else {
-    process.stdout.write(`${table}\n`)
-  }
+  printResult(json, formatCollectorBench(result), result)
 }
 
 if (invokedDirectly(import.meta.url)) {

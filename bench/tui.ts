@@ -27,7 +27,7 @@ import { ControlClient, socketPath } from '../cli/control-client.js'
 import { TopApp } from '../cli/tui/app.js'
 import type { PsEntry } from '../protocols/control.js'
 import type { PeerEntry, ProcessInfo } from '../protocols/types.js'
-import { invokedDirectly } from './lib/entry.js'
+import { invokedDirectly, printResult } from './lib/entry.js'
 
 export interface TuiBenchOptions {
   hosts?: number
@@ -353,13 +353,7 @@ async function main (): Promise<void> {
   }
   const { json, ...options } = parseArgs(argv)
   const result = await runTuiBench(options)
-  const table = formatTuiBench(result)
-  if (json) {
-    process.stderr.write(`${table}\n`)
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
-  } else {
-    process.stdout.write(`${table}\n`)
-  }
+  printResult(json, formatTuiBench(result), result)
 }
 
 if (invokedDirectly(import.meta.url)) {

@@ -11,3 +11,13 @@ export function invokedDirectly (moduleUrl: string): boolean {
     return false
   }
 }
+
+/** A bench's output: the table on stdout, or with --json the JSON on stdout and the table on stderr. */
+export function printResult (json: boolean, table: string, result: unknown): void {
+  if (json) {
+    process.stderr.write(`${table}\n`)
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  } else {
+    process.stdout.write(`${table}\n`)
+  }
+}
