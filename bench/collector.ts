@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { ProcessCollector } from '../node/collector.js'
+import { ProcessCollector } from '../node/host/collector.js'
 import { invokedDirectly, printResult } from './lib/entry.js'
 
 export interface CollectorBenchOptions {

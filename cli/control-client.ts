@@ -6,7 +6,7 @@ import { createConnection, type Socket } from 'node:net'
 import { STREAM_NOTIFICATION, procmeshErrorFrom } from '../protocols/control.js'
 import { ProcmeshError } from '../protocols/errors.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
-import { controlEndpoint } from '../node/home.js'
+import { controlEndpoint } from '../node/setup/home.js'
 import { MAX_CONTROL_RESPONSE_BYTES } from '../protocols/limits.js'
 import { isRecord } from '../protocols/validate.js'
 

@@ -17,7 +17,7 @@ export const DEFAULT_INTERVAL_MS = 2000
 
 /** What the node prints on stderr once its control socket listens (cli/commands/node.ts). */
 const READY_LINE = / running; peer id (\S+);/
-/** What a node logs when a new peer's first summary enters its view (node/announcer.ts). */
+/** What a node logs when a new peer's first summary enters its view (node/mesh/announcer.ts). */
 export function joinedLine (name: string): (line: string) => boolean {
   return line => line.includes(`peer ${name} (`) && line.includes('joined the view')
 }
@@ -86,7 +86,7 @@ export async function waitPmReady (node: PmNode, timeoutMs = 60_000): Promise<nu
 /**
  * Start a node on each host, one after the other. Nodes started together can miss each other for
  * good: libp2p emits peer:discovery only for a peer new to its peer store, and mDNS answers arrive
- * within milliseconds of libp2p.start(), before procmesh's dialer listens (node/dialer.ts). A node
+ * within milliseconds of libp2p.start(), before procmesh's dialer listens (node/mesh/dialer.ts). A node
  * started once the others run is found by their next periodic mDNS query instead.
  */
 export async function startPmNodes (hosts: SimHost[], opts: Omit<PmNodeOptions, 'name'> & { name?: (host: SimHost) => string }): Promise<PmNode[]> {

@@ -7,7 +7,7 @@ import { UsageError, parsePositiveInt } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
 import { callOnce } from '../control-client.js'
 import { shortId, table } from '../format.js'
-import type { AuditTargetEntry } from '../../node/security.js'
+import type { AuditTargetEntry } from '../../node/security/security.js'
 
 const DEFAULT_LIMIT = 50
 
@@ -71,9 +71,9 @@ export const auditCommand: CommandSpec = {
     } catch (err: unknown) {
       if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE' || target !== 'self') throw err
       // no node: this home's own log can still be read
-      const { readAuditLog } = await import('../../node/audit-log.js')
-      const { homePaths } = await import('../../node/home.js')
-      const { homePeerId } = await import('../../node/invite.js')
+      const { readAuditLog } = await import('../../node/security/audit-log.js')
+      const { homePaths } = await import('../../node/setup/home.js')
+      const { homePeerId } = await import('../../node/security/invite.js')
       results = [{ peerId: await homePeerId(ctx.home) ?? '', name: 'self', entries: readAuditLog(homePaths(ctx.home).audit, limit) }]
     }
     if (ctx.json) {

@@ -1,12 +1,12 @@
 /**
  * `procmesh doctor`: check this host and say how to fix what is wrong. Host facts and the checks
- * live in node/doctor.ts; this module adds what a running node can tell over its control socket
+ * live in node/setup/doctor.ts; this module adds what a running node can tell over its control socket
  * (who it is, its addresses, the clocks of its peers) and prints one line per check.
  */
 import { CONTROL_METHODS, type PsEntry, type PsParams } from '../../protocols/control.js'
 import { errorMessage } from '../../protocols/errors.js'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
-import { formatFindings, gatherHostFacts, judge, type NodeFacts } from '../../node/doctor.js'
+import { formatFindings, gatherHostFacts, judge, type NodeFacts } from '../../node/setup/doctor.js'
 import { bool, type CommandSpec } from '../command.js'
 import { ControlClient } from '../control-client.js'
 

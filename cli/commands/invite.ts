@@ -56,7 +56,7 @@ export const inviteCommand: CommandSpec = {
     } catch (err: unknown) {
       if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE') throw err
       viaNode = false
-      const { createInviteOffline } = await import('../../node/invite.js')
+      const { createInviteOffline } = await import('../../node/security/invite.js')
       result = await createInviteOffline(ctx.home, role)
     }
     if (ctx.json) {

@@ -24,7 +24,7 @@ export const joinCommand: CommandSpec = {
   positionals: [1, 1],
   async run (ctx, values, positionals) {
     // the daemon's modules load only here (libp2p peer ids, the trust store)
-    const { joinMesh } = await import('../../node/invite.js')
+    const { joinMesh } = await import('../../node/security/invite.js')
     const result = await joinMesh(ctx.home, positionals[0], { force: bool(values, 'force') })
     const running = await nodeRunning(ctx.home)
     if (ctx.json) {

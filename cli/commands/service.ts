@@ -1,6 +1,6 @@
 /**
  * `procmesh service install|uninstall|status`: a systemd unit that runs this host's node at boot.
- * The unit's text comes from node/service-unit.ts; this module finds the paths, writes the file and
+ * The unit's text comes from node/setup/service-unit.ts; this module finds the paths, writes the file and
  * talks to systemctl, and only when systemd runs this host (and no --root is given).
  */
 import { execFile } from 'node:child_process'
@@ -11,7 +11,7 @@ import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
 import { MAX_INTERVAL_MS, MAX_NAME_BYTES, MAX_TAGS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
-import { UNIT_NAME, nodeArgsFor, renderUnit, systemctlArgs, unitPath, type NodeFlags, type ServiceScope } from '../../node/service-unit.js'
+import { UNIT_NAME, nodeArgsFor, renderUnit, systemctlArgs, unitPath, type NodeFlags, type ServiceScope } from '../../node/setup/service-unit.js'
 import { UsageError, parseDuration, parsePairs } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
@@ -167,7 +167,7 @@ async function install (ctx: CliContext, values: OptionValues, scope: ServiceSco
     notes.push(`--root ${root}: the unit is in the image; nothing was started`)
   } else {
     // the node makes its home 0700 itself; made now so a --readonly unit's ReadWritePaths exists
-    const { ensureHome } = await import('../../node/home.js')
+    const { ensureHome } = await import('../../node/setup/home.js')
     await ensureHome(ctx.home)
     if (await nodeRunning(ctx.home)) notes.push(`a node is already running for ${ctx.home}: stop it, the service's node cannot start while it runs`)
     if (systemd.running) {

@@ -5,11 +5,11 @@ import { str, type CommandSpec } from '../command.js'
 import type { CliContext } from '../context.js'
 import { callOnce } from '../control-client.js'
 import { formatAgo, table } from '../format.js'
-import type { TrustListResult } from '../../node/security.js'
-import { MAX_TRUST_ENTRIES, TRUST_ROLES, TrustStore, type TrustRole } from '../../node/trust-store.js'
+import type { TrustListResult } from '../../node/security/security.js'
+import { MAX_TRUST_ENTRIES, TRUST_ROLES, TrustStore, type TrustRole } from '../../node/security/trust-store.js'
 import { expectArray, expectNumber, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
 import { ROLES } from '../../protocols/wire.js'
-import { homePaths } from '../../node/home.js'
+import { homePaths } from '../../node/setup/home.js'
 
 const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec | remove PEER [--home DIR] [--json]\n' +
   '  PEER is a peer id or a node name known in the mesh (names need a running node).\n' +
@@ -70,7 +70,7 @@ async function offline (ctx: CliContext, sub: string, peer: string | undefined, 
     return result
   }
   const { peerIdFromString } = await import('@libp2p/peer-id')
-  const { AuditLog, auditId } = await import('../../node/audit-log.js')
+  const { AuditLog, auditId } = await import('../../node/security/audit-log.js')
   const audit = new AuditLog(homePaths(ctx.home).audit)
   let peerId = peer ?? ''
   try {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseDuration, parsePairs, resolveHome, UsageError } from '../../cli/args.js'
-import { backoffDelay } from '../../node/dialer.js'
+import { backoffDelay } from '../../node/mesh/dialer.js'
 
 describe('parseDuration', () => {
   const ok: Array<[string, number]> = [['2s', 2000], ['500ms', 500], ['1m', 60000], ['3', 3000], ['1.5s', 1500], ['1h', 3600000]]
@@ -37,7 +37,7 @@ describe('backoffDelay', () => {
 
 describe('controlEndpoint', () => {
   it('is the socket in the home on Unix and a named pipe per home on Windows', async () => {
-    const { controlEndpoint } = await import('../../node/home.js')
+    const { controlEndpoint } = await import('../../node/setup/home.js')
     assert.equal(controlEndpoint('/home/u/.procmesh', 'linux'), '/home/u/.procmesh/procmesh.sock')
     const pipe = controlEndpoint('C:\\Users\\u\\.procmesh', 'win32')
     assert.match(pipe, /^\\\\\.\\pipe\\procmesh-[0-9a-f]{16}$/)

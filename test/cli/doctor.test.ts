@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import {
   DEFAULT_LISTEN_PORT, checkClock, checkControlSocket, checkHome, checkIdentityKey, checkListenPort, checkMdns, checkNodeVersion,
   checkSwarmKey, formatFindings, type Finding, type NodeFacts
-} from '../../node/doctor.js'
-import { loadOrCreateIdentity } from '../../node/identity.js'
+} from '../../node/setup/doctor.js'
+import { loadOrCreateIdentity } from '../../node/security/identity.js'
 import { DEFAULT_LISTEN } from '../../node/procmesh-node.js'
-import { formatSwarmKey, generateSwarmKeyHex, writeSwarmKey } from '../../node/swarm-key.js'
+import { formatSwarmKey, generateSwarmKeyHex, writeSwarmKey } from '../../node/security/swarm-key.js'
 import { LocalNode, removeHome, runCli, tempHome, waitFor } from '../helpers/procmesh.js'
 
 const UID = 1000

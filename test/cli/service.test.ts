@@ -1,5 +1,5 @@
 /**
- * `procmesh service`: the unit text (node/service-unit.ts), systemd's own verdict on it
+ * `procmesh service`: the unit text (node/setup/service-unit.ts), systemd's own verdict on it
  * (`systemd-analyze verify`), and install/status/uninstall into a --root, which never talks to
  * the host's systemd.
  */
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../../cli/main.js'
 import { procmeshCommand } from '../../cli/commands/service.js'
-import { ServiceUnitError, execStartLine, nodeArgsFor, quoteExecArg, renderUnit, unitPath, type UnitInit } from '../../node/service-unit.js'
+import { ServiceUnitError, execStartLine, nodeArgsFor, quoteExecArg, renderUnit, unitPath, type UnitInit } from '../../node/setup/service-unit.js'
 import { BIN, runCli } from '../helpers/procmesh.js'
 
 /** Split an ExecStart value the way systemd does (quotes, backslash escapes, %% and $$). */

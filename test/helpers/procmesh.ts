@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
-import { generateSwarmKeyHex, readSwarmKey, writeSwarmKey } from '../../node/swarm-key.js'
+import { generateSwarmKeyHex, readSwarmKey, writeSwarmKey } from '../../node/security/swarm-key.js'
 
 /** Repository root, from dist/test/helpers/. */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')

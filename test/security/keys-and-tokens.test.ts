@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { generateKey, preSharedKey } from '@libp2p/pnet'
 import {
   formatSwarmKey, generateSwarmKeyHex, loadOrCreateSwarmKey, meshFingerprint, parseSwarmKey, readSwarmKey
-} from '../../node/swarm-key.js'
+} from '../../node/security/swarm-key.js'
 import { claimSecretHash, decodeJoinToken, encodeJoinToken, MAX_TOKEN_ADDRS, type JoinToken } from '../../protocols/token.js'
 
 const enc = new TextEncoder()

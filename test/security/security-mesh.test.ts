@@ -11,8 +11,8 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AuditEntry } from '../../protocols/audit.js'
 import { LocalNode, removeHome, runCli, tempHome, waitFor, type CliResult } from '../helpers/procmesh.js'
-import { readSwarmKey, writeSwarmKey } from '../../node/swarm-key.js'
-import type { AuditTargetEntry, TrustListResult } from '../../node/security.js'
+import { readSwarmKey, writeSwarmKey } from '../../node/security/swarm-key.js'
+import type { AuditTargetEntry, TrustListResult } from '../../node/security/security.js'
 
 /** `procmesh CMD --home HOME ARGS...`: --home before `--`, which belongs to the started command. */
 async function cli (node: LocalNode, args: string[]): Promise<CliResult> {

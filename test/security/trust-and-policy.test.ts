@@ -7,9 +7,9 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   emptyTrustFile, parseTrustFile, roleCovers, serializeTrustFile, TrustStore, type TrustFile, type TrustRole
-} from '../../node/trust-store.js'
-import { checkRole, createAuthorizer, effectiveRole } from '../../node/authorizer.js'
-import { checkStartPolicy, parseStartPolicy, StartPolicyFile, type StartPolicy } from '../../node/start-policy.js'
+} from '../../node/security/trust-store.js'
+import { checkRole, createAuthorizer, effectiveRole } from '../../node/security/authorizer.js'
+import { checkStartPolicy, parseStartPolicy, StartPolicyFile, type StartPolicy } from '../../node/security/start-policy.js'
 import { LIST_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL } from '../../protocols/ids.js'
 import type { Role } from '../../protocols/wire.js'
 

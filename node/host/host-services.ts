@@ -1,0 +1,69 @@
+/**
+ * What this host offers the mesh, independent of how a request arrived: over a
+ * libp2p stream from a peer (authorised in reqresp.ts) or from the local control
+ * socket (acting as this node). Both doors end here.
+ */
+import type {
+  HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest,
+  StartRequest, StartResult, StopRequest, StopResult
+} from '../../protocols/messages.js'
+import type { ProcessInfo } from '../../protocols/types.js'
+import type { HistoryRing } from './history.js'
+import type { SharedSampler } from './sampler.js'
+
+export interface ManagedMark { managedId: string, startedBy: string, startTime?: number }
+
+/** The process-control side (supervisor + stop logic), provided by the supervisor module. */
+export interface ProcessControl {
+  start: (req: StartRequest, requestedBy: string) => Promise<StartResult>
+  stop: (req: StopRequest, requestedBy: string) => Promise<StopResult>
+  logs: (req: LogsRequest, onChunk: (chunk: LogChunk) => Promise<void>, signal: AbortSignal) => Promise<LogsEnd>
+  managedByPid: () => Map<number, ManagedMark>
+}
+
+export function matchesFilter (p: ProcessInfo, filter: string | undefined): boolean {
+  if (filter === undefined || filter === '') return true
+  const f = filter.toLowerCase()
+  return p.name.toLowerCase().includes(f) || p.cmd.toLowerCase().includes(f)
+}
+
+export class HostServices {
+  private readonly sampler: SharedSampler
+  private readonly ring: HistoryRing
+  readonly control: ProcessControl
+  /** peer id -> display name, for marking who started a managed process */
+  private readonly nameOf: (peerId: string) => string | undefined
+
+  constructor (init: { sampler: SharedSampler, history: HistoryRing, control: ProcessControl, nameOf: (peerId: string) => string | undefined }) {
+    this.sampler = init.sampler
+    this.ring = init.history
+    // a list right after a start or stop on this host must show it: invalidate the last scan
+    const changed = <T>(result: T): T => { this.sampler.invalidate(); return result }
+    this.control = {
+      ...init.control,
+      start: async (req, by) => changed(await init.control.start(req, by)),
+      stop: async (req, by) => changed(await init.control.stop(req, by))
+    }
+    this.nameOf = init.nameOf
+  }
+
+  async list (req: ListRequest): Promise<ListResult> {
+    const snap = await this.sampler.fresh()
+    const managed = this.control.managedByPid()
+    const processes: ProcessInfo[] = []
+    for (const p of snap.processes) {
+      if (!matchesFilter(p, req.filter)) continue
+      const m = managed.get(p.pid)
+      // a reused pid is not the managed process: the start time must match too
+      if (m === undefined || (m.startTime !== undefined && m.startTime !== p.startTime)) { processes.push(p); continue }
+      const name = this.nameOf(m.startedBy)
+      processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
+    }
+    return { collectedAt: snap.collectedAt, processes }
+  }
+
+  history (req: HistoryRequest): HistoryResult {
+    return this.ring.query(req.since)
+  }
+}
+

@@ -1,0 +1,41 @@
+/** Serve the mesh protocols from HostServices, as a node part. */
+import { HISTORY, LIST, LOGS, START, STOP } from '../../protocols/messages.js'
+import type { HostServices } from '../host/host-services.js'
+import type { ProcmeshLibp2p } from './libp2p.js'
+import { serveProtocol, type ServeOptions } from './reqresp.js'
+
+export class MeshProtocols {
+  private readonly libp2p: ProcmeshLibp2p
+  private readonly services: HostServices
+  private readonly opts: ServeOptions
+  private started = false
+
+  constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions) {
+    this.libp2p = libp2p
+    this.services = services
+    this.opts = opts
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const s = this.services
+    await serveProtocol(this.libp2p, LIST, async req => await s.list(req), this.opts)
+    await serveProtocol(this.libp2p, HISTORY, async req => s.history(req), this.opts)
+    await serveProtocol(this.libp2p, START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString()), this.opts)
+    await serveProtocol(this.libp2p, STOP, async (req, ctx) => {
+      if (req.graceMs !== undefined) ctx.extendDeadline()
+      return await s.control.stop(req, ctx.remotePeer.toString())
+    }, this.opts)
+    await serveProtocol(this.libp2p, LOGS, async (req, ctx) => {
+      if (req.follow) ctx.extendDeadline()
+      return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
+    }, this.opts)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.libp2p.unhandle([LIST.id, HISTORY.id, START.id, STOP.id, LOGS.id])
+  }
+}
