@@ -8,6 +8,11 @@ import { writeFile, unlink } from 'node:fs/promises'
 import { CONTROL_METHODS } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer } from './mesh/announcer.js'
+import { MdnsPacer } from './mesh/mdns-pacer.js'
+import { LivenessProber } from './mesh/prober.js'
+import { request } from './mesh/reqresp.js'
+import { SUMMARY } from '../protocols/messages.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
@@ -145,7 +150,7 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
+    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
     this.history = history
@@ -167,6 +172,7 @@ export class ProcmeshNode {
       view,
       sampler: this.sampler,
       onSnapshot: snap => { history.add(snap) },
+      pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
       log: this.log
@@ -182,8 +188,11 @@ export class ProcmeshNode {
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
       onDenied: security.onDenied,
-      log: this.log
+      log: this.log,
+      selfSummary: () => view.get(this.peerId)
     })
+    const prober = new LivenessProber({ libp2p, view, log: this.log })
+    const mdnsPacer = new MdnsPacer(libp2p, this.log)
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
@@ -205,6 +214,8 @@ export class ProcmeshNode {
       },
       this.announcer,
       protocols,
+      prober,
+      { start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
       ...this.parts,
