@@ -5,13 +5,14 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
-import { CONTROL_METHODS } from '../protocols/control.js'
+import { CONTROL_METHODS, parsePeersParams } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer } from './mesh/announcer.js'
 import { MdnsPacer } from './mesh/mdns-pacer.js'
 import { LivenessProber } from './mesh/prober.js'
 import { request } from './mesh/reqresp.js'
-import { SUMMARY } from '../protocols/messages.js'
+import { HISTORY, SUMMARY } from '../protocols/messages.js'
+import { LiveFigures } from './mesh/live-figures.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
@@ -73,6 +74,7 @@ export class ProcmeshNode {
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
+  private live?: LiveFigures
   private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
@@ -193,6 +195,10 @@ export class ProcmeshNode {
     })
     const prober = new LivenessProber({ libp2p, view, log: this.log })
     const mdnsPacer = new MdnsPacer(libp2p, this.log)
+    this.live = new LiveFigures({
+      fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
+      log: this.log
+    })
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
@@ -251,6 +257,10 @@ export class ProcmeshNode {
 
   private registerBaseMethods (): void {
     this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
-    this.handlers.set(CONTROL_METHODS.peers, async () => this.peers())
+    this.handlers.set(CONTROL_METHODS.peers, async (params: unknown) => {
+      const { live } = parsePeersParams(params)
+      const entries = this.peers()
+      return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
+    })
   }
 }

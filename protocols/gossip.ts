@@ -15,6 +15,11 @@
  *   when nothing else was published for KEEPALIVE_MS. Bounds how old the figures in
  *   anyone's view can be.
  * - `leave`: a goodbye from a node that stops; viewers mark it offline at once.
+ * - `gone`: a notice from a member that lost its direct connection to `target` (the target's
+ *   connection closed, or it stopped answering probes). Members with their own direct
+ *   connection to the target ignore it; the others (relayed) mark the target offline until
+ *   something newer comes from it. A target that hears a notice about itself answers with a
+ *   keep-alive at once (SWIM's refutation), so a false or forged notice costs one message.
  *
  * Gaps: a receiver whose last sequence number from the author is not the message's
  * `prev` missed something (or never saw the node): it applies what the message carries
@@ -35,14 +40,16 @@ export const DELTA_FIELDS = ['name', 'tags', 'intervalMs', 'host', 'procCount', 
 export type DeltaField = typeof DELTA_FIELDS[number]
 export type SummaryChanges = Partial<Pick<Summary, DeltaField>>
 
-export const GOSSIP_KINDS = ['full', 'delta', 'alive', 'leave'] as const
+export const GOSSIP_KINDS = ['full', 'delta', 'alive', 'leave', 'gone'] as const
 export type GossipKind = typeof GOSSIP_KINDS[number]
 
 interface Header { v: 1, peerId: string, seq: number, prev: number, at: number }
 export type FullMessage = Header & { kind: 'full', summary: Summary }
 export type DeltaMessage = Header & { kind: 'delta' | 'alive', changes: SummaryChanges }
 export type LeaveMessage = Header & { kind: 'leave' }
-export type GossipMessage = FullMessage | DeltaMessage | LeaveMessage
+/** `peerId` is the reporter (the author); `target` the member it lost */
+export type GoneMessage = Header & { kind: 'gone', target: string }
+export type GossipMessage = FullMessage | DeltaMessage | LeaveMessage | GoneMessage
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -90,6 +97,11 @@ export function decodeGossip (bytes: Uint8Array): GossipMessage {
   }
   if (header.prev >= header.seq) throw new InvalidFieldError('message.prev', `${header.prev} is not before seq ${header.seq}`)
   if (kind === 'leave') return { ...header, kind }
+  if (kind === 'gone') {
+    const target = expectString(r.target, 'message.target', { minLength: 1, maxBytes: 128 })
+    if (target === header.peerId) throw new InvalidFieldError('message.target', 'a node cannot report itself gone (it sends leave)')
+    return { ...header, kind, target }
+  }
   return { ...header, kind, changes: validateChanges(r.changes) }
 }
 
@@ -181,6 +193,14 @@ export function summaryChanges (published: Summary, next: Summary, all = false):
   if (all ? !sameJson(published.topCpu, next.topCpu) : topChanged(published.topCpu, next.topCpu, 'cpu')) set('topCpu')
   if (all ? !sameJson(published.topMem, next.topMem) : topChanged(published.topMem, next.topMem, 'mem')) set('topMem')
   return out
+}
+
+/** Fields that are figures (rate-limited by FIGURE_DELTA_MIN_MS), not events. */
+export const FIGURE_FIELDS: ReadonlySet<DeltaField> = new Set<DeltaField>(['host', 'topCpu', 'topMem'])
+
+/** True when a change carries more than figures: a process count, a name, tags, addresses. */
+export function isEventChange (c: SummaryChanges): boolean {
+  return (Object.keys(c) as DeltaField[]).some(k => !FIGURE_FIELDS.has(k))
 }
 
 export function isEmptyChange (c: SummaryChanges): boolean {

@@ -21,10 +21,19 @@ export const MAX_NAME_BYTES = 128
 /**
  * With nothing else to say a node publishes a keep-alive this often (ms). It carries the host
  * figures that drifted below the change thresholds, so no figure in anyone's view is older
- * than this; and it lets nodes that are not directly connected (relayed) tell a live member
- * from a gone one. 30 s keeps an idle 20-host mesh under 1 KB/s per node (see README).
+ * than this, and lets members that are not directly connected (relayed) tell a live member from
+ * a gone one even if no `gone` notice reached them. Every node hears every keep-alive, so this
+ * is the one part of an idle node's traffic that grows with the mesh: 60 s costs a receiver
+ * (N-1)/60 messages a second (about 0.3 a second at 20 hosts).
  */
-export const KEEPALIVE_MS = 30_000
+export const KEEPALIVE_MS = 60_000
+/**
+ * Deltas that carry only figures (host CPU/memory/load, top lists) go out at most this often
+ * (ms); process starts and exits, tags, names and addresses go at once. A busy host's figures
+ * cross the thresholds all the time; viewers that need every second pull live figures
+ * (node/mesh/live-figures.ts), so the mesh at large hears a host's figures at most every 15 s.
+ */
+export const FIGURE_DELTA_MIN_MS = 15_000
 /** Host CPU (percent of all cores) must move this many points to be worth a message: htop's own bar resolution is ~2-5 points; 10 is a change one sees. */
 export const CHANGE_CPU_POINTS = 10
 /** Host memory must move by this fraction of the total (5% of 16 GB = 800 MB). */

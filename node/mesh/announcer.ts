@@ -14,10 +14,10 @@ import type { PeerId } from '@libp2p/interface'
 import { readdir } from 'node:fs/promises'
 import { errorMessage } from '../../protocols/errors.js'
 import {
-  decodeGossip, encodeGossip, isEmptyChange, summaryChanges, type GossipMessage, type SummaryChanges
+  decodeGossip, encodeGossip, FIGURE_FIELDS, isEmptyChange, isEventChange, summaryChanges, type GossipMessage, type SummaryChanges
 } from '../../protocols/gossip.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
-import { KEEPALIVE_MS, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
+import { FIGURE_DELTA_MIN_MS, KEEPALIVE_MS, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
 import type { Snapshot, Summary } from '../../protocols/types.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -77,6 +77,7 @@ export class SummaryAnnouncer {
   private latest?: Snapshot
   private lastPublishAt = 0
   private lastFullAt = 0
+  private lastFigureDeltaAt = 0
   private fullPending?: NodeJS.Timeout
   private ticking?: Promise<void>
   private lastFingerprint?: string
@@ -98,6 +99,7 @@ export class SummaryAnnouncer {
     pubsub.topicValidators.set(SUMMARY_TOPIC, this.validate)
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     libp2p.addEventListener('peer:connect', this.onConnect)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     pubsub.subscribe(SUMMARY_TOPIC)
     await this.tick()
     if (this.init.watchPids ?? process.platform === 'linux') this.scheduleWatch()
@@ -115,6 +117,7 @@ export class SummaryAnnouncer {
     const { pubsub } = libp2p.services
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     libp2p.removeEventListener('peer:connect', this.onConnect)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     pubsub.topicValidators.delete(SUMMARY_TOPIC)
     await this.ticking
   }
@@ -177,13 +180,16 @@ export class SummaryAnnouncer {
       return
     }
     const changes = summaryChanges(this.published, current)
-    if (!isEmptyChange(changes)) {
+    const figuresDue = now - this.lastFigureDeltaAt >= FIGURE_DELTA_MIN_MS
+    if (isEventChange(changes) || (!isEmptyChange(changes) && figuresDue)) {
+      // an event goes at once, with whatever figures also moved
       this.publishDelta('delta', changes, current, now)
     } else if (now - this.lastPublishAt >= this.keepAliveMs) {
       this.publishDelta('alive', summaryChanges(this.published, current, true), current, now)
     } else {
-      // nothing a viewer would notice: our own entry stays live, the mesh hears nothing
-      this.init.view.setSelf({ ...current, seq: this.seq }, now)
+      // nothing a viewer would notice: our own entry stays live, the mesh hears nothing (our
+      // entry's lastSeen stays the time we last told the mesh something)
+      this.init.view.setSelf({ ...current, seq: this.seq }, this.lastPublishAt)
     }
   }
 
@@ -204,6 +210,7 @@ export class SummaryAnnouncer {
     this.seq = nextSeq(this.seq, now)
     this.published = { ...this.published, ...changes, seq: this.seq, at: now }
     this.lastPublishAt = now
+    if ((Object.keys(changes) as Array<keyof SummaryChanges>).some(k => FIGURE_FIELDS.has(k))) this.lastFigureDeltaAt = now
     this.stats[kind]++
     this.send({ v: 1, kind, peerId: this.published.peerId, seq: this.seq, prev, at: now, changes })
     this.init.view.setSelf({ ...current, seq: this.seq }, now)
@@ -267,6 +274,30 @@ export class SummaryAnnouncer {
     this.pull(evt.detail.toString())
   }
 
+  /**
+   * A member's last direct connection closed (it crashed, stopped, or stopped answering
+   * probes): tell the members that hear it only through others. A goodbye needs no notice.
+   */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const target = evt.detail.toString()
+    if (!this.running || this.published === undefined || this.init.view.get(target) === undefined) return
+    if (this.init.view.hasLeft(target)) return
+    const now = Date.now()
+    const prev = this.seq
+    this.seq = nextSeq(this.seq, now)
+    this.published = { ...this.published, seq: this.seq, at: now }
+    this.lastPublishAt = now
+    this.send({ v: 1, kind: 'gone', peerId: this.published.peerId, seq: this.seq, prev, at: now, target })
+  }
+
+  /** Someone says we are gone while we run: answer with a keep-alive at once (SWIM's refutation). */
+  private refute (): void {
+    const snap = this.latest
+    if (snap === undefined || this.published === undefined) return
+    const current = buildSummary(snap, this.identityNow(), this.seq)
+    this.publishDelta('alive', summaryChanges(this.published, current, true), current, Date.now())
+  }
+
   /** Pull a peer's full summary, once at a time per peer. */
   pull (peerId: string): void {
     if (this.pulling.has(peerId) || !this.running) return
@@ -295,6 +326,10 @@ export class SummaryAnnouncer {
     if (result.accepted) {
       if (result.isNew) this.init.log.info('peer %s (%s) joined the view', decoded.kind === 'full' ? decoded.summary.name : author, author)
       if (decoded.kind === 'leave') this.init.log.info('peer %s left the mesh', author)
+      if (decoded.kind === 'gone') {
+        if (decoded.target === this.init.libp2p.peerId.toString()) this.refute()
+        else if (this.init.view.reportedGone(decoded.target, Date.now())) this.init.log.info('peer %s reports %s gone', author, decoded.target)
+      }
       if (result.needFull) this.pull(author)
       return TopicValidatorResult.Accept
     }

@@ -129,7 +129,8 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     addresses: { listen: opts.listen, announceFilter },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
+    // no yamux keep-alive pings (every connection every 30 s): node/mesh/prober.ts probes one member a second
+    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION, enableKeepAlive: false })],
     ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
     ...(opts.gater !== undefined ? { connectionGater: opts.gater } : {}),
     // liveness comes from node/mesh/prober.ts: one probe per second whatever the mesh size,
@@ -158,6 +159,14 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
         // outbound mesh peers kept (must be < Dlo and <= D/2) and peers kept by score on prune
         Dout: 1,
         Dscore: 2,
+        // IHAVE gossip goes to exactly Dlazy peers (the default 25% of non-mesh peers grows with
+        // the mesh), about the messages of the last 2 heartbeats (default 3): our messages are
+        // few and small, the IHAVEs about them were a large part of an idle node's packets
+        gossipFactor: 0,
+        mcacheGossip: 2,
+        // IDONTWANT pays off for large messages; ours stay under 4 KiB and mostly under 1 KiB,
+        // where the IDONTWANT sent to every mesh peer costs more than the duplicate it saves
+        idontwantMinDataSize: 64 * 1024,
         // drop duplicate copies before their signature is checked (without this every copy is
         // verified, ~19% of an idle node's CPU at 20 hosts); from + seqno is gossipsub's own id
         // under StrictSign, so this only skips work already done for the same message

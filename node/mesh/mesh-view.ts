@@ -111,6 +111,13 @@ export class MeshView {
     }
     if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false }
     const gap = msg.prev !== rec.summary.seq
+    if (msg.kind === 'gone') {
+      // the reporter's own entry moves on (its sequence); the target is judged separately
+      rec.summary = { ...rec.summary, seq: msg.seq, at: msg.at }
+      rec.lastSeen = now
+      if (gap) rec.behind = true
+      return { accepted: true, isNew: false, needFull: rec.behind }
+    }
     if (msg.kind === 'leave') {
       rec.summary = { ...rec.summary, seq: msg.seq, at: msg.at }
       rec.left = true
@@ -146,6 +153,23 @@ export class MeshView {
       rec.disconnectedAt = now
       rec.suspectSince = undefined
     }
+  }
+
+  /**
+   * Another member reports `target` gone. Taken only for a target we have no direct connection
+   * to (our own connection and probes know better) and heard from before the report.
+   */
+  reportedGone (target: string, now: number): boolean {
+    if (target === this.selfId || this.connectedPeers.has(target)) return false
+    const rec = this.records.get(target)
+    if (rec === undefined) return false
+    rec.disconnectedAt = now
+    return true
+  }
+
+  /** The peer said goodbye and nothing newer came from it. */
+  hasLeft (peerId: string): boolean {
+    return this.records.get(peerId)?.left === true
   }
 
   isConnected (peerId: string): boolean {
@@ -203,7 +227,8 @@ export class MeshView {
         procCount: s.procCount,
         version: s.version,
         topCpu: s.topCpu,
-        topMem: s.topMem
+        topMem: s.topMem,
+        intervalMs: s.intervalMs
       })
     }
     return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
