@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
 import { CONTROL_METHODS, parsePeersParams } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
-import { SummaryAnnouncer } from './mesh/announcer.js'
+import { SummaryAnnouncer, type AnnouncerStats } from './mesh/announcer.js'
 import { MdnsPacer } from './mesh/mdns-pacer.js'
 import { LivenessProber } from './mesh/prober.js'
 import { request } from './mesh/reqresp.js'
@@ -69,12 +69,12 @@ export class ProcmeshNode {
   readonly handlers = new Map<string, RpcHandler>()
   private libp2pNode?: ProcmeshLibp2p
   private viewState?: MeshView
-  private announcer?: SummaryAnnouncer
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
   private live?: LiveFigures
+  private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
@@ -127,7 +127,10 @@ export class ProcmeshNode {
   }
 
   peers (): PeerEntry[] {
-    return this.view.entries(Date.now())
+    const entries = this.view.entries(Date.now())
+    const stats = this.gossipStats
+    // this node's own entry says what it has gossiped (tests, the bench, a curious user)
+    return stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
   }
 
   /** Register an extra part (protocol service, supervisor ...) before start(). */
@@ -169,7 +172,7 @@ export class ProcmeshNode {
       logs: async (req, onChunk, signal) => await supervisor.logs(req.managedId, req.follow, onChunk, signal),
       managedByPid: () => supervisor.managedByPid()
     }
-    this.announcer = new SummaryAnnouncer({
+    const announcer = new SummaryAnnouncer({
       libp2p,
       view,
       sampler: this.sampler,
@@ -193,6 +196,7 @@ export class ProcmeshNode {
       log: this.log,
       selfSummary: () => view.get(this.peerId)
     })
+    this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log: this.log })
     const mdnsPacer = new MdnsPacer(libp2p, this.log)
     this.live = new LiveFigures({
@@ -206,6 +210,10 @@ export class ProcmeshNode {
     const core: NodePart[] = [
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
       { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      // this node's summary and protocols before libp2p listens: a peer that connects at once
+      // pulls the summary straight away
+      { start: async () => { await announcer.prime() }, stop: () => {} },
+      protocols,
       {
         start: async () => {
           libp2p.addEventListener('peer:connect', onConnect)
@@ -218,8 +226,7 @@ export class ProcmeshNode {
           await libp2p.stop()
         }
       },
-      this.announcer,
-      protocols,
+      announcer,
       prober,
       { start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,

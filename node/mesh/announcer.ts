@@ -26,6 +26,9 @@ import { buildSummary, nextSeq, type SummaryIdentity } from './summary-builder.j
 
 export interface Sampler { sample: () => Promise<Snapshot> }
 
+/** Pulls of a peer's summary that failed are tried again after these delays (ms). */
+const PULL_RETRY_MS = [300, 1500]
+
 /** How a leaving node waits for its goodbye to be written to its peers (ms). */
 const GOODBYE_FLUSH_MS = 150
 
@@ -89,6 +92,19 @@ export class SummaryAnnouncer {
   constructor (init: AnnouncerInit) {
     this.init = init
     this.keepAliveMs = init.keepAliveMs ?? KEEPALIVE_MS
+  }
+
+  /**
+   * Take the first sample and make this node's own summary before libp2p starts, so the
+   * first peer that connects (and pulls it at once) finds it ready.
+   */
+  async prime (): Promise<void> {
+    const snap = await this.init.sampler.sample()
+    this.latest = snap
+    this.init.onSnapshot?.(snap)
+    const now = Date.now()
+    this.seq = nextSeq(this.seq, now)
+    this.init.view.setSelf({ ...buildSummary(snap, this.identityNow(), this.seq), at: now }, now)
   }
 
   async start (): Promise<void> {
@@ -298,11 +314,15 @@ export class SummaryAnnouncer {
     this.publishDelta('alive', summaryChanges(this.published, current, true), current, Date.now())
   }
 
-  /** Pull a peer's full summary, once at a time per peer. */
-  pull (peerId: string): void {
+  /**
+   * Pull a peer's full summary, once at a time per peer. A peer that connected while it was
+   * still starting may not serve it yet: try again after PULL_RETRY_MS while still connected.
+   */
+  pull (peerId: string, attempt = 0): void {
     if (this.pulling.has(peerId) || !this.running) return
     this.pulling.add(peerId)
     this.stats.pulls++
+    let retry = false
     this.init.pullSummary(peerId).then(summary => {
       const result = this.init.view.offer(summary, peerId, Date.now(), true)
       if (result.accepted && result.isNew) this.init.log.info('peer %s (%s) joined the view', summary.name, peerId)
@@ -310,7 +330,11 @@ export class SummaryAnnouncer {
     }, (err: unknown) => {
       this.stats.pullFailures++
       this.init.log.debug('pulling the summary of %s failed: %s', peerId, errorMessage(err))
-    }).finally(() => { this.pulling.delete(peerId) }).catch(() => {})
+      retry = attempt < PULL_RETRY_MS.length && this.init.view.isConnected(peerId)
+    }).finally(() => {
+      this.pulling.delete(peerId)
+      if (retry && this.running) setTimeout(() => { this.pull(peerId, attempt + 1) }, PULL_RETRY_MS[attempt]).unref()
+    }).catch(() => {})
   }
 
   private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
