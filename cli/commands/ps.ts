@@ -5,7 +5,7 @@ import { expectArray, expectNumber, expectRecord, expectString } from '../../pro
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
-import { buildTree, flattenTree, isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
+import { buildTree, flattenTree, isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
 import { formatPeerHeader, formatProcessTable, formatProcessTree, psEntryJson, selectProcesses, type SelectOptions } from '../process-view.js'
 
 /**

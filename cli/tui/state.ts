@@ -7,7 +7,7 @@
 import type { PeerError, PsEntry } from '../../protocols/control.js'
 import { SIGNALS, type SignalName } from '../../protocols/messages.js'
 import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
-import type { SortKey } from '../process-tree.js'
+import type { SortKey } from '../../protocols/processes.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
 import { computeLayout, helpLayout, type Layout } from './layout.js'
 import { selectRowsFor, type ProcRow } from './rows.js'

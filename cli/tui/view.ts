@@ -22,7 +22,7 @@ export interface Glyphs {
   /** partial cells of a bar, by eighths (index 0 unused) */
   barPartial: readonly string[]
   ellipsis: string
-  /** turn process-tree's box-drawing prefix into what the terminal can show */
+  /** turn protocols/processes.ts's box-drawing prefix into what the terminal can show */
   tree: (prefix: string) => string
   up: string
   down: string

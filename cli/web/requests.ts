@@ -6,7 +6,7 @@ import type { KillParams, RunParams } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES, REQUEST_ID_PATTERN, SIGNALS, validateArgv, validateEnv, type SignalName } from '../../protocols/messages.js'
 import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
-import { isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
+import { isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
 import { badRequest } from './http-errors.js'
 
 /** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */

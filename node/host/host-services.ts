@@ -7,6 +7,7 @@ import type {
   HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest,
   StartRequest, StartResult, StopRequest, StopResult
 } from '../../protocols/messages.js'
+import { matchesFilter } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import type { HistoryRing } from './history.js'
 import type { SharedSampler } from './sampler.js'
@@ -19,12 +20,6 @@ export interface ProcessControl {
   stop: (req: StopRequest, requestedBy: string) => Promise<StopResult>
   logs: (req: LogsRequest, onChunk: (chunk: LogChunk) => Promise<void>, signal: AbortSignal) => Promise<LogsEnd>
   managedByPid: () => Map<number, ManagedMark>
-}
-
-export function matchesFilter (p: ProcessInfo, filter: string | undefined): boolean {
-  if (filter === undefined || filter === '') return true
-  const f = filter.toLowerCase()
-  return p.name.toLowerCase().includes(f) || p.cmd.toLowerCase().includes(f)
 }
 
 export class HostServices {
