@@ -106,6 +106,11 @@ export function formatProcessTree (rows: readonly TreeRow[], options: FormatOpti
   }), TREE_ALIGN), options.width)
 }
 
+/** Targets that name a group of peers: their output gets a header per peer even when one answers. */
+export function isGroupTarget (target: string): boolean {
+  return target === 'all' || target.startsWith('tag:')
+}
+
 /** How many characters of a peer id to show: enough to use as a TARGET prefix (all Ed25519 ids share `12D3KooW`). */
 export const PEER_ID_PREFIX_LENGTH = 16
 

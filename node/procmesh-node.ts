@@ -5,11 +5,11 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
-import { CONTROL_METHODS } from '../protocols/control.js'
+import { CONTROL_API } from '../protocols/control-api.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer } from './mesh/announcer.js'
 import { ProcessCollector } from './host/collector.js'
-import { ControlServer, type RpcHandler } from './control/control-server.js'
+import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
 import { loadOrCreateIdentity } from './security/identity.js'
@@ -239,7 +239,7 @@ export class ProcmeshNode {
   }
 
   private registerBaseMethods (): void {
-    this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
-    this.handlers.set(CONTROL_METHODS.peers, async () => this.peers())
+    handle(this.handlers, CONTROL_API.id, async () => this.idInfo())
+    handle(this.handlers, CONTROL_API.peers, async () => this.peers())
   }
 }

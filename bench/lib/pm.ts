@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ControlClient } from '../../cli/control-client.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
+import { CONTROL_API, type ControlMethod } from '../../protocols/control-api.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import type { SimHost } from '../../test/harness/sim-hosts.js'
 import { procmeshCommand, type Flavor } from './flavors.js'
@@ -125,10 +125,11 @@ export class PmClients {
     return client
   }
 
-  async call<T> (node: PmNode, method: string, params?: unknown, timeoutMs = 20_000): Promise<T> {
+  /** One call on the node's connection (typed by the method's descriptor); a failed call drops the connection. */
+  async call<Params, Result, Note> (node: PmNode, method: ControlMethod<Params, Result, Note>, params: Params, timeoutMs = 20_000): Promise<Result> {
     const client = await this.get(node)
     try {
-      return await client.call<T>(method, params, { timeoutMs })
+      return await client.invoke(method, params, { timeoutMs })
     } catch (err: unknown) {
       // a broken connection is reopened on the next call
       this.drop(node)
@@ -137,7 +138,7 @@ export class PmClients {
   }
 
   async peers (node: PmNode): Promise<PeerEntry[]> {
-    return await this.call<PeerEntry[]>(node, CONTROL_METHODS.peers)
+    return await this.call(node, CONTROL_API.peers, undefined)
   }
 
   drop (node: PmNode): void {

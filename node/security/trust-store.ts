@@ -21,11 +21,10 @@ import { CLAIM_SECRET_PATTERN, MAX_TOKEN_ADDRS, PEER_ID_PATTERN } from '../../pr
 import {
   expectArray, expectInt, expectOneOf, expectRecord, expectString, optional
 } from '../../protocols/validate.js'
-import { ROLES, type Role } from '../../protocols/wire.js'
+import { ROLES, TRUST_ROLES, type Role, type TrustRole } from '../../protocols/wire.js'
 import type { Logger } from '../logger.js'
 
-export type TrustRole = 'none' | Role
-export const TRUST_ROLES: readonly TrustRole[] = ['none', 'read', 'control', 'exec']
+export { TRUST_ROLES, type TrustRole }
 
 /** A trust file is a few KiB; the cap keeps a hostile or broken file from eating memory. */
 export const MAX_TRUST_FILE_BYTES = 1024 * 1024

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { CONTROL_METHODS, type RunResult } from '../../../protocols/control.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { ControlClient } from '../../../cli/control-client.js'
 import { BIN, LocalNode, REPO, removeHome, tempHome, waitFor } from '../../helpers/procmesh.js'
@@ -93,7 +92,7 @@ if (TMUX_MISSING && IN_CI) {
       sleeper = spawn('sleep', [MARKER], { stdio: 'ignore' })
       const client = await ControlClient.connect(home)
       try {
-        const r = await client.call<RunResult>(CONTROL_METHODS.run, { target: 'self', argv: [process.execPath, '-e', `console.log('tui-log-${MARKER}'); setTimeout(() => {}, 600000)`] }, { timeoutMs: 10_000 })
+        const r = await client.run({ target: 'self', argv: [process.execPath, '-e', `console.log('tui-log-${MARKER}'); setTimeout(() => {}, 600000)`] }, { timeoutMs: 10_000 })
         managedPid = r.pid
       } catch (err: unknown) {
         // a node built without its supervisor answers start/stop/logs with this; those tests then skip
