@@ -14,7 +14,7 @@ import {
   type PsParams, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
   type TrustRemoveParams, type TrustRemoveResult
 } from '../protocols/control.js'
-import { ProcmeshError, errorMessage } from '../protocols/errors.js'
+import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
 import type { LogChunk } from '../protocols/messages.js'
 import type { IdInfo, PeerEntry } from '../protocols/types.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
@@ -197,6 +197,7 @@ export class ControlClient {
     const timeoutMs = opts.timeoutMs === false ? undefined : opts.timeoutMs ?? method.timeoutMs(params)
     const onData = opts.onData
     const validateNote = method.validateNotification
+    const context = `${method.name}: bad answer from the node`
     const raw = await this.transport.call(method.name, params, {
       timeoutMs,
       signal: opts.signal,
@@ -205,19 +206,15 @@ export class ControlClient {
         : data => {
           let note: Note
           try {
-            note = validateNote(data)
+            note = checkAnswer(() => validateNote(data), context)
           } catch (err: unknown) {
-            opts.onMalformed?.(badAnswer(method, err))
+            opts.onMalformed?.(toProcmeshError(err))
             return
           }
           onData(note)
         }
     })
-    try {
-      return method.validateResult(raw)
-    } catch (err: unknown) {
-      throw badAnswer(method, err)
-    }
+    return checkAnswer(() => method.validateResult(raw), context)
   }
 
   id (opts?: InvokeOptions<never>): Promise<IdInfo> { return this.invoke(CONTROL_API.id, undefined, opts) }
@@ -240,10 +237,6 @@ export class ControlClient {
   close (): void {
     this.transport.close()
   }
-}
-
-function badAnswer (method: { name: string }, err: unknown): ProcmeshError {
-  return new ProcmeshError('PROTOCOL_ERROR', `${method.name}: bad answer from the node: ${errorMessage(err)}`)
 }
 
 /** Run `fn` with a client on a fresh connection, closed afterwards. */

@@ -37,8 +37,16 @@ export const STREAM_NOTIFICATION = 'stream'
 export interface RpcRequest { jsonrpc: '2.0', id: number | string, method: string, params?: unknown }
 export interface RpcErrorObject { code: number, message: string, data?: { code: ErrorCode } }
 
+/** The node has no such method (an older node): NOT_FOUND, told apart by its class on both sides of the socket. */
+export class UnknownMethodError extends ProcmeshError {
+  override name = 'UnknownMethodError'
+  constructor (message: string) {
+    super('NOT_FOUND', message)
+  }
+}
+
 export function rpcErrorFrom (err: ProcmeshError): RpcErrorObject {
-  const code = err.code === 'INVALID_REQUEST' ? RPC_INVALID_PARAMS : err.code === 'NOT_FOUND' && err.message.startsWith('unknown method') ? RPC_METHOD_NOT_FOUND : RPC_APP_ERROR
+  const code = err instanceof UnknownMethodError ? RPC_METHOD_NOT_FOUND : err.code === 'INVALID_REQUEST' ? RPC_INVALID_PARAMS : RPC_APP_ERROR
   return { code, message: err.message, data: { code: err.code } }
 }
 
@@ -47,9 +55,9 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
   if (!isRecord(value)) return new ProcmeshError('PROTOCOL_ERROR', 'malformed error from the node')
   const message = typeof value.message === 'string' ? value.message : 'unknown error'
   const data = value.data
+  if (value.code === RPC_METHOD_NOT_FOUND) return new UnknownMethodError(message)
   if (isRecord(data) && isErrorCode(data.code)) return new ProcmeshError(data.code, message)
   if (value.code === RPC_INVALID_PARAMS || value.code === RPC_INVALID_REQUEST || value.code === RPC_PARSE_ERROR) return new ProcmeshError('INVALID_REQUEST', message)
-  if (value.code === RPC_METHOD_NOT_FOUND) return new ProcmeshError('NOT_FOUND', message)
   return new ProcmeshError('SERVER_ERROR', message)
 }
 

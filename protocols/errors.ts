@@ -59,6 +59,21 @@ export function errorMessage (err: unknown): string {
   return String(err)
 }
 
+/**
+ * Check something a remote answered (a peer's response, the node's result). A failed
+ * check is the remote's PROTOCOL_ERROR: the validators speak of INVALID_REQUEST,
+ * which would blame the caller's own request. `context` prefixes the message.
+ */
+export function checkAnswer<T> (check: () => T, context?: string): T {
+  try {
+    return check()
+  } catch (err: unknown) {
+    const message = context !== undefined ? `${context}: ${errorMessage(err)}` : errorMessage(err)
+    if (err instanceof ProcmeshError && err.code === 'PROTOCOL_ERROR' && context === undefined) throw err
+    throw new ProcmeshError('PROTOCOL_ERROR', message)
+  }
+}
+
 /** Turn anything thrown into a ProcmeshError, keeping codes we already gave. */
 export function toProcmeshError (err: unknown, fallback: ErrorCode = 'SERVER_ERROR'): ProcmeshError {
   if (err instanceof ProcmeshError) return err

@@ -4,7 +4,7 @@
  * for the sparklines every ten seconds. When the node goes away (restart, crash) it
  * says so and reconnects with backoff instead of failing.
  */
-import type { HistoryEntry, LogsResult, PsEntry } from '../../protocols/control.js'
+import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
 import type { ControlClient } from '../control-client.js'
 import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './state.js'
@@ -281,7 +281,7 @@ export class MeshDataSource {
       result = await client.history({ target: 'all', since: this.opts.now() - TRAIL_WINDOW_MS })
     } catch (err: unknown) {
       // a node without history still works: the sparklines fill from the peers' samples
-      if (err instanceof ProcmeshError && err.code === 'NOT_FOUND' && /method/.test(err.message)) { this.historyUnsupported = true; return }
+      if (err instanceof UnknownMethodError) { this.historyUnsupported = true; return }
       throw err
     }
     const entries = result.map(historyPoints).filter((h): h is { peerId: string, points: CpuPoint[] } => h !== undefined)

@@ -6,7 +6,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunResult } from '../../protocols/control.js'
-import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
   HISTORY, LIST, LOGS, START, STOP, validateLogChunk,
   type ListResult, type LogsEnd, type StartResult, type StopResult
@@ -137,7 +137,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       end = await forward(peer, LOGS, req, {
         signal: ctx.signal,
         timeoutMs: req.follow ? FOLLOW_TIMEOUT_MS : undefined,
-        onMore: chunk => { ctx.notify(validateLogChunk(chunk)) }
+        onMore: chunk => { ctx.notify(checkAnswer(() => validateLogChunk(chunk))) }
       })
     }
     return { peerId: peer.peerId, name: peer.name, ...end }

@@ -6,7 +6,7 @@ import { createServer, createConnection, type Server, type Socket } from 'node:n
 import { chmod, unlink } from 'node:fs/promises'
 import type { ControlMethod } from '../../protocols/control-api.js'
 import {
-  RPC_INVALID_REQUEST, RPC_PARSE_ERROR, STREAM_NOTIFICATION, rpcErrorFrom, type RpcErrorObject
+  RPC_INVALID_REQUEST, RPC_PARSE_ERROR, STREAM_NOTIFICATION, UnknownMethodError, rpcErrorFrom, type RpcErrorObject
 } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { JSON_RPC_VERSION } from '../../protocols/ids.js'
@@ -139,7 +139,7 @@ export class ControlServer {
     const id = msg.id
     const handler = this.handlers.get(msg.method)
     if (handler === undefined) {
-      this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, error: rpcErrorFrom(new ProcmeshError('NOT_FOUND', `unknown method ${JSON.stringify(msg.method).slice(0, 60)}`)) })
+      this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, error: rpcErrorFrom(new UnknownMethodError(`unknown method ${JSON.stringify(msg.method).slice(0, 60)}`)) })
       return
     }
     const ctx: RpcContext = {

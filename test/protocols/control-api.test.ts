@@ -1,8 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { CONTROL_API, FAN_OUT_ANSWER_TIMEOUT_MS, KILL_TIMEOUT_MARGIN_MS, validatePsEntry } from '../../protocols/control-api.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
+import {
+  CONTROL_METHODS, RPC_APP_ERROR, RPC_INVALID_PARAMS, RPC_INVALID_REQUEST, RPC_METHOD_NOT_FOUND, RPC_PARSE_ERROR,
+  UnknownMethodError, procmeshErrorFrom, rpcErrorFrom
+} from '../../protocols/control.js'
+import { ProcmeshError, checkAnswer } from '../../protocols/errors.js'
 import { ControlClient, type CallOptions, type ControlTransport } from '../../cli/control-client.js'
 
 const PEER = '12D3KooWAbc'
@@ -137,5 +140,40 @@ describe('ControlClient: one typed method per call', () => {
     assert.deepEqual(seen, [PEER])
     assert.deepEqual(bad, ['PROTOCOL_ERROR'])
     assert.deepEqual(result, [entry])
+  })
+})
+
+describe('control API errors: told apart by code', () => {
+  const roundTrip = (err: ProcmeshError): ProcmeshError => procmeshErrorFrom(JSON.parse(JSON.stringify(rpcErrorFrom(err))))
+
+  it('maps each error to its JSON-RPC code and back with its own code', () => {
+    const table: Array<[ProcmeshError, number]> = [
+      [new ProcmeshError('INVALID_REQUEST', 'pid: expected an integer'), RPC_INVALID_PARAMS],
+      [new UnknownMethodError('unknown method "nope"'), RPC_METHOD_NOT_FOUND],
+      [new ProcmeshError('NOT_FOUND', 'unknown method-like words in a NOT_FOUND'), RPC_APP_ERROR],
+      [new ProcmeshError('FORBIDDEN', 'missing role control'), RPC_APP_ERROR],
+      [new ProcmeshError('PROTOCOL_ERROR', 'bad answer'), RPC_APP_ERROR]
+    ]
+    for (const [err, rpc] of table) {
+      assert.equal(rpcErrorFrom(err).code, rpc, err.message)
+      const back = roundTrip(err)
+      assert.equal(back.code, err.code)
+      assert.equal(back.message, err.message)
+      assert.equal(back instanceof UnknownMethodError, err instanceof UnknownMethodError, err.message)
+    }
+  })
+
+  it('reads a foreign or broken error object by its code only', () => {
+    assert.equal(procmeshErrorFrom('junk').code, 'PROTOCOL_ERROR')
+    assert.equal(procmeshErrorFrom({ code: RPC_PARSE_ERROR, message: 'parse error' }).code, 'INVALID_REQUEST')
+    assert.equal(procmeshErrorFrom({ code: RPC_INVALID_REQUEST, message: 'x' }).code, 'INVALID_REQUEST')
+    assert.ok(procmeshErrorFrom({ code: RPC_METHOD_NOT_FOUND, message: 'x' }) instanceof UnknownMethodError)
+    assert.equal(procmeshErrorFrom({ code: RPC_APP_ERROR, message: 'x', data: { code: 'NOPE' } }).code, 'SERVER_ERROR')
+  })
+
+  it('checkAnswer makes a failed check of an answer the remote\'s PROTOCOL_ERROR', () => {
+    assert.throws(() => checkAnswer(() => CONTROL_API.run.validateResult({}), 'run: bad answer'),
+      (err: unknown) => err instanceof ProcmeshError && err.code === 'PROTOCOL_ERROR' && /^run: bad answer: result\.peerId/.test(err.message))
+    assert.equal(checkAnswer(() => 5), 5)
   })
 })

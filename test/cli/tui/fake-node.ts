@@ -3,6 +3,7 @@
  * bench: handlers per method, streamed notifications, and a switch that makes the
  * "node" go away and come back.
  */
+import { UnknownMethodError } from '../../../protocols/control.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { ControlClient, type CallOptions, type ControlTransport } from '../../../cli/control-client.js'
 
@@ -61,7 +62,7 @@ class FakeConnection implements ControlTransport {
     if (this.closed) throw new ProcmeshError('UNAVAILABLE', 'control connection closed')
     this.node.calls.push({ method, params })
     const handler = this.node.handlers.get(method)
-    if (handler === undefined) throw new ProcmeshError('NOT_FOUND', `unknown method "${method}"`)
+    if (handler === undefined) throw new UnknownMethodError(`unknown method "${method}"`)
     return await new Promise<unknown>((resolve, reject) => {
       this.pending.add(reject)
       Promise.resolve(handler(params, data => { if (!this.closed) opts.onData?.(data) })).then(v => {
