@@ -7,7 +7,7 @@
 import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
 import type { ControlClient } from '../control-client.js'
-import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './state.js'
+import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './model.js'
 
 export type Connect = () => Promise<ControlClient>
 

@@ -5,7 +5,7 @@
  */
 import type { ProcessInfo } from '../../protocols/types.js'
 import { buildTree, compareProcesses, filterHaystack, filterNeedle, flattenTree, withAncestors, type ProcessNode, type SortKey } from '../../protocols/processes.js'
-import type { HostProcs } from './state.js'
+import type { HostProcs } from './model.js'
 
 export interface ProcRow {
   peerId: string
