@@ -45,9 +45,24 @@ interface Pending {
 
 /** How long connecting to the control socket may take: it is local, so a node that takes longer is wedged. */
 export const CONNECT_TIMEOUT_MS = 3000
+/** A quick is-a-node-there probe (join, service) waits this long for the socket. */
+export const NODE_PROBE_TIMEOUT_MS = 1000
 
 export function socketPath (home: string): string {
   return controlEndpoint(home)
+}
+
+/**
+ * True when a node runs for the home: something accepts on its control socket, or
+ * refuses us for another reason than its absence (a socket of another user, a wedged node).
+ */
+export async function nodeRunning (home: string, timeoutMs = NODE_PROBE_TIMEOUT_MS): Promise<boolean> {
+  try {
+    (await ControlConnection.connect(home, timeoutMs)).close()
+    return true
+  } catch (err: unknown) {
+    return !isNoNode(err)
+  }
 }
 
 /** True when `err` says no node runs for the home (commands then fall back to the home's files). */

@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
 import { CONTROL_API } from '../protocols/control-api.js'
+import { DEFAULT_INTERVAL_MS } from '../protocols/limits.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer } from './mesh/announcer.js'
 import { ProcessCollector } from './host/collector.js'
@@ -47,7 +48,7 @@ export interface NodeConfig {
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
 
 export function defaultNodeConfig (home: string): NodeConfig {
-  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false, historyRetentionMs: 60 * 60 * 1000, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: 60 * 60 * 1000, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
 }
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */

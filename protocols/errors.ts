@@ -54,6 +54,12 @@ export class InvalidFieldError extends ProcmeshError {
   }
 }
 
+/** The `code` of a Node.js system error (`ENOENT`, `EACCES` …), or undefined for anything else. */
+export function errnoCode (err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
+  return typeof err.code === 'string' ? err.code : undefined
+}
+
 export function errorMessage (err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)

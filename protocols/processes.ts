@@ -6,6 +6,7 @@
  * they cannot drift apart.
  */
 import type { ProcessInfo } from './types.js'
+import { isOneOf } from './validate.js'
 
 /**
  * The text a filter searches: name, command line and user, lower-cased. NUL separates
@@ -61,7 +62,7 @@ export interface SortSpec {
 }
 
 export function isSortKey (value: unknown): value is SortKey {
-  return typeof value === 'string' && (SORT_KEYS as readonly string[]).includes(value)
+  return isOneOf(value, SORT_KEYS)
 }
 
 export interface ProcessNode {

@@ -13,7 +13,8 @@ import { innerPid, stopChild } from './sim.js'
 import { nowMs, sleep } from './stats.js'
 
 export { BIN, REPO } from './paths.js'
-export const DEFAULT_INTERVAL_MS = 2000
+import { DEFAULT_INTERVAL_MS } from '../../protocols/limits.js'
+export { DEFAULT_INTERVAL_MS }
 
 /** What the node prints on stderr once its control socket listens (cli/commands/node.ts). */
 const READY_LINE = / running; peer id (\S+);/

@@ -4,7 +4,7 @@ import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_AUDIT_ENTRIES } from '../../protocols/messages.js'
 import { UsageError, parsePositiveInt } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
-import { withClient } from '../control-client.js'
+import { isNoNode, withClient } from '../control-client.js'
 import { shortId, table } from '../format.js'
 
 const DEFAULT_LIMIT = 50
@@ -49,7 +49,7 @@ export const auditCommand: CommandSpec = {
     try {
       results = await withClient(ctx.home, async c => await c.audit({ target, limit }))
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE' || target !== 'self') throw err
+      if (!isNoNode(err) || target !== 'self') throw err
       // no node: this home's own log can still be read
       const { readAuditLog } = await import('../../node/security/audit-log.js')
       const { homePaths } = await import('../../node/setup/home.js')

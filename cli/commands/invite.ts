@@ -1,9 +1,10 @@
 import type { InviteResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { ROLES, type Role } from '../../protocols/wire.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UsageError } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
-import { withClient } from '../control-client.js'
+import { isNoNode, withClient } from '../control-client.js'
 
 /** Lines before the token: what it carries and grants. */
 export function describeInvite (r: InviteResult, viaNode: boolean): string[] {
@@ -29,14 +30,14 @@ export const inviteCommand: CommandSpec = {
   positionals: [0, 0],
   async run (ctx, values) {
     const roleText = str(values, 'role')
-    if (roleText !== undefined && !(ROLES as readonly string[]).includes(roleText)) throw new UsageError(`--role: one of ${ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
-    const role = roleText as Role | undefined
+    if (roleText !== undefined && !isOneOf(roleText, ROLES)) throw new UsageError(`--role: one of ${ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
+    const role: Role | undefined = roleText
     let result: InviteResult
     let viaNode = true
     try {
       result = await withClient(ctx.home, async c => await c.invite(role !== undefined ? { role } : {}))
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE') throw err
+      if (!isNoNode(err)) throw err
       viaNode = false
       const { createInviteOffline } = await import('../../node/security/invite.js')
       result = await createInviteOffline(ctx.home, role)

@@ -1,5 +1,5 @@
 import type { KillParams, KillResult } from '../../protocols/control.js'
-import { MAX_GRACE_MS, SIGNALS, type SignalName } from '../../protocols/messages.js'
+import { MAX_GRACE_MS, SIGNALS, signalFromText, type SignalName } from '../../protocols/messages.js'
 import { UsageError, parseDuration } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 
@@ -8,9 +8,7 @@ const MAX_PID = 2 ** 31 - 1
 
 /** `TERM`, `term`, `SIGTERM` and `sigterm` all mean TERM; anything outside SIGNALS is a usage error. */
 export function parseSignal (text: string): SignalName {
-  const upper = text.trim().toUpperCase()
-  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
-  const found = SIGNALS.find(s => s === bare)
+  const found = signalFromText(text)
   if (found === undefined) throw new UsageError(`--signal: one of ${SIGNALS.join(', ')} (with or without SIG), got ${JSON.stringify(text)}`)
   return found
 }

@@ -1,5 +1,6 @@
 import type { TrustAddResult, TrustListResult, TrustRemoveResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UsageError } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
 import type { CliContext } from '../context.js'
@@ -88,8 +89,8 @@ export const trustCommand: CommandSpec = {
     } else if (sub === 'add') {
       if (peer === undefined) throw new UsageError('trust add needs PEER')
       if (roleText === undefined) throw new UsageError('trust add needs --role none|read|control|exec')
-      if (!(TRUST_ROLES as readonly string[]).includes(roleText)) throw new UsageError(`--role: one of ${TRUST_ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
-      role = roleText as TrustRole
+      if (!isOneOf(roleText, TRUST_ROLES)) throw new UsageError(`--role: one of ${TRUST_ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
+      role = roleText
     } else if (sub === 'remove') {
       if (peer === undefined) throw new UsageError('trust remove needs PEER')
     } else {

@@ -6,7 +6,7 @@
  */
 import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
-import type { ControlClient } from '../control-client.js'
+import { isNoNode, type ControlClient } from '../control-client.js'
 import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './model.js'
 
 export type Connect = () => Promise<ControlClient>
@@ -160,7 +160,7 @@ export class MeshDataSource {
         return
       } catch (err: unknown) {
         const delay = reconnectDelay(this.attempt++)
-        const why = err instanceof ProcmeshError && err.code === 'NO_NODE' ? 'no node running' : errorMessage(err)
+        const why = isNoNode(err) ? 'no node running' : errorMessage(err)
         this.opts.dispatch({ type: 'connection', state: 'down', note: `node unreachable (${why}); retrying in ${(delay / 1000).toFixed(1)}s` })
         await new Promise<void>(resolve => { this.timers.set('reconnect', setTimeout(resolve, delay)) })
       }

@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { open, readFile, stat } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { UsageError } from '../args.js'
 
 export const DEFAULT_WEB_LISTEN = '127.0.0.1:7070'
@@ -140,8 +140,4 @@ export function originMatches (origin: string | undefined, host: string | undefi
   } catch {
     return false
   }
-}
-
-function errnoCode (err: unknown): string | undefined {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined
 }

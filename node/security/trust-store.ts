@@ -15,7 +15,7 @@
  * decides the very next request.
  */
 import { readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from '../../protocols/limits.js'
 import { CLAIM_SECRET_PATTERN, MAX_TOKEN_ADDRS, PEER_ID_PATTERN } from '../../protocols/token.js'
 import {
@@ -149,7 +149,7 @@ function statOrUndefined (file: string): Stats | undefined {
   try {
     return statSync(file)
   } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return undefined
+    if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
 }
