@@ -68,7 +68,6 @@ export class ProcmeshNode {
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
-  private history?: HistoryRing
   private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
@@ -149,7 +148,6 @@ export class ProcmeshNode {
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
-    this.history = history
     const supervisor = new Supervisor({
       logsDir: this.paths.logsDir,
       stateFile: join(this.config.home, 'starts.jsonl'),

@@ -159,7 +159,7 @@ export async function waitMeshConverged (nodes: PmNode[], clients: PmClients, ti
   const names = nodes.map(n => n.name)
   for (;;) {
     const views = await Promise.all(nodes.map(async n => await clients.peers(n).catch(() => [])))
-    const missing = views.map((peers, i) => names.filter(name => !peers.some(p => p.name === name && p.status === 'online')).length)
+    const missing = views.map(peers => names.filter(name => !peers.some(p => p.name === name && p.status === 'online')).length)
     if (missing.every(m => m === 0)) return nowMs() - start
     if (nowMs() - start > timeoutMs) {
       const worst = missing.indexOf(Math.max(...missing))

@@ -1,6 +1,5 @@
 import type { AuditEntry } from '../../protocols/audit.js'
 import type { AuditTargetEntry } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_AUDIT_ENTRIES } from '../../protocols/messages.js'
 import { UsageError, parsePositiveInt } from '../args.js'
 import { str, type CommandSpec } from '../command.js'

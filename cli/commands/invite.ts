@@ -1,5 +1,4 @@
 import type { InviteResult } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
 import { ROLES, type Role } from '../../protocols/wire.js'
 import { isOneOf } from '../../protocols/validate.js'
 import { UsageError } from '../args.js'

@@ -1,4 +1,3 @@
-import { ProcmeshError } from '../../protocols/errors.js'
 import { bool, type CommandSpec } from '../command.js'
 import { nodeRunning } from '../control-client.js'
 

@@ -24,7 +24,6 @@ const SYSTEMCTL_TIMEOUT_MS = 60_000
 const SYSTEMD_RUNTIME_DIR = '/run/systemd/system'
 
 const ACTIONS = ['install', 'uninstall', 'status'] as const
-type Action = typeof ACTIONS[number]
 /** Flags that shape the node's command line: install only. */
 const NODE_FLAGS = ['name', 'tag', 'listen', 'bootstrap', 'interval', 'no-mdns', 'readonly'] as const
 

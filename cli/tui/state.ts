@@ -5,7 +5,7 @@
  * confirmation modal.
  */
 import { SIGNALS } from '../../protocols/messages.js'
-import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
+import type { PeerEntry } from '../../protocols/types.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
 import { helpBlocks } from './keymap.js'
 import { computeLayout, helpLayout, type Layout } from './layout.js'

@@ -40,7 +40,7 @@ export function isLoopback (host: string): boolean {
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true
   if (isIP(h) === 4) return h.startsWith('127.')
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)
-  return mapped !== null && mapped[1].startsWith('127.')
+  return mapped?.[1].startsWith('127.') ?? false
 }
 
 /** `[::1]:7070` for IPv6, `host:port` otherwise: what a browser puts in the URL (and the Host header). */

@@ -8,7 +8,7 @@ import type { ControlMethod } from '../../protocols/control-api.js'
 import {
   RPC_INVALID_REQUEST, RPC_PARSE_ERROR, STREAM_NOTIFICATION, UnknownMethodError, rpcErrorFrom, type RpcErrorObject
 } from '../../protocols/control.js'
-import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { JSON_RPC_VERSION } from '../../protocols/ids.js'
 import { MAX_CONTROL_CONNECTIONS, MAX_CONTROL_REQUEST_BYTES } from '../../protocols/limits.js'
 import { isRecord } from '../../protocols/validate.js'

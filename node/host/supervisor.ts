@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { constants as fsConstants, createWriteStream, type WriteStream } from 'node:fs'
+import { constants as fsConstants, createWriteStream, type Stats, type WriteStream } from 'node:fs'
 import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path'
@@ -985,7 +985,7 @@ export function newManagedId (): string {
 
 async function checkCwd (cwd: string): Promise<string> {
   if (!isAbsolute(cwd)) throw new ProcmeshError('INVALID_REQUEST', `cwd ${cwd}: must be an absolute path`)
-  let info
+  let info: Stats
   try {
     info = await stat(cwd)
   } catch (err: unknown) {
@@ -1014,7 +1014,7 @@ async function resolveCommand (command: string, path: string, cwd: string): Prom
   for (const dir of path.split(':')) {
     if (dir === '' || !isAbsolute(dir)) continue
     const file = join(dir, command)
-    let info
+    let info: Stats
     try {
       info = await stat(file)
     } catch {
@@ -1033,7 +1033,7 @@ async function resolveCommand (command: string, path: string, cwd: string): Prom
 }
 
 async function checkExecutable (file: string, command: string): Promise<void> {
-  let info
+  let info: Stats
   try {
     info = await stat(file)
   } catch {

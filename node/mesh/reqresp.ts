@@ -11,7 +11,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { ProcmeshError, checkAnswer, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import {
   decodeFramePayload, encodeFrame, errorFrame, moreFrame, okFrame, parseResponseFrame,
-  type ProtocolDescriptor, type Role
+  type ProtocolDescriptor, type ResponseFrame, type Role
 } from '../../protocols/wire.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -101,7 +101,7 @@ async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handl
       more: async result => { await writeFrame(lp, moreFrame(result), abort.signal) },
       extendDeadline: () => { clearTimeout(deadline); deadline = undefined }
     }
-    let frame
+    let frame: ResponseFrame
     try {
       frame = okFrame(await handler(request, ctx))
     } catch (err: unknown) {

@@ -35,7 +35,7 @@ import { request, serveProtocol, type Authorizer, type ServeOptions } from '../m
 import { StartPolicyFile } from './start-policy.js'
 import { loadOrCreateSwarmKey, meshFingerprint } from './swarm-key.js'
 import { resolveTargets } from '../mesh/targets.js'
-import { TrustStore, type TrustFile, type TrustRole } from './trust-store.js'
+import { TrustStore, type TrustFile } from './trust-store.js'
 
 /** One log line (and audit line) per remote host per this interval for failed handshakes: a
  * stranger re-dialling every second must not flood the log or rotate real decisions away. */
