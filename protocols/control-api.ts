@@ -17,8 +17,8 @@ import {
 import { isErrorCode, toProcmeshError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
-  HISTORY, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
-  REQUEST_ID_PATTERN, SIGNALS, validateArgv, validateEnv, validateLogChunk, validateProcess, type LogChunk
+  HISTORY, LOGS, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
+  REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
 import type { IdInfo, PeerEntry } from './types.js'
@@ -113,6 +113,15 @@ function targetEntry<T extends object> (value: unknown, path: string, body: (r: 
     return { peerId, name, ...body(r, path) }
   } catch (err: unknown) {
     return { peerId, name, error: { code: 'PROTOCOL_ERROR', message: `bad answer: ${toProcmeshError(err).message}` } }
+  }
+}
+
+/** The target a single-target answer (run, kill, logs) names; the rest is the mesh protocol's result. */
+function targetOfResult (value: unknown): { peerId: string, name: string } {
+  const r = expectRecord(value, 'result')
+  return {
+    peerId: expectString(r.peerId, 'result.peerId', { minLength: 1, maxBytes: 128 }),
+    name: expectString(r.name, 'result.name', { maxBytes: MAX_NAME_BYTES * 2 })
   }
 }
 
@@ -239,16 +248,7 @@ const run: ControlMethod<RunParams, RunResult> = {
       ...(requestId !== undefined ? { requestId } : {})
     }
   },
-  validateResult (value) {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
-      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
-      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
-    }
-  },
+  validateResult: value => ({ ...targetOfResult(value), ...START.validateResult(value) }),
   timeoutMs: () => RUN_TIMEOUT_MS
 }
 
@@ -268,17 +268,7 @@ const kill: ControlMethod<KillParams, KillResult> = {
       ...(graceMs !== undefined ? { graceMs } : {})
     }
   },
-  validateResult (value) {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      pid: expectInt(r.pid, 'result.pid'),
-      signal: expectString(r.signal, 'result.signal'),
-      result: expectOneOf(r.result, 'result.result', ['signalled', 'exited', 'gone'] as const),
-      signalled: r.signalled === undefined ? [] : expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`))
-    }
-  },
+  validateResult: value => ({ ...targetOfResult(value), ...STOP.validateResult(value) }),
   timeoutMs: p => (p.graceMs ?? 0) + KILL_TIMEOUT_MARGIN_MS
 }
 
@@ -293,17 +283,7 @@ const logs: ControlMethod<LogsParams, LogsResult, LogChunk> = {
       follow: optional(r.follow, v => expectBoolean(v, 'follow')) ?? false
     }
   },
-  validateResult (value) {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      exited: expectBoolean(r.exited, 'result.exited'),
-      exitCode: r.exitCode === null || r.exitCode === undefined ? null : expectInt(r.exitCode, 'result.exitCode'),
-      signal: r.signal === null || r.signal === undefined ? null : expectString(r.signal, 'result.signal', { maxBytes: 16 }),
-      truncated: r.truncated === true
-    }
-  },
+  validateResult: value => ({ ...targetOfResult(value), ...LOGS.validateResult(value) }),
   validateNotification: validateLogChunk,
   timeoutMs: () => undefined
 }

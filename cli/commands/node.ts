@@ -1,19 +1,24 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
 import { UsageError, parseDuration, parseInterval, parsePairs, untilStopSignal } from '../args.js'
-import { bool, str, strs, type CommandSpec } from '../command.js'
+import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
+
+/** The node's flags that `procmesh service install` also takes and writes into the unit's ExecStart. */
+export const NODE_UNIT_OPTIONS = {
+  name: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  listen: { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  interval: { type: 'string' },
+  'no-mdns': { type: 'boolean' },
+  readonly: { type: 'boolean' }
+} as const satisfies OptionsConfig
 
 export const nodeCommand: CommandSpec = {
   usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 1h] [--log-level info] [--home DIR]',
   options: {
-    name: { type: 'string' },
-    tag: { type: 'string', multiple: true },
-    listen: { type: 'string', multiple: true },
-    bootstrap: { type: 'string', multiple: true },
-    interval: { type: 'string' },
-    'no-mdns': { type: 'boolean' },
-    readonly: { type: 'boolean' },
+    ...NODE_UNIT_OPTIONS,
     policy: { type: 'string' },
     'log-level': { type: 'string' },
     history: { type: 'string' }

@@ -17,6 +17,7 @@ import { UsageError, parseDuration, parsePairs } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
 import { nodeRunning } from '../control-client.js'
+import { NODE_UNIT_OPTIONS } from './node.js'
 
 /** systemctl gets this long per call (enable --now waits for the start job). */
 const SYSTEMCTL_TIMEOUT_MS = 60_000
@@ -25,7 +26,7 @@ const SYSTEMD_RUNTIME_DIR = '/run/systemd/system'
 
 const ACTIONS = ['install', 'uninstall', 'status'] as const
 /** Flags that shape the node's command line: install only. */
-const NODE_FLAGS = ['name', 'tag', 'listen', 'bootstrap', 'interval', 'no-mdns', 'readonly'] as const
+const NODE_FLAGS = Object.keys(NODE_UNIT_OPTIONS)
 
 /** True inside a Node single executable application (require: a SEA cannot import()). */
 export function runningAsSea (): boolean {
@@ -240,13 +241,7 @@ export const serviceCommand: CommandSpec = {
     system: { type: 'boolean' },
     root: { type: 'string' },
     'dry-run': { type: 'boolean' },
-    name: { type: 'string' },
-    tag: { type: 'string', multiple: true },
-    listen: { type: 'string', multiple: true },
-    bootstrap: { type: 'string', multiple: true },
-    interval: { type: 'string' },
-    'no-mdns': { type: 'boolean' },
-    readonly: { type: 'boolean' }
+    ...NODE_UNIT_OPTIONS
   },
   positionals: [1, 1],
   async run (ctx, values, positionals) {
