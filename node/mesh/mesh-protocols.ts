@@ -1,41 +1,61 @@
-/** Serve the mesh protocols from HostServices, as a node part. */
+/** Serve the mesh protocols from HostServices, as a node part: one table says what is served. */
 import { HISTORY, LIST, LOGS, START, STOP } from '../../protocols/messages.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
-import { serveProtocol, type ServeOptions } from './reqresp.js'
+import type { ProtocolDescriptor } from '../../protocols/wire.js'
+import { serveProtocol, type RequestHandler, type ServeOptions } from './reqresp.js'
+
+/** One row of the table: a protocol and its handler, registered and unregistered together. */
+export interface ServedProtocol {
+  id: string
+  serve: (libp2p: ProcmeshLibp2p, opts: ServeOptions) => Promise<void>
+}
+
+export function servedProtocol<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handler: RequestHandler<Req>): ServedProtocol {
+  return { id: desc.id, serve: async (libp2p, opts) => { await serveProtocol(libp2p, desc, handler, opts) } }
+}
+
+/** The protocols this host serves, each answered by HostServices. */
+export function hostProtocols (s: HostServices): ServedProtocol[] {
+  return [
+    servedProtocol(LIST, async req => await s.list(req)),
+    servedProtocol(HISTORY, async req => s.history(req)),
+    servedProtocol(START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString())),
+    servedProtocol(STOP, async (req, ctx) => {
+      if (req.graceMs !== undefined) ctx.extendDeadline()
+      return await s.control.stop(req, ctx.remotePeer.toString())
+    }),
+    servedProtocol(LOGS, async (req, ctx) => {
+      if (req.follow) ctx.extendDeadline()
+      return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
+    })
+  ]
+}
 
 export class MeshProtocols {
   private readonly libp2p: ProcmeshLibp2p
-  private readonly services: HostServices
+  private readonly table: readonly ServedProtocol[]
   private readonly opts: ServeOptions
-  private started = false
+  /** what start() registered, so stop() unregisters exactly that (also after a start that failed half-way) */
+  private registered: string[] = []
 
   constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions) {
     this.libp2p = libp2p
-    this.services = services
+    this.table = hostProtocols(services)
     this.opts = opts
   }
 
   async start (): Promise<void> {
-    if (this.started) return
-    this.started = true
-    const s = this.services
-    await serveProtocol(this.libp2p, LIST, async req => await s.list(req), this.opts)
-    await serveProtocol(this.libp2p, HISTORY, async req => s.history(req), this.opts)
-    await serveProtocol(this.libp2p, START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString()), this.opts)
-    await serveProtocol(this.libp2p, STOP, async (req, ctx) => {
-      if (req.graceMs !== undefined) ctx.extendDeadline()
-      return await s.control.stop(req, ctx.remotePeer.toString())
-    }, this.opts)
-    await serveProtocol(this.libp2p, LOGS, async (req, ctx) => {
-      if (req.follow) ctx.extendDeadline()
-      return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
-    }, this.opts)
+    if (this.registered.length > 0) return
+    for (const p of this.table) {
+      await p.serve(this.libp2p, this.opts)
+      this.registered.push(p.id)
+    }
   }
 
   async stop (): Promise<void> {
-    if (!this.started) return
-    this.started = false
-    await this.libp2p.unhandle([LIST.id, HISTORY.id, START.id, STOP.id, LOGS.id])
+    const ids = this.registered
+    this.registered = []
+    if (ids.length > 0) await this.libp2p.unhandle(ids)
   }
 }
