@@ -12,7 +12,9 @@ import { joinArgv } from './argv.js'
 import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
-import { initialState, psTarget, reduce, type Action, type ConnectionState, type Effect, type State } from './state.js'
+import type { Action, ConnectionState, Effect, State } from './model.js'
+import { psTarget } from './selectors.js'
+import { initialState, reduce } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './view.js'
 
 export interface TopAppOptions {

@@ -8,14 +8,16 @@ import { SIGNALS } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
 import { helpBlocks } from './keymap.js'
-import { computeLayout, helpLayout, type Layout } from './layout.js'
+import { helpLayout } from './layout.js'
 import {
   SORT_LABELS, TRAIL_WINDOW_MS, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostProcs, type LogView, type Modal,
   type Pane, type ProcRef, type State, type Step
 } from './model.js'
-import { selectRowsFor, type ProcRow } from './rows.js'
+import type { ProcRow } from './rows.js'
+import { layoutOf, refOf, selectRows, selectedHostEntry, selectedRow } from './selectors.js'
 
 export * from './model.js'
+export * from './selectors.js'
 
 /** Log lines kept for the details pane: a screenful many times over, bounded. */
 export const MAX_LOG_LINES = 2000
@@ -54,53 +56,6 @@ export function initialState (opts: InitOptions): State {
     status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
     quitting: false
   }
-}
-
-// ---- derived views (pure; render uses them too) ----
-
-export function layoutOf (s: State): Layout {
-  return computeLayout(s.size.cols, s.size.rows, s.hosts.length, s.details !== undefined)
-}
-
-/** The hosts whose processes the pane lists. */
-export function listedHostIds (s: State): string[] {
-  if (s.meshWide) {
-    const ids = s.hosts.map(h => h.peerId)
-    for (const id of Object.keys(s.procs)) if (!ids.includes(id)) ids.push(id)
-    return ids
-  }
-  return s.selectedHost !== undefined ? [s.selectedHost] : []
-}
-
-export function selectRows (s: State): ProcRow[] {
-  return selectRowsFor({
-    procs: s.procs,
-    hostIds: listedHostIds(s),
-    filter: s.filter,
-    sort: s.sort,
-    reverse: s.reverse,
-    tree: s.tree,
-    folded: s.folded
-  })
-}
-
-export function selectedHostEntry (s: State): PeerEntry | undefined {
-  return s.hosts.find(h => h.peerId === s.selectedHost)
-}
-
-export function selectedRow (s: State): ProcRow | undefined {
-  return selectRows(s)[s.procCursor]
-}
-
-/** What the data source should list: the selected host, or every host in mesh-wide mode. */
-export function psTarget (s: State): string | undefined {
-  if (s.meshWide) return 'all'
-  return s.selectedHost
-}
-
-export function refOf (row: ProcRow): ProcRef {
-  const p = row.proc
-  return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }
 }
 
 // ---- helpers ----
