@@ -10,7 +10,7 @@ import { createConnection, type Socket } from 'node:net'
 import { CONTROL_API, type ControlMethod } from '../protocols/control-api.js'
 import {
   STREAM_NOTIFICATION, procmeshErrorFrom, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
-  type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult, type PsEntry,
+  type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult, type PeersParams, type PsEntry,
   type PsParams, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
   type TrustRemoveParams, type TrustRemoveResult
 } from '../protocols/control.js'
@@ -233,7 +233,7 @@ export class ControlClient {
   }
 
   id (opts?: InvokeOptions<never>): Promise<IdInfo> { return this.invoke(CONTROL_API.id, undefined, opts) }
-  peers (opts?: InvokeOptions<never>): Promise<PeerEntry[]> { return this.invoke(CONTROL_API.peers, undefined, opts) }
+  peers (params: PeersParams = {}, opts?: InvokeOptions<never>): Promise<PeerEntry[]> { return this.invoke(CONTROL_API.peers, params, opts) }
   ps (params: PsParams, opts?: InvokeOptions<PsEntry>): Promise<PsEntry[]> { return this.invoke(CONTROL_API.ps, params, opts) }
   history (params: HistoryParams, opts?: InvokeOptions<HistoryEntry>): Promise<HistoryEntry[]> { return this.invoke(CONTROL_API.history, params, opts) }
   run (params: RunParams, opts?: InvokeOptions<never>): Promise<RunResult> { return this.invoke(CONTROL_API.run, params, opts) }

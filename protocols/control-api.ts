@@ -9,16 +9,16 @@
  */
 import { validateAuditEntry } from './audit.js'
 import {
-  CONTROL_METHODS, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
+  CONTROL_METHODS, parsePeersParams, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
   type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult,
-  type PeerError, type PsEntry, type PsParams, type RunParams, type RunResult, type TrustAddParams,
+  type PeerError, type PeersParams, type PsEntry, type PsParams, type RunParams, type RunResult, type TrustAddParams,
   type TrustAddResult, type TrustListResult, type TrustRemoveParams, type TrustRemoveResult
 } from './control.js'
 import { isErrorCode, toProcmeshError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
   HISTORY, LOGS, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
-  REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateLogChunk, validateProcess, type LogChunk
+  REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateListTop, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
 import type { IdInfo, PeerEntry } from './types.js'
@@ -126,10 +126,14 @@ function targetOfResult (value: unknown): { peerId: string, name: string } {
 }
 
 export function validatePsEntry (value: unknown, path = 'entry'): PsEntry {
-  return targetEntry(value, path, (r, p) => ({
-    collectedAt: expectNumber(r.collectedAt, `${p}.collectedAt`, { min: 0 }),
-    processes: expectArray(r.processes, `${p}.processes`, MAX_LIST_PROCESSES).map((x, i) => validateProcess(x, `${p}.processes[${i}]`))
-  }))
+  return targetEntry(value, path, (r, p) => {
+    const total = optional(r.total, v => expectInt(v, `${p}.total`, { min: 0 }))
+    return {
+      collectedAt: expectNumber(r.collectedAt, `${p}.collectedAt`, { min: 0 }),
+      processes: expectArray(r.processes, `${p}.processes`, MAX_LIST_PROCESSES).map((x, i) => validateProcess(x, `${p}.processes[${i}]`)),
+      ...(total !== undefined ? { total } : {})
+    }
+  })
 }
 
 export function validateHistoryEntry (value: unknown, path = 'entry'): HistoryEntry {
@@ -142,8 +146,17 @@ export function validateAuditTargetEntry (value: unknown, path = 'entry'): Audit
   }))
 }
 
+function validateGossipStats (value: unknown, path: string): NonNullable<PeerEntry['gossip']> {
+  const g = expectRecord(value, path)
+  const count = (field: string): number => expectInt(g[field], `${path}.${field}`, { min: 0 })
+  return { full: count('full'), delta: count('delta'), alive: count('alive'), pulls: count('pulls'), pullFailures: count('pullFailures') }
+}
+
 export function validatePeerEntry (value: unknown, path: string): PeerEntry {
   const r = expectRecord(value, path)
+  const intervalMs = optional(r.intervalMs, v => expectInt(v, `${path}.intervalMs`, { min: 0 }))
+  const liveAt = optional(r.liveAt, v => expectNumber(v, `${path}.liveAt`, { min: 0 }))
+  const gossip = optional(r.gossip, v => validateGossipStats(v, `${path}.gossip`))
   return {
     peerId: expectString(r.peerId, `${path}.peerId`, { minLength: 1, maxBytes: 128 }),
     name: expectString(r.name, `${path}.name`, { maxBytes: MAX_NAME_BYTES * 2 }),
@@ -156,7 +169,10 @@ export function validatePeerEntry (value: unknown, path: string): PeerEntry {
     procCount: expectInt(r.procCount, `${path}.procCount`, { min: 0 }),
     version: expectString(r.version, `${path}.version`, { maxBytes: 32 }),
     topCpu: validateTop(r.topCpu, `${path}.topCpu`),
-    topMem: validateTop(r.topMem, `${path}.topMem`)
+    topMem: validateTop(r.topMem, `${path}.topMem`),
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+    ...(liveAt !== undefined ? { liveAt } : {}),
+    ...(gossip !== undefined ? { gossip } : {})
   }
 }
 
@@ -200,9 +216,10 @@ const id: ControlMethod<undefined, IdInfo> = {
   timeoutMs: local
 }
 
-const peers: ControlMethod<undefined, PeerEntry[]> = {
+/** `live` asks the node to pull the newest figures of the hosts a viewer shows. */
+const peers: ControlMethod<PeersParams, PeerEntry[]> = {
   name: CONTROL_METHODS.peers,
-  validateParams: noParams,
+  validateParams: parsePeersParams,
   validateResult: value => targetList(value, validatePeerEntry),
   timeoutMs: local
 }
@@ -214,7 +231,8 @@ const ps: ControlMethod<PsParams, PsEntry[], PsEntry> = {
     const r = paramsRecord(value)
     const filter = optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES }))
     const streamed = optional(r.streamed, v => expectBoolean(v, 'streamed'))
-    return { target: target(r), ...(filter !== undefined ? { filter } : {}), ...(streamed !== undefined ? { streamed } : {}) }
+    const top = optional(r.top, v => validateListTop(v, 'top'))
+    return { target: target(r), ...(filter !== undefined ? { filter } : {}), ...(streamed !== undefined ? { streamed } : {}), ...(top !== undefined ? { top } : {}) }
   },
   validateResult: value => targetList(value, validatePsEntry),
   validateNotification: value => validatePsEntry(value),

@@ -4,8 +4,8 @@
  */
 import type { AuditEntry } from './audit.js'
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
-import type { HistoryResult, LogChunk, SignalName } from './messages.js'
-import { isRecord } from './validate.js'
+import type { HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
+import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
 import type { Role, TrustRole } from './wire.js'
 
@@ -68,10 +68,27 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
  * With `streamed: true` the caller consumes the notifications, and the final result repeats
  * each entry without its processes (a mesh-wide answer would otherwise travel twice).
  */
-export interface PsParams { target: string, filter?: string, streamed?: boolean }
+/**
+ * `peers` params: `live` names the hosts a viewer shows ('all' or peer ids); the node pulls
+ * their newest figures (node/mesh/live-figures.ts) and lays them over the gossiped ones.
+ */
+export interface PeersParams { live?: 'all' | string[] }
+/** peer ids a viewer may watch in one call (a screen shows far fewer) */
+export const MAX_LIVE_IDS = 1024
+
+export function parsePeersParams (value: unknown): PeersParams {
+  if (value === undefined || value === null) return {}
+  const r = expectRecord(value, 'params')
+  if (r.live === undefined) return {}
+  if (r.live === 'all') return { live: 'all' }
+  return { live: expectArray(r.live, 'params.live', MAX_LIVE_IDS).map((v, i) => expectString(v, `params.live[${i}]`, { minLength: 1, maxBytes: 128 })) }
+}
+
+/** `top`: each host answers only its busiest processes (and how many matched, as `total`). */
+export interface PsParams { target: string, filter?: string, streamed?: boolean, top?: ListTop }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
-  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }
+  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
   | { peerId: string, name: string, error: PeerError }
 
 /** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */

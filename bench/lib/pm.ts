@@ -139,7 +139,7 @@ export class PmClients {
   }
 
   async peers (node: PmNode): Promise<PeerEntry[]> {
-    return await this.call(node, CONTROL_API.peers, undefined)
+    return await this.call(node, CONTROL_API.peers, {})
   }
 
   drop (node: PmNode): void {

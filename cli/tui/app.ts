@@ -13,7 +13,7 @@ import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
 import type { Action, ConnectionState, Effect, State } from './model.js'
-import { psTarget } from './selectors.js'
+import { psTarget, psTop } from './selectors.js'
 import { initialState, reduce } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './view.js'
 
@@ -135,7 +135,7 @@ export class TopApp {
     this.dispatch({ type: 'resize', cols: screen.cols, rows: screen.rows })
     this.clock = setInterval(() => { this.dispatch({ type: 'tick', now: Date.now() }) }, CLOCK_MS)
     this.data.start()
-    this.data.setTarget(psTarget(this.state))
+    this.data.setTarget(psTarget(this.state), psTop(this.state))
     return finished
   }
 
@@ -148,12 +148,13 @@ export class TopApp {
   dispatch (action: Action, urgent = false): void {
     if (!this.running) return
     const before = psTarget(this.state)
+    const topBefore = JSON.stringify(psTop(this.state))
     const { state, effects } = reduce(this.state, action)
     this.state = state
     for (const e of effects) this.carryOut(e)
     if (!this.running) return
     const after = psTarget(state)
-    if (after !== before) this.data?.setTarget(after)
+    if (after !== before || JSON.stringify(psTop(state)) !== topBefore) this.data?.setTarget(after, psTop(state))
     this.invalidate(urgent)
   }
 

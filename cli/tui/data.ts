@@ -6,6 +6,7 @@
  */
 import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
+import type { ListTop } from '../../protocols/messages.js'
 import { isNoNode, type ControlClient } from '../control-client.js'
 import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './model.js'
 
@@ -59,6 +60,7 @@ export class MeshDataSource {
   private readonly opts: Required<Omit<DataSourceOptions, 'now'>> & { now: () => number }
   private client?: ControlClient
   private target?: string
+  private top?: ListTop
   private stopped = true
   private attempt = 0
   /** bumped on every (re)connection: loops of an older connection stop rescheduling */
@@ -99,10 +101,11 @@ export class MeshDataSource {
     this.follows.clear()
   }
 
-  /** List this target from now on ('all' or a peer id); undefined lists nothing. */
-  setTarget (target: string | undefined): void {
-    if (target === this.target) return
+  /** List this target from now on ('all' or a peer id); undefined lists nothing. `top` asks each host for its busiest only. */
+  setTarget (target: string | undefined, top?: ListTop): void {
+    if (target === this.target && JSON.stringify(top) === JSON.stringify(this.top)) return
     this.target = target
+    this.top = top
     this.schedule('ps', TARGET_DEBOUNCE_MS)
   }
 
@@ -241,7 +244,8 @@ export class MeshDataSource {
   }
 
   private async pollPeers (client: ControlClient): Promise<void> {
-    const peers = await client.peers()
+    // the screen shows these hosts: the node pulls their live figures while we ask
+    const peers = await client.peers({ live: 'all' })
     this.opts.dispatch({ type: 'peers', peers })
   }
 
@@ -259,7 +263,7 @@ export class MeshDataSource {
       batch = []
     }
     try {
-      const entries = await client.ps({ target, streamed: true }, {
+      const entries = await client.ps({ target, streamed: true, ...(this.top !== undefined ? { top: this.top } : {}) }, {
         onData: entry => {
           batch.push(entry)
           timer ??= setTimeout(flush, PS_BATCH_MS)

@@ -2,6 +2,7 @@
  * Derived views of the TUI state (pure): the layout, the listed hosts and rows, the
  * selection, what the data source should list. The reducer and the drawing both use them.
  */
+import type { ListTop } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { computeLayout, type Layout } from './layout.js'
 import type { ProcRef, State } from './model.js'
@@ -45,6 +46,19 @@ export function selectedRow (s: State): ProcRow | undefined {
 export function psTarget (s: State): string | undefined {
   if (s.meshWide) return 'all'
   return s.selectedHost
+}
+
+/** Processes asked of each host in mesh-wide mode: more than any screen shows. */
+export const MESH_WIDE_TOP_N = 200
+
+/**
+ * Mesh-wide, flat and sorted by CPU or memory, the screen shows the busiest processes of all
+ * hosts: each host is asked for its first MESH_WIDE_TOP_N by that key, not for everything.
+ * The tree, other sort keys and a reversed order need every process.
+ */
+export function psTop (s: State): ListTop | undefined {
+  if (!s.meshWide || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
+  return { by: s.sort, n: MESH_WIDE_TOP_N }
 }
 
 export function refOf (row: ProcRow): ProcRef {

@@ -32,7 +32,8 @@ export async function getHosts (node: WithNode, signal?: AbortSignal): Promise<A
 }
 
 export async function fetchPeers (node: WithNode, signal?: AbortSignal): Promise<PeerEntry[]> {
-  return await node(async c => await c.peers({ signal }))
+  // a page shows these hosts: ask for their live figures, not only the gossiped ones
+  return await node(async c => await c.peers({ live: 'all' }, { signal }))
 }
 
 /**

@@ -9,7 +9,7 @@ import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunResult } from '.
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
   HISTORY, LIST, LOGS, START, STOP, validateLogChunk,
-  type ListResult, type LogsEnd, type StartResult, type StopResult
+  type ListRequest, type ListResult, type ListTop, type LogsEnd, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
@@ -46,9 +46,10 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return await request(deps.libp2p, peerIdFromString(peer.peerId), desc, req, opts)
   }
 
-  const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number): Promise<ListResult> => {
-    if (peer.self) return await deps.services.list({ type: 'list', filter })
-    return await forward(peer, LIST, { type: 'list', filter }, { timeoutMs })
+  const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number, top?: ListTop): Promise<ListResult> => {
+    const req: ListRequest = { type: 'list', filter, ...(top !== undefined ? { top } : {}) }
+    if (peer.self) return await deps.services.list(req)
+    return await forward(peer, LIST, req, { timeoutMs })
   }
 
   handle(handlers, CONTROL_API.ps, async (params, ctx) => {
@@ -56,8 +57,8 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
-        const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS)
-        entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes }
+        const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
+        entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
       }

@@ -7,7 +7,7 @@ import type {
   HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest,
   StartRequest, StartResult, StopRequest, StopResult
 } from '../../protocols/messages.js'
-import { matchesFilter } from '../../protocols/processes.js'
+import { compareProcesses, matchesFilter } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import type { HistoryRing } from './history.js'
 import type { SharedSampler } from './sampler.js'
@@ -54,7 +54,10 @@ export class HostServices {
       const name = this.nameOf(m.startedBy)
       processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
     }
-    return { collectedAt: snap.collectedAt, processes }
+    if (req.top === undefined) return { collectedAt: snap.collectedAt, processes }
+    // the busiest first, in exactly the order every view sorts by that key
+    const top = processes.sort(compareProcesses(req.top.by)).slice(0, req.top.n)
+    return { collectedAt: snap.collectedAt, processes: top, total: processes.length }
   }
 
   history (req: HistoryRequest): HistoryResult {

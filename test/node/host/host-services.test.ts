@@ -4,6 +4,7 @@ import { HistoryRing } from '../../../node/host/history.js'
 import { HostServices, type ManagedMark, type ProcessControl } from '../../../node/host/host-services.js'
 import { SharedSampler } from '../../../node/host/sampler.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
+import { LIST } from '../../../protocols/messages.js'
 import type { ProcessInfo, Snapshot } from '../../../protocols/types.js'
 
 const T0 = 1_700_000_000_000
@@ -57,5 +58,37 @@ describe('HostServices.list', () => {
     assert.equal(byPid.get(30)?.managedId, 'm1')
     assert.equal(byPid.get(30)?.startedBy, 'hostB (peer-b)')
     assert.equal(byPid.get(20)?.managedId, undefined)
+  })
+})
+
+const loaded = (pid: number, cpuPercent: number, rss: number): ProcessInfo => ({ pid, ppid: 1, uid: 0, user: 'root', name: `p${pid}`, cmd: `p${pid}`, state: 'S', cpuPercent, rss, startTime: 1 })
+const loadedSnapshot: Snapshot = {
+  collectedAt: Date.now(),
+  host: { hostname: 'h', platform: 'linux', arch: 'x64', cpus: 2, cpuPercent: 1, load: [0, 0, 0], memTotal: 100, memUsed: 10, uptime: 1 },
+  processes: [loaded(1, 0, 50), loaded(2, 30, 10), loaded(3, 5, 90), loaded(4, 60, 20)]
+}
+const none = async (): Promise<never> => { throw new Error('not used') }
+const control: ProcessControl = { start: none, stop: none, logs: none, managedByPid: () => new Map() }
+
+describe('list with top (mesh-wide views ask each host for a screenful)', () => {
+  const services = new HostServices({ sampler: new SharedSampler({ sample: async () => loadedSnapshot }), history: new HistoryRing(2000, 60_000), control, nameOf: () => undefined })
+
+  it('returns the busiest by CPU and the total that matched', async () => {
+    const r = await services.list({ type: 'list', top: { by: 'cpu', n: 2 } })
+    assert.deepEqual(r.processes.map(p => p.pid), [4, 2])
+    assert.equal(r.total, 4)
+  })
+  it('returns the largest by memory', async () => {
+    const r = await services.list({ type: 'list', top: { by: 'mem', n: 1 } })
+    assert.deepEqual(r.processes.map(p => p.pid), [3])
+  })
+  it('without top returns everything and no total', async () => {
+    const r = await services.list({ type: 'list' })
+    assert.equal(r.processes.length, 4)
+    assert.equal(r.total, undefined)
+  })
+  it('the wire refuses a bad top, naming the field', () => {
+    assert.throws(() => LIST.validateRequest({ type: 'list', top: { by: 'pid', n: 5 } }), /top\.by/)
+    assert.throws(() => LIST.validateRequest({ type: 'list', top: { by: 'cpu', n: 0 } }), /top\.n/)
   })
 })
