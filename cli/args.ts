@@ -1,6 +1,7 @@
 /** Argument helpers for the CLI: usage errors, durations, K=V pairs, the home directory. */
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../protocols/limits.js'
 
 /** A usage error: exit code 2 and the command's usage. */
 export class UsageError extends Error {
@@ -8,6 +9,13 @@ export class UsageError extends Error {
 }
 
 /** "2s", "500ms", "1m", or a bare number of seconds. */
+/** `--interval` of node and top: a duration within MIN_INTERVAL_MS..MAX_INTERVAL_MS; `fallback` when absent. */
+export function parseInterval (text: string | undefined, fallback: number): number {
+  const ms = text !== undefined ? parseDuration(text, '--interval') : fallback
+  if (ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) throw new UsageError(`--interval: must be between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 60000} min`)
+  return ms
+}
+
 export function parseDuration (text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
   if (m === null) throw new UsageError(`${flag}: expected a duration like 2s, 500ms or 1m, got ${JSON.stringify(text)}`)

@@ -15,7 +15,7 @@ import { constants as fsConstants } from 'node:fs'
 import { lstat, open, readFile } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { homePaths } from './home.js'
 import { meshFingerprint, parseSwarmKey } from '../security/swarm-key.js'
 
@@ -265,11 +265,6 @@ export function formatFindings (findings: readonly Finding[]): string {
 }
 
 // ---- probes ----
-
-function errnoCode (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
 
 /** lstat a path; with `read`, also the content of a small regular file (opened without following links). */
 export async function fileFacts (path: string, read = false): Promise<FileFacts> {
