@@ -11,6 +11,8 @@ import { SummaryAnnouncer } from './mesh/announcer.js'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
+import { ReachKeeper, announceOrder } from './mesh/reach.js'
+import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
 import { loadOrCreateIdentity } from './security/identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './mesh/libp2p.js'
@@ -69,6 +71,7 @@ export class ProcmeshNode {
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
   private securityLayer?: NodeSecurity
+  private reachKeeper?: ReachKeeper
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
   /** start/stop/logs of processes; the supervisor replaces the default */
@@ -120,7 +123,8 @@ export class ProcmeshNode {
   }
 
   peers (): PeerEntry[] {
-    return this.view.entries(Date.now())
+    const entries = this.view.entries(Date.now())
+    return this.reachKeeper !== undefined ? this.reachKeeper.withReach(entries) : entries
   }
 
   /** Register an extra part (protocol service, supervisor ...) before start(). */
@@ -168,10 +172,13 @@ export class ProcmeshNode {
       sampler: this.sampler,
       onSnapshot: snap => { history.add(snap) },
       intervalMs: this.config.intervalMs,
-      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
+      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(this.addrs(), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
+    // the view's addresses into the peer store, a connection to every member (reach.ts)
+    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(Date.now()), selfAddrs: () => this.addrs(), log: this.log })
+    this.reachKeeper = reach
     const services = new HostServices({
       sampler: this.sampler,
       history,
@@ -204,6 +211,7 @@ export class ProcmeshNode {
         }
       },
       this.announcer,
+      { start: () => { reach.start() }, stop: () => { reach.stop() } },
       protocols,
       security,
       supervisor,

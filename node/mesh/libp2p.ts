@@ -15,8 +15,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
+import { RELAY_LISTEN_ADDR, relayServer, relayTransport, type CircuitRelayService } from './relay.js'
 
-export type ProcmeshLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+export type ProcmeshLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub, relay: CircuitRelayService }>
 
 /** Connections held at most: a LAN mesh of a few hundred hosts, bounded against floods. */
 export const MAX_CONNECTIONS = 300
@@ -96,8 +97,9 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
   return createLibp2p({
     privateKey: opts.privateKey,
     start: false,
-    addresses: { listen: opts.listen, announceFilter },
-    transports: [tcp()],
+    // RELAY_LISTEN_ADDR: one reservation on a member, for members that cannot dial us (relay.ts)
+    addresses: { listen: [...opts.listen, RELAY_LISTEN_ADDR], announceFilter },
+    transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
     ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
@@ -111,6 +113,7 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     },
     services: {
       identify: identify(),
+      relay: relayServer(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',
