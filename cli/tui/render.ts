@@ -7,7 +7,7 @@ import { MIN_COLS, MIN_ROWS, type Rect } from './layout.js'
 import { parentChain } from './rows.js'
 import { layoutOf, selectRows, type State } from './state.js'
 import {
-  detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, procLines, procTitle, statusText, type Glyphs
+  detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, isReachableOnline, procLines, procTitle, statusText, type Glyphs
 } from './view.js'
 
 export interface TopWidgets {
@@ -67,7 +67,7 @@ export function render (w: TopWidgets, s: State, g: Glyphs): void {
 
   w.hosts.show()
   place(w.hosts, lay.hosts)
-  const online = s.hosts.filter(h => h.status === 'online').length
+  const online = s.hosts.filter(isReachableOnline).length
   // while the node is away the figures are the last ones seen: say so where they are
   setLabel(w.hosts, s.connection === 'up' ? ` Hosts (${online}/${s.hosts.length} online) ` : ` Hosts: last known, the node is unreachable `)
   setBorder(w.hosts, s.focus === 'hosts')

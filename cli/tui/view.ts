@@ -126,6 +126,23 @@ export function cpuColor (percent: number): string {
 
 const STATUS_COLOR: Readonly<Record<PeerStatus, string>> = { online: 'green', stale: 'yellow', offline: 'red' }
 
+/**
+ * What the hosts pane shows for a host (pure): its status, except that a host whose
+ * summaries still arrive (relayed by others) but which this node has no connection to
+ * is not shown as plainly online: every action on it would fail.
+ */
+export function hostState (h: PeerEntry): { label: string, glyph: PeerStatus, color: string } {
+  if (h.status !== 'online' || h.self) return { label: h.status, glyph: h.status, color: STATUS_COLOR[h.status] }
+  if (h.reach === 'unreachable') return { label: 'no route', glyph: 'stale', color: 'yellow' }
+  if (h.reach === 'relayed') return { label: 'relayed', glyph: 'online', color: 'cyan' }
+  return { label: 'online', glyph: 'online', color: STATUS_COLOR.online }
+}
+
+/** Online and reachable from this node (the header's "online" count). */
+export function isReachableOnline (h: PeerEntry): boolean {
+  return h.status === 'online' && (h.self || h.reach !== 'unreachable')
+}
+
 function styled (text: string, style: string | undefined): string {
   const e = esc(text)
   if (style === undefined || style === '') return e
@@ -185,7 +202,7 @@ export function meshTotals (hosts: readonly PeerEntry[]): MeshTotals {
   let memTotal = 0
   let online = 0
   for (const h of hosts) {
-    if (h.status === 'online') online++
+    if (isReachableOnline(h)) online++
     if (h.status === 'offline') continue
     const c = Math.max(1, h.host.cpus)
     cores += c
@@ -238,7 +255,7 @@ export interface HostRowData { host: PeerEntry, trail: readonly CpuPoint[], now:
 
 export function hostColumns (): Array<Column<HostRowData>> {
   return [
-    { header: 'STATUS', width: 9, priority: 100, cell: r => `${r.g.status[r.host.status]} ${r.host.status}`, style: r => `${STATUS_COLOR[r.host.status]}-fg` },
+    { header: 'STATUS', width: 10, priority: 100, cell: r => { const st = hostState(r.host); return `${r.g.status[st.glyph]} ${st.label}` }, style: r => `${hostState(r.host).color}-fg` },
     { header: 'NAME', width: 18, priority: 99, cell: r => sanitize(r.host.name) + (r.host.self ? ' *' : ''), style: r => r.host.self ? 'bold' : undefined },
     { header: 'CPU%', width: 6, align: 'right', priority: 98, cell: r => r.host.host.cpuPercent.toFixed(1), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
     { header: '', width: 10, priority: 60, cell: r => bar(r.host.host.cpuPercent, 10, r.g), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
