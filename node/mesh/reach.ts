@@ -63,8 +63,15 @@ export function ipRefusal (ip: string, allowLoopback: boolean): string | undefin
   }
   if (isIPv6(ip)) {
     const low = ip.toLowerCase()
+    // IPv4-mapped (::ffff:a.b.c.d, which multiaddr writes as ::ffff:XXXX:XXXX) is judged as IPv4
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(low)
     if (mapped !== null) return ipRefusal(mapped[1], allowLoopback)
+    const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(low)
+    if (mappedHex !== null) {
+      const hi = parseInt(mappedHex[1], 16)
+      const lo = parseInt(mappedHex[2], 16)
+      return ipRefusal(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, allowLoopback)
+    }
     if (low === '::') return 'unspecified address'
     if (low === '::1') return allowLoopback ? undefined : 'loopback address from another host'
     if (/^fe[89ab]/.test(low)) return 'link-local address'
