@@ -56,8 +56,18 @@ export function fanOutExitCode (ok: number, total: number, any: boolean): number
   return (any ? ok > 0 : ok === total) ? 0 : 1
 }
 
-function summaryLine (verb: string, ok: number, total: number): string {
-  return `${verb} on ${ok} of ${total} host${total === 1 ? '' : 's'}`
+/**
+ * A host the view already marks offline (left, or its node stopped): listed with its
+ * error, but not counted against the exit code, so `run all` does not fail for the
+ * hour a departed host stays in the view.
+ */
+export function isOfflineEntry (e: { error?: PeerError } | object): boolean {
+  return 'error' in e && (e.error as PeerError).code === 'PEER_OFFLINE'
+}
+
+function summaryLine (verb: string, ok: number, total: number, offline: number): string {
+  const skipped = offline > 0 ? ` (${offline} offline host${offline === 1 ? '' : 's'} skipped)` : ''
+  return `${verb} on ${ok} of ${total} host${total === 1 ? '' : 's'}${skipped}`
 }
 
 /** `run all|tag:K=V -- CMD`: start on every matching host, a line per host as it answers. */
@@ -88,9 +98,10 @@ export async function runOnGroup (ctx: CliContext, params: RunParams, any: boole
   if (!Array.isArray(final)) throw new ProcmeshError('PROTOCOL_ERROR', `run ${params.target}: expected one entry per host from the node`)
   for (const value of final) accept(value)
   const ok = streamed.filter(e => !('error' in e)).length
+  const offline = streamed.filter(isOfflineEntry).length
   if (ctx.json) ctx.out(JSON.stringify(streamed))
-  else ctx.err(summaryLine('started', ok, streamed.length))
-  return fanOutExitCode(ok, streamed.length, any)
+  else ctx.err(summaryLine('started', ok, streamed.length - offline, offline))
+  return fanOutExitCode(ok, streamed.length - offline, any)
 }
 
 /** A process a fan-out kill previewed: stopped only if its pid still has this start time. */
@@ -156,6 +167,7 @@ export async function killOnGroup (ctx: CliContext, opts: GroupKillOptions): Pro
     const listed = expectArray(await client.call<unknown>(CONTROL_METHODS.ps, { target: opts.target, filter: opts.filter }), 'ps', MAX_FAN_OUT_ENTRIES).map(parsePsEntry)
     const { candidates, failed } = killCandidates(listed, own)
     for (const f of failed) ctx.err(`${printable(f.name)}: ${f.error.code} ${printable(f.error.message)} (not listed, nothing stopped there)`)
+    const unlisted = failed.filter(f => !isOfflineEntry(f)).length
     if (candidates.length === 0) {
       if (ctx.json) ctx.out(JSON.stringify(hostResults(listed, [], [])))
       else ctx.err(`no process matches ${JSON.stringify(opts.filter)} on ${listed.length - failed.length} host(s) of ${opts.target}`)
@@ -189,7 +201,7 @@ export async function killOnGroup (ctx: CliContext, opts: GroupKillOptions): Pro
     if (ctx.json) ctx.out(JSON.stringify(results))
     else ctx.err(`stopped ${stopped} of ${candidates.length} processes`)
     // a process that exited by itself (gone) is stopped as far as the caller is concerned
-    return stopped === candidates.length && failed.length === 0 ? 0 : 1
+    return stopped === candidates.length && unlisted === 0 ? 0 : 1
   } finally {
     client.close()
   }

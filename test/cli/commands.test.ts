@@ -658,6 +658,17 @@ describe('procmesh run on a group target', () => {
     assert.deepEqual(entries.map(e => [e.name, e.pid]), [['hostA', 11], ['hostB', 12]])
   })
 
+  it('a host the view marks offline is listed but does not count against the exit code', async () => {
+    const offline = { peerId: PEER_C, name: 'hostC', error: { code: 'PEER_OFFLINE', message: 'hostC is offline' } }
+    node.handlers.set('run', async () => [started(PEER_A, 'hostA', 11), offline])
+    const r = await cli(node, ['run', 'all', '--', 'true'])
+    assert.equal(r.code, 0, r.err())
+    assert.match(r.out(), /^hostC: PEER_OFFLINE/m)
+    assert.equal(r.err(), 'started on 1 of 1 host (1 offline host skipped)\n')
+    node.handlers.set('run', async () => [offline])
+    assert.equal((await cli(node, ['run', 'all', '--', 'true'])).code, 1)
+  })
+
   it('--any with one host is a usage error', async () => {
     const r = await cli(node, ['run', 'hostB', '--any', '--', 'true'])
     assert.equal(r.code, 2)
