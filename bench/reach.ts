@@ -62,7 +62,7 @@ export async function relayVsDirect (rounds: number, log: (line: string) => void
       const res = await h.exec(['nft', '-f', '-'], { input: OUTBOUND_ONLY_RULES })
       if (res.code !== 0) throw new Error(`nft in ${h.name}: ${res.stderr}`)
     }
-    nodes = await startPmNodes([r, x, y], { meshKey: newMeshKey(), intervalMs: 1000 })
+    nodes = await startPmNodes([r, x, y], { meshKey: newMeshKey(), intervalMs: 1000, flavor: 'source' })
     const [nr, , ny] = nodes
     await waitReach(clients, nr, x.name, 'direct', 60_000)
     await waitReach(clients, ny, x.name, 'relayed', 90_000)
@@ -98,7 +98,7 @@ export async function fanOutRun (hosts: number, rounds: number, log: (line: stri
   let nodes: PmNode[] = []
   let serf: Awaited<ReturnType<typeof startSerfAgents>> = []
   try {
-    nodes = await startPmNodes(net.hosts, { meshKey: newMeshKey(), intervalMs: 2000 })
+    nodes = await startPmNodes(net.hosts, { meshKey: newMeshKey(), intervalMs: 2000, flavor: 'source' })
     await waitMeshConverged(nodes, clients, 180_000)
     const origin = nodes[0]
     for (const n of nodes.slice(1)) await grantExec(clients, n, origin)
