@@ -27,6 +27,8 @@ interface Target {
   permanent: boolean
   /** relay addresses of a member, tried when the direct dial fails (with /p2p/PEER) */
   relayed?: Multiaddr[]
+  /** the member's id, when known (reach.ts): its connections are looked up by it */
+  peer?: PeerId
 }
 
 /** Delay before retry number `attempt` (0-based): exponential with jitter, capped. */
@@ -96,15 +98,16 @@ export class PeerDialer {
     const relayAddrs = relayed.map(m => m.encapsulate(suffix))
     let t = this.targets.get(key)
     if (t === undefined) {
-      t = { key, dial: directAddrs.length > 0 ? directAddrs : id, attempt: 0, dialling: false, permanent: false }
+      t = { key, dial: directAddrs.length > 0 ? directAddrs : id, attempt: 0, dialling: false, permanent: false, peer: id }
       this.targets.set(key, t)
     } else if (directAddrs.length > 0) {
       // the member's own signed announcement wins over what discovery said
       t.dial = directAddrs
     }
     t.relayed = relayAddrs
+    t.peer = id
     if (t.timer !== undefined || t.dialling) return
-    const reach = this.reachOf(key)
+    const reach = this.reachOf(t)
     if (reach === 'direct' || (reach === 'relayed' && directAddrs.length === 0)) return
     this.attempt(key)
   }
@@ -143,8 +146,9 @@ export class PeerDialer {
     return this.libp2p.getConnections().some(c => c.remotePeer.toString() === key)
   }
 
-  private reachOf (key: string): 'direct' | 'relayed' | 'none' {
-    const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === key && c.status === 'open')
+  private reachOf (t: Target): 'direct' | 'relayed' | 'none' {
+    const all = t.peer !== undefined ? this.libp2p.getConnections(t.peer) : this.libp2p.getConnections().filter(c => c.remotePeer.toString() === t.key)
+    const conns = all.filter(c => c.status === 'open')
     if (conns.length === 0) return 'none'
     return conns.some(c => !isRelayed(c.remoteAddr)) ? 'direct' : 'relayed'
   }
@@ -157,7 +161,7 @@ export class PeerDialer {
       return { remotePeer: conn.remotePeer, relayedOnly: isRelayed(conn.remoteAddr) }
     } catch (err: unknown) {
       const relayed = t.relayed ?? []
-      if (relayed.length === 0 || this.reachOf(t.key) !== 'none') throw err
+      if (relayed.length === 0 || this.reachOf(t) !== 'none') throw err
       this.log.debug('dial %s failed (%s); trying its relays', t.key, errorMessage(err))
       const conn = await this.libp2p.dial(relayed, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       return { remotePeer: conn.remotePeer, relayedOnly: true }

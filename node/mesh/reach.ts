@@ -178,8 +178,8 @@ export interface ReachKeeperInit {
 export class ReachKeeper {
   private readonly init: ReachKeeperInit
   private timer?: NodeJS.Timeout
-  /** the addresses last fed per member, so unchanged summaries cost nothing */
-  private readonly fed = new Map<string, string>()
+  /** the addresses last fed per member and what the filter made of them, so unchanged summaries cost nothing */
+  private readonly fed = new Map<string, { key: string, addrs: DialableAddrs }>()
   private readonly ids = new Map<string, PeerId>()
 
   constructor (init: ReachKeeperInit) {
@@ -247,10 +247,12 @@ export class ReachKeeper {
     for (const entry of kept) {
       const id = this.peerIdOf(entry.peerId)
       if (id === undefined) continue
-      const key = `${String(policy.allowLoopback)} ${entry.addrs.join(' ')}`
-      const addrs = dialableAddrs(entry.peerId, entry.addrs, policy)
-      if (this.fed.get(entry.peerId) !== key) {
-        this.fed.set(entry.peerId, key)
+      // the relay check depends on who is a member: members joining or leaving re-filter
+      const key = `${String(policy.allowLoopback)} ${members.size} ${entry.addrs.join(' ')}`
+      let addrs = this.fed.get(entry.peerId)?.key === key ? this.fed.get(entry.peerId)?.addrs : undefined
+      if (addrs === undefined) {
+        addrs = dialableAddrs(entry.peerId, entry.addrs, policy)
+        this.fed.set(entry.peerId, { key, addrs })
         for (const d of addrs.dropped) log.debug('not dialling %s of %s: %s', d.addr, entry.name, d.reason)
         const multiaddrs = [...addrs.direct, ...addrs.relayed]
         if (multiaddrs.length > 0) {

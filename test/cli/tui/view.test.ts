@@ -5,7 +5,7 @@ import { computeLayout } from '../../../cli/tui/layout.js'
 import { parentChain } from '../../../cli/tui/rows.js'
 import { selectRows, type State } from '../../../cli/tui/state.js'
 import {
-  ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, meshTotals,
+  ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, hostState, meshTotals,
   procLines, sanitize, shortStarter, sparkline, startCell, statusText, stripTags, type Column
 } from '../../../cli/tui/view.js'
 import { BETA, SELF, T0, loadedState, peer, proc, psEntry, run, sampleProcesses } from './fixtures.js'
@@ -98,6 +98,18 @@ describe('header', () => {
 })
 
 describe('hosts pane', () => {
+  it('does not show a member this node cannot reach as plainly online; says when it is relayed', () => {
+    const s = run(loadedState(), { type: 'peers', peers: [SELF, peer('beta', { reach: 'unreachable' }), peer('gamma', { reach: 'relayed' }), peer('delta', { reach: 'direct' })] }).state
+    const lines = hostLines(s, 158, 10, U, true)
+    const text = lines.map(stripTags)
+    assert.match(text.find(l => l.includes('beta')) ?? '', /^◐ no route +beta/)
+    assert.match(lines.find(l => l.includes('beta')) ?? '', /\{yellow-fg\}◐ no route/)
+    assert.match(text.find(l => l.includes('gamma')) ?? '', /^● relayed +gamma/)
+    assert.match(text.find(l => l.includes('delta')) ?? '', /^● online +delta/)
+    assert.deepEqual(hostState(peer('x', { status: 'offline', reach: 'unreachable' })).label, 'offline')
+    assert.match(headerText(s, 200, U), /mesh 3\/4 online/)
+  })
+
   it('shows status visibly, CPU with a bar, memory, procs, load, tags, last seen, sparkline', () => {
     const tagged = peer('beta', { status: 'stale', tags: { zone: 'b' }, lastSeen: T0 - 30_000 })
     const s = run(loadedState(), { type: 'peers', peers: [SELF, tagged, peer('gamma', { status: 'offline' })] }).state
