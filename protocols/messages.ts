@@ -4,11 +4,13 @@
  */
 import { InvalidFieldError } from './errors.js'
 import {
-  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL
+  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
 } from './ids.js'
 import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
-import type { ProcessInfo } from './types.js'
+import { MAX_SUMMARY_BYTES } from './limits.js'
+import { validateSummary } from './summary.js'
+import type { ProcessInfo, Summary } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
@@ -273,6 +275,29 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
         }
       })
     }
+  }
+}
+
+// ---- summary (pulled on a gossip gap or a new peer) ----
+export interface SummaryRequest { type: 'summary' }
+
+export const SUMMARY: ProtocolDescriptor<SummaryRequest, Summary> = {
+  id: SUMMARY_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 64,
+  // JSON framing around a summary that is itself capped
+  maxResponseBytes: MAX_SUMMARY_BYTES + 256,
+  readDeadlineMs: 5000,
+  deadlineMs: 5000,
+  // a viewer pulls once per gap; a few at once cover a burst of reconnects
+  maxInboundStreams: 4,
+  maxOutboundStreams: 4,
+  validateRequest (value) {
+    expectType(expectRecord(value, 'request'), 'summary')
+    return { type: 'summary' }
+  },
+  validateResult (value) {
+    return validateSummary(value)
   }
 }
 

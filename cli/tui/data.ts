@@ -268,7 +268,8 @@ export class MeshDataSource {
   }
 
   private async pollPeers (client: ControlLike): Promise<void> {
-    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, undefined, { timeoutMs: PEERS_TIMEOUT_MS })
+    // the screen shows these hosts: the node pulls their live figures while we ask
+    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, { live: 'all' }, { timeoutMs: PEERS_TIMEOUT_MS })
     if (!Array.isArray(peers)) throw new ProcmeshError('PROTOCOL_ERROR', 'peers: the node answered something other than a list')
     this.opts.dispatch({ type: 'peers', peers })
   }
