@@ -44,8 +44,9 @@ export type Modal =
   | { kind: 'help', scroll: number }
   /** the filter applies as it is typed; Esc restores `previous` */
   | { kind: 'filter', previous: string }
-  | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
-  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean }
+  /** `others`: the rest of a marked selection, stopped with `target` after one confirmation */
+  | { kind: 'signal', target: ProcRef, index: number, tree: boolean, others?: readonly ProcRef[] }
+  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean, others?: readonly ProcRef[] }
   /** `warned`: the draft has shell operators and the user was told they pass literally */
   | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
 
@@ -95,6 +96,8 @@ export interface State {
   tree: boolean
   folded: Readonly<Record<string, ReadonlySet<number>>>
   meshWide: boolean
+  /** processes marked for one stop (`v`), by markKey; a stop acts on all of them */
+  marked: Readonly<Record<string, ProcRef>>
   modal?: Modal
   details?: Details
   status?: StatusLine
@@ -137,6 +140,8 @@ export type Action =
   | { type: 'askStart' }
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }
+  | { type: 'toggleMark' }
+  | { type: 'clearMarks' }
   | { type: 'toggleHelp' }
   | { type: 'quit' }
   // ---- inside modals ----
@@ -189,6 +194,7 @@ export function initialState (opts: InitOptions): State {
     tree: false,
     folded: {},
     meshWide: false,
+    marked: {},
     status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
     quitting: false
   }
@@ -376,6 +382,11 @@ function editDraft (draft: string, action: { type: 'inputChar', ch: string } | {
   return Array.from(draft).slice(0, -1).join('')
 }
 
+/** Identifies one process of one host across refreshes (a reused pid has another start time). */
+export function markKey (t: Pick<ProcRef, 'peerId' | 'pid' | 'startTime'>): string {
+  return `${t.peerId} ${t.pid} ${t.startTime}`
+}
+
 function describeTarget (t: ProcRef): string {
   return `${t.name} (pid ${t.pid}) on ${t.hostName}`
 }
@@ -500,7 +511,24 @@ export function reduce (s: State, a: Action): Step {
     }
     case 'reverse':
       return done(withStatus(settle({ ...s, reverse: !s.reverse }), `sorted by ${SORT_LABELS[s.sort]}${!s.reverse ? ' (reversed)' : ''}`))
+    case 'toggleMark': {
+      const row = currentTarget(s)
+      if (row === undefined || s.focus !== 'procs') return done(withStatus(s, noTargetReason(s), 'error'))
+      const ref = refOf(row)
+      const key = markKey(ref)
+      const marked = { ...s.marked }
+      if (marked[key] !== undefined) delete marked[key]
+      else marked[key] = ref
+      const n = Object.keys(marked).length
+      return done(withStatus(move({ ...s, marked }, 1), n > 0 ? `${n} marked: k stops them all after one confirmation, V clears` : 'no process marked'))
+    }
+    case 'clearMarks':
+      return done(withStatus({ ...s, marked: {} }, 'marks cleared'))
     case 'askStop': {
+      const marks = Object.values(s.marked)
+      if (marks.length > 0 && s.focus !== 'details') {
+        return done({ ...s, modal: { kind: 'signal', target: marks[0], index: 0, tree: false, others: marks.slice(1) } })
+      }
       const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(currentTarget(s))
       if (target === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
       return done({ ...s, modal: { kind: 'signal', target, index: 0, tree: false } })
@@ -615,14 +643,22 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
       if (a.type === 'pick') return done({ ...s, modal: { ...m, index: clamp(m.index + a.delta, 0, SIGNALS.length - 1) } })
       if (a.type === 'toggleSubtree') return done({ ...s, modal: { ...m, tree: !m.tree } })
       if (a.type === 'pickIndex' && a.index >= 0 && a.index < SIGNALS.length) {
-        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree } })
+        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree, others: m.others } })
       }
-      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree } })
+      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree, others: m.others } })
       if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
       return passesModal(a) ? undefined : done(s)
     }
     case 'confirm': {
       if (a.type === 'confirm') {
+        const others = m.others ?? []
+        if (others.length > 0) {
+          // a marked selection: one stop each (the target checks pid + start time), marks cleared
+          const all = [m.target, ...others]
+          const hosts = new Set(all.map(t => t.peerId)).size
+          const effects: Effect[] = all.map(target => ({ kind: 'kill', target, signal: m.signal, tree: m.tree }))
+          return done(withStatus({ ...s, modal: undefined, marked: {} }, `sending SIG${m.signal} to ${all.length} processes on ${hosts} host${hosts === 1 ? '' : 's'}…`), effects)
+        }
         const what = `SIG${m.signal} to ${describeTarget(m.target)}${m.tree ? ' and its children' : ''}`
         return done(withStatus({ ...s, modal: undefined }, `sending ${what}…`), [{ kind: 'kill', target: m.target, signal: m.signal, tree: m.tree }])
       }

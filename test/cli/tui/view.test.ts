@@ -238,3 +238,17 @@ describe('formatLoad', () => {
     assert.equal([17.64, 19.44, 12.79].map(formatLoad).join(' ').length, 14)
   })
 })
+
+describe('confirmation of a marked stop', () => {
+  it('lists hosts and pids, one line per host, bounded', async () => {
+    const { selectionLines } = await import('../../../cli/tui/view.js')
+    const ref = (host: string, pid: number): { peerId: string, hostName: string, pid: number, startTime: number, name: string, cmd: string } =>
+      ({ peerId: `id-${host}`, hostName: host, pid, startTime: 1, name: 'sleep', cmd: 'sleep 60' })
+    assert.deepEqual(selectionLines([ref('web1', 30), ref('web2', 7), ref('web1', 12)], 60, 10), ['web1: pid 12 30', 'web2: pid 7'])
+    const many = Array.from({ length: 12 }, (_, i) => ref(`h${i}`, i + 100))
+    const lines = selectionLines(many, 60, 4)
+    assert.equal(lines.length, 4)
+    assert.equal(lines[3], '… and 9 more on 9 more hosts')
+    assert.equal(selectionLines([ref('h\u001b[31m', 1)], 60, 4)[0].includes('\u001b'), false)
+  })
+})
