@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
-import { ReachKeeper, announceOrder } from './mesh/reach.js'
+import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
 import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
 import { loadOrCreateIdentity } from './security/identity.js'
@@ -180,7 +180,7 @@ export class ProcmeshNode {
       onSnapshot: snap => { history.add(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
-      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(this.addrs(), MAX_SUMMARY_ADDRS) }),
+      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)

@@ -150,10 +150,27 @@ export function reachOf (remoteAddrs: ReadonlyArray<Multiaddr | string>): PeerRe
  * they are the only way in for members that cannot dial the direct ones.
  */
 export function announceOrder (addrs: readonly string[], cap: number, keepRelayed = 2): string[] {
-  const relayed = addrs.filter(a => isRelayed(a))
-  const direct = addrs.filter(a => !isRelayed(a))
+  // sorted: libp2p's address order varies, and every change of the list is gossiped as a delta
+  const relayed = addrs.filter(a => isRelayed(a)).sort()
+  const direct = addrs.filter(a => !isRelayed(a)).sort()
   const relayedKept = relayed.slice(0, Math.min(keepRelayed, cap))
   return [...direct.slice(0, cap - relayedKept.length), ...relayedKept, ...relayed.slice(relayedKept.length)].slice(0, cap)
+}
+
+/**
+ * Our relay addresses worth announcing (pure): those through a relay at an address the
+ * relay announces itself (`addrsOf`, from the view). A reservation also lists the
+ * addresses the relay was merely observed at (an outgoing connection's ephemeral port),
+ * which no one can dial and which come and go, each change a gossiped delta.
+ */
+export function announcedRelayAddrs (addrs: readonly string[], addrsOf: (relayId: string) => readonly string[] | undefined): string[] {
+  return addrs.filter(a => {
+    if (!isRelayed(a)) return true
+    const m = /^(\/ip[46]\/[^/]+\/tcp\/\d+)\/p2p\/([^/]+)\/p2p-circuit/.exec(a)
+    if (m === null) return false
+    const own = addrsOf(m[2])
+    return own !== undefined && own.some(o => o === m[1] || o === `${m[1]}/p2p/${m[2]}`)
+  })
 }
 
 export function isLoopbackAddr (addr: string): boolean {

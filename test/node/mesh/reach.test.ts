@@ -1,7 +1,7 @@
 /** The address filter, reach and announce order of node/mesh/reach.ts (pure). */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { announceOrder, dialableAddrs, ipRefusal, reachOf, type AddrPolicy } from '../../../node/mesh/reach.js'
+import { announceOrder, announcedRelayAddrs, dialableAddrs, ipRefusal, reachOf, type AddrPolicy } from '../../../node/mesh/reach.js'
 
 const X = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp'
 const R = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
@@ -96,5 +96,21 @@ describe('announceOrder', () => {
     assert.equal(out.length, 8)
     assert.deepEqual(out.slice(6), [relayed(1), relayed(2)])
     assert.deepEqual(out.slice(0, 6), many.slice(0, 6))
+  })
+})
+
+describe('announcedRelayAddrs', () => {
+  it('keeps direct addresses and relay addresses at an address the relay announces; drops observed ones and unknown relays', () => {
+    const direct = `/ip4/10.1.0.4/tcp/4001/p2p/${X}`
+    const good = `/ip4/10.1.0.1/tcp/4001/p2p/${R}/p2p-circuit/p2p/${X}`
+    const observed = `/ip4/10.1.0.1/tcp/57082/p2p/${R}/p2p-circuit/p2p/${X}`
+    const unknown = `/ip4/10.1.0.9/tcp/4001/p2p/${STRANGER}/p2p-circuit/p2p/${X}`
+    const addrsOf = (id: string): string[] | undefined => id === R ? [`/ip4/10.1.0.1/tcp/4001/p2p/${R}`] : undefined
+    assert.deepEqual(announcedRelayAddrs([direct, observed, good, unknown], addrsOf), [direct, good])
+  })
+  it('orders addresses the same way whatever order libp2p lists them in', () => {
+    const a = `/ip4/10.1.0.4/tcp/4001/p2p/${X}`
+    const b = `/ip4/10.1.0.5/tcp/4001/p2p/${X}`
+    assert.deepEqual(announceOrder([b, a], 8), announceOrder([a, b], 8))
   })
 })
