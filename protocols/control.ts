@@ -78,7 +78,7 @@ export function parsePeersParams (value: unknown): PeersParams {
 export interface PsParams { target: string, filter?: string, streamed?: boolean }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
-  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }
+  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
   | { peerId: string, name: string, error: PeerError }
 
 /**
