@@ -18,6 +18,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
+import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
+import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
 import { loadOrCreateIdentity } from './security/identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './mesh/libp2p.js'
@@ -78,6 +80,7 @@ export class ProcmeshNode {
   private live?: LiveFigures
   private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
+  private reachKeeper?: ReachKeeper
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
   /** start/stop/logs of processes; the supervisor replaces the default */
@@ -132,7 +135,9 @@ export class ProcmeshNode {
     const entries = this.view.entries(Date.now())
     const stats = this.gossipStats
     // this node's own entry says what it has gossiped (tests, the bench, a curious user)
-    return stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
+    const withStats = stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
+    // how this node reaches each member (reach.ts)
+    return this.reachKeeper !== undefined ? this.reachKeeper.withReach(withStats) : withStats
   }
 
   /** Register an extra part (protocol service, supervisor ...) before start(). */
@@ -192,10 +197,13 @@ export class ProcmeshNode {
       onSnapshot: snap => { history.add(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
-      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
+      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
+    // the view's addresses into the peer store, a connection to every member (reach.ts)
+    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(Date.now()), selfAddrs: () => this.addrs(), log: this.log })
+    this.reachKeeper = reach
     const services = new HostServices({
       sampler: this.sampler,
       history,
@@ -241,6 +249,7 @@ export class ProcmeshNode {
         }
       },
       announcer,
+      { label: 'reach', start: () => { reach.start() }, stop: () => { reach.stop() } },
       prober,
       { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,

@@ -11,7 +11,7 @@ import { validateAuditEntry } from './audit.js'
 import {
   CONTROL_METHODS, parsePeersParams, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
   type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult,
-  type PeerError, type PeersParams, type PsEntry, type PsParams, type RunParams, type RunResult, type TrustAddParams,
+  type PeerError, type PeersParams, type PsEntry, type PsParams, type RunEntry, type RunParams, type RunResult, type TrustAddParams,
   type TrustAddResult, type TrustListResult, type TrustRemoveParams, type TrustRemoveResult
 } from './control.js'
 import { isErrorCode, toProcmeshError } from './errors.js'
@@ -21,7 +21,7 @@ import {
   REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateListTop, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
-import type { IdInfo, PeerEntry } from './types.js'
+import { PEER_REACH, type IdInfo, type PeerEntry } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, expectStringMap, optional
 } from './validate.js'
@@ -157,6 +157,7 @@ export function validatePeerEntry (value: unknown, path: string): PeerEntry {
   const intervalMs = optional(r.intervalMs, v => expectInt(v, `${path}.intervalMs`, { min: 0 }))
   const liveAt = optional(r.liveAt, v => expectNumber(v, `${path}.liveAt`, { min: 0 }))
   const gossip = optional(r.gossip, v => validateGossipStats(v, `${path}.gossip`))
+  const reach = optional(r.reach, v => expectOneOf(v, `${path}.reach`, PEER_REACH))
   return {
     peerId: expectString(r.peerId, `${path}.peerId`, { minLength: 1, maxBytes: 128 }),
     name: expectString(r.name, `${path}.name`, { maxBytes: MAX_NAME_BYTES * 2 }),
@@ -172,7 +173,8 @@ export function validatePeerEntry (value: unknown, path: string): PeerEntry {
     topMem: validateTop(r.topMem, `${path}.topMem`),
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(liveAt !== undefined ? { liveAt } : {}),
-    ...(gossip !== undefined ? { gossip } : {})
+    ...(gossip !== undefined ? { gossip } : {}),
+    ...(reach !== undefined ? { reach } : {})
   }
 }
 
@@ -251,7 +253,13 @@ const history: ControlMethod<HistoryParams, HistoryEntry[], HistoryEntry> = {
   timeoutMs: fanOut
 }
 
-const run: ControlMethod<RunParams, RunResult> = {
+/** One host's answer to a group `run`: its RunResult or its error. */
+export function validateRunEntry (value: unknown, path = 'entry'): RunEntry {
+  return targetEntry(value, path, r => START.validateResult(r))
+}
+
+/** `run` on one host answers its RunResult; on a group (`all`, `tag:`) one RunEntry per host, streamed as they come. */
+const run: ControlMethod<RunParams, RunResult | RunEntry[], RunEntry> = {
   name: CONTROL_METHODS.run,
   validateParams (value) {
     const r = paramsRecord(value)
@@ -266,7 +274,10 @@ const run: ControlMethod<RunParams, RunResult> = {
       ...(requestId !== undefined ? { requestId } : {})
     }
   },
-  validateResult: value => ({ ...targetOfResult(value), ...START.validateResult(value) }),
+  validateResult: value => Array.isArray(value)
+    ? expectArray(value, 'result', MAX_TARGET_ENTRIES).map((e, i) => validateRunEntry(e, `result[${i}]`))
+    : { ...targetOfResult(value), ...START.validateResult(value) },
+  validateNotification: value => validateRunEntry(value),
   timeoutMs: () => RUN_TIMEOUT_MS
 }
 

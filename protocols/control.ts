@@ -91,9 +91,14 @@ export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
   | { peerId: string, name: string, error: PeerError }
 
-/** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */
+/**
+ * `run`: `requestId` makes retries idempotent (the CLI generates one). One host
+ * answers with a RunResult; a group target (`all`, `tag:K=V`) streams one RunEntry
+ * per matching host as a notification and answers with all of them (an array).
+ */
 export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string }
 export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+export type RunEntry = RunResult | { peerId: string, name: string, error: PeerError }
 
 /** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
 export interface KillParams { target: string, pid: number, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }

@@ -2,6 +2,7 @@ import type { KillParams, KillResult } from '../../protocols/control.js'
 import { MAX_GRACE_MS, SIGNALS, signalFromText, type SignalName } from '../../protocols/messages.js'
 import { UsageError, parseDuration } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
+import { killOnGroup } from './fan-out.js'
 
 /** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */
 const MAX_PID = 2 ** 31 - 1
@@ -30,15 +31,30 @@ export function formatKillResult (r: KillResult): string {
 
 export const killCommand: CommandSpec = {
   usage: `procmesh kill TARGET PID [--signal TERM] [--tree] [--grace 5s] [--home DIR] [--json]\n` +
+    `   or: procmesh kill TARGET --filter TEXT [--signal TERM] [--yes] [--home DIR] [--json]\n` +
     `  --signal: ${SIGNALS.join(', ')} (SIGTERM or term work too)\n` +
-    '  --tree: signal the whole subtree; --grace: wait this long, then KILL what is left',
+    '  --tree: signal the whole subtree; --grace: wait this long, then KILL what is left\n' +
+    '  --filter: stop every process whose name or command line contains TEXT on every host of\n' +
+    '  TARGET (all, tag:K=V or one host), after showing them and asking (--yes: do not ask);\n' +
+    '  exit 0 when every one was stopped or had exited',
   options: {
     signal: { type: 'string' },
     tree: { type: 'boolean' },
-    grace: { type: 'string' }
+    grace: { type: 'string' },
+    filter: { type: 'string' },
+    yes: { type: 'boolean' }
   },
-  positionals: [2, 2],
+  positionals: [1, 2],
   async run (ctx, values, positionals) {
+    const filter = str(values, 'filter')
+    if (filter !== undefined) {
+      if (positionals.length > 1) throw new UsageError('kill --filter TEXT stops what matches; give no PID')
+      if (bool(values, 'tree') || str(values, 'grace') !== undefined) throw new UsageError('--tree and --grace go with a PID, not with --filter')
+      if (filter.trim() === '') throw new UsageError('--filter: must not be empty (it would match every process)')
+      return await killOnGroup(ctx, { target: positionals[0], filter, signal: parseSignal(str(values, 'signal') ?? 'TERM'), yes: bool(values, 'yes') })
+    }
+    if (positionals.length < 2) throw new UsageError('missing PID: procmesh kill TARGET PID, or procmesh kill TARGET --filter TEXT')
+    if (bool(values, 'yes')) throw new UsageError('--yes goes with --filter')
     const [target, pidText] = positionals
     const pid = parsePid(pidText)
     const signalText = str(values, 'signal')

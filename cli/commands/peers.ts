@@ -15,16 +15,19 @@ export function peerJson (p: PeerEntry): Record<string, unknown> {
     self: p.self,
     host: p.host,
     procCount: p.procCount,
-    version: p.version
+    version: p.version,
+    // how this node reaches it now; older nodes do not say
+    ...(p.reach !== undefined ? { reach: p.reach } : {})
   }
 }
 
 export function peersTable (peers: PeerEntry[], now: number): string {
   return table(
-    ['NAME', 'STATUS', 'CPU', 'MEM', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS'],
+    ['NAME', 'STATUS', 'REACH', 'CPU', 'MEM', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS'],
     peers.map(p => [
       p.self ? `${p.name} *` : p.name,
       p.status,
+      p.self ? '-' : p.reach ?? '?',
       formatPercent(p.host.cpuPercent),
       `${formatBytes(p.host.memUsed)}/${formatBytes(p.host.memTotal)}`,
       String(p.procCount),
@@ -33,7 +36,7 @@ export function peersTable (peers: PeerEntry[], now: number): string {
       p.peerId,
       formatTags(p.tags)
     ]),
-    ['left', 'left', 'right', 'right', 'right', 'left', 'left', 'left', 'left']
+    ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left', 'left', 'left']
   )
 }
 

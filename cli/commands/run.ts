@@ -4,7 +4,9 @@ import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
 import { expectString } from '../../protocols/validate.js'
 import { UsageError, parsePairs } from '../args.js'
-import { str, strs, type CommandSpec } from '../command.js'
+import { bool, str, strs, type CommandSpec } from '../command.js'
+import { runOnGroup } from './fan-out.js'
+import { isGroupTarget } from '../process-view.js'
 
 /** One id per invocation: the node (and any retry on the way) starts at most one process for it. */
 export function newRequestId (): string {
@@ -24,11 +26,15 @@ function localCheck<T> (check: () => T): T {
 }
 
 export const runProcessCommand: CommandSpec = {
-  usage: 'procmesh run TARGET [--cwd DIR] [--env K=V]... [--home DIR] [--json] -- CMD [ARG...]\n' +
-    '  starts CMD (no shell) on TARGET, which must name one peer; --cwd is a directory on the target',
+  usage: 'procmesh run TARGET [--cwd DIR] [--env K=V]... [--any] [--home DIR] [--json] -- CMD [ARG...]\n' +
+    '  starts CMD (no shell) on TARGET; --cwd is a directory on the target\n' +
+    '  TARGET all or tag:K=V starts it on every matching host (each checks your role), a line per\n' +
+    '  host as it answers (--json: one entry per host); exit 0 only if every host started it\n' +
+    '  (--any: if at least one did)',
   options: {
     cwd: { type: 'string' },
-    env: { type: 'string', multiple: true }
+    env: { type: 'string', multiple: true },
+    any: { type: 'boolean' }
   },
   // more than one positional is reported below with a hint instead of a bare parse error
   positionals: [1, Infinity],
@@ -48,6 +54,8 @@ export const runProcessCommand: CommandSpec = {
       ...(env !== undefined ? { env } : {}),
       requestId: newRequestId()
     }
+    if (isGroupTarget(params.target)) return await runOnGroup(ctx, params, bool(values, 'any'))
+    if (bool(values, 'any')) throw new UsageError('--any is for a group target (all, tag:K=V)')
     const client = await ctx.connect()
     let result: RunResult
     try {

@@ -5,7 +5,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
-import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunResult } from '../../protocols/control.js'
+import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunEntry, RunResult } from '../../protocols/control.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
   HISTORY, LIST, LOGS, START, STOP, validateLogChunk,
@@ -32,12 +32,32 @@ export interface MethodDeps {
 
 type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
 
-function single (target: string, peers: PeerEntry[], verb: string): PeerEntry {
+/**
+ * The one peer of a single-host command. `all` and `tag:` are group targets even
+ * when one host matches (what they match changes as hosts come and go), so they are
+ * refused with the hosts they match and the command to use instead.
+ */
+function single (target: string, peers: PeerEntry[], verb: string, groupHint: string): PeerEntry {
   const { peers: matched, fanOut } = resolveTargets(target, peers)
-  if (matched.length !== 1 || fanOut) {
-    throw new ProcmeshError('INVALID_REQUEST', `${verb} needs exactly one target; ${JSON.stringify(target)} matches ${matched.length}`)
+  if (!fanOut && matched.length === 1) return matched[0]
+  const names = matched.map(p => p.name)
+  const which = matched.length === 0 ? 'matches no host' : `is a group target (it matches ${matched.length === 1 ? 'host' : 'hosts'} ${names.join(', ')})`
+  throw new ProcmeshError('INVALID_REQUEST', `${verb} works on one host and ${JSON.stringify(target)} ${which}; name one host${groupHint}`)
+}
+
+/** Fan-out start: the matched peers, at most this many starts in flight at once. */
+export const RUN_FAN_OUT_CONCURRENCY = 32
+
+/** Run `fn` over `items`, at most `limit` at a time (order of completion, not of items). */
+async function boundedEach<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]
+      await fn(item)
+    }
   }
-  return matched[0]
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
 export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: MethodDeps): void {
@@ -84,15 +104,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     }))
   })
 
-  handle(handlers, CONTROL_API.run, async (params): Promise<RunResult> => {
-    const peer = single(params.target, deps.peers(), 'run')
-    const req = START.validateRequest({
-      type: 'start',
-      requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
-      argv: params.argv,
-      cwd: params.cwd,
-      env: params.env
-    })
+  const startOn = async (peer: PeerEntry, req: ReturnType<typeof START.validateRequest>): Promise<RunResult> => {
     let result: StartResult
     if (peer.self) {
       result = await deps.services.control.start(req, deps.selfId())
@@ -106,10 +118,42 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       }
     }
     return { peerId: peer.peerId, name: peer.name, ...result }
+  }
+
+  /**
+   * `run`: one host -> its RunResult. `all` / `tag:K=V` -> one RunEntry per matching
+   * host (each host checks the caller's roles itself), streamed as notifications as
+   * they arrive, then all of them as an array. The same request id goes to every host:
+   * each deduplicates its own retries.
+   */
+  handle(handlers, CONTROL_API.run, async (params, ctx): Promise<RunResult | RunEntry[]> => {
+    const target = params.target
+    const req = START.validateRequest({
+      type: 'start',
+      requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
+      argv: params.argv,
+      cwd: params.cwd,
+      env: params.env
+    })
+    const { peers, fanOut } = resolveTargets(target, deps.peers())
+    if (!fanOut) return await startOn(single(target, deps.peers(), 'run', ''), req)
+    if (peers.length === 0) throw new ProcmeshError('UNKNOWN_PEER', `no host matches ${JSON.stringify(target)}`)
+    const entries: RunEntry[] = []
+    await boundedEach(peers, RUN_FAN_OUT_CONCURRENCY, async peer => {
+      let entry: RunEntry
+      try {
+        entry = await startOn(peer, req)
+      } catch (err: unknown) {
+        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
+      }
+      entries.push(entry)
+      ctx.notify(entry)
+    })
+    return entries
   })
 
   handle(handlers, CONTROL_API.kill, async (params): Promise<KillResult> => {
-    const peer = single(params.target, deps.peers(), 'kill')
+    const peer = single(params.target, deps.peers(), 'kill', ' (to stop processes on every host of a group, use kill TARGET --filter TEXT)')
     const { pid, graceMs } = params
     const signal = params.signal ?? 'TERM'
     const tree = params.tree ?? false
@@ -129,7 +173,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   })
 
   handle(handlers, CONTROL_API.logs, async (params, ctx): Promise<LogsResult> => {
-    const peer = single(params.target, deps.peers(), 'logs')
+    const peer = single(params.target, deps.peers(), 'logs', '')
     const req = LOGS.validateRequest({ type: 'logs', managedId: params.managedId, follow: params.follow ?? false })
     let end: LogsEnd
     if (peer.self) {

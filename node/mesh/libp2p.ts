@@ -15,6 +15,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
+import { RELAY_LISTEN_ADDR, relayServer, relayTransport, type CircuitRelayService } from './relay.js'
 
 // eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- a ServiceMap needs an index signature, which only a type alias has implicitly
 export type ProcmeshServices = {
@@ -22,6 +23,8 @@ export type ProcmeshServices = {
   pubsub: GossipSub
   /** present when mDNS is on; paced by MdnsPacer (node/mesh/mdns-pacer.ts) */
   mdns?: PeerDiscovery
+  /** circuit relay v2 for members (node/mesh/relay.ts) */
+  relay: CircuitRelayService
 }
 export type ProcmeshLibp2p = Libp2p<ProcmeshServices>
 
@@ -126,8 +129,9 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
   return createLibp2p({
     privateKey: opts.privateKey,
     start: false,
-    addresses: { listen: opts.listen, announceFilter },
-    transports: [tcp()],
+    // RELAY_LISTEN_ADDR: one reservation on a member, for members that cannot dial us (relay.ts)
+    addresses: { listen: [...opts.listen, RELAY_LISTEN_ADDR], announceFilter },
+    transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     // no yamux keep-alive pings (every connection every 30 s): node/mesh/prober.ts probes one member a second
     streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION, enableKeepAlive: false })],
@@ -145,6 +149,7 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     services: {
       ...(opts.mdns ? { mdns: mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS }) } : {}),
       identify: identify(),
+      relay: relayServer(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',

@@ -16,7 +16,7 @@ import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { LocalNode, removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
 import { errorOf, http, openEvents, runWebCli, startWebCli, tempDir, type RequestOptions, type WebProcess } from './helpers.js'
 
-const PEER_KEYS = ['peerId', 'name', 'status', 'lastSeen', 'tags', 'addrs', 'self', 'host', 'procCount', 'version']
+const PEER_KEYS = ['peerId', 'name', 'status', 'lastSeen', 'tags', 'addrs', 'self', 'host', 'procCount', 'version', 'reach']
 const PROCESS_KEYS = ['pid', 'ppid', 'user', 'name', 'cmd', 'state', 'cpuPercent', 'rss', 'startTime']
 
 function alive (pid: number): boolean {
@@ -231,7 +231,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
       ['/api/processes', { body: { host: 'webtest' } }, 400, 'INVALID_REQUEST', 'argv: missing'],
       ['/api/processes', { body: { host: 'webtest', argv: [] } }, 400, 'INVALID_REQUEST', 'argv: must not be empty'],
       ['/api/processes', { body: { host: 'webtest', argv: ['x'], env: { LD_PRELOAD: '/x.so' } } }, 400, 'INVALID_REQUEST', 'LD_PRELOAD'],
-      ['/api/processes', { body: { host: 'all', argv: ['true'] } }, 400, 'INVALID_REQUEST', 'exactly one target'],
+      ['/api/processes', { body: { host: 'all', argv: ['true'] } }, 400, 'INVALID_REQUEST', 'exactly one host'],
       ['/api/processes', { body: { host: 'nobody', argv: ['true'] } }, 404, 'UNKNOWN_PEER', 'nobody'],
       ['/api/processes', { body: 'host=webtest', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/json'],
       ['/api/processes', { body: '{}', headers: { 'Content-Type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'text/plain'],
