@@ -134,7 +134,7 @@ export class ProcmeshNode {
     // refuse early when another node owns this home, before binding any port
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
-    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, log: this.log })
+    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, spawnPath: this.config.spawnEnv.PATH, log: this.log })
     this.securityLayer = security
     const listen = await resolveListen(this.config.listen)
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })

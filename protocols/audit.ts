@@ -4,6 +4,7 @@
  * taken; an allowed start or stop writes a second line with the same `id` once the
  * result is known (readers keep the latest line of each id).
  */
+import { InvalidFieldError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from './limits.js'
 import {
   expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
@@ -38,6 +39,10 @@ export interface AuditEntry {
   argv?: string[]
   envKeys?: string[]
   cwd?: string
+  /** start: the file it would run (resolved as execvp would), when found */
+  executable?: string
+  /** start: env entries that are search paths or code locations (PATH, PYTHONPATH ...), with their values */
+  envPaths?: Record<string, string>
   /** stop */
   pid?: number
   signal?: string
@@ -90,6 +95,10 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (envKeys !== undefined) entry.envKeys = envKeys
   const cwd = optional(r.cwd, v => expectString(v, `${path}.cwd`, TEXT))
   if (cwd !== undefined) entry.cwd = cwd
+  const executable = optional(r.executable, v => expectString(v, `${path}.executable`, TEXT))
+  if (executable !== undefined) entry.executable = executable
+  const envPaths = optional(r.envPaths, v => validateEnvPaths(v, `${path}.envPaths`))
+  if (envPaths !== undefined) entry.envPaths = envPaths
   const pid = optional(r.pid, v => expectInt(v, `${path}.pid`))
   if (pid !== undefined) entry.pid = pid
   const signal = optional(r.signal, v => expectString(v, `${path}.signal`, { maxBytes: 16 }))
@@ -101,6 +110,18 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   const result = optional(r.result, v => expectString(v, `${path}.result`, TEXT))
   if (result !== undefined) entry.result = result
   return entry
+}
+
+/** env entries an audit line may show with their value */
+export const AUDIT_MAX_ENV_PATHS = 16
+
+function validateEnvPaths (value: unknown, path: string): Record<string, string> {
+  const r = expectRecord(value, path)
+  const keys = Object.keys(r)
+  if (keys.length > AUDIT_MAX_ENV_PATHS) throw new InvalidFieldError(path, `more than ${AUDIT_MAX_ENV_PATHS} entries`)
+  const out: Record<string, string> = {}
+  for (const k of keys) out[expectString(k, `${path} key`, { maxBytes: 128 })] = expectString(r[k], `${path}.${k.slice(0, 40)}`, { maxBytes: AUDIT_MAX_ARG_BYTES + 64 })
+  return out
 }
 
 /** Keep the latest line of each id, in the order the ids first appeared. */

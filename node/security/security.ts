@@ -32,7 +32,8 @@ import { ClaimAgent, createInvite, redeemInvite } from './invite.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import type { Logger } from '../logger.js'
 import { request, serveProtocol, type Authorizer, type ServeOptions } from '../mesh/reqresp.js'
-import { StartPolicyFile } from './start-policy.js'
+import { DEFAULT_NODE_PATH, StartPolicyFile } from './start-policy.js'
+import { execFacts } from './exec-check.js'
 import { loadOrCreateSwarmKey, meshFingerprint } from './swarm-key.js'
 import { resolveTargets } from '../mesh/targets.js'
 import { TRUST_ROLES, TrustStore, type TrustFile, type TrustRole } from './trust-store.js'
@@ -58,6 +59,8 @@ export interface SecurityInit {
   readonly: boolean
   /** an explicit --policy file (must exist); else policy.json in the home, if present */
   policyFile?: string
+  /** the PATH the node starts processes with (its spawn environment's); commands are resolved on it */
+  spawnPath?: string
   log: Logger
 }
 
@@ -80,6 +83,9 @@ export interface TrustListResult {
 export type AuditTargetEntry =
   | { peerId: string, name: string, entries: AuditEntry[] }
   | { peerId: string, name: string, error: { code: string, message: string } }
+
+/** cwd of a start whose request names none (the supervisor's default). */
+export const START_DEFAULT_CWD = '/'
 
 /** The remote host part of a multiaddr (`/ip4/1.2.3.4`), the unit of failure rate limiting. */
 export function hostOf (addr: string): string {
@@ -202,9 +208,12 @@ export class NodeSecurity {
   guard (current: () => ProcessControl): ProcessControl {
     return {
       start: async (req, requestedBy) => {
-        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}) })
+        const spawnPath = this.init.spawnPath ?? DEFAULT_NODE_PATH
+        // what would really run, and the env that steers where programs are found: audited either way
+        const facts = execFacts(req, spawnPath, START_DEFAULT_CWD)
+        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...facts })
         return await this.decide(base, requestedBy, 'exec', () => {
-          const d = this.policy.check(req.argv)
+          const d = this.policy.check(req, spawnPath)
           return d.allowed ? { rule: d.rule } : { refused: d.reason }
         }, async () => await current().start(req, requestedBy), r => `started pid ${r.pid} (managed id ${r.managedId})`, 'not started')
       },
