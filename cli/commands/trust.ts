@@ -1,7 +1,8 @@
 import { CONTROL_METHODS } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { UsageError } from '../args.js'
-import { str, type CommandSpec } from '../command.js'
+import { bool, str, type CommandSpec } from '../command.js'
+import { safeText } from '../../protocols/text.js'
 import type { CliContext } from '../context.js'
 import { callOnce } from '../control-client.js'
 import { formatAgo, table } from '../format.js'
@@ -11,8 +12,9 @@ import { expectArray, expectNumber, expectOneOf, expectRecord, expectString } fr
 import { ROLES } from '../../protocols/wire.js'
 import { homePaths } from '../../node/setup/home.js'
 
-const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec | remove PEER [--home DIR] [--json]\n' +
-  '  PEER is a peer id or a node name known in the mesh (names need a running node).\n' +
+const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec [--yes] | remove PEER [--yes] [--home DIR] [--json]\n' +
+  '  PEER is a peer id or a node name known in the mesh (names need a running node). A name or a\n' +
+  '  peer id prefix is only shown resolved to its full peer id; repeat with that id, or add --yes.\n' +
   '  Roles on this node: read (list, logs, history, audit; every mesh member), control (+ stop),\n' +
   '  exec (+ start); none refuses the peer\'s connections. Changes apply to the next request.'
 
@@ -42,6 +44,11 @@ export function parseTrustList (value: unknown): TrustListResult {
   } catch (err: unknown) {
     throw new ProcmeshError('PROTOCOL_ERROR', `trust list: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
   }
+}
+
+async function isFullPeerId (text: string): Promise<boolean> {
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  try { return peerIdFromString(text).toString() === text } catch { return false }
 }
 
 function isNoNode (err: unknown): boolean {
@@ -95,7 +102,8 @@ async function offline (ctx: CliContext, sub: string, peer: string | undefined, 
 export const trustCommand: CommandSpec = {
   usage: USAGE,
   options: {
-    role: { type: 'string' }
+    role: { type: 'string' },
+    yes: { type: 'boolean' }
   },
   positionals: [1, 2],
   async run (ctx, values, positionals) {
@@ -118,7 +126,19 @@ export const trustCommand: CommandSpec = {
     const method = sub === 'list' ? CONTROL_METHODS.trustList : sub === 'add' ? CONTROL_METHODS.trustAdd : CONTROL_METHODS.trustRemove
     let result: unknown
     try {
-      result = await callOnce<unknown>(ctx.home, method, sub === 'list' ? {} : { peer, ...(role !== undefined ? { role } : {}) })
+      let subject = peer
+      if (sub !== 'list' && peer !== undefined && !(await isFullPeerId(peer))) {
+        // names come from gossip: a grant by name goes to a full peer id the operator has seen
+        const seen = expectRecord(await callOnce<unknown>(ctx.home, method, { peer, dryRun: true, ...(role !== undefined ? { role } : {}) }), 'result')
+        const fullId = expectString(seen.peerId, 'result.peerId', { maxBytes: 128 })
+        const who = `${typeof seen.name === 'string' ? safeText(seen.name) : 'a peer'} (${fullId})`
+        if (!bool(values, 'yes')) {
+          throw new ProcmeshError('REFUSED', `${JSON.stringify(safeText(peer))} is ${who}; to ${sub === 'add' ? `grant ${role ?? ''}` : 'remove its entry'}, repeat with the full peer id ` +
+            `(procmesh trust ${sub} ${fullId}${role !== undefined ? ` --role ${role}` : ''}) or add --yes`)
+        }
+        subject = fullId
+      }
+      result = await callOnce<unknown>(ctx.home, method, sub === 'list' ? {} : { peer: subject, ...(role !== undefined ? { role } : {}) })
     } catch (err: unknown) {
       if (!isNoNode(err)) throw err
       result = await offline(ctx, sub, peer, role)
@@ -132,7 +152,7 @@ export const trustCommand: CommandSpec = {
       return 0
     }
     const r = expectRecord(result, 'result')
-    const who = `${typeof r.name === 'string' ? r.name : 'peer'} (${String(r.peerId)})`
+    const who = `${typeof r.name === 'string' ? safeText(r.name) : 'peer'} (${safeText(String(r.peerId))})`
     ctx.out(sub === 'add'
       ? `${who} now holds ${String(r.role)} on this node`
       : `${who} no longer holds ${String(r.removed)} on this node (as a mesh member it keeps read)`)

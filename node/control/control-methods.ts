@@ -19,7 +19,7 @@ import type { RpcContext, RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { request, type RequestOptions } from '../mesh/reqresp.js'
-import { resolveTargets } from '../mesh/targets.js'
+import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
 export const FAN_OUT_TIMEOUT_MS = 10_000
@@ -31,6 +31,8 @@ export interface MethodDeps {
   services: HostServices
   peers: () => PeerEntry[]
   selfId: () => string
+  /** the name the trust file records for a peer (breaks a tie between nodes claiming one name) */
+  trustedName?: (peerId: string) => string | undefined
 }
 
 type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
@@ -39,8 +41,8 @@ function targetOf (params: Record<string, unknown>): string {
   return optional(params.target, v => expectString(v, 'target', { maxBytes: 256 })) ?? 'self'
 }
 
-function single (target: string, peers: PeerEntry[], verb: string): PeerEntry {
-  const { peers: matched, fanOut } = resolveTargets(target, peers)
+function single (target: string, peers: PeerEntry[], verb: string, opts: ResolveOptions = {}): PeerEntry {
+  const { peers: matched, fanOut } = resolveTargets(target, peers, opts)
   if (matched.length !== 1 || fanOut) {
     throw new ProcmeshError('INVALID_REQUEST', `${verb} needs exactly one target; ${JSON.stringify(target)} matches ${matched.length}`)
   }
@@ -62,7 +64,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const params = expectRecord(raw ?? {}, 'params')
     const filter = optional(params.filter, v => expectString(v, 'filter', { maxBytes: 256 }))
     const streamed = optional(params.streamed, v => expectBoolean(v, 'streamed')) ?? false
-    const { peers } = resolveTargets(targetOf(params), deps.peers())
+    const { peers } = resolveTargets(targetOf(params), deps.peers(), deps)
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
@@ -80,7 +82,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   handlers.set(CONTROL_METHODS.history, async (raw: unknown, ctx: RpcContext) => {
     const params = expectRecord(raw ?? {}, 'params')
     const since = optional(params.since, v => expectNumber(v, 'since', { min: 0 }))
-    const { peers } = resolveTargets(targetOf(params), deps.peers())
+    const { peers } = resolveTargets(targetOf(params), deps.peers(), deps)
     return await Promise.all(peers.map(async peer => {
       let entry: { peerId: string, name: string } & ({ history: HistoryResult } | { error: { code: string, message: string } })
       try {
@@ -96,7 +98,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handlers.set(CONTROL_METHODS.run, async (raw: unknown): Promise<RunResult> => {
     const params = expectRecord(raw ?? {}, 'params')
-    const peer = single(targetOf(params), deps.peers(), 'run')
+    const peer = single(targetOf(params), deps.peers(), 'run', deps)
     const req = START.validateRequest({
       type: 'start',
       requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
@@ -121,7 +123,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handlers.set(CONTROL_METHODS.kill, async (raw: unknown): Promise<KillResult> => {
     const params = expectRecord(raw ?? {}, 'params') as Record<string, unknown> & Partial<KillParams>
-    const peer = single(targetOf(params), deps.peers(), 'kill')
+    const peer = single(targetOf(params), deps.peers(), 'kill', deps)
     const pid = expectInt(params.pid, 'pid')
     const signal = expectOneOf(params.signal ?? 'TERM', 'signal', SIGNALS)
     const tree = optional(params.tree, v => expectBoolean(v, 'tree')) ?? false
@@ -143,7 +145,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handlers.set(CONTROL_METHODS.logs, async (raw: unknown, ctx: RpcContext): Promise<LogsResult> => {
     const params = expectRecord(raw ?? {}, 'params') as Record<string, unknown> & Partial<LogsParams>
-    const peer = single(targetOf(params), deps.peers(), 'logs')
+    const peer = single(targetOf(params), deps.peers(), 'logs', deps)
     const req = LOGS.validateRequest({ type: 'logs', managedId: params.managedId, follow: params.follow ?? false })
     let end: LogsEnd
     if (peer.self) {

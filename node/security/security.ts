@@ -20,7 +20,7 @@ import { CONTROL_METHODS } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { AUDIT, CLAIM, MAX_AUDIT_ENTRIES, START, STOP, type AuditResult } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { expectInt, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
+import { expectBoolean, expectInt, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import { ROLES, type Role } from '../../protocols/wire.js'
 import { AuditLog, auditId, AuditWriteError } from './audit-log.js'
 import { checkRole, createAuthorizer, describePeer, effectiveRole } from './authorizer.js'
@@ -352,6 +352,8 @@ export class NodeSecurity {
       const params = expectRecord(raw ?? {}, 'params')
       const role = expectOneOf(params.role, 'role', TRUST_ROLES)
       const { peerId, name } = this.resolvePeer(expectString(params.peer, 'peer', { maxBytes: 256, minLength: 1 }), deps.peers())
+      // dryRun: only say which peer PEER is, so the CLI can confirm the full id before granting
+      if (optional(params.dryRun, v => expectBoolean(v, 'dryRun')) === true) return { peerId, name: name ?? null, role }
       this.trust.update(tf => {
         const existing = tf.peers[peerId]
         tf.peers[peerId] = { ...existing, role, source: existing?.source ?? 'trust', addedAt: Date.now(), ...(name !== undefined ? { name } : {}) }
@@ -363,6 +365,7 @@ export class NodeSecurity {
     handlers.set(CONTROL_METHODS.trustRemove, async (raw: unknown) => {
       const params = expectRecord(raw ?? {}, 'params')
       const { peerId, name } = this.resolvePeer(expectString(params.peer, 'peer', { maxBytes: 256, minLength: 1 }), deps.peers())
+      if (optional(params.dryRun, v => expectBoolean(v, 'dryRun')) === true) return { peerId, name: name ?? null, removed: this.trust.entry(peerId)?.role ?? null }
       const removed = this.trust.update(tf => {
         const had = tf.peers[peerId]
         delete tf.peers[peerId]
@@ -377,7 +380,7 @@ export class NodeSecurity {
       const params = expectRecord(raw ?? {}, 'params')
       const limit = optional(params.limit, v => expectInt(v, 'limit', { min: 1, max: MAX_AUDIT_ENTRIES })) ?? DEFAULT_AUDIT_LIMIT
       const target = optional(params.target, v => expectString(v, 'target', { maxBytes: 256 })) ?? 'self'
-      const { peers } = resolveTargets(target, deps.peers())
+      const { peers } = resolveTargets(target, deps.peers(), { trustedName: id => this.trust.entry(id)?.name })
       return await Promise.all(peers.map(async (peer): Promise<AuditTargetEntry> => {
         let entry: AuditTargetEntry
         try {
@@ -413,7 +416,7 @@ export class NodeSecurity {
       peerId = peerIdFromString(t).toString()
     } catch {
       try {
-        peerId = resolveTargets(t, peers).peers[0]?.peerId
+        peerId = resolveTargets(t, peers, { trustedName: id => this.trust.entry(id)?.name }).peers[0]?.peerId
       } catch (err: unknown) {
         const inFile = Object.entries(this.trust.data.peers).filter(([, e]) => e.name === t)
         if (inFile.length !== 1) throw err
