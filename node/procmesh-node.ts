@@ -136,6 +136,8 @@ export class ProcmeshNode {
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
     const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, spawnPath: this.config.spawnEnv.PATH, log: this.log })
     this.securityLayer = security
+    // bootstrap hosts keep their handshake slots while unknown hosts flood (issue 17 finding 4)
+    security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
     this.libp2pNode = libp2p

@@ -25,6 +25,7 @@ import { ROLES, type Role } from '../../protocols/wire.js'
 import { AuditLog, auditId, AuditWriteError } from './audit-log.js'
 import { checkRole, createAuthorizer, describePeer, effectiveRole } from './authorizer.js'
 import type { RpcContext, RpcHandler } from '../control/control-server.js'
+import { InboundAdmission } from './admission.js'
 import { createGater, describeHandshakeFailure, type FailedHandshake, type RefusedConnection } from './gater.js'
 import type { HomePaths } from '../setup/home.js'
 import type { ProcessControl } from '../host/host-services.js'
@@ -110,6 +111,9 @@ export class NodeSecurity {
   private viewName: (peerId: string) => string | undefined = () => undefined
   private claimAgent?: ClaimAgent
   private readonly failures = new Map<string, { last: number, suppressed: number }>()
+  /** pending-handshake limits; known hosts keep their slots (admission.ts) */
+  readonly admission: InboundAdmission
+  private readonly extraKnown = new Set<string>()
   private served = false
   private poll?: NodeJS.Timeout
   /** the Authorizer of the mesh protocols (start and stop are decided in guard) */
@@ -124,7 +128,9 @@ export class NodeSecurity {
     this.trust = new TrustStore(init.paths.trust, init.log)
     this.audit = new AuditLog(init.paths.audit, { log: init.log })
     this.policy = new StartPolicyFile(init.policyFile ?? init.paths.policy, { required: init.policyFile !== undefined, log: init.log })
+    this.admission = new InboundAdmission(() => this.knownAddrs())
     this.gater = createGater({
+      admission: this.admission,
       isBlocked: peerId => this.trust.entry(peerId)?.role === 'none',
       onRefused: e => { this.connectionRefused(e) },
       onHandshakeFailed: f => { this.handshakeFailed(f) }
@@ -169,6 +175,15 @@ export class NodeSecurity {
   nameOf (peerId: string): string | undefined {
     if (peerId === this.selfId) return this.init.nodeName
     return this.viewName(peerId) ?? this.trust.entry(peerId)?.name
+  }
+
+  /** Hosts known to be members before any handshake: trust entries' addresses, and those given here (--bootstrap). */
+  addKnownAddrs (addrs: readonly string[]): void {
+    for (const a of addrs) this.extraKnown.add(a)
+  }
+
+  private knownAddrs (): string[] {
+    return [...this.extraKnown, ...Object.values(this.trust.data.peers).flatMap(e => e.addrs ?? [])]
   }
 
   /** Addresses of join admins, dialled like --bootstrap ones. */
