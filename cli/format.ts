@@ -8,6 +8,16 @@ import { safeText } from '../protocols/text.js'
  */
 export const safe = safeText
 
+/** A ps answer for human output: every remote string made safe (JSON output keeps them, escaped by JSON). */
+export function safePsEntry<E extends { name: string, processes?: Array<{ name: string, cmd: string, user: string, state: string }>, error?: { code: string, message: string } }> (entry: E): E {
+  return {
+    ...entry,
+    name: safeText(entry.name),
+    ...(entry.processes !== undefined ? { processes: entry.processes.map(p => ({ ...p, name: safeText(p.name), cmd: safeText(p.cmd), user: safeText(p.user), state: safeText(p.state) })) } : {}),
+    ...(entry.error !== undefined ? { error: { ...entry.error, message: safeText(entry.error.message) } } : {})
+  }
+}
+
 export function formatBytes (n: number): string {
   if (!Number.isFinite(n) || n < 0) return '-'
   const units = ['B', 'K', 'M', 'G', 'T']

@@ -1,3 +1,4 @@
+import { safe } from '../format.js'
 import { CONTROL_METHODS, type KillParams, type KillResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_GRACE_MS, SIGNALS, type SignalName } from '../../protocols/messages.js'
@@ -42,8 +43,8 @@ export function parseKillResult (value: unknown): KillResult {
 /** `pid 123 on hostB: signalled (TERM)`, plus the other pids a --tree kill reached. */
 export function formatKillResult (r: KillResult): string {
   const line = r.result === 'gone'
-    ? `pid ${r.pid} on ${r.name}: gone (not signalled: it exited or its pid now belongs to another process)`
-    : `pid ${r.pid} on ${r.name}: ${r.result} (${r.signal})`
+    ? `pid ${r.pid} on ${safe(r.name)}: gone (not signalled: it exited or its pid now belongs to another process)`
+    : `pid ${r.pid} on ${safe(r.name)}: ${r.result} (${r.signal})`
   const others = r.signalled.filter(p => p !== r.pid)
   return others.length > 0 ? `${line}; also signalled ${others.length}: ${others.join(' ')}` : line
 }

@@ -1,3 +1,4 @@
+import { safe, safePsEntry } from '../format.js'
 import { CONTROL_METHODS, type PeerError, type PsEntry, type PsParams } from '../../protocols/control.js'
 import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
 import { MAX_FILTER_BYTES, MAX_LIST_PROCESSES, validateProcess } from '../../protocols/messages.js'
@@ -101,7 +102,7 @@ function renderEntry (entry: PsEntry, opts: PsOptions, group: boolean, width: nu
 }
 
 function describeFailures (entries: PsEntry[]): string {
-  return entries.flatMap(e => 'error' in e ? [`${e.name}: ${e.error.code} ${e.error.message}`] : []).join('; ')
+  return entries.flatMap(e => 'error' in e ? [safe(`${e.name}: ${e.error.code} ${e.error.message}`)] : []).join('; ')
 }
 
 async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
@@ -122,7 +123,7 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
     if (ctx.json) return
     if ('error' in entry && !group) return // a lone target's failure goes to stderr at the end
     if (group && printed > 0) ctx.out('')
-    ctx.out(renderEntry(entry, opts, group, width, Date.now()))
+    ctx.out(renderEntry(safePsEntry(entry), opts, group, width, Date.now()))
     printed++
   }
 
