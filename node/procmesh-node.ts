@@ -12,6 +12,7 @@ import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
+import { assertOwnHome } from './security/home-guard.js'
 import { loadOrCreateIdentity } from './security/identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './mesh/libp2p.js'
 import type { Logger } from './logger.js'
@@ -129,6 +130,8 @@ export class ProcmeshNode {
   }
 
   async start (): Promise<void> {
+    // another user's home (keys, trust, links) is never used, as ssh refuses a foreign ~/.ssh
+    assertOwnHome(this.config.home, { policyFile: this.config.policyFile })
     await ensureHome(this.config.home)
     const control = new ControlServer(this.paths.socket, this.handlers, this.log)
     // refuse early when another node owns this home, before binding any port

@@ -17,7 +17,7 @@
  * AUDIT_DENIAL_WINDOW_MS, after which one "N more ... suppressed" line says what was
  * left out. Readers merge both logs in time order.
  */
-import { appendFileSync, chmodSync, closeSync, openSync, readSync, renameSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, constants as fsConstants, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import {
@@ -149,7 +149,7 @@ class RotatingFile {
         renameSync(this.file, `${this.file}.1`)
         this.size = 0
       }
-      appendFileSync(this.file, line, { mode: 0o600 })
+      appendNoFollow(this.file, line)
       if (this.size === 0) chmodSync(this.file, 0o600)
       this.size += bytes
     } catch (err: unknown) {
@@ -251,6 +251,16 @@ export class AuditLog {
     } catch (err: unknown) {
       this.log?.error('%s', errorMessage(err))
     }
+  }
+}
+
+/** Append without following a symbolic link planted at `file` (O_NOFOLLOW: ELOOP instead). */
+function appendNoFollow (file: string, text: string): void {
+  const fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600)
+  try {
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
   }
 }
 

@@ -14,7 +14,7 @@
  * when any differs, so an edit by hand or by `procmesh trust` while the node runs
  * decides the very next request.
  */
-import { readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { errorMessage } from '../../protocols/errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from '../../protocols/limits.js'
 import { CLAIM_SECRET_PATTERN, MAX_TOKEN_ADDRS, PEER_ID_PATTERN } from '../../protocols/token.js'
@@ -166,7 +166,9 @@ export function readTrustFile (file: string): TrustFile {
 /** Write atomically with mode 0600. */
 export function writeTrustFile (file: string, tf: TrustFile): void {
   const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600 })
+  // created exclusively: never through a link or file someone placed there; a stale one of ours is removed first
+  try { unlinkSync(tmp) } catch { /* none */ }
+  writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600, flag: 'wx' })
   renameSync(tmp, file)
 }
 
