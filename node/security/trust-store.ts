@@ -265,6 +265,8 @@ export class TrustStore {
     const copy: TrustFile = structuredClone(this.state)
     const result = fn(copy)
     if (Object.keys(copy.peers).length > MAX_TRUST_ENTRIES) throw new TrustFileError(`the trust file holds at most ${MAX_TRUST_ENTRIES} peers`)
+    // written only on change: a flood of failed claims must not rewrite the file each time (issue 17 finding 14)
+    if (serializeTrustFile(copy) === serializeTrustFile(this.state)) return result
     writeTrustFile(this.file, copy)
     this.state = copy
     this.sig = signature(statOrUndefined(this.file))
