@@ -73,7 +73,8 @@ const FULL: Plan = {
   propagationRounds: 10,
   disseminationSamples: 15,
   queryRounds: 10,
-  bytesWindowMs: 20_000,
+  // a whole keep-alive period at 20 hosts (60 s): idle, keep-alives and probes are all there is
+  bytesWindowMs: 60_000,
   listRounds: 30,
   cliRounds: 10,
   idleWindowMs: 60_000,
@@ -91,7 +92,7 @@ const QUICK: Plan = {
   propagationRounds: 3,
   disseminationSamples: 5,
   queryRounds: 3,
-  bytesWindowMs: 10_000,
+  bytesWindowMs: 30_000,
   listRounds: 10,
   cliRounds: 3,
   idleWindowMs: 15_000,

@@ -5,9 +5,15 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
-import { CONTROL_METHODS } from '../protocols/control.js'
+import { CONTROL_METHODS, parsePeersParams } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
-import { SummaryAnnouncer } from './mesh/announcer.js'
+import { SummaryAnnouncer, type AnnouncerStats } from './mesh/announcer.js'
+import { MdnsPacer } from './mesh/mdns-pacer.js'
+import { LivenessProber } from './mesh/prober.js'
+import { request } from './mesh/reqresp.js'
+import { HISTORY, SUMMARY } from '../protocols/messages.js'
+import { LiveFigures } from './mesh/live-figures.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
@@ -53,6 +59,8 @@ export function defaultNodeConfig (home: string): NodeConfig {
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
 export interface NodePart {
+  /** shown in the start-up times line (class names are used for parts that are classes) */
+  label?: string
   start: () => Promise<void> | void
   stop: () => Promise<void> | void
 }
@@ -64,11 +72,12 @@ export class ProcmeshNode {
   readonly handlers = new Map<string, RpcHandler>()
   private libp2pNode?: ProcmeshLibp2p
   private viewState?: MeshView
-  private announcer?: SummaryAnnouncer
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
+  private live?: LiveFigures
+  private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
@@ -121,7 +130,10 @@ export class ProcmeshNode {
   }
 
   peers (): PeerEntry[] {
-    return this.view.entries(Date.now())
+    const entries = this.view.entries(Date.now())
+    const stats = this.gossipStats
+    // this node's own entry says what it has gossiped (tests, the bench, a curious user)
+    return stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
   }
 
   /** Register an extra part (protocol service, supervisor ...) before start(). */
@@ -132,17 +144,29 @@ export class ProcmeshNode {
   async start (): Promise<void> {
     // another user's home (keys, trust, links) is never used, as ssh refuses a foreign ~/.ssh
     assertOwnHome(this.config.home, { policyFile: this.config.policyFile })
+    // start-up steps and their times, logged once: join is measured from process start
+    const t0 = performance.now()
+    const steps: string[] = []
+    let last = t0
+    const step = (label: string): void => {
+      const now = performance.now()
+      steps.push(`${label} ${Math.round(now - last)}`)
+      last = now
+    }
     await ensureHome(this.config.home)
     const control = new ControlServer(this.paths.socket, this.handlers, this.log)
     // refuse early when another node owns this home, before binding any port
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
+    step('home+key')
     const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, spawnPath: this.config.spawnEnv.PATH, log: this.log })
     this.securityLayer = security
     // bootstrap hosts keep their handshake slots while unknown hosts flood (issue 17 finding 4)
     security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
+    step('security+ports')
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
+    step('libp2p-create')
     this.libp2pNode = libp2p
     this.viewState = new MeshView(libp2p.peerId.toString())
     this.log.info('%s identity %s (%s)', created ? 'created' : 'loaded', libp2p.peerId.toString(), this.paths.identityKey)
@@ -150,7 +174,7 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
+    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
     this.history = history
@@ -167,11 +191,12 @@ export class ProcmeshNode {
       logs: async (req, onChunk, signal) => await supervisor.logs(req.managedId, req.follow, onChunk, signal),
       managedByPid: () => supervisor.managedByPid()
     }
-    this.announcer = new SummaryAnnouncer({
+    const announcer = new SummaryAnnouncer({
       libp2p,
       view,
       sampler: this.sampler,
       onSnapshot: snap => { history.add(snap) },
+      pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
       log: this.log
@@ -187,6 +212,14 @@ export class ProcmeshNode {
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
       onDenied: security.onDenied,
+      log: this.log,
+      selfSummary: () => view.get(this.peerId)
+    })
+    this.gossipStats = announcer.stats
+    const prober = new LivenessProber({ libp2p, view, log: this.log })
+    const mdnsPacer = new MdnsPacer(libp2p, this.log)
+    this.live = new LiveFigures({
+      fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
       log: this.log
     })
     this.registerBaseMethods()
@@ -195,8 +228,13 @@ export class ProcmeshNode {
 
     const core: NodePart[] = [
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
-      { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      { label: 'dialer', start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      // this node's summary and protocols before libp2p listens: a peer that connects at once
+      // pulls the summary straight away
+      { label: 'first-sample', start: async () => { await announcer.prime() }, stop: () => {} },
+      protocols,
       {
+        label: 'libp2p-start',
         start: async () => {
           libp2p.addEventListener('peer:connect', onConnect)
           libp2p.addEventListener('peer:disconnect', onDisconnect)
@@ -208,13 +246,15 @@ export class ProcmeshNode {
           await libp2p.stop()
         }
       },
-      this.announcer,
-      protocols,
+      announcer,
+      prober,
+      { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
       ...this.parts,
       control,
       {
+        label: 'pid-file',
         start: async () => { await writeFile(this.paths.pidFile, `${process.pid}\n`, { mode: 0o600 }) },
         stop: async () => { await unlink(this.paths.pidFile).catch(() => {}) }
       }
@@ -223,12 +263,14 @@ export class ProcmeshNode {
       for (const part of core) {
         await part.start()
         this.started.push(part)
+        step(part.label ?? part.constructor.name)
       }
     } catch (err: unknown) {
       await this.stop()
       throw err
     }
     this.log.info('node %s listening on %s', this.config.name, this.addrs().join(' ') || '(no addresses)')
+    this.log.info('started in %d ms (ms per step: %s)', Math.round(performance.now() - t0), steps.filter(s => !s.endsWith(' 0')).join(', '))
   }
 
   async stop (): Promise<void> {
@@ -245,6 +287,10 @@ export class ProcmeshNode {
 
   private registerBaseMethods (): void {
     this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
-    this.handlers.set(CONTROL_METHODS.peers, async () => this.peers())
+    this.handlers.set(CONTROL_METHODS.peers, async (params: unknown) => {
+      const { live } = parsePeersParams(params)
+      const entries = this.peers()
+      return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
+    })
   }
 }
