@@ -212,7 +212,7 @@ describe('a private mesh: invite, join, roles, policy, readonly, audit', { timeo
       await writeFile(policy, JSON.stringify({ start: 'allowlist', allow: [{ name: 'only-true', executable: 'true' }] }))
       const local = await cli(alpha, ['run', 'self', '--', 'sleep', '1'])
       assert.equal(local.code, 1)
-      assert.match(local.stderr, /refused by start policy "allowlist" in .*policy\.json: "sleep" matches none of its allow rules \("only-true"\)/)
+      assert.match(local.stderr, /refused by start policy "allowlist" in .*policy\.json: "sleep" \(\/\S+\/sleep\) matches none of its allow rules \("only-true"\)/)
       const remote = await cli(beta, ['run', 'alpha', '--json', '--', 'sleep', '1'])
       assert.equal(errorCode(remote), 'REFUSED')
       assertAuthorised(await cli(beta, ['run', 'alpha', '--', 'true']), 'allowlisted true')
