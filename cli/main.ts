@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ProcmeshError, errorMessage } from '../protocols/errors.js'
+import { safeText } from '../protocols/text.js'
 import { UsageError, resolveHome } from './args.js'
 import type { CommandSpec, OptionValues, OptionsConfig } from './command.js'
 import { createContext, type CliIO } from './context.js'
@@ -98,7 +99,8 @@ export async function runCommand (argv: string[], io: CliIO = defaultIO()): Prom
     }
     const pe = err instanceof ProcmeshError ? err : new ProcmeshError('SERVER_ERROR', errorMessage(err))
     if (json) io.out(JSON.stringify({ error: pe.toJSON() }))
-    io.err(`procmesh ${name}: ${pe.message}`)
+    // error messages may carry remote text (names, another node's error): escaped, one line
+    io.err(`procmesh ${name}: ${safeText(pe.message)}`)
     return 1
   }
 }

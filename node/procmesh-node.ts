@@ -21,6 +21,7 @@ import { PeerDialer } from './mesh/dialer.js'
 import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
 import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
+import { assertOwnHome } from './security/home-guard.js'
 import { loadOrCreateIdentity } from './security/identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './mesh/libp2p.js'
 import type { Logger } from './logger.js'
@@ -146,6 +147,8 @@ export class ProcmeshNode {
   }
 
   async start (): Promise<void> {
+    // another user's home (keys, trust, links) is never used, as ssh refuses a foreign ~/.ssh
+    assertOwnHome(this.config.home, { policyFile: this.config.policyFile })
     // start-up steps and their times, logged once: join is measured from process start
     const t0 = performance.now()
     const steps: string[] = []
@@ -161,8 +164,10 @@ export class ProcmeshNode {
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
     step('home+key')
-    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, log: this.log })
+    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, spawnPath: this.config.spawnEnv.PATH, log: this.log })
     this.securityLayer = security
+    // bootstrap hosts keep their handshake slots while unknown hosts flood (issue 17 finding 4)
+    security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
     step('security+ports')
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
@@ -225,7 +230,7 @@ export class ProcmeshNode {
       log: this.log
     })
     this.registerBaseMethods()
-    registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
+    registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId, trustedName: id => security.trust.entry(id)?.name })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
 
     const core: NodePart[] = [

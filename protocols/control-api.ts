@@ -340,7 +340,8 @@ const trustAdd: ControlMethod<TrustAddParams, TrustAddResult> = {
   name: CONTROL_METHODS.trustAdd,
   validateParams (value) {
     const r = paramsRecord(value)
-    return { role: expectOneOf(r.role, 'role', TRUST_ROLES), peer: peerText(r) }
+    const dryRun = optional(r.dryRun, v => expectBoolean(v, 'dryRun'))
+    return { role: expectOneOf(r.role, 'role', TRUST_ROLES), peer: peerText(r), ...(dryRun !== undefined ? { dryRun } : {}) }
   },
   validateResult (value) {
     const { peerId, name, r } = trustChange(value)
@@ -351,10 +352,14 @@ const trustAdd: ControlMethod<TrustAddParams, TrustAddResult> = {
 
 const trustRemove: ControlMethod<TrustRemoveParams, TrustRemoveResult> = {
   name: CONTROL_METHODS.trustRemove,
-  validateParams: value => ({ peer: peerText(paramsRecord(value)) }),
+  validateParams (value) {
+    const r = paramsRecord(value)
+    const dryRun = optional(r.dryRun, v => expectBoolean(v, 'dryRun'))
+    return { peer: peerText(r), ...(dryRun !== undefined ? { dryRun } : {}) }
+  },
   validateResult (value) {
     const { peerId, name, r } = trustChange(value)
-    return { peerId, name, removed: expectOneOf(r.removed, 'result.removed', TRUST_ROLES) }
+    return { peerId, name, removed: r.removed === null ? null : expectOneOf(r.removed, 'result.removed', TRUST_ROLES) }
   },
   timeoutMs: local
 }

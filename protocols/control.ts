@@ -140,10 +140,12 @@ export interface TrustListResult {
 }
 
 /** `trust.add` and `trust.remove`: PEER is a peer id or a node name. */
-export interface TrustAddParams { peer: string, role: TrustRole }
+/** `dryRun`: only say which peer PEER is (names come from gossip: the CLI confirms the full id first) */
+export interface TrustAddParams { peer: string, role: TrustRole, dryRun?: boolean }
 export interface TrustAddResult { peerId: string, name: string | null, role: TrustRole }
-export interface TrustRemoveParams { peer: string }
-export interface TrustRemoveResult { peerId: string, name: string | null, removed: TrustRole }
+export interface TrustRemoveParams { peer: string, dryRun?: boolean }
+/** `removed` is null only for a dry run on a peer without an entry */
+export interface TrustRemoveResult { peerId: string, name: string | null, removed: TrustRole | null }
 
 /** `invite`: a join token; `role` grants the joining node that role here (single use). */
 export interface InviteParams { role?: Role }

@@ -1,3 +1,4 @@
+import { safe } from '../format.js'
 import type { KillParams, KillResult } from '../../protocols/control.js'
 import { MAX_GRACE_MS, SIGNALS, signalFromText, type SignalName } from '../../protocols/messages.js'
 import { UsageError, parseDuration } from '../args.js'
@@ -23,8 +24,8 @@ export function parsePid (text: string): number {
 /** `pid 123 on hostB: signalled (TERM)`, plus the other pids a --tree kill reached. */
 export function formatKillResult (r: KillResult): string {
   const line = r.result === 'gone'
-    ? `pid ${r.pid} on ${r.name}: gone (not signalled: it exited or its pid now belongs to another process)`
-    : `pid ${r.pid} on ${r.name}: ${r.result} (${r.signal})`
+    ? `pid ${r.pid} on ${safe(r.name)}: gone (not signalled: it exited or its pid now belongs to another process)`
+    : `pid ${r.pid} on ${safe(r.name)}: ${r.result} (${r.signal})`
   const others = r.signalled.filter(p => p !== r.pid)
   return others.length > 0 ? `${line}; also signalled ${others.length}: ${others.join(' ')}` : line
 }

@@ -1,7 +1,7 @@
 import type { PeerEntry } from '../../protocols/types.js'
 import type { CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
-import { formatAgo, formatBytes, formatPercent, formatTags, table } from '../format.js'
+import { formatAgo, formatBytes, formatPercent, formatTags, safe, table } from '../format.js'
 
 /** The CLI contract's fields of a peers entry, in its order. */
 export function peerJson (p: PeerEntry): Record<string, unknown> {
@@ -21,7 +21,19 @@ export function peerJson (p: PeerEntry): Record<string, unknown> {
   }
 }
 
+/** Names claimed by more than one peer (a squatter, or two hosts set up alike): flagged under the table. */
+export function duplicateNames (peers: PeerEntry[]): string[] {
+  const byName = new Map<string, string[]>()
+  for (const p of peers) byName.set(p.name, [...(byName.get(p.name) ?? []), p.peerId])
+  return [...byName].filter(([, ids]) => ids.length > 1)
+    .map(([name, ids]) => `warning: name ${JSON.stringify(safe(name))} is claimed by ${ids.length} peers (${ids.join(', ')}): name also used by ${ids.length - 1} other peer${ids.length > 2 ? 's' : ''}; target them by peer id`)
+}
+
 export function peersTable (peers: PeerEntry[], now: number): string {
+  return [peersRows(peers, now), ...duplicateNames(peers)].join('\n')
+}
+
+function peersRows (peers: PeerEntry[], now: number): string {
   return table(
     ['NAME', 'STATUS', 'REACH', 'CPU', 'MEM', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS'],
     peers.map(p => [

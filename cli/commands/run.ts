@@ -1,3 +1,4 @@
+import { safe } from '../format.js'
 import { randomUUID } from 'node:crypto'
 import type { RunParams, RunResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
@@ -66,7 +67,7 @@ export const runProcessCommand: CommandSpec = {
     if (ctx.json) {
       ctx.out(JSON.stringify({ peerId: result.peerId, name: result.name, managedId: result.managedId, pid: result.pid, startTime: result.startTime }))
     } else {
-      ctx.out(`started ${result.managedId} pid ${result.pid} on ${result.name}`)
+      ctx.out(`started ${result.managedId} pid ${result.pid} on ${safe(result.name)}`)
     }
     return 0
   }

@@ -16,7 +16,7 @@ import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { request, type RequestOptions } from '../mesh/reqresp.js'
-import { resolveTargets } from '../mesh/targets.js'
+import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
 export const FAN_OUT_TIMEOUT_MS = 10_000
@@ -28,6 +28,8 @@ export interface MethodDeps {
   services: HostServices
   peers: () => PeerEntry[]
   selfId: () => string
+  /** the name the trust file records for a peer (breaks a tie between nodes claiming one name) */
+  trustedName?: (peerId: string) => string | undefined
 }
 
 type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
@@ -37,8 +39,8 @@ type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, 
  * when one host matches (what they match changes as hosts come and go), so they are
  * refused with the hosts they match and the command to use instead.
  */
-function single (target: string, peers: PeerEntry[], verb: string, groupHint: string): PeerEntry {
-  const { peers: matched, fanOut } = resolveTargets(target, peers)
+function single (target: string, peers: PeerEntry[], verb: string, groupHint: string, opts: ResolveOptions = {}): PeerEntry {
+  const { peers: matched, fanOut } = resolveTargets(target, peers, opts)
   if (!fanOut && matched.length === 1) return matched[0]
   const names = matched.map(p => p.name)
   const which = matched.length === 0 ? 'matches no host' : `is a group target (it matches ${matched.length === 1 ? 'host' : 'hosts'} ${names.join(', ')})`
@@ -73,7 +75,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   }
 
   handle(handlers, CONTROL_API.ps, async (params, ctx) => {
-    const { peers } = resolveTargets(params.target, deps.peers())
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
@@ -90,7 +92,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handle(handlers, CONTROL_API.history, async (params, ctx) => {
     const since = params.since
-    const { peers } = resolveTargets(params.target, deps.peers())
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
     return await Promise.all(peers.map(async (peer): Promise<HistoryEntry> => {
       let entry: HistoryEntry
       try {
@@ -135,8 +137,8 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       cwd: params.cwd,
       env: params.env
     })
-    const { peers, fanOut } = resolveTargets(target, deps.peers())
-    if (!fanOut) return await startOn(single(target, deps.peers(), 'run', ''), req)
+    const { peers, fanOut } = resolveTargets(target, deps.peers(), deps)
+    if (!fanOut) return await startOn(single(target, deps.peers(), 'run', '', deps), req)
     if (peers.length === 0) throw new ProcmeshError('UNKNOWN_PEER', `no host matches ${JSON.stringify(target)}`)
     const entries: RunEntry[] = []
     await boundedEach(peers, RUN_FAN_OUT_CONCURRENCY, async peer => {
@@ -153,7 +155,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   })
 
   handle(handlers, CONTROL_API.kill, async (params): Promise<KillResult> => {
-    const peer = single(params.target, deps.peers(), 'kill', ' (to stop processes on every host of a group, use kill TARGET --filter TEXT)')
+    const peer = single(params.target, deps.peers(), 'kill', ' (to stop processes on every host of a group, use kill TARGET --filter TEXT)', deps)
     const { pid, graceMs } = params
     const signal = params.signal ?? 'TERM'
     const tree = params.tree ?? false
@@ -173,7 +175,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   })
 
   handle(handlers, CONTROL_API.logs, async (params, ctx): Promise<LogsResult> => {
-    const peer = single(params.target, deps.peers(), 'logs', '')
+    const peer = single(params.target, deps.peers(), 'logs', '', deps)
     const req = LOGS.validateRequest({ type: 'logs', managedId: params.managedId, follow: params.follow ?? false })
     let end: LogsEnd
     if (peer.self) {

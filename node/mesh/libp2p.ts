@@ -33,11 +33,13 @@ export const MAX_CONNECTIONS = 300
 /** A connection must finish Noise + muxer negotiation within this (ms): slow handshakes are cut. */
 export const INBOUND_UPGRADE_TIMEOUT_MS = 5000
 /**
- * Inbound connections still in the handshake (pnet + Noise + muxer). A host without
- * the mesh key holds a slot for at most INBOUND_UPGRADE_TIMEOUT_MS; members connect
- * once each, so 10 slots never delay them for long.
+ * Inbound connections still in the handshake (pnet + Noise + muxer), all hosts
+ * together. The gater (node/security/admission.ts) caps them per host and keeps part
+ * of them for known hosts, and cuts an unknown host's silent connection after 2 s;
+ * with 10 slots, 5 silent connects a second from one keyless host locked every new
+ * member out (issue 17 finding 4).
  */
-export const MAX_PENDING_INBOUND_CONNECTIONS = 10
+export const MAX_PENDING_INBOUND_CONNECTIONS = 64
 /**
  * New inbound connections per second from one IP address; more are refused before
  * any handshake. A mesh host opens one connection per peer, re-dials back off.

@@ -25,6 +25,7 @@ import type { Role } from '../../protocols/wire.js'
 import { AuditLog, auditId, AuditWriteError } from './audit-log.js'
 import { checkRole, createAuthorizer, describePeer, effectiveRole } from './authorizer.js'
 import { handle, type RpcHandler } from '../control/control-server.js'
+import { InboundAdmission } from './admission.js'
 import { createGater, describeHandshakeFailure, type FailedHandshake, type RefusedConnection } from './gater.js'
 import type { HomePaths } from '../setup/home.js'
 import type { ProcessControl } from '../host/host-services.js'
@@ -32,7 +33,8 @@ import { ClaimAgent, createInvite, redeemInvite } from './invite.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import type { Logger } from '../logger.js'
 import { request, serveProtocol, type Authorizer, type ServeOptions } from '../mesh/reqresp.js'
-import { StartPolicyFile } from './start-policy.js'
+import { DEFAULT_NODE_PATH, StartPolicyFile } from './start-policy.js'
+import { execFacts } from './exec-check.js'
 import { loadOrCreateSwarmKey, meshFingerprint } from './swarm-key.js'
 import { resolveTargets } from '../mesh/targets.js'
 import { TrustStore, type TrustFile } from './trust-store.js'
@@ -58,11 +60,16 @@ export interface SecurityInit {
   readonly: boolean
   /** an explicit --policy file (must exist); else policy.json in the home, if present */
   policyFile?: string
+  /** the PATH the node starts processes with (its spawn environment's); commands are resolved on it */
+  spawnPath?: string
   log: Logger
 }
 
 /** The control API's trust and audit answers are declared with the API, in protocols/control.ts. */
 export type { AuditTargetEntry, TrustListEntry, TrustListResult } from '../../protocols/control.js'
+
+/** cwd of a start whose request names none (the supervisor's default). */
+export const START_DEFAULT_CWD = '/'
 
 /** The remote host part of a multiaddr (`/ip4/1.2.3.4`), the unit of failure rate limiting. */
 export function hostOf (addr: string): string {
@@ -87,6 +94,9 @@ export class NodeSecurity {
   private viewName: (peerId: string) => string | undefined = () => undefined
   private claimAgent?: ClaimAgent
   private readonly failures = new Map<string, { last: number, suppressed: number }>()
+  /** pending-handshake limits; known hosts keep their slots (admission.ts) */
+  readonly admission: InboundAdmission
+  private readonly extraKnown = new Set<string>()
   private served = false
   private poll?: NodeJS.Timeout
   /** the Authorizer of the mesh protocols (start and stop are decided in guard) */
@@ -101,7 +111,9 @@ export class NodeSecurity {
     this.trust = new TrustStore(init.paths.trust, init.log)
     this.audit = new AuditLog(init.paths.audit, { log: init.log })
     this.policy = new StartPolicyFile(init.policyFile ?? init.paths.policy, { required: init.policyFile !== undefined, log: init.log })
+    this.admission = new InboundAdmission(() => this.knownAddrs())
     this.gater = createGater({
+      admission: this.admission,
       isBlocked: peerId => this.trust.entry(peerId)?.role === 'none',
       onRefused: e => { this.connectionRefused(e) },
       onHandshakeFailed: f => { this.handshakeFailed(f) }
@@ -148,6 +160,15 @@ export class NodeSecurity {
     return this.viewName(peerId) ?? this.trust.entry(peerId)?.name
   }
 
+  /** Hosts known to be members before any handshake: trust entries' addresses, and those given here (--bootstrap). */
+  addKnownAddrs (addrs: readonly string[]): void {
+    for (const a of addrs) this.extraKnown.add(a)
+  }
+
+  private knownAddrs (): string[] {
+    return [...this.extraKnown, ...Object.values(this.trust.data.peers).flatMap(e => e.addrs ?? [])]
+  }
+
   /** Addresses of join admins, dialled like --bootstrap ones. */
   bootstrapAddrs (): string[] {
     return Object.values(this.trust.data.peers).flatMap(e => e.source === 'join' ? e.addrs ?? [] : [])
@@ -185,9 +206,12 @@ export class NodeSecurity {
   guard (current: () => ProcessControl): ProcessControl {
     return {
       start: async (req, requestedBy) => {
-        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}) })
+        const spawnPath = this.init.spawnPath ?? DEFAULT_NODE_PATH
+        // what would really run, and the env that steers where programs are found: audited either way
+        const facts = execFacts(req, spawnPath, START_DEFAULT_CWD)
+        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...facts })
         return await this.decide(base, requestedBy, 'exec', () => {
-          const d = this.policy.check(req.argv)
+          const d = this.policy.check(req, spawnPath)
           return d.allowed ? { rule: d.rule } : { refused: d.reason }
         }, async () => await current().start(req, requestedBy), r => `started pid ${r.pid} (managed id ${r.managedId})`, 'not started')
       },
@@ -324,6 +348,8 @@ export class NodeSecurity {
     handle(handlers, CONTROL_API.trustAdd, async params => {
       const role = params.role
       const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
+      // dryRun: only say which peer PEER is, so the CLI can confirm the full id before granting
+      if (params.dryRun === true) return { peerId, name: name ?? null, role }
       this.trust.update(tf => {
         const existing = tf.peers[peerId]
         tf.peers[peerId] = { ...existing, role, source: existing?.source ?? 'trust', addedAt: Date.now(), ...(name !== undefined ? { name } : {}) }
@@ -334,6 +360,7 @@ export class NodeSecurity {
 
     handle(handlers, CONTROL_API.trustRemove, async params => {
       const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
+      if (params.dryRun === true) return { peerId, name: name ?? null, removed: this.trust.entry(peerId)?.role ?? null }
       const removed = this.trust.update(tf => {
         const had = tf.peers[peerId]
         delete tf.peers[peerId]
@@ -346,7 +373,7 @@ export class NodeSecurity {
 
     handle(handlers, CONTROL_API.audit, async (params, ctx): Promise<AuditTargetEntry[]> => {
       const limit = params.limit ?? DEFAULT_AUDIT_LIMIT
-      const { peers } = resolveTargets(params.target, deps.peers())
+      const { peers } = resolveTargets(params.target, deps.peers(), { trustedName: id => this.trust.entry(id)?.name })
       return await Promise.all(peers.map(async (peer): Promise<AuditTargetEntry> => {
         let entry: AuditTargetEntry
         try {
@@ -382,7 +409,7 @@ export class NodeSecurity {
       peerId = peerIdFromString(t).toString()
     } catch {
       try {
-        peerId = resolveTargets(t, peers).peers[0]?.peerId
+        peerId = resolveTargets(t, peers, { trustedName: id => this.trust.entry(id)?.name }).peers[0]?.peerId
       } catch (err: unknown) {
         const inFile = Object.entries(this.trust.data.peers).filter(([, e]) => e.name === t)
         if (inFile.length !== 1) throw err
