@@ -9,7 +9,8 @@ import {
   expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
 
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim'] as const
+/** exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart) */
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]
@@ -38,6 +39,8 @@ export interface AuditEntry {
   argv?: string[]
   envKeys?: string[]
   cwd?: string
+  /** stop, restart, remove, exit: the process, and the managed record it belongs to */
+  managedId?: string
   /** stop */
   pid?: number
   signal?: string
@@ -90,6 +93,8 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (envKeys !== undefined) entry.envKeys = envKeys
   const cwd = optional(r.cwd, v => expectString(v, `${path}.cwd`, TEXT))
   if (cwd !== undefined) entry.cwd = cwd
+  const managedId = optional(r.managedId, v => expectString(v, `${path}.managedId`, { pattern: /^[A-Za-z0-9_-]{1,64}$/ }))
+  if (managedId !== undefined) entry.managedId = managedId
   const pid = optional(r.pid, v => expectInt(v, `${path}.pid`))
   if (pid !== undefined) entry.pid = pid
   const signal = optional(r.signal, v => expectString(v, `${path}.signal`, { maxBytes: 16 }))

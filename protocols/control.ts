@@ -5,6 +5,7 @@
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
 import { isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
+import type { ManagedProcess, RestartPolicy } from './managed.js'
 
 export const CONTROL_METHODS = {
   id: 'id',
@@ -13,6 +14,9 @@ export const CONTROL_METHODS = {
   run: 'run',
   kill: 'kill',
   logs: 'logs',
+  ls: 'ls',
+  restart: 'restart',
+  rm: 'rm',
   history: 'history',
   audit: 'audit',
   trustList: 'trust.list',
@@ -66,15 +70,31 @@ export type PsEntry =
   | { peerId: string, name: string, error: PeerError }
 
 /** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */
-export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string }
+export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string, name?: string, policy?: RestartPolicy }
 export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
 
-/** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
-export interface KillParams { target: string, pid: number, startTime?: number, signal?: string, tree?: boolean, graceMs?: number }
-export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[] }
+/**
+ * `kill`: pid, or ref (a managed id or name on the target, resolved there to its running pid).
+ * startTime optional: the node looks it up on the target when the caller did not see one.
+ */
+export interface KillParams { target: string, pid?: number, ref?: string, startTime?: number, signal?: string, tree?: boolean, graceMs?: number }
+/** escalated: the grace period ran out and KILL was sent */
+export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[], escalated: boolean }
 
-/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. */
+/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. managedId: id, name or pid. */
 export interface LogsParams { target: string, managedId: string, follow?: boolean }
+
+/** `ls`: one entry per target, like ps. */
+export interface LsParams { target: string }
+export type LsEntry =
+  | { peerId: string, name: string, processes: ManagedProcess[] }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `restart` / `rm`: one target, ref = managed id, name or pid. */
+export interface RestartParams { target: string, ref: string }
+export interface RestartResultEntry { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+export interface RmParams { target: string, ref: string }
+export interface RmResult { peerId: string, name: string, managedId: string, managedName: string | null, stopped: boolean }
 export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
 
 /** `history`: one entry per target. */

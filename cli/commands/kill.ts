@@ -1,7 +1,8 @@
 import { CONTROL_METHODS, type KillParams, type KillResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_GRACE_MS, SIGNALS, type SignalName } from '../../protocols/messages.js'
-import { expectArray, expectInt, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
+import { MANAGED_REF_PATTERN } from '../../protocols/managed.js'
+import { expectArray, expectBoolean, expectInt, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
 import { UsageError, parseDuration } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 
@@ -32,7 +33,9 @@ export function parseKillResult (value: unknown): KillResult {
       pid: expectInt(r.pid, 'result.pid'),
       signal: expectString(r.signal, 'result.signal'),
       result: expectOneOf(r.result, 'result.result', ['signalled', 'exited', 'gone'] as const),
-      signalled: r.signalled === undefined ? [] : expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`))
+      signalled: r.signalled === undefined ? [] : expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`)),
+      // older nodes do not say: they never report an escalation
+      escalated: r.escalated === undefined ? false : expectBoolean(r.escalated, 'result.escalated')
     }
   } catch (err: unknown) {
     throw new ProcmeshError('PROTOCOL_ERROR', `kill: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
@@ -43,13 +46,14 @@ export function parseKillResult (value: unknown): KillResult {
 export function formatKillResult (r: KillResult): string {
   const line = r.result === 'gone'
     ? `pid ${r.pid} on ${r.name}: gone (not signalled: it exited or its pid now belongs to another process)`
-    : `pid ${r.pid} on ${r.name}: ${r.result} (${r.signal})`
+    : `pid ${r.pid} on ${r.name}: ${r.result} (${r.signal})${r.escalated ? '; the grace period ran out: escalated to KILL' : ''}`
   const others = r.signalled.filter(p => p !== r.pid)
   return others.length > 0 ? `${line}; also signalled ${others.length}: ${others.join(' ')}` : line
 }
 
 export const killCommand: CommandSpec = {
-  usage: `procmesh kill TARGET PID [--signal TERM] [--tree] [--grace 5s] [--home DIR] [--json]\n` +
+  usage: `procmesh kill TARGET PID|NAME|ID [--signal TERM] [--tree] [--grace 5s] [--home DIR] [--json]\n` +
+    '  NAME|ID: a managed process (procmesh ls), signalled at its current pid\n' +
     `  --signal: ${SIGNALS.join(', ')} (SIGTERM or term work too)\n` +
     '  --tree: signal the whole subtree; --grace: wait this long, then KILL what is left',
   options: {
@@ -59,15 +63,17 @@ export const killCommand: CommandSpec = {
   },
   positionals: [2, 2],
   async run (ctx, values, positionals) {
-    const [target, pidText] = positionals
-    const pid = parsePid(pidText)
+    const [target, what] = positionals
+    // digits are a pid; anything else names a managed process (its name or managed id)
+    const byRef = !/^\d+$/.test(what)
+    if (byRef && !MANAGED_REF_PATTERN.test(what)) throw new UsageError(`PID|NAME|ID: expected a process id, or the name or managed id of a managed process, got ${JSON.stringify(what)}`)
     const signalText = str(values, 'signal')
     const graceText = str(values, 'grace')
     const graceMs = graceText !== undefined ? parseDuration(graceText, '--grace') : undefined
     if (graceMs !== undefined && graceMs > MAX_GRACE_MS) throw new UsageError(`--grace: at most ${MAX_GRACE_MS / 60_000} min`)
     const params: KillParams = {
       target,
-      pid,
+      ...(byRef ? { ref: what } : { pid: parsePid(what) }),
       // the contract's default is TERM: say so explicitly rather than rely on the node's default
       signal: parseSignal(signalText ?? 'TERM'),
       ...(bool(values, 'tree') ? { tree: true } : {}),
@@ -81,7 +87,7 @@ export const killCommand: CommandSpec = {
       client.close()
     }
     ctx.out(ctx.json
-      ? JSON.stringify({ peerId: result.peerId, name: result.name, pid: result.pid, signal: result.signal, result: result.result, signalled: result.signalled })
+      ? JSON.stringify({ peerId: result.peerId, name: result.name, pid: result.pid, signal: result.signal, result: result.result, signalled: result.signalled, escalated: result.escalated })
       : formatKillResult(result))
     // `gone` is a successful answer but the user's intent (stop that process) was not carried
     // out, and the contract lists "process gone" among the runtime failures: report it and

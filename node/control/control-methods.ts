@@ -5,13 +5,14 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  CONTROL_METHODS, type KillParams, type KillResult, type LogsParams, type LogsResult,
-  type PsEntry, type RunParams, type RunResult
+  CONTROL_METHODS, type KillParams, type KillResult, type LogsParams, type LogsResult, type LsEntry,
+  type PsEntry, type RestartResultEntry, type RmResult, type RunParams, type RunResult
 } from '../../protocols/control.js'
+import { findManaged, validateManagedName, validateManagedRef, validateRestartPolicy } from '../../protocols/managed.js'
 import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, SIGNALS, START, STOP, validateLogChunk,
-  type HistoryResult, type ListResult, type LogsEnd, type StartResult, type StopResult
+  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, SIGNALS, START, STOP, validateLogChunk,
+  type HistoryResult, type ListResult, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
@@ -102,7 +103,9 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
       argv: params.argv,
       cwd: params.cwd,
-      env: params.env
+      env: params.env,
+      ...(params.name !== undefined ? { name: validateManagedName(params.name) } : {}),
+      ...(params.policy !== undefined ? { policy: validateRestartPolicy(params.policy) } : {})
     })
     let result: StartResult
     if (peer.self) {
@@ -122,11 +125,22 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   handlers.set(CONTROL_METHODS.kill, async (raw: unknown): Promise<KillResult> => {
     const params = expectRecord(raw ?? {}, 'params') as Record<string, unknown> & Partial<KillParams>
     const peer = single(targetOf(params), deps.peers(), 'kill')
-    const pid = expectInt(params.pid, 'pid')
+    const ref = optional(params.ref, v => validateManagedRef(v, 'ref'))
     const signal = expectOneOf(params.signal ?? 'TERM', 'signal', SIGNALS)
     const tree = optional(params.tree, v => expectBoolean(v, 'tree')) ?? false
     const graceMs = optional(params.graceMs, v => expectInt(v, 'graceMs', { min: 0 }))
+    let pid: number
     let startTime = optional(params.startTime, v => expectNumber(v, 'startTime', { min: 0 }))
+    if (ref !== undefined) {
+      // a managed id or name: its running process, as the target's supervisor knows it
+      const m = findManaged((await managedOf(peer)).processes, ref)
+      if (m === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} on ${peer.name}`)
+      if (m.state !== 'running') throw new ProcmeshError('NOT_FOUND', `${ref} on ${peer.name} is not running (state ${m.state}); procmesh rm ${peer.name} ${ref} forgets it`)
+      pid = m.pid
+      startTime = m.startTime
+    } else {
+      pid = expectInt(params.pid, 'pid')
+    }
     if (startTime === undefined && pid > 1) {
       // the caller did not see the process: look its start time up now, so a stop still names one process
       const listed = await list(peer, undefined)
@@ -138,7 +152,47 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const result: StopResult = peer.self
       ? await deps.services.control.stop(req, deps.selfId())
       : await forward(peer, STOP, req, { timeoutMs: (graceMs ?? 0) + STOP.readDeadlineMs + 10_000 })
+    return { peerId: peer.peerId, name: peer.name, ...result, escalated: result.escalated ?? false }
+  })
+
+  const managedOf = async (peer: PeerEntry, timeoutMs?: number): Promise<ManagedResult> => {
+    if (peer.self) return deps.services.managed()
+    return await forward(peer, MANAGED, { type: 'managed' }, { timeoutMs })
+  }
+
+  handlers.set(CONTROL_METHODS.ls, async (raw: unknown, ctx: RpcContext): Promise<LsEntry[]> => {
+    const params = expectRecord(raw ?? {}, 'params')
+    const { peers } = resolveTargets(targetOf(params), deps.peers())
+    return await Promise.all(peers.map(async (peer): Promise<LsEntry> => {
+      let entry: LsEntry
+      try {
+        entry = { peerId: peer.peerId, name: peer.name, processes: (await managedOf(peer, FAN_OUT_TIMEOUT_MS)).processes }
+      } catch (err: unknown) {
+        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
+      }
+      ctx.notify(entry)
+      return entry
+    }))
+  })
+
+  handlers.set(CONTROL_METHODS.restart, async (raw: unknown): Promise<RestartResultEntry> => {
+    const params = expectRecord(raw ?? {}, 'params')
+    const peer = single(targetOf(params), deps.peers(), 'restart')
+    const req = RESTART.validateRequest({ type: 'restart', ref: params.ref })
+    const result: RestartResult = peer.self
+      ? await deps.services.control.restart(req, deps.selfId())
+      : await forward(peer, RESTART, req)
     return { peerId: peer.peerId, name: peer.name, ...result }
+  })
+
+  handlers.set(CONTROL_METHODS.rm, async (raw: unknown): Promise<RmResult> => {
+    const params = expectRecord(raw ?? {}, 'params')
+    const peer = single(targetOf(params), deps.peers(), 'rm')
+    const req = REMOVE.validateRequest({ type: 'remove', ref: params.ref })
+    const result: RemoveResult = peer.self
+      ? await deps.services.control.remove(req, deps.selfId())
+      : await forward(peer, REMOVE, req)
+    return { peerId: peer.peerId, name: peer.name, managedId: result.managedId, managedName: result.name, stopped: result.stopped }
   })
 
   handlers.set(CONTROL_METHODS.logs, async (raw: unknown, ctx: RpcContext): Promise<LogsResult> => {
@@ -158,3 +212,4 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return { peerId: peer.peerId, name: peer.name, ...end }
   })
 }
+

@@ -1,5 +1,5 @@
 /** Serve the mesh protocols from HostServices, as a node part. */
-import { HISTORY, LIST, LOGS, START, STOP } from '../../protocols/messages.js'
+import { HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP } from '../../protocols/messages.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import { serveProtocol, type ServeOptions } from './reqresp.js'
@@ -31,11 +31,14 @@ export class MeshProtocols {
       if (req.follow) ctx.extendDeadline()
       return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
     }, this.opts)
+    await serveProtocol(this.libp2p, MANAGED, async () => s.managed(), this.opts)
+    await serveProtocol(this.libp2p, RESTART, async (req, ctx) => await s.control.restart(req, ctx.remotePeer.toString()), this.opts)
+    await serveProtocol(this.libp2p, REMOVE, async (req, ctx) => await s.control.remove(req, ctx.remotePeer.toString()), this.opts)
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.libp2p.unhandle([LIST.id, HISTORY.id, START.id, STOP.id, LOGS.id])
+    await this.libp2p.unhandle([LIST.id, HISTORY.id, START.id, STOP.id, LOGS.id, MANAGED.id, RESTART.id, REMOVE.id])
   }
 }
