@@ -33,6 +33,9 @@ const TAIL_FLAGS = fsConstants.O_RDWR | fsConstants.O_NOFOLLOW
 
 interface Tail { fd: number, offset: number }
 
+/** At most this much output that arrived during a trim's copy is read before the truncate. */
+const LATE_READ_BYTES = 64 * 1024
+
 export class LogFiles {
   readonly paths: Readonly<Record<StreamName, string>>
   private readonly cap: number
@@ -113,6 +116,21 @@ export class LogFiles {
     }
   }
 
+  /** Delete files nothing was written to (a silent process leaves none behind); call after close(). */
+  removeEmpty (): void {
+    for (const stream of STREAMS) {
+      if (this.offsets[stream] > 0 || this.truncated) continue
+      try {
+        const fd = openSync(this.paths[stream], fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
+        let size: number
+        try { size = fstatSync(fd).size } finally { closeSync(fd) }
+        if (size === 0) unlinkSync(this.paths[stream])
+      } catch (err: unknown) {
+        if (errorCode(err) !== 'ENOENT') this.log.warn('log file %s: %s', this.paths[stream], errorMessage(err))
+      }
+    }
+  }
+
   /** Delete the files (the record is forgotten). */
   remove (): void {
     this.close()
@@ -180,12 +198,16 @@ export class LogFiles {
       } else {
         copyFileSync(path, `${path}.1`)
       }
-      // what came in during the copy is read before it is cut
+      // what came in during the copy is read before it is cut when it is little (a normal rate:
+      // read and truncate follow each other within microseconds); a flood's excess is counted
+      // as dropped rather than read while the writer keeps adding more
       const late = fstatSync(tail.fd).size
-      if (late > tail.offset) {
+      if (late - tail.offset <= LATE_READ_BYTES) {
         const buf = Buffer.allocUnsafe(late - tail.offset)
-        const n = readSync(tail.fd, buf, 0, buf.length, tail.offset)
+        const n = buf.length > 0 ? readSync(tail.fd, buf, 0, buf.length, tail.offset) : 0
         output.write(stream, buf.subarray(0, n))
+      } else {
+        output.skip(stream, late - tail.offset)
       }
       ftruncateSync(tail.fd, 0)
       tail.offset = 0

@@ -203,7 +203,7 @@ export class Supervisor {
     await this.pruneOldLogFiles()
     try {
       // one inotify watch for every log file: output reaches the rings (and followers) at once
-      this.watcher = watch(this.logsDir, { persistent: false }, (_event, filename) => { this.onFileEvent(filename) })
+      this.watcher = watch(this.logsDir, { persistent: true }, (_event, filename) => { this.onFileEvent(filename) })
       this.watcher.on('error', (err: unknown) => { this.log.warn('watching %s: %s; polling instead', this.logsDir, errorMessage(err)) })
     } catch (err: unknown) {
       this.log.warn('cannot watch %s (%s): log output is polled every %d ms', this.logsDir, errorMessage(err), TAIL_POLL_MS)
@@ -236,6 +236,8 @@ export class Supervisor {
       record.restartTimer = undefined
       this.pollOutput(record)
       record.files.close()
+      // the process that stopped us may now exit: nothing of it waits for the children
+      record.child?.unref()
       for (const wake of [...record.waiters]) wake()
     }
     await this.saveRecords()
@@ -582,8 +584,6 @@ export class Supervisor {
     // later errors (a failed kill) must not become an uncaught 'error' event
     child.on('error', (err: Error) => { this.log.warn('managed process %s: %s', s.managedId, err.message) })
     child.on('exit', (code, sig) => { if (record.child === child) this.onExit(record, code, sig, false) })
-    // the node's life must not depend on its children, nor theirs on it
-    child.unref()
     record.files.open(record.output)
   }
 
@@ -603,6 +603,7 @@ export class Supervisor {
       record.drainTimer = undefined
       this.pollOutput(record)
       record.files.close()
+      record.files.removeEmpty()
       record.outputDone = true
       this.wake(record)
     }, EXIT_DRAIN_MS)
