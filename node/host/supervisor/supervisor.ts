@@ -132,6 +132,8 @@ interface ManagedRecord {
   waiters: Set<() => void>
   /** a restart or rm in progress */
   busy: boolean
+  /** the executable argv[0] resolved to at the last successful spawn: restarts skip the PATH walk */
+  file?: string
 }
 
 /** Signals that end a process when it does nothing special: a stop through procmesh with one is not restarted. */
@@ -531,7 +533,9 @@ export class Supervisor {
   private async spawnRun (record: ManagedRecord, checkedFile?: string): Promise<void> {
     const s = record.stored
     const env = { ...this.baseEnv, ...s.env }
-    const file = checkedFile ?? await resolveCommand(s.argv[0], env.PATH ?? '', await checkCwd(s.cwd))
+    // a restart reuses the file that worked; a failed spawn forgets it, so the next one checks again
+    const file = checkedFile ?? record.file ?? await resolveCommand(s.argv[0], env.PATH ?? '', await checkCwd(s.cwd))
+    record.file = undefined
     let fds: Record<StreamName, number>
     try {
       fds = record.files.openForChild()
@@ -569,6 +573,7 @@ export class Supervisor {
     })
     clearTimeout(record.drainTimer)
     record.drainTimer = undefined
+    record.file = file
     record.child = child
     s.pid = child.pid ?? 0
     s.startTime = startTime
