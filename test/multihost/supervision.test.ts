@@ -121,6 +121,13 @@ describe('managed processes survive their node (simulated hosts)', { timeout: 30
     assert.equal(human.code, 0)
     assert.match(human.stdout, /^NAME +ID +HOST +PID +STATE/)
     assert.match(human.stdout, /writer +m[0-9a-z]+ +\S+ +- +stopped/)
+    // the audit log of B has the exits (seen, not asked for) and the stop that caused them
+    const audit = await cliIn(b, ['audit', '--json', '--limit', '200'])
+    assert.equal(audit.code, 0, audit.stderr)
+    const entries = (JSON.parse(audit.stdout) as Array<{ entries: Array<{ event: string, managedId?: string, result?: string }> }>).flatMap(r => r.entries)
+    const exit = entries.find(e => e.event === 'exit' && e.managedId === writer.managedId)
+    assert.ok(exit !== undefined, `an exit of the writer in the audit: ${audit.stdout.slice(-2000)}`)
+    assert.match(exit.result ?? '', /killed by SIGTERM/)
     for (const name of ['writer', 'web']) {
       const rm = await cliIn(a, ['rm', b.name, name])
       assert.equal(rm.code, 0, rm.stderr)
