@@ -73,7 +73,8 @@ const FULL: Plan = {
   propagationRounds: 10,
   disseminationSamples: 15,
   queryRounds: 10,
-  bytesWindowMs: 20_000,
+  // two keep-alive periods: an idle node's traffic is mostly its keep-alives (KEEPALIVE_MS)
+  bytesWindowMs: 60_000,
   listRounds: 30,
   cliRounds: 10,
   idleWindowMs: 60_000,
@@ -91,7 +92,7 @@ const QUICK: Plan = {
   propagationRounds: 3,
   disseminationSamples: 5,
   queryRounds: 3,
-  bytesWindowMs: 10_000,
+  bytesWindowMs: 30_000,
   listRounds: 10,
   cliRounds: 3,
   idleWindowMs: 15_000,

@@ -5,9 +5,15 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
-import { CONTROL_METHODS } from '../protocols/control.js'
+import { CONTROL_METHODS, parsePeersParams } from '../protocols/control.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer } from './mesh/announcer.js'
+import { MdnsPacer } from './mesh/mdns-pacer.js'
+import { LivenessProber } from './mesh/prober.js'
+import { request } from './mesh/reqresp.js'
+import { HISTORY, SUMMARY } from '../protocols/messages.js'
+import { LiveFigures } from './mesh/live-figures.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
@@ -68,6 +74,7 @@ export class ProcmeshNode {
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
   private history?: HistoryRing
+  private live?: LiveFigures
   private securityLayer?: NodeSecurity
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
@@ -148,7 +155,7 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString()) }
+    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
     this.history = history
@@ -179,6 +186,7 @@ export class ProcmeshNode {
       view,
       sampler: this.sampler,
       onSnapshot: snap => { history.add(snap) },
+      pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
       log: this.log
@@ -194,6 +202,13 @@ export class ProcmeshNode {
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
       onDenied: security.onDenied,
+      log: this.log,
+      selfSummary: () => view.get(this.peerId)
+    })
+    const prober = new LivenessProber({ libp2p, view, log: this.log })
+    const mdnsPacer = new MdnsPacer(libp2p, this.log)
+    this.live = new LiveFigures({
+      fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
       log: this.log
     })
     this.registerBaseMethods()
@@ -217,6 +232,8 @@ export class ProcmeshNode {
       },
       this.announcer,
       protocols,
+      prober,
+      { start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
       ...this.parts,
@@ -252,7 +269,11 @@ export class ProcmeshNode {
 
   private registerBaseMethods (): void {
     this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
-    this.handlers.set(CONTROL_METHODS.peers, async () => this.peers())
+    this.handlers.set(CONTROL_METHODS.peers, async (params: unknown) => {
+      const { live } = parsePeersParams(params)
+      const entries = this.peers()
+      return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
+    })
   }
 }
 

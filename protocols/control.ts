@@ -3,7 +3,7 @@
  * node's home. Method names and the error mapping live here once.
  */
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
-import { isRecord } from './validate.js'
+import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
 import type { ManagedProcess, RestartPolicy } from './managed.js'
 
@@ -63,10 +63,26 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
  * With `streamed: true` the caller consumes the notifications, and the final result repeats
  * each entry without its processes (a mesh-wide answer would otherwise travel twice).
  */
+/**
+ * `peers` params: `live` names the hosts a viewer shows ('all' or peer ids); the node pulls
+ * their newest figures (node/mesh/live-figures.ts) and lays them over the gossiped ones.
+ */
+export interface PeersParams { live?: 'all' | string[] }
+/** peer ids a viewer may watch in one call (a screen shows far fewer) */
+export const MAX_LIVE_IDS = 1024
+
+export function parsePeersParams (value: unknown): PeersParams {
+  if (value === undefined || value === null) return {}
+  const r = expectRecord(value, 'params')
+  if (r.live === undefined) return {}
+  if (r.live === 'all') return { live: 'all' }
+  return { live: expectArray(r.live, 'params.live', MAX_LIVE_IDS).map((v, i) => expectString(v, `params.live[${i}]`, { minLength: 1, maxBytes: 128 })) }
+}
+
 export interface PsParams { target: string, filter?: string, streamed?: boolean }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
-  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[] }
+  | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
   | { peerId: string, name: string, error: PeerError }
 
 /** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */

@@ -17,11 +17,64 @@ export const MAX_ADDR_BYTES = 200
 /** Node names: hostnames are at most 253 bytes; we keep names short enough for a table. */
 export const MAX_NAME_BYTES = 128
 
+// ---- change-driven gossip (protocols/gossip.ts) ----
+/**
+ * With nothing else to say a node publishes a keep-alive this often (ms). It carries the host
+ * figures that drifted below the change thresholds, so no figure in anyone's view is older
+ * than this, and lets members that are not directly connected (relayed) tell a live member from
+ * a gone one even if no `gone` notice reached them. Every node hears every keep-alive, so this
+ * is the one part of an idle node's traffic that grows with the mesh: 60 s costs a receiver
+ * (N-1)/60 messages a second (about 0.3 a second at 20 hosts).
+ */
+export const KEEPALIVE_MS = 60_000
+/**
+ * Deltas that carry only figures (host CPU/memory/load, top lists) go out at most this often
+ * (ms); process starts and exits, tags, names and addresses go at once. A busy host's figures
+ * cross the thresholds all the time; viewers that need every second pull live figures
+ * (node/mesh/live-figures.ts), so the mesh at large hears a host's figures at most every 15 s.
+ */
+export const FIGURE_DELTA_MIN_MS = 15_000
+/** Host CPU (percent of all cores) must move this many points to be worth a message: htop's own bar resolution is ~2-5 points; 10 is a change one sees. */
+export const CHANGE_CPU_POINTS = 10
+/** Host memory must move by this fraction of the total (5% of 16 GB = 800 MB). */
+export const CHANGE_MEM_FRACTION = 0.05
+/** The 1-minute load average must move by at least this much, and by this ratio of itself. */
+export const CHANGE_LOAD_MIN = 0.5
+export const CHANGE_LOAD_RATIO = 0.25
+/** Processes under this CPU% do not count in the top-CPU list's order (idle ones reorder every sample). */
+export const TOP_CPU_NOTICE_PERCENT = 1
+/** A top process's CPU must move this many points (of one core) ... */
+export const CHANGE_TOP_CPU_POINTS = 10
+/** ... or its RSS by this ratio, to be announced. */
+export const CHANGE_RSS_RATIO = 0.1
+/**
+ * How often the node looks for new and ended pids (ms). Listing /proc's directory costs
+ * ~0.1 ms at 500 processes (no per-process reads); a change triggers a sample and a delta
+ * at once, so a started process is announced within this plus a sample.
+ */
+export const PID_WATCH_MS = 200
+/** Change-triggered samples are at least this far apart (ms): a host that forks all the time costs at most 4 extra samples a second. */
+export const MIN_CHANGE_SAMPLE_MS = 250
+
+// ---- liveness (node/mesh/prober.ts) ----
+/**
+ * Every this many ms a node probes ONE connected member (round robin), as SWIM does: an idle
+ * node's probing cost is the same at 5 as at 500 hosts. A process that dies closes its TCP
+ * connections (the kernel sends FIN/RST), so probes are for hosts that vanish silently.
+ */
+export const PROBE_INTERVAL_MS = 1000
+/** A probe (a stream opened and closed: one round trip) that takes longer failed. */
+export const PROBE_TIMEOUT_MS = 2000
+/** Consecutive failed probes after which the connection is dropped and the member is offline. */
+export const PROBE_FAILURES_TO_DROP = 2
+/**
+ * A member heard only through others (no direct connection) is stale when nothing came from
+ * it for this many keep-alive periods, offline after OFFLINE_AFTER_KEEPALIVES.
+ */
+export const STALE_AFTER_KEEPALIVES = 2.5
+export const OFFLINE_AFTER_KEEPALIVES = 4
+
 // ---- mesh view ----
-/** A peer with no summary for this many of its intervals is stale ... */
-export const STALE_AFTER_INTERVALS = 3
-/** ... and offline after this many (or at once when its connection drops). */
-export const OFFLINE_AFTER_INTERVALS = 10
 /** Peers remembered in the view, so a flood of fake peer ids cannot grow memory without bound. */
 export const MAX_VIEW_PEERS = 1024
 /** Offline peers are forgotten after this long (ms). */

@@ -4,7 +4,7 @@
  */
 import { InvalidFieldError } from './errors.js'
 import {
-  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, MANAGED_PROTOCOL, REMOVE_PROTOCOL, RESTART_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL
+  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, MANAGED_PROTOCOL, REMOVE_PROTOCOL, RESTART_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
 } from './ids.js'
 import {
   MAX_MANAGED_LIST, validateManagedName, validateManagedProcess, validateManagedRef, validateRestartPolicy,
@@ -12,7 +12,9 @@ import {
 } from './managed.js'
 import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
-import type { ProcessInfo } from './types.js'
+import { MAX_SUMMARY_BYTES } from './limits.js'
+import { validateSummary } from './summary.js'
+import type { ProcessInfo, Summary } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
@@ -50,8 +52,20 @@ export const SIGNALS = ['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'S
 export type SignalName = typeof SIGNALS[number]
 
 // ---- list ----
-export interface ListRequest { type: 'list', filter?: string }
-export interface ListResult { collectedAt: number, processes: ProcessInfo[] }
+/**
+ * Only the first `n` processes by CPU or memory: a viewer of many hosts at once (the TUI's
+ * mesh-wide mode) shows a screenful, so it asks each host for that many rather than for all.
+ */
+export interface ListTop { by: 'cpu' | 'mem', n: number }
+export const LIST_TOP_KEYS = ['cpu', 'mem'] as const
+export interface ListRequest { type: 'list', filter?: string, top?: ListTop }
+/** `total`: processes that matched before `top` cut the list */
+export interface ListResult { collectedAt: number, processes: ProcessInfo[], total?: number }
+
+export function validateListTop (value: unknown, path: string): ListTop {
+  const t = expectRecord(value, path)
+  return { by: expectOneOf(t.by, `${path}.by`, LIST_TOP_KEYS), n: expectInt(t.n, `${path}.n`, { min: 1, max: MAX_LIST_PROCESSES }) }
+}
 
 export function validateProcess (value: unknown, path: string): ProcessInfo {
   const p = expectRecord(value, path)
@@ -85,13 +99,16 @@ export const LIST: ProtocolDescriptor<ListRequest, ListResult> = {
   validateRequest (value) {
     const r = expectRecord(value, 'request')
     expectType(r, 'list')
-    return { type: 'list', filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES })) }
+    const top = optional(r.top, v => validateListTop(v, 'top'))
+    return { type: 'list', filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES })), ...(top !== undefined ? { top } : {}) }
   },
   validateResult (value) {
     const r = expectRecord(value, 'result')
+    const total = optional(r.total, v => expectInt(v, 'result.total', { min: 0 }))
     return {
       collectedAt: expectNumber(r.collectedAt, 'result.collectedAt', { min: 0 }),
-      processes: expectArray(r.processes, 'result.processes', MAX_LIST_PROCESSES).map((p, i) => validateProcess(p, `result.processes[${i}]`))
+      processes: expectArray(r.processes, 'result.processes', MAX_LIST_PROCESSES).map((p, i) => validateProcess(p, `result.processes[${i}]`)),
+      ...(total !== undefined ? { total } : {})
     }
   }
 }
@@ -366,6 +383,29 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
         }
       })
     }
+  }
+}
+
+// ---- summary (pulled on a gossip gap or a new peer) ----
+export interface SummaryRequest { type: 'summary' }
+
+export const SUMMARY: ProtocolDescriptor<SummaryRequest, Summary> = {
+  id: SUMMARY_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 64,
+  // JSON framing around a summary that is itself capped
+  maxResponseBytes: MAX_SUMMARY_BYTES + 256,
+  readDeadlineMs: 5000,
+  deadlineMs: 5000,
+  // a viewer pulls once per gap; a few at once cover a burst of reconnects
+  maxInboundStreams: 4,
+  maxOutboundStreams: 4,
+  validateRequest (value) {
+    expectType(expectRecord(value, 'request'), 'summary')
+    return { type: 'summary' }
+  },
+  validateResult (value) {
+    return validateSummary(value)
   }
 }
 

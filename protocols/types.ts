@@ -87,6 +87,10 @@ export interface PeerEntry {
   version: string
   topCpu: TopProcess[]
   topMem: TopProcess[]
+  /** the host's sampling interval (ms) */
+  intervalMs?: number
+  /** when the host figures were sampled, if pulled live for a viewer (`peers` with `live`) */
+  liveAt?: number
 }
 
 /** `procmesh id --json` */

@@ -9,6 +9,8 @@
  *  4. procmesh stopped, a fresh Serf cluster on all N; gossip bytes of Serf alone (row 6)
  */
 import type { SimHost, SimNet } from '../../test/harness/sim-hosts.js'
+import type { ChildProcess } from 'node:child_process'
+import { KEEPALIVE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
 import { CONTROL_METHODS, type PsEntry } from '../../protocols/control.js'
 import { encodeSummary } from '../../protocols/summary.js'
 import type { PeerEntry, Summary } from '../../protocols/types.js'
@@ -257,7 +259,7 @@ async function propagation (opts: MeshOptions, pm: PmNode[], serf: SerfAgent[], 
 
   const serfDis = summarize(serfDissemination)
   const pmDis: Side = { tool: 'summary publish -> arrival on all', unit: 'ms', stats: dissemination.stats, failures: dissemination.incomplete }
-  const pmChange: Side = { tool: 'new process -> in every view (next summary)', unit: 'ms', stats: summarize(runs.procmesh.values), failures: runs.procmesh.failures }
+  const pmChange: Side = { tool: 'new process -> in every view (delta)', unit: 'ms', stats: summarize(runs.procmesh.values), failures: runs.procmesh.failures }
   opts.log(`propagation at ${n}: summary ${fmt(pmDis.stats)}, change ${fmt(pmChange.stats)}, serf event ${fmt(summarize(runs.serf.values))} (dissemination ${fmt(serfDis)})`)
   const under1s = (s: Stats | undefined): boolean | undefined => s === undefined ? undefined : s.p99 < 1000
   return [
@@ -272,7 +274,7 @@ async function propagation (opts: MeshOptions, pm: PmNode[], serf: SerfAgent[], 
       target: n === 20 ? { text: 'p99 < 1 s at 20 hosts', met: under1s(pmDis.stats) } : undefined,
       notes: [
         'procmesh: the publishing node\'s own view entry is stamped at publish (the `at` of the summary) and each receiver stamps arrival (`lastSeen`), both on the one machine clock; polled at a quarter interval so every summary is caught.',
-        'Serf: from the origin agent logging the event to the last other agent logging it (`-coalesce=false`). Serf queues broadcasts for its 200 ms gossip tick; procmesh floods at once.'
+        'Serf: from the origin agent logging the event to the last other agent logging it (`-coalesce=false`). Serf queues broadcasts for its 200 ms gossip tick; procmesh sends a delta to its gossipsub mesh peers at once.'
       ]
     },
     {
@@ -285,34 +287,47 @@ async function propagation (opts: MeshOptions, pm: PmNode[], serf: SerfAgent[], 
       ratio: ratio(pmChange.stats, summarize(runs.serf.values)),
       target: n === 20 ? { text: 'p99 < 1 s at 20 hosts', met: under1s(pmChange.stats) } : undefined,
       notes: [
-        `procmesh: \`sleep\` started on the origin host -> every other node lists the origin with the new process count; includes waiting for the next sampling tick (interval ${opts.intervalMs} ms: on average half of it), the /proc scan and the gossip. Serf: a user event sent by the \`serf event\` CLI, which carries no host state at all; the like-for-like transport figure is the row above.`
+        `procmesh: \`sleep\` started on the origin host -> every other node lists the origin with the new process count; includes the pid watcher noticing it (every ${PID_WATCH_MS} ms), a /proc scan and the delta's gossip. Serf: a user event sent by the \`serf event\` CLI, which carries no host state at all; the like-for-like transport figure is the row above.`
       ]
     }
   ]
 }
 
+/**
+ * One message from the origin to every other node. Gossip is change-driven, so each sample makes
+ * a change: a process started on the origin host. The origin's own entry is stamped when it
+ * publishes (its `lastSeen`), each receiver stamps arrival (`lastSeen` of the origin), both on
+ * the one machine clock.
+ */
 async function summaryDissemination (opts: MeshOptions, origin: PmNode, others: PmNode[], clients: PmClients): Promise<{ stats: Stats | undefined, incomplete: number }> {
-  const published = new Set<number>()
-  const arrivals = others.map(() => new Set<number>())
-  const deadline = nowMs() + (opts.disseminationSamples + 2) * opts.intervalMs
-  while (nowMs() < deadline && published.size < opts.disseminationSamples + 1) {
-    const views = await Promise.all([origin, ...others].map(async node => await clients.peers(node).catch((): PeerEntry[] => [])))
-    const self = views[0].find(p => p.self)
-    if (self !== undefined) published.add(self.lastSeen)
-    views.slice(1).forEach((view, i) => {
-      const entry = view.find(p => p.name === origin.name)
-      if (entry !== undefined) arrivals[i].add(entry.lastSeen)
-    })
-    await sleep(opts.intervalMs / 4)
-  }
   const latencies: number[] = []
   let incomplete = 0
-  // the last publish may not have reached everyone before the final poll
-  const pubs = [...published].sort((a, b) => a - b).slice(0, -1)
-  for (const p of pubs) {
-    const each = arrivals.map(set => [...set].filter(a => a >= p && a < p + opts.intervalMs * 0.9).sort((a, b) => a - b)[0])
-    if (each.some(a => a === undefined)) incomplete++
-    else latencies.push(Math.max(...each.map(a => (a ?? p) - p)))
+  const markers: ChildProcess[] = []
+  try {
+    for (let k = 0; k < opts.disseminationSamples; k++) {
+      const before = (await clients.peers(origin).catch((): PeerEntry[] => [])).find(p => p.self)?.lastSeen ?? 0
+      markers.push(origin.host.spawn(['sleep', '3600']))
+      const deadline = nowMs() + 3 * opts.intervalMs + 2000
+      let published: number | undefined
+      const arrivals = new Map<number, number>()
+      while (nowMs() < deadline && (published === undefined || arrivals.size < others.length)) {
+        const views = await Promise.all([origin, ...others].map(async node => await clients.peers(node).catch((): PeerEntry[] => [])))
+        const self = views[0].find(p => p.self)
+        if (published === undefined && self !== undefined && self.lastSeen > before) published = self.lastSeen
+        if (published !== undefined) {
+          views.slice(1).forEach((view, i) => {
+            const entry = view.find(p => p.name === origin.name)
+            if (entry !== undefined && entry.lastSeen >= (published ?? Infinity) && !arrivals.has(i)) arrivals.set(i, entry.lastSeen)
+          })
+        }
+        await sleep(opts.intervalMs / 16)
+      }
+      if (published === undefined || arrivals.size < others.length) incomplete++
+      else latencies.push(Math.max(...arrivals.values()) - published)
+      await sleep(BETWEEN_RUNS_MS)
+    }
+  } finally {
+    await Promise.all(markers.map(async m => { await stopChild(m, 'SIGKILL') }))
   }
   return { stats: summarize(latencies), incomplete }
 }
@@ -461,11 +476,11 @@ function bytesRows (opts: MeshOptions, pm: Window | undefined, serf: Window | un
   const n = opts.size
   const notes = [`bytes sent on each host's eth0 over ${opts.bytesWindowMs / 1000} s with only that system running (stats over the ${n} hosts: median and max)`]
   if (pm?.tx !== undefined && pm.rx !== undefined && n > 1) {
-    // every node must receive the N-1 other summaries each interval: that floor grows with N
-    const summariesPerSecond = (n - 1) * 1000 / opts.intervalMs
-    const rxPerSummary = pm.rx.mean / summariesPerSecond
+    // idle, every node hears each other node's keep-alive once per KEEPALIVE_MS (and little else)
+    const messagesPerSecond = (n - 1) * 1000 / KEEPALIVE_MS
+    const rxPerMessage = pm.rx.mean / messagesPerSecond
     const size = pm.summaryBytes
-    notes.push(`procmesh: each node receives ${(pm.rx.mean / 1024).toFixed(1)} KB/s on average, ${rxPerSummary.toFixed(0)} bytes on the wire per summary of another node${size === undefined ? '' : ` (a summary is ${size} bytes of JSON: ${(rxPerSummary / size).toFixed(1)}x with signature, framing, encryption, IDONTWANT/IHAVE control, duplicates, mDNS)`}`)
+    notes.push(`procmesh: each node receives ${(pm.rx.mean / 1024).toFixed(2)} KB/s on average, ${rxPerMessage.toFixed(0)} bytes on the wire per keep-alive of another node (everything included: probes, gossipsub control, TCP/IP)${size === undefined ? '' : `; a full summary is ${size} bytes of JSON`}`)
     const top = pm.txByHost.map((b, i) => ({ b, i })).sort((x, y) => y.b - x.b).slice(0, 3)
     notes.push(`procmesh, busiest senders: ${top.map(t => `host-${t.i + 1} ${(t.b / 1024).toFixed(1)} KB/s`).join(', ')}`)
   }

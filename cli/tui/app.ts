@@ -12,7 +12,7 @@ import { joinArgv } from './argv.js'
 import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
-import { initialState, psTarget, reduce, type Action, type ConnectionState, type Effect, type State } from './state.js'
+import { initialState, psTarget, psTop, reduce, type Action, type ConnectionState, type Effect, type State } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './view.js'
 
 export interface TopAppOptions {
@@ -135,7 +135,7 @@ export class TopApp {
     this.dispatch({ type: 'resize', cols: screen.cols, rows: screen.rows })
     this.clock = setInterval(() => { this.dispatch({ type: 'tick', now: Date.now() }) }, CLOCK_MS)
     this.data.start()
-    this.data.setTarget(psTarget(this.state))
+    this.data.setTarget(psTarget(this.state), psTop(this.state))
     return finished
   }
 
@@ -148,12 +148,13 @@ export class TopApp {
   dispatch (action: Action, urgent = false): void {
     if (!this.running) return
     const before = psTarget(this.state)
+    const topBefore = JSON.stringify(psTop(this.state))
     const { state, effects } = reduce(this.state, action)
     this.state = state
     for (const e of effects) this.carryOut(e)
     if (!this.running) return
     const after = psTarget(state)
-    if (after !== before) this.data?.setTarget(after)
+    if (after !== before || JSON.stringify(psTop(state)) !== topBefore) this.data?.setTarget(after, psTop(state))
     this.invalidate(urgent)
   }
 

@@ -84,6 +84,7 @@ export class MeshDataSource {
   private readonly opts: Required<Omit<DataSourceOptions, 'now'>> & { now: () => number }
   private client?: ControlLike
   private target?: string
+  private top?: { by: 'cpu' | 'mem', n: number }
   private stopped = true
   private attempt = 0
   /** bumped on every (re)connection: loops of an older connection stop rescheduling */
@@ -124,10 +125,11 @@ export class MeshDataSource {
     this.follows.clear()
   }
 
-  /** List this target from now on ('all' or a peer id); undefined lists nothing. */
-  setTarget (target: string | undefined): void {
-    if (target === this.target) return
+  /** List this target from now on ('all' or a peer id); undefined lists nothing. `top` asks each host for its busiest only. */
+  setTarget (target: string | undefined, top?: { by: 'cpu' | 'mem', n: number }): void {
+    if (target === this.target && JSON.stringify(top) === JSON.stringify(this.top)) return
     this.target = target
+    this.top = top
     this.schedule('ps', TARGET_DEBOUNCE_MS)
   }
 
@@ -268,7 +270,8 @@ export class MeshDataSource {
   }
 
   private async pollPeers (client: ControlLike): Promise<void> {
-    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, undefined, { timeoutMs: PEERS_TIMEOUT_MS })
+    // the screen shows these hosts: the node pulls their live figures while we ask
+    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, { live: 'all' }, { timeoutMs: PEERS_TIMEOUT_MS })
     if (!Array.isArray(peers)) throw new ProcmeshError('PROTOCOL_ERROR', 'peers: the node answered something other than a list')
     this.opts.dispatch({ type: 'peers', peers })
   }
@@ -287,7 +290,7 @@ export class MeshDataSource {
       batch = []
     }
     try {
-      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target, streamed: true }, {
+      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target, streamed: true, ...(this.top !== undefined ? { top: this.top } : {}) }, {
         timeoutMs: PS_TIMEOUT_MS,
         onData: entry => {
           if (!isPsEntry(entry)) return

@@ -236,6 +236,19 @@ export function psTarget (s: State): string | undefined {
   return s.selectedHost
 }
 
+/** Processes asked of each host in mesh-wide mode: more than any screen shows. */
+export const MESH_WIDE_TOP_N = 200
+
+/**
+ * Mesh-wide, flat and sorted by CPU or memory, the screen shows the busiest processes of all
+ * hosts: each host is asked for its first MESH_WIDE_TOP_N by that key, not for everything.
+ * The tree, other sort keys and a reversed order need every process.
+ */
+export function psTop (s: State): { by: 'cpu' | 'mem', n: number } | undefined {
+  if (!s.meshWide || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
+  return { by: s.sort, n: MESH_WIDE_TOP_N }
+}
+
 export function refOf (row: ProcRow): ProcRef {
   const p = row.proc
   return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }

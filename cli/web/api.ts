@@ -51,7 +51,8 @@ export async function getHosts (call: NodeCall, signal?: AbortSignal): Promise<A
 }
 
 export async function fetchPeers (call: NodeCall, signal?: AbortSignal): Promise<PeerEntry[]> {
-  const peers = await call(CONTROL_METHODS.peers, undefined, { timeoutMs: PEERS_TIMEOUT_MS, signal })
+  // a page shows these hosts: ask for their live figures, not only the gossiped ones
+  const peers = await call(CONTROL_METHODS.peers, { live: 'all' }, { timeoutMs: PEERS_TIMEOUT_MS, signal })
   if (!Array.isArray(peers) || !peers.every(p => isRecord(p) && typeof p.peerId === 'string' && isRecord(p.host))) throw protocolError('peers')
   return peers as PeerEntry[]
 }

@@ -11,7 +11,7 @@ import {
 import { findManaged, validateManagedName, validateManagedRef, validateRestartPolicy } from '../../protocols/managed.js'
 import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, SIGNALS, START, STOP, validateLogChunk,
+  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, SIGNALS, START, STOP, validateListTop, validateLogChunk, type ListRequest, type ListTop,
   type HistoryResult, type ListResult, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
@@ -54,21 +54,23 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return await request(deps.libp2p, peerIdFromString(peer.peerId), desc, req, opts)
   }
 
-  const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number): Promise<ListResult> => {
-    if (peer.self) return await deps.services.list({ type: 'list', filter })
-    return await forward(peer, LIST, { type: 'list', filter }, { timeoutMs })
+  const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number, top?: ListTop): Promise<ListResult> => {
+    const req: ListRequest = { type: 'list', filter, ...(top !== undefined ? { top } : {}) }
+    if (peer.self) return await deps.services.list(req)
+    return await forward(peer, LIST, req, { timeoutMs })
   }
 
   handlers.set(CONTROL_METHODS.ps, async (raw: unknown, ctx: RpcContext) => {
     const params = expectRecord(raw ?? {}, 'params')
     const filter = optional(params.filter, v => expectString(v, 'filter', { maxBytes: 256 }))
     const streamed = optional(params.streamed, v => expectBoolean(v, 'streamed')) ?? false
+    const top = optional(params.top, v => validateListTop(v, 'top'))
     const { peers } = resolveTargets(targetOf(params), deps.peers())
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
-        const result = await list(peer, filter, FAN_OUT_TIMEOUT_MS)
-        entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes }
+        const result = await list(peer, filter, FAN_OUT_TIMEOUT_MS, top)
+        entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
       }

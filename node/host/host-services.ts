@@ -66,7 +66,10 @@ export class HostServices {
       const name = this.nameOf(m.startedBy)
       processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
     }
-    return { collectedAt: snap.collectedAt, processes }
+    if (req.top === undefined) return { collectedAt: snap.collectedAt, processes }
+    const key = req.top.by === 'cpu' ? (p: ProcessInfo) => p.cpuPercent : (p: ProcessInfo) => p.rss
+    const top = processes.sort((a, b) => key(b) - key(a) || a.pid - b.pid).slice(0, req.top.n)
+    return { collectedAt: snap.collectedAt, processes: top, total: processes.length }
   }
 
   /** The managed records with the CPU and RSS of their running processes from the latest sample. */

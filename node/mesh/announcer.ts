@@ -1,13 +1,23 @@
 /**
- * The gossip announcer: samples the host every interval, publishes a signed summary
- * on the mesh topic (and at once when a peer subscribes), and validates the
- * summaries of others into the mesh view.
+ * The gossip announcer: samples the host every interval and tells the mesh what changed
+ * (protocols/gossip.ts): a delta when something a viewer would notice changed, a keep-alive
+ * when nothing was said for KEEPALIVE_MS, a full summary when a peer subscribes (at most
+ * once per interval), a goodbye when the node stops. Between samples it watches /proc's
+ * directory for new and ended pids, so a started process is announced at once.
+ *
+ * On the receiving side it validates every message into the mesh view and pulls a node's
+ * full summary over SUMMARY_PROTOCOL when it missed something (a sequence gap) or does not
+ * know the node yet, and from every newly connected peer.
  */
 import { TopicValidatorResult, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
+import { readdir } from 'node:fs/promises'
 import { errorMessage } from '../../protocols/errors.js'
+import {
+  decodeGossip, encodeGossip, FIGURE_FIELDS, isEmptyChange, isEventChange, summaryChanges, type GossipMessage, type SummaryChanges
+} from '../../protocols/gossip.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
-import { decodeSummary, encodeSummary } from '../../protocols/summary.js'
+import { FIGURE_DELTA_MIN_MS, KEEPALIVE_MS, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
 import type { Snapshot, Summary } from '../../protocols/types.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -16,8 +26,8 @@ import { buildSummary, nextSeq, type SummaryIdentity } from './summary-builder.j
 
 export interface Sampler { sample: () => Promise<Snapshot> }
 
-/** Repeats of the greeting to a newly subscribed peer (ms after its subscription). */
-export const GREET_RETRY_MS = [100, 400]
+/** How a leaving node waits for its goodbye to be written to its peers (ms). */
+const GOODBYE_FLUSH_MS = 150
 
 export interface AnnouncerInit {
   libp2p: ProcmeshLibp2p
@@ -26,130 +36,312 @@ export interface AnnouncerInit {
   intervalMs: number
   identity: () => SummaryIdentity
   log: Logger
+  /** pull a peer's full summary (SUMMARY_PROTOCOL); rejects when it cannot be reached */
+  pullSummary: (peerId: string) => Promise<Summary>
   /** called with every fresh snapshot (history ring, list protocol) */
   onSnapshot?: (snap: Snapshot) => void
-  /** called for every rejected summary, with the author and reason (audit, tests) */
+  /** called for every rejected message, with the author and reason (audit, tests) */
   onReject?: (author: string, reason: string) => void
+  /** watch /proc for new and ended pids between samples (default: when /proc exists) */
+  watchPids?: boolean
+  /** ms; defaults from protocols/limits.ts, smaller in tests */
+  keepAliveMs?: number
+}
+
+/** Counters of what this node published and pulled (bench and tests read them). */
+export interface AnnouncerStats { full: number, delta: number, alive: number, pulls: number, pullFailures: number }
+
+/** A cheap fingerprint of the pid set: count and sum of the numeric entries of /proc. */
+export async function pidFingerprint (root = '/proc'): Promise<string> {
+  const names = await readdir(root)
+  let count = 0
+  let sum = 0
+  for (const n of names) {
+    const c = n.charCodeAt(0)
+    if (c < 48 || c > 57) continue
+    count++
+    sum += Number(n)
+  }
+  return `${count}:${sum}`
 }
 
 export class SummaryAnnouncer {
   private readonly init: AnnouncerInit
+  private readonly keepAliveMs: number
   private timer?: NodeJS.Timeout
+  private watchTimer?: NodeJS.Timeout
   private running = false
   private seq = 0
+  /** the state the mesh has heard: the last full summary with every delta since applied */
+  private published?: Summary
   private latest?: Snapshot
+  private lastPublishAt = 0
+  private lastFullAt = 0
+  private lastFigureDeltaAt = 0
+  private fullPending?: NodeJS.Timeout
   private ticking?: Promise<void>
-  private readonly greetTimers = new Set<NodeJS.Timeout>()
-  private greetOnHeartbeats = 0
+  private lastFingerprint?: string
+  private lastChangeSampleAt = 0
+  private changeSampling = false
+  private readonly pulling = new Set<string>()
+  readonly stats: AnnouncerStats = { full: 0, delta: 0, alive: 0, pulls: 0, pullFailures: 0 }
 
   constructor (init: AnnouncerInit) {
     this.init = init
-  }
-
-  get latestSnapshot (): Snapshot | undefined {
-    return this.latest
+    this.keepAliveMs = init.keepAliveMs ?? KEEPALIVE_MS
   }
 
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    const { pubsub } = this.init.libp2p.services
+    const { libp2p } = this.init
+    const { pubsub } = libp2p.services
     pubsub.topicValidators.set(SUMMARY_TOPIC, this.validate)
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.addEventListener('gossipsub:heartbeat', this.onHeartbeat)
+    libp2p.addEventListener('peer:connect', this.onConnect)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     pubsub.subscribe(SUMMARY_TOPIC)
     await this.tick()
+    if (this.init.watchPids ?? process.platform === 'linux') this.scheduleWatch()
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
+    // goodbye first, while the connections are still there: viewers mark us offline at once
+    await this.publishLeave()
     this.running = false
     clearTimeout(this.timer)
-    for (const t of this.greetTimers) clearTimeout(t)
-    this.greetTimers.clear()
-    const { pubsub } = this.init.libp2p.services
+    clearTimeout(this.watchTimer)
+    clearTimeout(this.fullPending)
+    const { libp2p } = this.init
+    const { pubsub } = libp2p.services
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.removeEventListener('gossipsub:heartbeat', this.onHeartbeat)
+    libp2p.removeEventListener('peer:connect', this.onConnect)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     pubsub.topicValidators.delete(SUMMARY_TOPIC)
     await this.ticking
   }
 
-  /** Sample, publish, and schedule the next tick (a chain, so ticks never overlap). */
+  /** Sample, announce what changed, and schedule the next tick (a chain, so ticks never overlap). */
   private async tick (): Promise<void> {
-    const run = async (): Promise<void> => {
-      try {
-        const snap = await this.init.sampler.sample()
-        this.latest = snap
-        this.init.onSnapshot?.(snap)
-        this.publish()
-      } catch (err: unknown) {
-        this.init.log.warn('sampling failed: %s', errorMessage(err))
-      }
-    }
-    this.ticking = run()
+    this.ticking = this.sampleAndAnnounce()
     await this.ticking
     if (this.running) {
       this.timer = setTimeout(() => { this.tick().catch((err: unknown) => { this.init.log.error('tick failed: %s', errorMessage(err)) }) }, this.init.intervalMs)
     }
   }
 
-  /** Publish a summary of the latest snapshot with a fresh sequence number. */
-  private publish (): void {
-    if (this.latest === undefined || !this.running) return
+  private async sampleAndAnnounce (): Promise<void> {
+    try {
+      const snap = await this.init.sampler.sample()
+      this.latest = snap
+      this.init.onSnapshot?.(snap)
+      this.announce(snap)
+    } catch (err: unknown) {
+      this.init.log.warn('sampling failed: %s', errorMessage(err))
+    }
+  }
+
+  /** Between samples: a changed pid set triggers a sample and a delta at once. */
+  private scheduleWatch (): void {
+    this.watchTimer = setTimeout(() => {
+      this.watch().catch((err: unknown) => { this.init.log.debug('pid watch failed: %s', errorMessage(err)) }).finally(() => {
+        if (this.running) this.scheduleWatch()
+      })
+    }, PID_WATCH_MS)
+  }
+
+  private async watch (): Promise<void> {
+    const fp = await pidFingerprint()
+    const changed = this.lastFingerprint !== undefined && fp !== this.lastFingerprint
+    this.lastFingerprint = fp
+    if (!changed || this.changeSampling || !this.running) return
+    if (Date.now() - this.lastChangeSampleAt < MIN_CHANGE_SAMPLE_MS) return
+    this.changeSampling = true
+    this.lastChangeSampleAt = Date.now()
+    try {
+      await this.sampleAndAnnounce()
+    } finally {
+      this.changeSampling = false
+    }
+  }
+
+  private identityNow (): SummaryIdentity {
+    return this.init.identity()
+  }
+
+  /** Decide what to say about a fresh snapshot. */
+  private announce (snap: Snapshot): void {
+    if (!this.running) return
     const now = Date.now()
+    const current = buildSummary(snap, this.identityNow(), this.seq)
+    if (this.published === undefined) {
+      this.publishFull(current, now)
+      return
+    }
+    const changes = summaryChanges(this.published, current)
+    const figuresDue = now - this.lastFigureDeltaAt >= FIGURE_DELTA_MIN_MS
+    if (isEventChange(changes) || (!isEmptyChange(changes) && figuresDue)) {
+      // an event goes at once, with whatever figures also moved
+      this.publishDelta('delta', changes, current, now)
+    } else if (now - this.lastPublishAt >= this.keepAliveMs) {
+      this.publishDelta('alive', summaryChanges(this.published, current, true), current, now)
+    } else {
+      // nothing a viewer would notice: our own entry stays live, the mesh hears nothing (our
+      // entry's lastSeen stays the time we last told the mesh something)
+      this.init.view.setSelf({ ...current, seq: this.seq }, this.lastPublishAt)
+    }
+  }
+
+  private publishFull (current: Summary, now: number): void {
+    const prev = this.seq
     this.seq = nextSeq(this.seq, now)
-    const summary: Summary = buildSummary(this.latest, this.init.identity(), this.seq)
-    this.init.view.setSelf(summary, now)
-    this.init.libp2p.services.pubsub.publish(SUMMARY_TOPIC, encodeSummary(summary)).catch((err: unknown) => {
+    const summary = { ...current, seq: this.seq, at: now }
+    this.published = summary
+    this.lastPublishAt = now
+    this.lastFullAt = now
+    this.stats.full++
+    this.send({ v: 1, kind: 'full', peerId: summary.peerId, seq: this.seq, prev, at: now, summary })
+  }
+
+  private publishDelta (kind: 'delta' | 'alive', changes: SummaryChanges, current: Summary, now: number): void {
+    if (this.published === undefined) return
+    const prev = this.seq
+    this.seq = nextSeq(this.seq, now)
+    this.published = { ...this.published, ...changes, seq: this.seq, at: now }
+    this.lastPublishAt = now
+    if ((Object.keys(changes) as Array<keyof SummaryChanges>).some(k => FIGURE_FIELDS.has(k))) this.lastFigureDeltaAt = now
+    this.stats[kind]++
+    this.send({ v: 1, kind, peerId: this.published.peerId, seq: this.seq, prev, at: now, changes })
+    this.init.view.setSelf({ ...current, seq: this.seq }, now)
+  }
+
+  private send (msg: GossipMessage): void {
+    if (msg.kind === 'full') this.init.view.setSelf(msg.summary, msg.at)
+    let bytes: Uint8Array
+    try {
+      bytes = encodeGossip(msg)
+    } catch (err: unknown) {
+      this.init.log.warn('not publishing a %s message: %s', msg.kind, errorMessage(err))
+      return
+    }
+    this.init.libp2p.services.pubsub.publish(SUMMARY_TOPIC, bytes).catch((err: unknown) => {
       this.init.log.debug('publish failed: %s', errorMessage(err))
     })
   }
 
-  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-    // messages published before a peer subscribed never reach it: greet it now. Its
-    // subscription can arrive before our outbound gossip stream to it is open (a publish then
-    // skips it silently), so greet again shortly after; newer sequence numbers make repeats harmless.
-    if (!evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) return
-    this.publish()
-    // and on the next two gossipsub heartbeats (1 s apart), which on a loaded machine can come
-    // long after the fixed retries: by then the outbound stream exists
-    this.greetOnHeartbeats = 2
-    for (const delay of GREET_RETRY_MS) {
-      const timer = setTimeout(() => { this.greetTimers.delete(timer); this.publish() }, delay)
-      timer.unref()
-      this.greetTimers.add(timer)
+  private async publishLeave (): Promise<void> {
+    if (this.published === undefined) return
+    const now = Date.now()
+    const prev = this.seq
+    this.seq = nextSeq(this.seq, now)
+    try {
+      const bytes = encodeGossip({ v: 1, kind: 'leave', peerId: this.published.peerId, seq: this.seq, prev, at: now })
+      await Promise.race([
+        this.init.libp2p.services.pubsub.publish(SUMMARY_TOPIC, bytes),
+        new Promise(resolve => { setTimeout(resolve, GOODBYE_FLUSH_MS).unref() })
+      ])
+      // the publish resolves when the message is queued; give the streams a moment to write it
+      await new Promise(resolve => { setTimeout(resolve, 20).unref() })
+    } catch (err: unknown) {
+      this.init.log.debug('goodbye not sent: %s', errorMessage(err))
     }
   }
 
-  private readonly onHeartbeat = (): void => {
-    if (this.greetOnHeartbeats <= 0) return
-    this.greetOnHeartbeats--
-    this.publish()
+  /**
+   * A newly subscribed peer (and whoever it relays to) needs our whole state: publish a full
+   * summary, at most once per interval whatever the churn (a peer toggling its subscription
+   * must not make us flood the mesh). Directly connected peers also pull it on connect.
+   */
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (!evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) return
+    if (this.fullPending !== undefined || this.published === undefined) return
+    const wait = Math.max(0, this.lastFullAt + this.init.intervalMs - Date.now())
+    this.fullPending = setTimeout(() => {
+      this.fullPending = undefined
+      const snap = this.latest
+      if (snap !== undefined && this.running) this.publishFull(buildSummary(snap, this.identityNow(), this.seq), Date.now())
+    }, wait)
+    this.fullPending.unref()
+  }
+
+  get latestSnapshot (): Snapshot | undefined {
+    return this.latest
+  }
+
+  /** A new direct connection: pull the peer's full summary (it does the same with ours). */
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.pull(evt.detail.toString())
+  }
+
+  /**
+   * A member's last direct connection closed (it crashed, stopped, or stopped answering
+   * probes): tell the members that hear it only through others. A goodbye needs no notice.
+   */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const target = evt.detail.toString()
+    if (!this.running || this.published === undefined || this.init.view.get(target) === undefined) return
+    if (this.init.view.hasLeft(target)) return
+    const now = Date.now()
+    const prev = this.seq
+    this.seq = nextSeq(this.seq, now)
+    this.published = { ...this.published, seq: this.seq, at: now }
+    this.lastPublishAt = now
+    this.send({ v: 1, kind: 'gone', peerId: this.published.peerId, seq: this.seq, prev, at: now, target })
+  }
+
+  /** Someone says we are gone while we run: answer with a keep-alive at once (SWIM's refutation). */
+  private refute (): void {
+    const snap = this.latest
+    if (snap === undefined || this.published === undefined) return
+    const current = buildSummary(snap, this.identityNow(), this.seq)
+    this.publishDelta('alive', summaryChanges(this.published, current, true), current, Date.now())
+  }
+
+  /** Pull a peer's full summary, once at a time per peer. */
+  pull (peerId: string): void {
+    if (this.pulling.has(peerId) || !this.running) return
+    this.pulling.add(peerId)
+    this.stats.pulls++
+    this.init.pullSummary(peerId).then(summary => {
+      const result = this.init.view.offer(summary, peerId, Date.now(), true)
+      if (result.accepted && result.isNew) this.init.log.info('peer %s (%s) joined the view', summary.name, peerId)
+      if (!result.accepted) this.init.log.debug('pulled summary of %s not taken: %s', peerId, result.reason)
+    }, (err: unknown) => {
+      this.stats.pullFailures++
+      this.init.log.debug('pulling the summary of %s failed: %s', peerId, errorMessage(err))
+    }).finally(() => { this.pulling.delete(peerId) }).catch(() => {})
   }
 
   private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
-    if (msg.type !== 'signed') return this.reject('unsigned', 'unsigned summary')
+    if (msg.type !== 'signed') return this.reject('unsigned', 'unsigned message')
     const author = msg.from.toString()
-    let summary: Summary
+    let decoded: GossipMessage
     try {
-      summary = decodeSummary(msg.data)
+      decoded = decodeGossip(msg.data)
     } catch (err: unknown) {
       return this.reject(author, errorMessage(err))
     }
-    const result = this.init.view.offer(summary, author, Date.now())
+    const result = this.init.view.offerMessage(decoded, author, Date.now())
     if (result.accepted) {
-      if (result.isNew) this.init.log.info('peer %s (%s) joined the view', summary.name, author)
+      if (result.isNew) this.init.log.info('peer %s (%s) joined the view', decoded.kind === 'full' ? decoded.summary.name : author, author)
+      if (decoded.kind === 'leave') this.init.log.info('peer %s left the mesh', author)
+      if (decoded.kind === 'gone') {
+        if (decoded.target === this.init.libp2p.peerId.toString()) this.refute()
+        else if (this.init.view.reportedGone(decoded.target, Date.now())) this.init.log.info('peer %s reports %s gone', author, decoded.target)
+      }
+      if (result.needFull) this.pull(author)
       return TopicValidatorResult.Accept
     }
     this.init.onReject?.(author, result.reason)
-    this.init.log.debug('ignored summary from %s: %s', author, result.reason)
+    this.init.log.debug('ignored %s message from %s: %s', decoded.kind, author, result.reason)
     // a replay is ignored (not penalised: gossip may deliver late); a forgery is rejected
-    return summary.peerId === author ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+    return result.forged ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
   }
 
   private reject (author: string, reason: string): TopicValidatorResult {
     this.init.onReject?.(author, reason)
-    this.init.log.warn('rejected summary from %s: %s', author, reason)
+    this.init.log.warn('rejected gossip from %s: %s', author, reason)
     return TopicValidatorResult.Reject
   }
 }

@@ -5,7 +5,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -16,7 +16,14 @@ import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
 
-export type ProcmeshLibp2p = Libp2p<{ identify: Identify, pubsub: GossipSub }>
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- a ServiceMap needs an index signature, which only a type alias has implicitly
+export type ProcmeshServices = {
+  identify: Identify
+  pubsub: GossipSub
+  /** present when mDNS is on; paced by MdnsPacer (node/mesh/mdns-pacer.ts) */
+  mdns?: PeerDiscovery
+}
+export type ProcmeshLibp2p = Libp2p<ProcmeshServices>
 
 /** Connections held at most: a LAN mesh of a few hundred hosts, bounded against floods. */
 export const MAX_CONNECTIONS = 300
@@ -40,8 +47,31 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 5
  * negotiation, at the muxer (yamux's own default is 1,000).
  */
 export const MAX_STREAMS_PER_CONNECTION = 256
-/** mDNS query interval (ms): new nodes also query at start, so this only bounds rediscovery. */
-export const MDNS_INTERVAL_MS = 5000
+/**
+ * mDNS query interval once a node has peers (ms). Every query is answered by every node on
+ * the LAN (O(N) packets per query, O(N^2) per interval across the mesh), and a new node
+ * queries the moment it starts, so settled nodes need to ask only to heal what the dialer
+ * gave up on. A node without peers queries every MDNS_SEARCH_INTERVAL_MS (MdnsPacer).
+ */
+export const MDNS_INTERVAL_MS = 60_000
+export const MDNS_SEARCH_INTERVAL_MS = 3000
+
+// ---- gossipsub, tuned for change-driven gossip on a LAN (measured: README, Benchmarks) ----
+/**
+ * Mesh degree. Every node receives each message about D times (once per mesh peer), so D is
+ * the duplicate factor of every byte gossiped. 3 keeps a connected mesh with a diameter of
+ * about log3(N) hops (3 at 20 hosts, 6 at 500) and halves the copies of the default 6.
+ */
+export const GOSSIP_D = 3
+export const GOSSIP_D_LOW = 2
+export const GOSSIP_D_HIGH = 5
+/** Peers outside the mesh told of recent message ids each heartbeat: heals a broken mesh path cheaply. */
+export const GOSSIP_D_LAZY = 2
+/**
+ * No flood publishing: with deltas sent only on change, a publisher reaching its D mesh
+ * peers is enough, and flooding sent every message to all N-1 peers directly.
+ */
+export const GOSSIP_FLOOD_PUBLISH = false
 /** gossipsub RPC frames: summaries are capped at 4 KiB; leave room for control messages. */
 export const GOSSIP_MAX_INBOUND_BYTES = 64 * 1024
 
@@ -99,10 +129,13 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     addresses: { listen: opts.listen, announceFilter },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
+    // no yamux keep-alive pings (every connection every 30 s): node/mesh/prober.ts probes one member a second
+    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION, enableKeepAlive: false })],
     ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
     ...(opts.gater !== undefined ? { connectionGater: opts.gater } : {}),
-    peerDiscovery: opts.mdns ? [mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS })] : [],
+    // liveness comes from node/mesh/prober.ts: one probe per second whatever the mesh size,
+    // instead of a ping of every connection every 10 s from both ends
+    connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: MAX_CONNECTIONS,
       inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
@@ -110,6 +143,7 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
     },
     services: {
+      ...(opts.mdns ? { mdns: mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS }) } : {}),
       identify: identify(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
@@ -117,8 +151,22 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
         allowedTopics: [SUMMARY_TOPIC],
         maxInboundDataLength: GOSSIP_MAX_INBOUND_BYTES,
         emitSelf: false,
-        // a small mesh: send every summary to every subscribed peer at once
-        floodPublish: true,
+        floodPublish: GOSSIP_FLOOD_PUBLISH,
+        D: GOSSIP_D,
+        Dlo: GOSSIP_D_LOW,
+        Dhi: GOSSIP_D_HIGH,
+        Dlazy: GOSSIP_D_LAZY,
+        // outbound mesh peers kept (must be < Dlo and <= D/2) and peers kept by score on prune
+        Dout: 1,
+        Dscore: 2,
+        // IHAVE gossip goes to exactly Dlazy peers (the default 25% of non-mesh peers grows with
+        // the mesh), about the messages of the last 2 heartbeats (default 3): our messages are
+        // few and small, the IHAVEs about them were a large part of an idle node's packets
+        gossipFactor: 0,
+        mcacheGossip: 2,
+        // IDONTWANT pays off for large messages; ours stay under 4 KiB and mostly under 1 KiB,
+        // where the IDONTWANT sent to every mesh peer costs more than the duplicate it saves
+        idontwantMinDataSize: 64 * 1024,
         // drop duplicate copies before their signature is checked (without this every copy is
         // verified, ~19% of an idle node's CPU at 20 hosts); from + seqno is gossipsub's own id
         // under StrictSign, so this only skips work already done for the same message

@@ -1,5 +1,7 @@
 /** Serve the mesh protocols from HostServices, as a node part. */
-import { HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP } from '../../protocols/messages.js'
+import { ProcmeshError } from '../../protocols/errors.js'
+import { HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, SUMMARY } from '../../protocols/messages.js'
+import type { Summary } from '../../protocols/types.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import { serveProtocol, type ServeOptions } from './reqresp.js'
@@ -8,12 +10,14 @@ export class MeshProtocols {
   private readonly libp2p: ProcmeshLibp2p
   private readonly services: HostServices
   private readonly opts: ServeOptions
+  private readonly selfSummary: () => Summary | undefined
   private started = false
 
-  constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions) {
+  constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions & { selfSummary: () => Summary | undefined }) {
     this.libp2p = libp2p
     this.services = services
     this.opts = opts
+    this.selfSummary = opts.selfSummary
   }
 
   async start (): Promise<void> {
@@ -21,6 +25,11 @@ export class MeshProtocols {
     this.started = true
     const s = this.services
     await serveProtocol(this.libp2p, LIST, async req => await s.list(req), this.opts)
+    await serveProtocol(this.libp2p, SUMMARY, async () => {
+      const summary = this.selfSummary()
+      if (summary === undefined) throw new ProcmeshError('UNAVAILABLE', 'no summary yet: the first sample is still being taken')
+      return summary
+    }, this.opts)
     await serveProtocol(this.libp2p, HISTORY, async req => s.history(req), this.opts)
     await serveProtocol(this.libp2p, START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString()), this.opts)
     await serveProtocol(this.libp2p, STOP, async (req, ctx) => {
@@ -39,6 +48,6 @@ export class MeshProtocols {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.libp2p.unhandle([LIST.id, HISTORY.id, START.id, STOP.id, LOGS.id, MANAGED.id, RESTART.id, REMOVE.id])
+    await this.libp2p.unhandle([LIST.id, SUMMARY.id, HISTORY.id, START.id, STOP.id, LOGS.id, MANAGED.id, RESTART.id, REMOVE.id])
   }
 }

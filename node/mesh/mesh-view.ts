@@ -1,35 +1,63 @@
 /**
- * The mesh view: peer -> latest summary, last seen, connection state, and the
- * status derived from them. Time is passed in, so the state machine is pure to test.
+ * The mesh view: peer -> latest summary (full summaries and deltas applied in order), when
+ * it was last heard from, its connection and probe state, and the status derived from them.
+ * Time is passed in, so the state machine is pure to test.
+ *
+ * Status (see README, "Liveness"):
+ * - a member with a direct connection is `online`, or `stale` while its probes fail;
+ * - a member whose connection closed after it was last heard from, or that said goodbye,
+ *   is `offline` at once (a newer message relayed by others brings it back);
+ * - a member heard only through others (never connected, e.g. on another subnet) is `online`
+ *   while its keep-alives arrive, `stale` after STALE_AFTER_KEEPALIVES periods without one,
+ *   `offline` after OFFLINE_AFTER_KEEPALIVES.
  */
 import {
-  FORGET_OFFLINE_AFTER_MS, MAX_VIEW_PEERS, OFFLINE_AFTER_INTERVALS, STALE_AFTER_INTERVALS
+  FORGET_OFFLINE_AFTER_MS, KEEPALIVE_MS, MAX_VIEW_PEERS, OFFLINE_AFTER_KEEPALIVES, STALE_AFTER_KEEPALIVES
 } from '../../protocols/limits.js'
+import { applyChanges, type GossipMessage } from '../../protocols/gossip.js'
 import { checkSummaryOrigin } from '../../protocols/summary.js'
 import type { PeerEntry, PeerStatus, Summary } from '../../protocols/types.js'
 
 interface ViewRecord {
   summary: Summary
-  /** local clock when the latest summary arrived (never the author's clock) */
+  /** local clock when the peer was last heard from: a message, a pulled summary, a probe answer */
   lastSeen: number
   /** local clock when the connection to the peer last closed; undefined while connected or never */
   disconnectedAt?: number
+  /** local clock of the first failed probe since the last answer */
+  suspectSince?: number
+  /** the peer said goodbye (and nothing newer came since) */
+  left: boolean
+  /** a gap was seen and the full summary is still to be pulled */
+  behind: boolean
 }
 
 export type AcceptResult = { accepted: true, isNew: boolean } | { accepted: false, reason: string }
+/** What a gossip message did to the view; `needFull` asks the caller to pull the full summary. */
+export type MessageResult = { accepted: true, isNew: boolean, needFull: boolean } | { accepted: false, reason: string, forged: boolean }
 
 export type ViewEvent =
   | { type: 'peer:joined', peerId: string }
   | { type: 'peer:updated', peerId: string }
   | { type: 'peer:status', peerId: string, status: PeerStatus }
 
-/** Status from the age of the latest summary and the connection state. */
-export function peerStatus (now: number, lastSeen: number, intervalMs: number, disconnectedAt?: number): PeerStatus {
-  const age = now - lastSeen
-  if (age >= OFFLINE_AFTER_INTERVALS * intervalMs) return 'offline'
-  // a disconnect after the latest summary means offline until a newer summary arrives
-  if (disconnectedAt !== undefined && disconnectedAt >= lastSeen) return 'offline'
-  if (age >= STALE_AFTER_INTERVALS * intervalMs) return 'stale'
+export interface Liveness {
+  lastSeen: number
+  connected: boolean
+  disconnectedAt?: number
+  suspectSince?: number
+  left?: boolean
+}
+
+/** Status from the connection, probe and message history of a peer (pure). */
+export function peerStatus (now: number, l: Liveness): PeerStatus {
+  if (l.left === true) return 'offline'
+  if (l.connected) return l.suspectSince !== undefined ? 'stale' : 'online'
+  // a disconnect after the last thing heard means offline until something newer arrives
+  if (l.disconnectedAt !== undefined && l.disconnectedAt >= l.lastSeen) return 'offline'
+  const age = now - l.lastSeen
+  if (age >= OFFLINE_AFTER_KEEPALIVES * KEEPALIVE_MS) return 'offline'
+  if (age >= STALE_AFTER_KEEPALIVES * KEEPALIVE_MS) return 'stale'
   return 'online'
 }
 
@@ -37,42 +65,129 @@ export class MeshView {
   private readonly records = new Map<string, ViewRecord>()
   private readonly selfId: string
   private readonly lastStatus = new Map<string, PeerStatus>()
+  /** peers with an open direct connection (known before or after their first summary) */
+  private readonly connectedPeers = new Set<string>()
 
   constructor (selfId: string) {
     this.selfId = selfId
   }
 
   /**
-   * Offer a summary received from `author` (the authenticated gossip author).
-   * Rejects a summary describing another node and one whose sequence is not newer.
+   * Offer a full summary received from `author` (the authenticated gossip author, or the
+   * peer a summary was pulled from). Rejects a summary describing another node and one whose
+   * sequence is not newer (a pulled one may equal the last: it is the same state).
    */
-  offer (summary: Summary, author: string, now: number): AcceptResult {
+  offer (summary: Summary, author: string, now: number, pulled = false): AcceptResult {
     // this node's own entry comes from setSelf only, never from the network
     if (summary.peerId === this.selfId) return { accepted: false, reason: 'summary describes this node' }
     const existing = this.records.get(summary.peerId)
-    const reason = checkSummaryOrigin(summary, author, existing?.summary.seq)
+    const lastSeq = existing === undefined ? undefined : pulled ? existing.summary.seq - 1 : existing.summary.seq
+    const reason = checkSummaryOrigin(summary, author, lastSeq)
     if (reason !== undefined) return { accepted: false, reason }
-    if (existing === undefined && this.records.size >= MAX_VIEW_PEERS) {
-      this.forget(now)
-      if (this.records.size >= MAX_VIEW_PEERS) return { accepted: false, reason: `view is full (${MAX_VIEW_PEERS} peers)` }
-    }
-    this.records.set(summary.peerId, { summary, lastSeen: now, disconnectedAt: undefined })
+    if (existing === undefined && !this.makeRoom(now)) return { accepted: false, reason: `view is full (${MAX_VIEW_PEERS} peers)` }
+    this.records.set(summary.peerId, {
+      summary,
+      lastSeen: now,
+      disconnectedAt: existing?.disconnectedAt !== undefined && !this.connectedPeers.has(summary.peerId) ? existing.disconnectedAt : undefined,
+      suspectSince: existing?.suspectSince,
+      left: false,
+      behind: false
+    })
     return { accepted: true, isNew: existing === undefined }
+  }
+
+  /** Offer a message from the summary topic (see protocols/gossip.ts for the rules). */
+  offerMessage (msg: GossipMessage, author: string, now: number): MessageResult {
+    if (msg.peerId !== author) return { accepted: false, reason: `message describes ${msg.peerId} but was authored by ${author}`, forged: true }
+    if (msg.kind === 'full') {
+      const r = this.offer(msg.summary, author, now)
+      return r.accepted ? { accepted: true, isNew: r.isNew, needFull: false } : { accepted: false, reason: r.reason, forged: false }
+    }
+    if (msg.peerId === this.selfId) return { accepted: false, reason: 'message describes this node', forged: false }
+    const rec = this.records.get(msg.peerId)
+    if (rec === undefined) {
+      // a peer we have no summary of: nothing to apply a delta to; its full summary is pulled
+      return { accepted: true, isNew: false, needFull: msg.kind !== 'leave' }
+    }
+    if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false }
+    const gap = msg.prev !== rec.summary.seq
+    if (msg.kind === 'gone') {
+      // the reporter's own entry moves on (its sequence); the target is judged separately
+      rec.summary = { ...rec.summary, seq: msg.seq, at: msg.at }
+      rec.lastSeen = now
+      if (gap) rec.behind = true
+      return { accepted: true, isNew: false, needFull: rec.behind }
+    }
+    if (msg.kind === 'leave') {
+      rec.summary = { ...rec.summary, seq: msg.seq, at: msg.at }
+      rec.left = true
+      rec.lastSeen = now
+      return { accepted: true, isNew: false, needFull: false }
+    }
+    rec.summary = applyChanges(rec.summary, msg)
+    rec.lastSeen = now
+    rec.left = false
+    if (gap) rec.behind = true
+    return { accepted: true, isNew: false, needFull: rec.behind }
   }
 
   /** Our own summary enters the view directly. */
   setSelf (summary: Summary, now: number): void {
-    this.records.set(this.selfId, { summary, lastSeen: now })
+    this.records.set(this.selfId, { summary, lastSeen: now, left: false, behind: false })
   }
 
-  connected (peerId: string): void {
+  connected (peerId: string, now?: number): void {
+    this.connectedPeers.add(peerId)
     const rec = this.records.get(peerId)
-    if (rec !== undefined) rec.disconnectedAt = undefined
+    if (rec !== undefined) {
+      rec.disconnectedAt = undefined
+      rec.suspectSince = undefined
+      if (now !== undefined) rec.lastSeen = Math.max(rec.lastSeen, now)
+    }
   }
 
   disconnected (peerId: string, now: number): void {
+    this.connectedPeers.delete(peerId)
     const rec = this.records.get(peerId)
-    if (rec !== undefined) rec.disconnectedAt = now
+    if (rec !== undefined) {
+      rec.disconnectedAt = now
+      rec.suspectSince = undefined
+    }
+  }
+
+  /**
+   * Another member reports `target` gone. Taken only for a target we have no direct connection
+   * to (our own connection and probes know better) and heard from before the report.
+   */
+  reportedGone (target: string, now: number): boolean {
+    if (target === this.selfId || this.connectedPeers.has(target)) return false
+    const rec = this.records.get(target)
+    if (rec === undefined) return false
+    rec.disconnectedAt = now
+    return true
+  }
+
+  /** The peer said goodbye and nothing newer came from it. */
+  hasLeft (peerId: string): boolean {
+    return this.records.get(peerId)?.left === true
+  }
+
+  isConnected (peerId: string): boolean {
+    return this.connectedPeers.has(peerId)
+  }
+
+  /** A probe answered: the peer is alive now. */
+  probeOk (peerId: string, now: number): void {
+    const rec = this.records.get(peerId)
+    if (rec === undefined) return
+    rec.suspectSince = undefined
+    rec.lastSeen = Math.max(rec.lastSeen, now)
+  }
+
+  /** A probe failed: the peer is suspect (stale) until it answers or its connection drops. */
+  probeFailed (peerId: string, now: number): void {
+    const rec = this.records.get(peerId)
+    if (rec !== undefined) rec.suspectSince ??= now
   }
 
   get (peerId: string): Summary | undefined {
@@ -87,7 +202,12 @@ export class MeshView {
     if (peerId === this.selfId) return this.records.has(peerId) ? 'online' : undefined
     const rec = this.records.get(peerId)
     if (rec === undefined) return undefined
-    return peerStatus(now, rec.lastSeen, rec.summary.intervalMs, rec.disconnectedAt)
+    return peerStatus(now, { ...rec, connected: this.connectedPeers.has(peerId) })
+  }
+
+  /** Peer ids of the members in the view (not this node). */
+  members (): string[] {
+    return [...this.records.keys()].filter(id => id !== this.selfId)
   }
 
   /** Entries in the shape of `procmesh peers --json`, self first, then by name. */
@@ -107,7 +227,8 @@ export class MeshView {
         procCount: s.procCount,
         version: s.version,
         topCpu: s.topCpu,
-        topMem: s.topMem
+        topMem: s.topMem,
+        intervalMs: s.intervalMs
       })
     }
     return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
@@ -129,11 +250,18 @@ export class MeshView {
   /** Drop peers offline for longer than FORGET_OFFLINE_AFTER_MS. */
   forget (now: number): void {
     for (const [peerId, rec] of this.records) {
-      if (peerId !== this.selfId && now - rec.lastSeen > FORGET_OFFLINE_AFTER_MS) {
+      if (peerId !== this.selfId && !this.connectedPeers.has(peerId) && now - rec.lastSeen > FORGET_OFFLINE_AFTER_MS) {
         this.records.delete(peerId)
         this.lastStatus.delete(peerId)
       }
     }
+  }
+
+  /** Room for one more peer: forget long-offline peers first. */
+  private makeRoom (now: number): boolean {
+    if (this.records.size < MAX_VIEW_PEERS) return true
+    this.forget(now)
+    return this.records.size < MAX_VIEW_PEERS
   }
 
   get size (): number {

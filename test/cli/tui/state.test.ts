@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SIGNALS } from '../../../protocols/messages.js'
 import {
-  initialState, psTarget, reduce, selectRows, selectedRow, type Action, type Effect, type State
+  initialState, MESH_WIDE_TOP_N, psTarget, psTop, reduce, selectRows, selectedRow, type Action, type Effect, type State
 } from '../../../cli/tui/state.js'
 import { BETA, SELF, T0, loadedState, peer, proc, psEntry, run, sampleProcesses } from './fixtures.js'
 
@@ -439,5 +439,18 @@ describe('data under modals, help, quit, errors', () => {
     assert.deepEqual(s.cpuTrail[SELF.peerId].map(p => p.cpu), [5, 7, 10])
     s = run(s, { type: 'peers', peers: [{ ...SELF, lastSeen: T0 + 2000, host: { ...SELF.host, cpuPercent: 50 } }, BETA] }).state
     assert.deepEqual(s.cpuTrail[SELF.peerId].map(p => p.cpu), [5, 7, 10, 50])
+  })
+})
+
+describe('psTop: mesh-wide asks each host for a screenful only when the order allows it', () => {
+  it('flat, by CPU or memory: the first MESH_WIDE_TOP_N; tree, other keys, reversed: everything', () => {
+    const s = initialState({ now: T0, cols: 160, rows: 45 })
+    assert.equal(psTop(s), undefined)
+    const wide = { ...s, meshWide: true }
+    assert.deepEqual(psTop(wide), { by: 'cpu', n: MESH_WIDE_TOP_N })
+    assert.deepEqual(psTop({ ...wide, sort: 'mem' }), { by: 'mem', n: MESH_WIDE_TOP_N })
+    assert.equal(psTop({ ...wide, tree: true }), undefined)
+    assert.equal(psTop({ ...wide, sort: 'pid' }), undefined)
+    assert.equal(psTop({ ...wide, reverse: true }), undefined)
   })
 })

@@ -14,6 +14,7 @@ import { SUMMARY_TOPIC } from '../../../protocols/ids.js'
 import { LocalNode, removeHome, tempHome, waitFor } from '../../helpers/procmesh.js'
 import { sampleSummary } from '../../fixtures-summary.js'
 import type { Summary } from '../../../protocols/types.js'
+import { encodeGossip, type GossipMessage } from '../../../protocols/gossip.js'
 
 const enc = new TextEncoder()
 
@@ -84,5 +85,29 @@ describe('gossip from a hostile member', { timeout: 90_000 }, () => {
     await waitFor(async () => ((await a.peers()).find(p => p.peerId === victimId)?.lastSeen ?? 0) > before, { timeoutMs: 5000, what: 'a newer genuine summary from beta' })
     // and alpha still answers
     assert.equal((await a.cli(['peers'])).code, 0)
+  })
+
+  it('applies a member\'s own delta, ignores its replay, and rejects a delta or a gone notice about another node', async () => {
+    const base = (await a.peers()).find(p => p.peerId === malloryId)
+    assert.ok(base !== undefined)
+    const seq0 = Date.now() + 20_000
+    const send = async (m: GossipMessage): Promise<void> => { await publish(encodeGossip(m)) }
+    await publish(sampleSummary({ peerId: malloryId, name: 'mallory', seq: seq0, procCount: 12 }))
+    await waitFor(async () => (await viewOfA()).get(malloryId)?.procCount === 12, { timeoutMs: 10_000, what: 'mallory at 12' })
+    await send({ v: 1, kind: 'delta', peerId: malloryId, seq: seq0 + 1, prev: seq0, at: Date.now(), changes: { procCount: 13 } })
+    await waitFor(async () => (await viewOfA()).get(malloryId)?.procCount === 13, { timeoutMs: 10_000, what: 'mallory\'s delta applied' })
+    // a replay of an older delta
+    await send({ v: 1, kind: 'delta', peerId: malloryId, seq: seq0, prev: seq0 - 1, at: Date.now(), changes: { procCount: 99 } })
+    // a delta describing beta, signed by mallory
+    await send({ v: 1, kind: 'delta', peerId: victimId, seq: Date.now() + 3_600_000, prev: 1, at: Date.now(), changes: { name: 'evil', procCount: 1 } })
+    // a gone notice about beta, which alpha reaches directly: alpha's own connection knows better
+    await send({ v: 1, kind: 'gone', peerId: malloryId, seq: seq0 + 2, prev: seq0 + 1, at: Date.now(), target: victimId })
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    const view = await a.peers()
+    assert.equal(view.find(p => p.peerId === malloryId)?.procCount, 13)
+    const beta = view.find(p => p.peerId === victimId)
+    assert.equal(beta?.name, 'beta')
+    assert.notEqual(beta?.procCount, 1)
+    assert.equal(beta?.status, 'online')
   })
 })

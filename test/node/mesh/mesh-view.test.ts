@@ -1,26 +1,30 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { MeshView, peerStatus } from '../../../node/mesh/mesh-view.js'
+import { MeshView, peerStatus, type Liveness } from '../../../node/mesh/mesh-view.js'
+import { KEEPALIVE_MS } from '../../../protocols/limits.js'
+import type { DeltaMessage } from '../../../protocols/gossip.js'
 import { sampleSummary } from '../../fixtures-summary.js'
 
 const SELF = '12D3KooWSelf'
 const PEER = sampleSummary().peerId
 
+const K = KEEPALIVE_MS
+
 describe('peerStatus', () => {
-  const cases: Array<[string, number, number | undefined, string]> = [
-    ['fresh', 1000, undefined, 'online'],
-    ['just under 3 intervals', 5999, undefined, 'online'],
-    ['3 intervals', 6000, undefined, 'stale'],
-    ['just under 10 intervals', 19_999, undefined, 'stale'],
-    ['10 intervals', 20_000, undefined, 'offline'],
-    ['disconnected after last summary', 100, 50, 'offline'],
-    ['summary newer than the disconnect', 100, -1, 'online']
+  const base = 1_000_000
+  const cases: Array<[string, Partial<Liveness> & { age: number }, string]> = [
+    ['connected, probes answered', { connected: true, age: 10 * K }, 'online'],
+    ['connected, a probe failed', { connected: true, suspectSince: base, age: 0 }, 'stale'],
+    ['connection closed after the last message', { connected: false, disconnectedAt: base + 50, age: 100 }, 'offline'],
+    ['relayed message newer than the disconnect', { connected: false, disconnectedAt: base - 1, age: 100 }, 'online'],
+    ['said goodbye', { connected: true, left: true, age: 0 }, 'offline'],
+    ['relayed, just under 2.5 keep-alives', { connected: false, age: 2.5 * K - 1 }, 'online'],
+    ['relayed, 2.5 keep-alives', { connected: false, age: 2.5 * K }, 'stale'],
+    ['relayed, 4 keep-alives', { connected: false, age: 4 * K }, 'offline']
   ]
-  for (const [name, age, disconnectedDelta, expected] of cases) {
+  for (const [name, c, expected] of cases) {
     it(`${name} -> ${expected}`, () => {
-      const lastSeen = 1_000_000
-      const disconnectedAt = disconnectedDelta === undefined ? undefined : lastSeen + disconnectedDelta
-      assert.equal(peerStatus(lastSeen + age, lastSeen, 2000, disconnectedAt), expected)
+      assert.equal(peerStatus(base + c.age, { lastSeen: base, connected: c.connected ?? false, disconnectedAt: c.disconnectedAt, suspectSince: c.suspectSince, left: c.left }), expected)
     })
   }
 })
@@ -55,14 +59,63 @@ describe('MeshView', () => {
     assert.equal(r.accepted, false)
   })
 
-  it('walks online -> stale -> offline, and back online on a new summary', () => {
+  it('walks a relayed peer online -> stale -> offline, and back online on a new message', () => {
     const view = new MeshView(SELF)
     view.offer(sampleSummary({ seq: 1 }), PEER, 0)
     assert.equal(view.status(PEER, 1000), 'online')
-    assert.equal(view.status(PEER, 6000), 'stale')
-    assert.equal(view.status(PEER, 20_000), 'offline')
-    view.offer(sampleSummary({ seq: 2 }), PEER, 21_000)
-    assert.equal(view.status(PEER, 21_000), 'online')
+    assert.equal(view.status(PEER, 2.5 * K), 'stale')
+    assert.equal(view.status(PEER, 4 * K), 'offline')
+    view.offer(sampleSummary({ seq: 2 }), PEER, 4 * K + 1)
+    assert.equal(view.status(PEER, 4 * K + 1), 'online')
+  })
+
+  it('keeps a connected peer online without messages, stale while probes fail, offline when dropped', () => {
+    const view = new MeshView(SELF)
+    view.connected(PEER, 0)
+    view.offer(sampleSummary({ seq: 1 }), PEER, 0)
+    assert.equal(view.status(PEER, 100 * K), 'online')
+    view.probeFailed(PEER, 100 * K)
+    assert.equal(view.status(PEER, 100 * K + 1), 'stale')
+    view.probeOk(PEER, 100 * K + 2)
+    assert.equal(view.status(PEER, 100 * K + 3), 'online')
+    view.probeFailed(PEER, 100 * K + 4)
+    view.disconnected(PEER, 100 * K + 5)
+    assert.equal(view.status(PEER, 100 * K + 6), 'offline')
+  })
+
+  it('applies deltas in order, flags a gap for a full pull, and ignores replays', () => {
+    const view = new MeshView(SELF)
+    view.offer(sampleSummary({ seq: 10, procCount: 5 }), PEER, 0)
+    const delta = (seq: number, prev: number, procCount: number): DeltaMessage => ({ v: 1, kind: 'delta', peerId: PEER, seq, prev, at: seq, changes: { procCount } })
+    assert.deepEqual(view.offerMessage(delta(11, 10, 6), PEER, 1), { accepted: true, isNew: false, needFull: false })
+    assert.equal(view.get(PEER)?.procCount, 6)
+    // 12 was lost: 13 still applies (fields are absolute) but the view asks for the full state
+    assert.deepEqual(view.offerMessage(delta(13, 12, 8), PEER, 2), { accepted: true, isNew: false, needFull: true })
+    assert.equal(view.get(PEER)?.procCount, 8)
+    assert.equal(view.offerMessage(delta(13, 12, 99), PEER, 3).accepted, false)
+    assert.equal(view.get(PEER)?.procCount, 8)
+    // the pulled full summary (same or newer seq) clears the gap
+    assert.deepEqual(view.offer(sampleSummary({ seq: 13, procCount: 8 }), PEER, 4, true), { accepted: true, isNew: false })
+    assert.deepEqual(view.offerMessage(delta(14, 13, 9), PEER, 5), { accepted: true, isNew: false, needFull: false })
+  })
+
+  it('rejects a delta describing another node as forged, and asks for the full state of an unknown one', () => {
+    const view = new MeshView(SELF)
+    view.offer(sampleSummary({ seq: 10, name: 'alpha' }), PEER, 0)
+    const forged = view.offerMessage({ v: 1, kind: 'delta', peerId: PEER, seq: 50, prev: 10, at: 50, changes: { name: 'evil' } }, '12D3KooWMallory', 1)
+    assert.deepEqual(forged.accepted, false)
+    assert.equal(forged.accepted === false && forged.forged, true)
+    assert.equal(view.get(PEER)?.name, 'alpha')
+    const unknown = view.offerMessage({ v: 1, kind: 'alive', peerId: '12D3KooWOther', seq: 5, prev: 4, at: 5, changes: {} }, '12D3KooWOther', 1)
+    assert.deepEqual(unknown, { accepted: true, isNew: false, needFull: true })
+  })
+
+  it('marks a peer that said goodbye offline at once', () => {
+    const view = new MeshView(SELF)
+    view.connected(PEER, 0)
+    view.offer(sampleSummary({ seq: 10 }), PEER, 0)
+    view.offerMessage({ v: 1, kind: 'leave', peerId: PEER, seq: 11, prev: 10, at: 11 }, PEER, 1)
+    assert.equal(view.status(PEER, 2), 'offline')
   })
 
   it('marks a disconnected peer offline until it speaks again', () => {
@@ -92,6 +145,6 @@ describe('MeshView', () => {
     view.offer(sampleSummary({ seq: 1 }), PEER, 0)
     assert.deepEqual(view.transitions(0), [{ type: 'peer:status', peerId: PEER, status: 'online' }])
     assert.deepEqual(view.transitions(100), [])
-    assert.deepEqual(view.transitions(7000), [{ type: 'peer:status', peerId: PEER, status: 'stale' }])
+    assert.deepEqual(view.transitions(2.5 * K), [{ type: 'peer:status', peerId: PEER, status: 'stale' }])
   })
 })
