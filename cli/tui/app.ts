@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import blessed, { type Widgets } from 'blessed'
-import { CONTROL_METHODS, type KillResult, type RunResult } from '../../protocols/control.js'
+import { CONTROL_METHODS, type KillResult, type RestartResultEntry, type RunResult } from '../../protocols/control.js'
 import { errorMessage } from '../../protocols/errors.js'
 import { joinArgv } from './argv.js'
 import { MeshDataSource, type Connect, type LogFollow } from './data.js'
@@ -46,6 +46,8 @@ const CLOCK_MS = 1000
 const QUIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT']
 const KILL_TIMEOUT_MS = 60_000
 const RUN_TIMEOUT_MS = 30_000
+/** a restart waits up to 5 s for TERM, then KILL, then starts: the protocol's deadline plus margin */
+const RESTART_TIMEOUT_MS = 40_000
 
 function box (opts: Widgets.BoxOptions & { wrap: boolean }): Widgets.BoxElement {
   return blessed.box(opts)
@@ -226,6 +228,9 @@ export class TopApp {
           this.dispatch({ type: 'logEnd', managedId: e.managedId, text: `logs unavailable: ${errorMessage(err)}`, failed: true })
         })
         return
+      case 'restart':
+        this.restart(e).catch((err: unknown) => { this.dispatch({ type: 'status', text: `restart: ${errorMessage(err)}`, level: 'error' }) })
+        return
       case 'stopLogs':
         this.logsGeneration++
         this.logs?.follow.cancel()
@@ -245,6 +250,16 @@ export class TopApp {
     } catch (err: unknown) {
       // the target's own words: "forbidden: ... missing role control", "pid ... not found"
       this.dispatch({ type: 'status', text: `${t.hostName}: stopping ${t.name} (pid ${t.pid}) failed: ${errorMessage(err)}`, level: 'error' })
+    }
+  }
+
+  private async restart (e: Extract<Effect, { kind: 'restart' }>): Promise<void> {
+    try {
+      const r = await this.call<RestartResultEntry>(CONTROL_METHODS.restart, { target: e.peerId, ref: e.managedId }, RESTART_TIMEOUT_MS)
+      this.dispatch({ type: 'status', text: `${e.hostName}: restarted ${e.name} (${r.managedId}) as pid ${r.pid}` })
+      this.data?.refreshNow()
+    } catch (err: unknown) {
+      this.dispatch({ type: 'status', text: `${e.hostName}: restarting ${e.name} (${e.managedId}) failed: ${errorMessage(err)}`, level: 'error' })
     }
   }
 

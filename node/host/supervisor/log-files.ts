@@ -11,7 +11,7 @@
  * inotify. The cap is the node's job (copytruncate, see MAX_LOG_FILE_BYTES); the one thing lost
  * is the cap while no node runs.
  */
-import { closeSync, constants as fsConstants, copyFileSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorMessage } from '../../../protocols/errors.js'
 import type { Logger } from '../../logger.js'
@@ -146,7 +146,7 @@ export class LogFiles {
   }
 
   private read (stream: StreamName, tail: Tail, output: OutputBuffer): boolean {
-    let size = fstatSync(tail.fd).size
+    const size = fstatSync(tail.fd).size
     // trimmed by someone else (or a truncating writer): start over at the new beginning
     if (size < tail.offset) tail.offset = 0
     const pending = size - tail.offset
@@ -164,9 +164,7 @@ export class LogFiles {
       output.write(stream, buf.subarray(0, n))
       tail.offset += n
     }
-    if (size > this.cap) {
-      size = this.trim(stream, tail, output)
-    }
+    if (size > this.cap) this.trim(stream, tail, output)
     return true
   }
 
@@ -175,29 +173,25 @@ export class LogFiles {
    * O_APPEND writes land at the new end. Whatever arrives between the last read and the truncate
    * (microseconds) is read first, so only output written in that same instant can be lost.
    */
-  private trim (stream: StreamName, tail: Tail, output: OutputBuffer): number {
+  private trim (stream: StreamName, tail: Tail, output: OutputBuffer): void {
     const path = this.paths[stream]
     const size = fstatSync(tail.fd).size
     try {
-      if (size > this.cap * 2) {
-        // copy only the newest cap bytes (a flood written while no node ran)
-        const seg = openSync(`${path}.1.tmp`, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600)
-        try {
-          const buf = Buffer.allocUnsafe(TAIL_READ_BYTES)
-          for (let at = size - this.cap; at < size;) {
-            const n = readSync(tail.fd, buf, 0, Math.min(buf.length, size - at), at)
-            if (n === 0) break
-            writeSync(seg, buf, 0, n)
-            at += n
-          }
-        } finally {
-          closeSync(seg)
+      // the newest cap bytes (the whole file when a node kept up; its tail after a flood or a
+      // long time without a node), through a temporary file so `.1` is always whole
+      const seg = openSync(`${path}.1.tmp`, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600)
+      try {
+        const buf = Buffer.allocUnsafe(TAIL_READ_BYTES)
+        for (let at = Math.max(0, size - this.cap); at < size;) {
+          const n = readSync(tail.fd, buf, 0, Math.min(buf.length, size - at), at)
+          if (n === 0) break
+          writeSync(seg, buf, 0, n)
+          at += n
         }
-        copyFileSync(`${path}.1.tmp`, `${path}.1`)
-        unlinkSync(`${path}.1.tmp`)
-      } else {
-        copyFileSync(path, `${path}.1`)
+      } finally {
+        closeSync(seg)
       }
+      renameSync(`${path}.1.tmp`, `${path}.1`)
       // what came in during the copy is read before it is cut when it is little (a normal rate:
       // read and truncate follow each other within microseconds); a flood's excess is counted
       // as dropped rather than read while the writer keeps adding more
@@ -215,6 +209,5 @@ export class LogFiles {
     } catch (err: unknown) {
       this.log.warn('trimming %s: %s', path, errorMessage(err))
     }
-    return 0
   }
 }
