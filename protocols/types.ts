@@ -91,6 +91,8 @@ export interface PeerEntry {
   intervalMs?: number
   /** when the host figures were sampled, if pulled live for a viewer (`peers` with `live`) */
   liveAt?: number
+  /** this node's own entry only: messages it published on the summary topic, and summaries it pulled */
+  gossip?: { full: number, delta: number, alive: number, pulls: number, pullFailures: number }
 }
 
 /** `procmesh id --json` */

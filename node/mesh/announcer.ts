@@ -1,7 +1,7 @@
 /**
  * The gossip announcer: samples the host every interval and tells the mesh what changed
  * (protocols/gossip.ts): a delta when something a viewer would notice changed, a keep-alive
- * when nothing was said for KEEPALIVE_MS, a full summary when a peer subscribes (at most
+ * when nothing was said for a keep-alive period (limits.ts), a full summary when a peer subscribes (at most
  * once per interval), a goodbye when the node stops. Between samples it watches /proc's
  * directory for new and ended pids, so a started process is announced at once.
  *
@@ -17,7 +17,7 @@ import {
   decodeGossip, encodeGossip, FIGURE_FIELDS, isEmptyChange, isEventChange, summaryChanges, type GossipMessage, type SummaryChanges
 } from '../../protocols/gossip.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
-import { FIGURE_DELTA_MIN_MS, KEEPALIVE_MS, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
+import { figureDeltaMs, keepAliveMs, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
 import type { Snapshot, Summary } from '../../protocols/types.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -25,6 +25,9 @@ import type { MeshView } from './mesh-view.js'
 import { buildSummary, nextSeq, type SummaryIdentity } from './summary-builder.js'
 
 export interface Sampler { sample: () => Promise<Snapshot> }
+
+/** Pulls of a peer's summary that failed are tried again after these delays (ms). */
+const PULL_RETRY_MS = [300, 1500]
 
 /** How a leaving node waits for its goodbye to be written to its peers (ms). */
 const GOODBYE_FLUSH_MS = 150
@@ -44,7 +47,7 @@ export interface AnnouncerInit {
   onReject?: (author: string, reason: string) => void
   /** watch /proc for new and ended pids between samples (default: when /proc exists) */
   watchPids?: boolean
-  /** ms; defaults from protocols/limits.ts, smaller in tests */
+  /** ms; by default it grows with the mesh (protocols/limits.ts keepAliveMs) */
   keepAliveMs?: number
 }
 
@@ -67,7 +70,7 @@ export async function pidFingerprint (root = '/proc'): Promise<string> {
 
 export class SummaryAnnouncer {
   private readonly init: AnnouncerInit
-  private readonly keepAliveMs: number
+  private readonly keepAliveMs?: number
   private timer?: NodeJS.Timeout
   private watchTimer?: NodeJS.Timeout
   private running = false
@@ -88,7 +91,20 @@ export class SummaryAnnouncer {
 
   constructor (init: AnnouncerInit) {
     this.init = init
-    this.keepAliveMs = init.keepAliveMs ?? KEEPALIVE_MS
+    this.keepAliveMs = init.keepAliveMs
+  }
+
+  /**
+   * Take the first sample and make this node's own summary before libp2p starts, so the
+   * first peer that connects (and pulls it at once) finds it ready.
+   */
+  async prime (): Promise<void> {
+    const snap = await this.init.sampler.sample()
+    this.latest = snap
+    this.init.onSnapshot?.(snap)
+    const now = Date.now()
+    this.seq = nextSeq(this.seq, now)
+    this.init.view.setSelf({ ...buildSummary(snap, this.identityNow(), this.seq), at: now }, now)
   }
 
   async start (): Promise<void> {
@@ -180,11 +196,12 @@ export class SummaryAnnouncer {
       return
     }
     const changes = summaryChanges(this.published, current)
-    const figuresDue = now - this.lastFigureDeltaAt >= FIGURE_DELTA_MIN_MS
+    const members = this.init.view.size
+    const figuresDue = now - this.lastFigureDeltaAt >= figureDeltaMs(members)
     if (isEventChange(changes) || (!isEmptyChange(changes) && figuresDue)) {
       // an event goes at once, with whatever figures also moved
       this.publishDelta('delta', changes, current, now)
-    } else if (now - this.lastPublishAt >= this.keepAliveMs) {
+    } else if (now - this.lastPublishAt >= (this.keepAliveMs ?? keepAliveMs(members))) {
       this.publishDelta('alive', summaryChanges(this.published, current, true), current, now)
     } else {
       // nothing a viewer would notice: our own entry stays live, the mesh hears nothing (our
@@ -298,11 +315,15 @@ export class SummaryAnnouncer {
     this.publishDelta('alive', summaryChanges(this.published, current, true), current, Date.now())
   }
 
-  /** Pull a peer's full summary, once at a time per peer. */
-  pull (peerId: string): void {
+  /**
+   * Pull a peer's full summary, once at a time per peer. A peer that connected while it was
+   * still starting may not serve it yet: try again after PULL_RETRY_MS while still connected.
+   */
+  pull (peerId: string, attempt = 0): void {
     if (this.pulling.has(peerId) || !this.running) return
     this.pulling.add(peerId)
     this.stats.pulls++
+    let retry = false
     this.init.pullSummary(peerId).then(summary => {
       const result = this.init.view.offer(summary, peerId, Date.now(), true)
       if (result.accepted && result.isNew) this.init.log.info('peer %s (%s) joined the view', summary.name, peerId)
@@ -310,7 +331,11 @@ export class SummaryAnnouncer {
     }, (err: unknown) => {
       this.stats.pullFailures++
       this.init.log.debug('pulling the summary of %s failed: %s', peerId, errorMessage(err))
-    }).finally(() => { this.pulling.delete(peerId) }).catch(() => {})
+      retry = attempt < PULL_RETRY_MS.length && this.init.view.isConnected(peerId)
+    }).finally(() => {
+      this.pulling.delete(peerId)
+      if (retry && this.running) setTimeout(() => { this.pull(peerId, attempt + 1) }, PULL_RETRY_MS[attempt]).unref()
+    }).catch(() => {})
   }
 
   private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
