@@ -33,9 +33,6 @@ const TAIL_FLAGS = fsConstants.O_RDWR | fsConstants.O_NOFOLLOW
 
 interface Tail { fd: number, offset: number }
 
-/** At most this much output that arrived during a trim's copy is read before the truncate. */
-const LATE_READ_BYTES = 64 * 1024
-
 export class LogFiles {
   readonly paths: Readonly<Record<StreamName, string>>
   private readonly cap: number
@@ -192,16 +189,16 @@ export class LogFiles {
         closeSync(seg)
       }
       renameSync(`${path}.1.tmp`, `${path}.1`)
-      // what came in during the copy is read before it is cut when it is little (a normal rate:
-      // read and truncate follow each other within microseconds); a flood's excess is counted
-      // as dropped rather than read while the writer keeps adding more
+      // what came in during the copy is read before it is cut: all of it at a normal rate, only
+      // its newest ring-full after a flood (the rest is counted as dropped), so the read between
+      // the last fstat and the truncate stays short while the writer keeps adding more
       const late = fstatSync(tail.fd).size
-      if (late - tail.offset <= LATE_READ_BYTES) {
-        const buf = Buffer.allocUnsafe(late - tail.offset)
-        const n = buf.length > 0 ? readSync(tail.fd, buf, 0, buf.length, tail.offset) : 0
+      const keep = Math.min(late - tail.offset, output.rings[stream].capacity)
+      if (late - tail.offset > keep) output.skip(stream, late - tail.offset - keep)
+      if (keep > 0) {
+        const buf = Buffer.allocUnsafe(keep)
+        const n = readSync(tail.fd, buf, 0, keep, late - keep)
         output.write(stream, buf.subarray(0, n))
-      } else {
-        output.skip(stream, late - tail.offset)
       }
       ftruncateSync(tail.fd, 0)
       tail.offset = 0
