@@ -11,7 +11,7 @@ import { CONTROL_API, type ControlMethod } from '../protocols/control-api.js'
 import {
   STREAM_NOTIFICATION, procmeshErrorFrom, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
   type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult, type PeersParams, type PsEntry,
-  type PsParams, type RunEntry, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
+  type LsEntry, type LsParams, type PsParams, type RestartParams, type RestartResultEntry, type RmParams, type RmResult, type RunEntry, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
   type TrustRemoveParams, type TrustRemoveResult
 } from '../protocols/control.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
@@ -256,6 +256,9 @@ export class ControlClient {
   trustAdd (params: TrustAddParams, opts?: InvokeOptions<never>): Promise<TrustAddResult> { return this.invoke(CONTROL_API.trustAdd, params, opts) }
   trustRemove (params: TrustRemoveParams, opts?: InvokeOptions<never>): Promise<TrustRemoveResult> { return this.invoke(CONTROL_API.trustRemove, params, opts) }
   invite (params: InviteParams, opts?: InvokeOptions<never>): Promise<InviteResult> { return this.invoke(CONTROL_API.invite, params, opts) }
+  ls (params: LsParams, opts?: InvokeOptions<LsEntry>): Promise<LsEntry[]> { return this.invoke(CONTROL_API.ls, params, opts) }
+  restart (params: RestartParams, opts?: InvokeOptions<never>): Promise<RestartResultEntry> { return this.invoke(CONTROL_API.restart, params, opts) }
+  rm (params: RmParams, opts?: InvokeOptions<never>): Promise<RmResult> { return this.invoke(CONTROL_API.rm, params, opts) }
 
   onClose (handler: () => void): void {
     this.transport.onClose(handler)

@@ -33,7 +33,7 @@ import { MeshProtocols } from './mesh/mesh-protocols.js'
 import type { Authorizer } from './mesh/reqresp.js'
 import { SharedSampler } from './host/sampler.js'
 import { NodeSecurity } from './security/security.js'
-import { Supervisor } from './host/supervisor.js'
+import { Supervisor, type SupervisorEvent } from './host/supervisor.js'
 import { createProcReaders, stopProcess } from './host/process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
 
@@ -89,7 +89,10 @@ export class ProcmeshNode {
     start: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
     stop: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
     logs: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
-    managedByPid: () => new Map()
+    restart: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    remove: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    managedByPid: () => new Map(),
+    managed: () => []
   }
 
   constructor (config: NodeConfig, log: Logger) {
@@ -185,15 +188,24 @@ export class ProcmeshNode {
     const supervisor = new Supervisor({
       logsDir: this.paths.logsDir,
       stateFile: join(this.config.home, 'starts.jsonl'),
+      recordsFile: join(this.config.home, 'managed.json'),
       log: this.log,
-      baseEnv: this.config.spawnEnv
+      baseEnv: this.config.spawnEnv,
+      onEvent: event => { recordSupervisorEvent(security, event) }
     })
     this.processControl = {
       start: async (req, requestedBy) => await supervisor.startProcess(req, requestedBy),
       // the /proc readers cache the process table briefly: one set per stop request
-      stop: async req => await stopProcess(req, { ...createProcReaders(), selfPid: process.pid, parentPid: process.ppid, log: this.log }),
+      stop: async req => {
+        // a managed process stopped through procmesh stays stopped: its policy does not restart it
+        supervisor.noteStop(req.pid, req.startTime, req.signal)
+        return await stopProcess(req, { ...createProcReaders(), selfPid: process.pid, parentPid: process.ppid, log: this.log })
+      },
       logs: async (req, onChunk, signal) => await supervisor.logs(req.managedId, req.follow, onChunk, signal),
-      managedByPid: () => supervisor.managedByPid()
+      restart: async (req, requestedBy) => await supervisor.restart(req.ref, requestedBy),
+      remove: async (req, requestedBy) => await supervisor.remove(req.ref, requestedBy),
+      managedByPid: () => supervisor.managedByPid(),
+      managed: () => supervisor.managed()
     }
     const announcer = new SummaryAnnouncer({
       libp2p,
@@ -299,5 +311,20 @@ export class ProcmeshNode {
       const entries = this.peers()
       return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
     })
+  }
+}
+
+/** The supervisor's own doings in the audit log: every exit, and restarts the policy made. */
+function recordSupervisorEvent (security: NodeSecurity, event: SupervisorEvent): void {
+  const { info } = event
+  if (event.kind === 'exit') {
+    const how = info.exitedWhileDown
+      ? 'exited while the node was down (exit status unknown)'
+      : info.signal !== null ? `killed by ${info.signal}` : info.exitCode !== null ? `exited with code ${info.exitCode}` : 'exited (status unknown: not a child of this node)'
+    const next = event.next === 'restart' ? `; restart in ${event.delayMs ?? 0} ms (policy ${info.policy.restart})` : event.next === 'crash-loop' ? `; crash loop: ${info.policy.maxRestarts} restart(s) spent, not restarted again` : ''
+    security.recordSupervisorEvent('exit', { by: null, managedId: info.managedId, pid: info.pid, reason: `state ${info.state}`, result: `${how}${next}` })
+  } else if (event.kind === 'restart' && event.by === null) {
+    // restarts a peer asked for are audited by the guard with that peer
+    security.recordSupervisorEvent('restart', { by: null, managedId: info.managedId, pid: info.pid, reason: event.reason, result: `started pid ${info.pid} (restart ${info.restarts})`, argv: info.argv })
   }
 }

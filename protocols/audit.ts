@@ -10,7 +10,8 @@ import {
   expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
 
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim'] as const
+/** exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart) */
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]
@@ -43,6 +44,8 @@ export interface AuditEntry {
   executable?: string
   /** start: env entries that are search paths or code locations (PATH, PYTHONPATH ...), with their values */
   envPaths?: Record<string, string>
+  /** stop, restart, remove, exit: the process, and the managed record it belongs to */
+  managedId?: string
   /** stop */
   pid?: number
   signal?: string
@@ -133,6 +136,8 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (executable !== undefined) entry.executable = executable
   const envPaths = optional(r.envPaths, v => validateEnvPaths(v, `${path}.envPaths`))
   if (envPaths !== undefined) entry.envPaths = envPaths
+  const managedId = optional(r.managedId, v => expectString(v, `${path}.managedId`, { pattern: /^[A-Za-z0-9_-]{1,64}$/ }))
+  if (managedId !== undefined) entry.managedId = managedId
   const pid = optional(r.pid, v => expectInt(v, `${path}.pid`))
   if (pid !== undefined) entry.pid = pid
   const signal = optional(r.signal, v => expectString(v, `${path}.signal`, { maxBytes: 16 }))

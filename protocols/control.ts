@@ -7,6 +7,7 @@ import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
 import type { HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
 import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
+import type { ManagedProcess, RestartPolicy } from './managed.js'
 import type { Role, TrustRole } from './wire.js'
 
 export const CONTROL_METHODS = {
@@ -16,6 +17,9 @@ export const CONTROL_METHODS = {
   run: 'run',
   kill: 'kill',
   logs: 'logs',
+  ls: 'ls',
+  restart: 'restart',
+  rm: 'rm',
   history: 'history',
   audit: 'audit',
   trustList: 'trust.list',
@@ -95,17 +99,34 @@ export type PsEntry =
  * `run`: `requestId` makes retries idempotent (the CLI generates one). One host
  * answers with a RunResult; a group target (`all`, `tag:K=V`) streams one RunEntry
  * per matching host as a notification and answers with all of them (an array).
+ * `name` and `policy` make it a named, supervised process (unique names per host).
  */
-export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string }
+export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string, name?: string, policy?: RestartPolicy }
 export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
 export type RunEntry = RunResult | { peerId: string, name: string, error: PeerError }
 
-/** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
-export interface KillParams { target: string, pid: number, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }
-export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[] }
+/**
+ * `kill`: pid, or ref (a managed id or name on the target, resolved there to its running pid).
+ * startTime optional: the node looks it up on the target when the caller did not see one.
+ */
+export interface KillParams { target: string, pid?: number, ref?: string, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }
+/** escalated: the grace period ran out and KILL was sent */
+export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[], escalated: boolean }
 
-/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. */
+/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. managedId: id, name or pid. */
 export interface LogsParams { target: string, managedId: string, follow?: boolean }
+
+/** `ls`: one entry per target, like ps. */
+export interface LsParams { target: string }
+export type LsEntry =
+  | { peerId: string, name: string, processes: ManagedProcess[] }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `restart` / `rm`: one target, ref = managed id, name or pid. */
+export interface RestartParams { target: string, ref: string }
+export interface RestartResultEntry { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+export interface RmParams { target: string, ref: string }
+export interface RmResult { peerId: string, name: string, managedId: string, managedName: string | null, stopped: boolean }
 export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
 
 /** `history`: one entry per target. */

@@ -104,6 +104,8 @@ export type Effect =
   | { kind: 'kill', target: ProcRef, signal: SignalName, tree: boolean }
   | { kind: 'run', peerId: string, hostName: string, argv: string[] }
   | { kind: 'followLogs', peerId: string, hostName: string, managedId: string }
+  /** restart a managed process (procmesh restart): stop it, start it again with the same id */
+  | { kind: 'restart', peerId: string, hostName: string, managedId: string, name: string }
   | { kind: 'stopLogs' }
   | { kind: 'quit' }
 
@@ -133,6 +135,7 @@ export type Action =
   | { type: 'sort', key: SortKey }
   | { type: 'reverse' }
   | { type: 'askStop' }
+  | { type: 'restart' }
   | { type: 'askStart' }
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }

@@ -357,6 +357,15 @@ export function reduce (s: State, a: Action): Step {
       if (s.details !== undefined && sameProcess(s.details, row) && s.details.logs !== undefined) return done({ ...s, focus: 'details' })
       return openDetails(s, row, true)
     }
+    case 'restart': {
+      const row = currentTarget(s)
+      if (row === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
+      if (row.proc.managedId === undefined) {
+        return done(withStatus(s, `${row.proc.name} (pid ${row.proc.pid}) was not started through procmesh: only managed processes can be restarted`, 'error'))
+      }
+      return done(withStatus(s, `${row.hostName}: restarting ${row.proc.name} (${row.proc.managedId})…`),
+        [{ kind: 'restart', peerId: row.peerId, hostName: row.hostName, managedId: row.proc.managedId, name: row.proc.name }])
+    }
     case 'toggleMeshWide': {
       const meshWide = !s.meshWide
       const host = selectedHostEntry(s)

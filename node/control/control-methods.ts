@@ -5,11 +5,12 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
-import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunEntry, RunResult } from '../../protocols/control.js'
+import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartResultEntry, RmResult, RunEntry, RunResult } from '../../protocols/control.js'
+import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, START, STOP, validateLogChunk,
-  type ListRequest, type ListResult, type ListTop, type LogsEnd, type StartResult, type StopResult
+  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateLogChunk,
+  type ListRequest, type ListResult, type ListTop, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
@@ -135,7 +136,9 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
       argv: params.argv,
       cwd: params.cwd,
-      env: params.env
+      env: params.env,
+      ...(params.name !== undefined ? { name: params.name } : {}),
+      ...(params.policy !== undefined ? { policy: params.policy } : {})
     })
     const { peers, fanOut } = resolveTargets(target, deps.peers(), deps)
     if (!fanOut) return await startOn(single(target, deps.peers(), 'run', '', deps), req)
@@ -156,10 +159,23 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handle(handlers, CONTROL_API.kill, async (params): Promise<KillResult> => {
     const peer = single(params.target, deps.peers(), 'kill', ' (to stop processes on every host of a group, use kill TARGET --filter TEXT)', deps)
-    const { pid, graceMs } = params
+    const { ref, graceMs } = params
     const signal = params.signal ?? 'TERM'
     const tree = params.tree ?? false
+    let pid: number
     let startTime = params.startTime
+    if (ref !== undefined) {
+      // a managed id or name: its running process, as the target's supervisor knows it
+      const m = findManaged((await managedOf(peer)).processes, ref)
+      if (m === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} on ${peer.name}`)
+      if (m.state !== 'running') throw new ProcmeshError('NOT_FOUND', `${ref} on ${peer.name} is not running (state ${m.state}); procmesh rm ${peer.name} ${ref} forgets it`)
+      pid = m.pid
+      startTime = m.startTime
+    } else if (params.pid !== undefined) {
+      pid = params.pid
+    } else {
+      throw new ProcmeshError('INVALID_REQUEST', 'pid: give a pid or a ref')
+    }
     if (startTime === undefined && pid > 1) {
       // the caller did not see the process: look its start time up now, so a stop still names one process
       const listed = await list(peer, undefined)
@@ -171,7 +187,44 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const result: StopResult = peer.self
       ? await deps.services.control.stop(req, deps.selfId())
       : await forward(peer, STOP, req, { timeoutMs: (graceMs ?? 0) + STOP.readDeadlineMs + 10_000 })
+    return { peerId: peer.peerId, name: peer.name, ...result, escalated: result.escalated ?? false }
+  })
+
+  const managedOf = async (peer: PeerEntry, timeoutMs?: number): Promise<ManagedResult> => {
+    if (peer.self) return deps.services.managed()
+    return await forward(peer, MANAGED, { type: 'managed' }, { timeoutMs })
+  }
+
+  handle(handlers, CONTROL_API.ls, async (params, ctx): Promise<LsEntry[]> => {
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
+    return await Promise.all(peers.map(async (peer): Promise<LsEntry> => {
+      let entry: LsEntry
+      try {
+        entry = { peerId: peer.peerId, name: peer.name, processes: (await managedOf(peer, FAN_OUT_TIMEOUT_MS)).processes }
+      } catch (err: unknown) {
+        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
+      }
+      ctx.notify(entry)
+      return entry
+    }))
+  })
+
+  handle(handlers, CONTROL_API.restart, async (params): Promise<RestartResultEntry> => {
+    const peer = single(params.target, deps.peers(), 'restart', '', deps)
+    const req = RESTART.validateRequest({ type: 'restart', ref: params.ref })
+    const result: RestartResult = peer.self
+      ? await deps.services.control.restart(req, deps.selfId())
+      : await forward(peer, RESTART, req)
     return { peerId: peer.peerId, name: peer.name, ...result }
+  })
+
+  handle(handlers, CONTROL_API.rm, async (params): Promise<RmResult> => {
+    const peer = single(params.target, deps.peers(), 'rm', '', deps)
+    const req = REMOVE.validateRequest({ type: 'remove', ref: params.ref })
+    const result: RemoveResult = peer.self
+      ? await deps.services.control.remove(req, deps.selfId())
+      : await forward(peer, REMOVE, req)
+    return { peerId: peer.peerId, name: peer.name, managedId: result.managedId, managedName: result.name, stopped: result.stopped }
   })
 
   handle(handlers, CONTROL_API.logs, async (params, ctx): Promise<LogsResult> => {
@@ -190,3 +243,4 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return { peerId: peer.peerId, name: peer.name, ...end }
   })
 }
+

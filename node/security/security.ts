@@ -18,6 +18,7 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { clipArgv, type AuditEntry, type AuditEvent } from '../../protocols/audit.js'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import type { AuditTargetEntry, TrustListResult } from '../../protocols/control.js'
+import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { AUDIT, CLAIM, START, STOP, type AuditResult } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
@@ -220,9 +221,41 @@ export class NodeSecurity {
         return await this.decide(base, requestedBy, 'control', () => ({}), async () => await current().stop(req, requestedBy),
           r => `${r.result}${r.signalled.length > 0 ? ` (signalled ${r.signalled.join(', ')})` : ''}`, 'not signalled')
       },
+      restart: async (req, requestedBy) => {
+        // the command that runs again is the record's: the start policy judges it as it is now
+        const record = findManaged(current().managed(), req.ref)
+        const base = this.entry('restart', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, argv: clipArgv(record.argv) } : {}) })
+        return await this.decide(base, requestedBy, 'exec', () => {
+          if (record === undefined) return {}
+          const d = this.policy.check(record.argv)
+          return d.allowed ? { rule: d.rule } : { refused: d.reason }
+        }, async () => await current().restart(req, requestedBy), r => `restarted: pid ${r.pid} (managed id ${r.managedId})`, 'not restarted')
+      },
+      remove: async (req, requestedBy) => {
+        const record = findManaged(current().managed(), req.ref)
+        const base = this.entry('remove', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, pid: record.pid } : {}) })
+        return await this.decide(base, requestedBy, 'control', () => ({}), async () => await current().remove(req, requestedBy),
+          r => `removed ${r.managedId}${r.stopped ? ' (its process was stopped)' : ''}`, 'not removed')
+      },
       logs: async (req, onChunk, signal) => await current().logs(req, onChunk, signal),
-      managedByPid: () => current().managedByPid()
+      managedByPid: () => current().managedByPid(),
+      managed: () => current().managed()
     }
+  }
+
+  /**
+   * What the supervisor did on its own (an exit, a restart by policy, a crash loop), in the audit
+   * log: nobody asked, so the peer is null (or the peer whose request caused it).
+   */
+  recordSupervisorEvent (event: 'exit' | 'restart', fields: { by: string | null, managedId: string, pid: number, reason: string, result: string, argv?: string[] }): void {
+    this.audit.record(this.entry(event, fields.by, {
+      decision: 'allowed',
+      reason: fields.reason,
+      result: fields.result,
+      managedId: fields.managedId,
+      pid: fields.pid,
+      ...(fields.argv !== undefined ? { argv: clipArgv(fields.argv) } : {})
+    }))
   }
 
   private async decide<T> (base: AuditEntry, requestedBy: string, needed: Role, policy: () => { rule?: string, refused?: string },
@@ -421,3 +454,4 @@ export class NodeSecurity {
     return { peerId, name: this.nameOf(peerId) }
   }
 }
+

@@ -448,7 +448,15 @@ describe('procmesh kill', () => {
     const r = await cli(node, ['kill', 'hostB', '300', '--tree', '--grace', '2s', '--json'])
     assert.equal(r.code, 0)
     assert.deepEqual(node.calls[0].params, { target: 'hostB', pid: 300, signal: 'TERM', tree: true, graceMs: 2000 })
-    assert.deepEqual(parseJson(r.out()), { peerId: PEER_B, name: 'hostB', pid: 300, signal: 'TERM', result: 'exited', signalled: [300, 301] })
+    assert.deepEqual(parseJson(r.out()), { peerId: PEER_B, name: 'hostB', pid: 300, signal: 'TERM', result: 'exited', signalled: [300, 301], escalated: false })
+  })
+
+  it('a name or managed id goes to the node as a ref, resolved on the target', async () => {
+    outcome = 'signalled'
+    node.calls.length = 0
+    // (this fake node answers with the pid it was given, i.e. none: only the request matters here)
+    await cli(node, ['kill', 'hostB', 'nginx'])
+    assert.deepEqual(node.calls[0].params, { target: 'hostB', ref: 'nginx', signal: 'TERM' })
   })
 
   it('names the other pids a tree kill reached', async () => {
@@ -478,8 +486,8 @@ describe('procmesh kill', () => {
   })
 
   const usage: Array<[string, string[], RegExp]> = [
-    ['a non-numeric pid', ['kill', 'hostB', 'nginx'], /PID: expected an integer process id, got "nginx"/],
-    ['a fractional pid', ['kill', 'hostB', '12.5'], /PID: expected an integer/],
+    ['neither a pid nor a name', ['kill', 'hostB', 'ng/inx'], /PID\|NAME\|ID: expected a process id, or the name or managed id of a managed process, got "ng\/inx"/],
+    ['a fractional pid', ['kill', 'hostB', '12.5'], /PID\|NAME\|ID: expected a process id/],
     ['a huge pid', ['kill', 'hostB', '99999999999'], /PID: expected an integer/],
     ['a missing pid', ['kill', 'hostB'], /missing PID/],
     ['an unknown signal', ['kill', 'hostB', '5', '--signal', 'SIGFOO'], /--signal: one of TERM, KILL/],

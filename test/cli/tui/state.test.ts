@@ -375,6 +375,15 @@ describe('details and logs', () => {
     assert.deepEqual(step.effects, [{ kind: 'stopLogs' }])
   })
 
+  it('R restarts a managed process by its id, and explains why an unmanaged one cannot be', () => {
+    const step = run(withManaged(), { type: 'restart' })
+    assert.deepEqual(step.effects, [{ kind: 'restart', peerId: SELF.peerId, hostName: SELF.name, managedId: 'm1', name: 'worker' }])
+    assert.match(step.state.status?.text ?? '', /restarting worker \(m1\)/)
+    const refused = run(loadedState(), { type: 'restart' })
+    assert.deepEqual(refused.effects, [])
+    assert.match(refused.state.status?.text ?? '', /not started through procmesh: only managed processes can be restarted/)
+  })
+
   it('l on an unmanaged process explains why there are no logs', () => {
     const s = run(loadedState(), { type: 'logs' }).state
     assert.equal(s.details, undefined)
