@@ -53,12 +53,14 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 5
  */
 export const MAX_STREAMS_PER_CONNECTION = 256
 /**
- * mDNS query interval once a node has peers (ms). Every query is answered by every node on
- * the LAN (O(N) packets per query, O(N^2) per interval across the mesh), and a new node
- * queries the moment it starts, so settled nodes need to ask only to heal what the dialer
- * gave up on. A node without peers queries every MDNS_SEARCH_INTERVAL_MS (MdnsPacer).
+ * mDNS query interval once a node has peers (ms): in effect never. Every answer is multicast,
+ * so every query costs every node on the LAN one packet per node: periodic queries from N nodes
+ * cost each node N^2 packets per interval (at 100 hosts and a minute, 170 packets a second).
+ * A new node queries the moment it starts; a node with no connection at all asks every
+ * MDNS_SEARCH_INTERVAL_MS (MdnsPacer); members learn each other's addresses from the summaries
+ * (node/mesh/reach.ts) once one connection exists.
  */
-export const MDNS_INTERVAL_MS = 60_000
+export const MDNS_INTERVAL_MS = 24 * 60 * 60 * 1000
 export const MDNS_SEARCH_INTERVAL_MS = 3000
 
 // ---- gossipsub, tuned for change-driven gossip on a LAN (measured: README, Benchmarks) ----
