@@ -5,6 +5,7 @@
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
 import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
+import type { HistoryRequest } from './messages.js'
 
 export const CONTROL_METHODS = {
   id: 'id',
@@ -93,5 +94,5 @@ export interface KillResult { peerId: string, name: string, pid: number, signal:
 export interface LogsParams { target: string, managedId: string, follow?: boolean }
 export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
 
-/** `history`: one entry per target. */
-export interface HistoryParams { target: string, since?: number }
+/** `history`: one entry per target; the fields of the history protocol's request (`since`, or a range). */
+export type HistoryParams = { target: string } & Omit<HistoryRequest, 'type'>

@@ -1,12 +1,16 @@
 import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
-import { UsageError, parseDuration, parsePairs, untilStopSignal } from '../args.js'
+import { UsageError, parseDuration, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
 
+/** below these the durable history cannot hold one segment */
+const MIN_HISTORY_RETENTION_MS = 60_000
+const MIN_HISTORY_BYTES = 1024 * 1024
+
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 1h] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
     name: { type: 'string' },
     tag: { type: 'string', multiple: true },
@@ -17,7 +21,8 @@ export const nodeCommand: CommandSpec = {
     readonly: { type: 'boolean' },
     policy: { type: 'string' },
     'log-level': { type: 'string' },
-    history: { type: 'string' }
+    history: { type: 'string' },
+    'history-size': { type: 'string' }
   },
   positionals: [0, 0],
   async run (ctx, values) {
@@ -41,6 +46,10 @@ export const nodeCommand: CommandSpec = {
     }
     const level = str(values, 'log-level') ?? 'info'
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
+    const historyRetentionMs = str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs
+    if (historyRetentionMs < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m')
+    const historyMaxBytes = str(values, 'history-size') !== undefined ? parseSize(str(values, 'history-size') ?? '', '--history-size') : defaults.historyMaxBytes
+    if (historyMaxBytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
     const config: NodeConfig = {
       ...defaults,
       name,
@@ -52,7 +61,8 @@ export const nodeCommand: CommandSpec = {
       readonly: bool(values, 'readonly'),
       // started processes find commands on the PATH the node was started with
       spawnEnv: { PATH: ctx.env.PATH ?? defaults.spawnEnv.PATH },
-      historyRetentionMs: str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs,
+      historyRetentionMs,
+      historyMaxBytes,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })

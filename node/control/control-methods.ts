@@ -10,7 +10,7 @@ import {
 } from '../../protocols/control.js'
 import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, SIGNALS, START, STOP, validateListTop, validateLogChunk, type ListRequest, type ListTop,
+  HISTORY, LIST, LOGS, SIGNALS, START, STOP, validateHistoryRequest, validateListTop, validateLogChunk, type ListRequest, type ListTop,
   type HistoryResult, type ListResult, type LogsEnd, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
@@ -81,12 +81,14 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handlers.set(CONTROL_METHODS.history, async (raw: unknown, ctx: RpcContext) => {
     const params = expectRecord(raw ?? {}, 'params')
-    const since = optional(params.since, v => expectNumber(v, 'since', { min: 0 }))
+    // the same fields as the protocol's request (a range: from, to, points, at, top, events, filter)
+    const req = validateHistoryRequest({ ...params, target: undefined, type: 'history' })
     const { peers } = resolveTargets(targetOf(params), deps.peers())
     return await Promise.all(peers.map(async peer => {
       let entry: { peerId: string, name: string } & ({ history: HistoryResult } | { error: { code: string, message: string } })
       try {
-        const history = peer.self ? deps.services.history({ type: 'history', since }) : await forward(peer, HISTORY, { type: 'history', since }, { timeoutMs: FAN_OUT_TIMEOUT_MS })
+        const history = peer.self ? deps.services.history(req) : await forward(peer, HISTORY, req, { timeoutMs: FAN_OUT_TIMEOUT_MS })
+        if (req.from !== undefined && history.range === undefined) throw new ProcmeshError('SERVER_ERROR', `${peer.name} runs a procmesh without durable history (it answered only its recent samples)`)
         entry = { peerId: peer.peerId, name: peer.name, history }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
