@@ -46,7 +46,7 @@ export interface NodeConfig {
   readonly: boolean
   /** environment every started process begins with (PATH, resolved at the CLI edge) */
   spawnEnv: Readonly<Record<string, string>>
-  /** how long this node keeps its durable history on disk (ms; --history) */
+  /** how long this node keeps its durable history on disk (ms; --history); 0 records nothing */
   historyRetentionMs: number
   /** size cap of the durable history on disk (bytes) */
   historyMaxBytes: number
@@ -164,7 +164,7 @@ export class ProcmeshNode {
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs)
     this.history = history
-    const recorder = new HistoryRecorder({
+    const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
       store: new HistoryStore({ dir: join(this.config.home, 'history'), retentionMs: this.config.historyRetentionMs, maxBytes: this.config.historyMaxBytes, log: this.log }),
       intervalMs: this.config.intervalMs,
       log: this.log,
@@ -176,7 +176,7 @@ export class ProcmeshNode {
       stateFile: join(this.config.home, 'starts.jsonl'),
       log: this.log,
       baseEnv: this.config.spawnEnv,
-      onExit: info => { recorder.noteManagedExit(info) }
+      onExit: info => { recorder?.noteManagedExit(info) }
     })
     this.processControl = {
       start: async (req, requestedBy) => await supervisor.startProcess(req, requestedBy),
@@ -189,7 +189,7 @@ export class ProcmeshNode {
       libp2p,
       view,
       sampler: this.sampler,
-      onSnapshot: snap => { history.add(snap); recorder.record(snap) },
+      onSnapshot: snap => { history.add(snap); recorder?.record(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
@@ -223,7 +223,7 @@ export class ProcmeshNode {
 
     const core: NodePart[] = [
       // first: the announcer's first sample is recorded
-      recorder,
+      ...(recorder !== undefined ? [recorder] : []),
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
       { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       // this node's summary and protocols before libp2p listens: a peer that connects at once

@@ -10,7 +10,7 @@ const MIN_HISTORY_RETENTION_MS = 60_000
 const MIN_HISTORY_BYTES = 1024 * 1024
 
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d] [--history-size 256MiB] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
     name: { type: 'string' },
     tag: { type: 'string', multiple: true },
@@ -47,7 +47,7 @@ export const nodeCommand: CommandSpec = {
     const level = str(values, 'log-level') ?? 'info'
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
     const historyRetentionMs = str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs
-    if (historyRetentionMs < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m')
+    if (historyRetentionMs !== 0 && historyRetentionMs < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m (or 0: record nothing)')
     const historyMaxBytes = str(values, 'history-size') !== undefined ? parseSize(str(values, 'history-size') ?? '', '--history-size') : defaults.historyMaxBytes
     if (historyMaxBytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
     const config: NodeConfig = {
