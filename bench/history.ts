@@ -15,6 +15,7 @@
  *    with recording on and with `--history 0`, alternated A B A B.
  * The figures are as noisy as the machine running them: say how loaded it was.
  */
+import '../node/polyfill.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, copyFileSync, mkdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -98,12 +99,14 @@ export interface HistoryBenchResult {
   recordUsPerSampleMean: number
   recordCorePercentAt2s: number
   diskBytesPerDay: number
+  /** the 24 h question answered in-process, no network */
+  localRangeP50Ms: number
   range24h: { p50Ms: number, p99Ms: number, bytes: number, points: number, withEventsMs: number, withEventsBytes: number, events: number }
   idle?: { onPercent: number[], offPercent: number[] }
   load: number[]
 }
 
-async function writeDay (home: string, procs: number, hours: number, log: (s: string) => void): Promise<{ perSampleUs: number[], bytes: number }> {
+async function writeDay (home: string, procs: number, hours: number, log: (s: string) => void): Promise<{ perSampleUs: number[], bytes: number, localP50Ms: number }> {
   const end = Date.now()
   const start = end - hours * 3_600_000
   const clock = { t: start }
@@ -121,7 +124,16 @@ async function writeDay (home: string, procs: number, hours: number, log: (s: st
     if (i % 5000 === 0) log(`recorded ${new Date(t).toISOString()}`)
   }
   recorder.stop()
-  return { perSampleUs, bytes: dirBytes(join(home, 'history')) }
+  // the same 24 h question answered in-process (no network): what the store itself costs
+  recorder.start()
+  const local: number[] = []
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now()
+    recorder.query({ type: 'history', from: end - 86_400_000, to: end, points: 500, top: 10 })
+    local.push(performance.now() - t0)
+  }
+  recorder.stop()
+  return { perSampleUs, bytes: dirBytes(join(home, 'history')), localP50Ms: quantile(local, 0.5) }
 }
 
 async function startNode (home: string, name: string, bootstrap: string[]): Promise<ProcmeshNode> {
@@ -202,7 +214,7 @@ export async function runHistoryBench (opts: { procs?: number, hours?: number, q
   const homeB = mkdtempSync(join(tmpdir(), 'procmesh-bench-b-'))
   try {
     log(`writing ${hours} h of ${procs}-process samples`)
-    const { perSampleUs, bytes } = await writeDay(homeB, procs, hours, log)
+    const { perSampleUs, bytes, localP50Ms } = await writeDay(homeB, procs, hours, log)
     const mean = perSampleUs.reduce((s, x) => s + x, 0) / perSampleUs.length
     log('asking for 24 h from another node')
     const range24h = await rangeFigures(homeB, opts.queries ?? 30)
@@ -228,6 +240,7 @@ export async function runHistoryBench (opts: { procs?: number, hours?: number, q
       recordUsPerSampleMean: mean,
       recordCorePercentAt2s: mean / 1000 / INTERVAL * 100,
       diskBytesPerDay: bytes / hours * 24,
+      localRangeP50Ms: localP50Ms,
       range24h,
       idle,
       load: loadavg()
@@ -243,6 +256,7 @@ function format (r: HistoryBenchResult): string {
     `history bench: ${r.procs} processes, ${r.hoursRecorded} h recorded at 2 s; load average ${r.load.map(x => f(x, 2)).join(' ')}`,
     `recording, per sample:        p50 ${f(r.recordUsPerSampleP50, 0)} us, mean ${f(r.recordUsPerSampleMean, 0)} us  ->  ${f(r.recordCorePercentAt2s, 3)}% of a core at a 2 s interval`,
     `disk per day:                 ${f(r.diskBytesPerDay / 1e6)} MB`,
+    `24 h range in-process:        p50 ${f(r.localRangeP50Ms)} ms`,
     `24 h range from another node: p50 ${f(r.range24h.p50Ms)} ms, p99 ${f(r.range24h.p99Ms)} ms, ${r.range24h.points} points, ${f(r.range24h.bytes / 1024)} KiB`,
     `  ... with --events:          ${f(r.range24h.withEventsMs)} ms, ${r.range24h.events} events, ${f(r.range24h.withEventsBytes / 1024)} KiB`
   ]

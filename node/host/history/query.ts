@@ -80,10 +80,12 @@ function addRaw (aggs: Map<string, ProcAgg>, samples: StoredSample[]): void {
 }
 
 /** The top processes over the range: the busiest by mean CPU, then any of the largest by memory not already in. */
-function topOverRange (store: HistoryStore, segs: SegmentInfo[], from: number, to: number, samples: number, n: number, filter: string | undefined): HistoryProcess[] {
+function topOverRange (store: HistoryStore, segs: SegmentInfo[], from: number, to: number, samples: number, n: number, filter: string | undefined, wholeSegments: boolean): HistoryProcess[] {
   const aggs = new Map<string, ProcAgg>()
   for (const seg of segs) {
-    const inside = seg.index.from >= from && seg.index.to <= to && !seg.open
+    // a long range (points of a minute or more) takes the segments at its edges whole: an hour
+    // more or less at the ends of a day changes little, and reading them would cost most of the answer
+    const inside = !seg.open && (wholeSegments || (seg.index.from >= from && seg.index.to <= to))
     if (!inside) { addRaw(aggs, store.readSamples(seg.base, from, to)); continue }
     for (const [pid, startTime, name, user, cnt, cpuSum, cpuMax, rssMax] of seg.index.procs) {
       const key = procKey(pid, startTime)
@@ -153,17 +155,20 @@ export function answerRange (store: HistoryStore, req: HistoryRequest, intervalM
       const a = atSample(store, around.length > 0 ? around : all, req.at, n, req.filter)
       if (a !== undefined) result.atSample = a
     } else {
-      result.top = topOverRange(store, segs, from, to, samples, n, req.filter)
+      result.top = topOverRange(store, segs, from, to, samples, n, req.filter, useMinutes)
     }
   }
   if (req.events === true) {
     // a start is dated by the process's start time, which may precede the segment it was
     // written to (found after a restart): look one segment further
     const withEvents = all.filter(s => s.base <= to && (s.open || s.index.to >= from || s.index.samples === 0))
-    let events: HistoryEvent[] = []
-    for (const seg of withEvents) events.push(...store.readEvents(seg.base, from, to).filter(e => matches(req.filter, e.name, e.cmd, e.user)))
     const next = all.find(s => s.base > to)
-    if (next !== undefined) events.push(...store.readEvents(next.base, from, to).filter(e => matches(req.filter, e.name, e.cmd, e.user)))
+    if (next !== undefined) withEvents.push(next)
+    let events: HistoryEvent[] = []
+    // newest first, stopping once more than an answer holds are found: the latest are kept
+    for (let i = withEvents.length - 1; i >= 0 && events.length <= HISTORY_MAX_EVENTS; i--) {
+      events.push(...store.readEvents(withEvents[i].base, from, to).filter(e => matches(req.filter, e.name, e.cmd, e.user)))
+    }
     events.sort((a, b) => a.at - b.at || a.pid - b.pid)
     result.eventsTruncated = events.length > HISTORY_MAX_EVENTS
     if (result.eventsTruncated) events = events.slice(-HISTORY_MAX_EVENTS)
