@@ -73,7 +73,7 @@ const FULL: Plan = {
   propagationRounds: 10,
   disseminationSamples: 15,
   queryRounds: 10,
-  // two keep-alive periods: an idle node's traffic is mostly its keep-alives (KEEPALIVE_MS)
+  // a whole keep-alive period at 20 hosts (60 s): idle, keep-alives and probes are all there is
   bytesWindowMs: 60_000,
   listRounds: 30,
   cliRounds: 10,

@@ -62,6 +62,8 @@ export function defaultNodeConfig (home: string): NodeConfig {
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
 export interface NodePart {
+  /** shown in the start-up times line (class names are used for parts that are classes) */
+  label?: string
   start: () => Promise<void> | void
   stop: () => Promise<void> | void
 }
@@ -144,15 +146,27 @@ export class ProcmeshNode {
   }
 
   async start (): Promise<void> {
+    // start-up steps and their times, logged once: join is measured from process start
+    const t0 = performance.now()
+    const steps: string[] = []
+    let last = t0
+    const step = (label: string): void => {
+      const now = performance.now()
+      steps.push(`${label} ${Math.round(now - last)}`)
+      last = now
+    }
     await ensureHome(this.config.home)
     const control = new ControlServer(this.paths.socket, this.handlers, this.log)
     // refuse early when another node owns this home, before binding any port
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
+    step('home+key')
     const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, log: this.log })
     this.securityLayer = security
     const listen = await resolveListen(this.config.listen)
+    step('security+ports')
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
+    step('libp2p-create')
     this.libp2pNode = libp2p
     this.viewState = new MeshView(libp2p.peerId.toString())
     this.log.info('%s identity %s (%s)', created ? 'created' : 'loaded', libp2p.peerId.toString(), this.paths.identityKey)
@@ -225,12 +239,13 @@ export class ProcmeshNode {
       // first: the announcer's first sample is recorded
       ...(recorder !== undefined ? [recorder] : []),
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
-      { start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      { label: 'dialer', start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       // this node's summary and protocols before libp2p listens: a peer that connects at once
       // pulls the summary straight away
-      { start: async () => { await announcer.prime() }, stop: () => {} },
+      { label: 'first-sample', start: async () => { await announcer.prime() }, stop: () => {} },
       protocols,
       {
+        label: 'libp2p-start',
         start: async () => {
           libp2p.addEventListener('peer:connect', onConnect)
           libp2p.addEventListener('peer:disconnect', onDisconnect)
@@ -244,12 +259,13 @@ export class ProcmeshNode {
       },
       announcer,
       prober,
-      { start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
+      { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
       ...this.parts,
       control,
       {
+        label: 'pid-file',
         start: async () => { await writeFile(this.paths.pidFile, `${process.pid}\n`, { mode: 0o600 }) },
         stop: async () => { await unlink(this.paths.pidFile).catch(() => {}) }
       }
@@ -258,12 +274,14 @@ export class ProcmeshNode {
       for (const part of core) {
         await part.start()
         this.started.push(part)
+        step(part.label ?? part.constructor.name)
       }
     } catch (err: unknown) {
       await this.stop()
       throw err
     }
     this.log.info('node %s listening on %s', this.config.name, this.addrs().join(' ') || '(no addresses)')
+    this.log.info('started in %d ms (ms per step: %s)', Math.round(performance.now() - t0), steps.filter(s => !s.endsWith(' 0')).join(', '))
   }
 
   async stop (): Promise<void> {

@@ -12,7 +12,7 @@
  *   `summaryChanges`); each carried field is an absolute value, never an increment, so
  *   applying a delta after a missed one is still correct for the fields it carries.
  * - `alive`: a keep-alive with the host figures that drifted below the thresholds, sent
- *   when nothing else was published for KEEPALIVE_MS. Bounds how old the figures in
+ *   when nothing else was published for a keep-alive period (limits.ts). Bounds how old the figures in
  *   anyone's view can be.
  * - `leave`: a goodbye from a node that stops; viewers mark it offline at once.
  * - `gone`: a notice from a member that lost its direct connection to `target` (the target's

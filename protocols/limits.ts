@@ -19,21 +19,35 @@ export const MAX_NAME_BYTES = 128
 
 // ---- change-driven gossip (protocols/gossip.ts) ----
 /**
- * With nothing else to say a node publishes a keep-alive this often (ms). It carries the host
- * figures that drifted below the change thresholds, so no figure in anyone's view is older
- * than this, and lets members that are not directly connected (relayed) tell a live member from
- * a gone one even if no `gone` notice reached them. Every node hears every keep-alive, so this
- * is the one part of an idle node's traffic that grows with the mesh: 60 s costs a receiver
- * (N-1)/60 messages a second (about 0.3 a second at 20 hosts).
+ * With nothing else to say a node publishes a keep-alive. It carries the host figures that
+ * drifted below the change thresholds (so no figure in anyone's view is older than one
+ * period) and lets members that are not directly connected tell a live member from a gone one
+ * even if no `gone` notice reached them. Every node hears every keep-alive, so a fixed period
+ * would make an idle node's traffic grow with the mesh: the period grows with the members
+ * instead (KEEPALIVE_PER_MEMBER_MS each, between KEEPALIVE_MIN_MS and KEEPALIVE_MAX_MS), so
+ * the whole mesh sends about one keep-alive every 3 s at any size: 60 s at 20 hosts,
+ * 5 min at 100, 50 min at 1,000.
  */
-export const KEEPALIVE_MS = 60_000
+export const KEEPALIVE_PER_MEMBER_MS = 3000
+export const KEEPALIVE_MIN_MS = 15_000
+export const KEEPALIVE_MAX_MS = 60 * 60 * 1000
+/** The keep-alive period in a mesh of `members` nodes (self included). */
+export function keepAliveMs (members: number): number {
+  return Math.min(KEEPALIVE_MAX_MS, Math.max(KEEPALIVE_MIN_MS, members * KEEPALIVE_PER_MEMBER_MS))
+}
 /**
- * Deltas that carry only figures (host CPU/memory/load, top lists) go out at most this often
- * (ms); process starts and exits, tags, names and addresses go at once. A busy host's figures
- * cross the thresholds all the time; viewers that need every second pull live figures
- * (node/mesh/live-figures.ts), so the mesh at large hears a host's figures at most every 15 s.
+ * Deltas that carry only figures (host CPU/memory/load, top lists) go out at most this often:
+ * process starts and exits, tags, names and addresses go at once. A busy host's figures cross
+ * the thresholds all the time; viewers that need every second pull live figures
+ * (node/mesh/live-figures.ts). Like the keep-alive it grows with the mesh, so busy hosts
+ * together send about one figure delta a second at any size: 15 s up to 15 hosts, then 1 s
+ * per member.
  */
 export const FIGURE_DELTA_MIN_MS = 15_000
+export const FIGURE_DELTA_PER_MEMBER_MS = 1000
+export function figureDeltaMs (members: number): number {
+  return Math.max(FIGURE_DELTA_MIN_MS, members * FIGURE_DELTA_PER_MEMBER_MS)
+}
 /** Host CPU (percent of all cores) must move this many points to be worth a message: htop's own bar resolution is ~2-5 points; 10 is a change one sees. */
 export const CHANGE_CPU_POINTS = 10
 /** Host memory must move by this fraction of the total (5% of 16 GB = 800 MB). */
@@ -69,7 +83,8 @@ export const PROBE_TIMEOUT_MS = 2000
 export const PROBE_FAILURES_TO_DROP = 2
 /**
  * A member heard only through others (no direct connection) is stale when nothing came from
- * it for this many keep-alive periods, offline after OFFLINE_AFTER_KEEPALIVES.
+ * it for this many keep-alive periods (of a mesh the size of our view), offline after
+ * OFFLINE_AFTER_KEEPALIVES.
  */
 export const STALE_AFTER_KEEPALIVES = 2.5
 export const OFFLINE_AFTER_KEEPALIVES = 4

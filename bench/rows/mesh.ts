@@ -10,7 +10,7 @@
  */
 import type { SimHost, SimNet } from '../../test/harness/sim-hosts.js'
 import type { ChildProcess } from 'node:child_process'
-import { KEEPALIVE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
+import { keepAliveMs, PID_WATCH_MS } from '../../protocols/limits.js'
 import { CONTROL_METHODS, type PsEntry } from '../../protocols/control.js'
 import { encodeSummary } from '../../protocols/summary.js'
 import type { PeerEntry, Summary } from '../../protocols/types.js'
@@ -476,8 +476,8 @@ function bytesRows (opts: MeshOptions, pm: Window | undefined, serf: Window | un
   const n = opts.size
   const notes = [`bytes sent on each host's eth0 over ${opts.bytesWindowMs / 1000} s with only that system running (stats over the ${n} hosts: median and max)`]
   if (pm?.tx !== undefined && pm.rx !== undefined && n > 1) {
-    // idle, every node hears each other node's keep-alive once per KEEPALIVE_MS (and little else)
-    const messagesPerSecond = (n - 1) * 1000 / KEEPALIVE_MS
+    // idle, every node hears each other node's keep-alive once per period (and little else)
+    const messagesPerSecond = (n - 1) * 1000 / keepAliveMs(n)
     const rxPerMessage = pm.rx.mean / messagesPerSecond
     const size = pm.summaryBytes
     notes.push(`procmesh: each node receives ${(pm.rx.mean / 1024).toFixed(2)} KB/s on average, ${rxPerMessage.toFixed(0)} bytes on the wire per keep-alive of another node (everything included: probes, gossipsub control, TCP/IP)${size === undefined ? '' : `; a full summary is ${size} bytes of JSON`}`)

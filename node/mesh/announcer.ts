@@ -1,7 +1,7 @@
 /**
  * The gossip announcer: samples the host every interval and tells the mesh what changed
  * (protocols/gossip.ts): a delta when something a viewer would notice changed, a keep-alive
- * when nothing was said for KEEPALIVE_MS, a full summary when a peer subscribes (at most
+ * when nothing was said for a keep-alive period (limits.ts), a full summary when a peer subscribes (at most
  * once per interval), a goodbye when the node stops. Between samples it watches /proc's
  * directory for new and ended pids, so a started process is announced at once.
  *
@@ -17,7 +17,7 @@ import {
   decodeGossip, encodeGossip, FIGURE_FIELDS, isEmptyChange, isEventChange, summaryChanges, type GossipMessage, type SummaryChanges
 } from '../../protocols/gossip.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
-import { FIGURE_DELTA_MIN_MS, KEEPALIVE_MS, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
+import { figureDeltaMs, keepAliveMs, MIN_CHANGE_SAMPLE_MS, PID_WATCH_MS } from '../../protocols/limits.js'
 import type { Snapshot, Summary } from '../../protocols/types.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -47,7 +47,7 @@ export interface AnnouncerInit {
   onReject?: (author: string, reason: string) => void
   /** watch /proc for new and ended pids between samples (default: when /proc exists) */
   watchPids?: boolean
-  /** ms; defaults from protocols/limits.ts, smaller in tests */
+  /** ms; by default it grows with the mesh (protocols/limits.ts keepAliveMs) */
   keepAliveMs?: number
 }
 
@@ -70,7 +70,7 @@ export async function pidFingerprint (root = '/proc'): Promise<string> {
 
 export class SummaryAnnouncer {
   private readonly init: AnnouncerInit
-  private readonly keepAliveMs: number
+  private readonly keepAliveMs?: number
   private timer?: NodeJS.Timeout
   private watchTimer?: NodeJS.Timeout
   private running = false
@@ -91,7 +91,7 @@ export class SummaryAnnouncer {
 
   constructor (init: AnnouncerInit) {
     this.init = init
-    this.keepAliveMs = init.keepAliveMs ?? KEEPALIVE_MS
+    this.keepAliveMs = init.keepAliveMs
   }
 
   /**
@@ -196,11 +196,12 @@ export class SummaryAnnouncer {
       return
     }
     const changes = summaryChanges(this.published, current)
-    const figuresDue = now - this.lastFigureDeltaAt >= FIGURE_DELTA_MIN_MS
+    const members = this.init.view.size
+    const figuresDue = now - this.lastFigureDeltaAt >= figureDeltaMs(members)
     if (isEventChange(changes) || (!isEmptyChange(changes) && figuresDue)) {
       // an event goes at once, with whatever figures also moved
       this.publishDelta('delta', changes, current, now)
-    } else if (now - this.lastPublishAt >= this.keepAliveMs) {
+    } else if (now - this.lastPublishAt >= (this.keepAliveMs ?? keepAliveMs(members))) {
       this.publishDelta('alive', summaryChanges(this.published, current, true), current, now)
     } else {
       // nothing a viewer would notice: our own entry stays live, the mesh hears nothing (our

@@ -9,10 +9,11 @@
  *   is `offline` at once (a newer message relayed by others brings it back);
  * - a member heard only through others (never connected, e.g. on another subnet) is `online`
  *   while its keep-alives arrive, `stale` after STALE_AFTER_KEEPALIVES periods without one,
- *   `offline` after OFFLINE_AFTER_KEEPALIVES.
+ *   `offline` after OFFLINE_AFTER_KEEPALIVES, or at once on a `gone` notice from a member
+ *   that lost it.
  */
 import {
-  FORGET_OFFLINE_AFTER_MS, KEEPALIVE_MS, MAX_VIEW_PEERS, OFFLINE_AFTER_KEEPALIVES, STALE_AFTER_KEEPALIVES
+  FORGET_OFFLINE_AFTER_MS, keepAliveMs, MAX_VIEW_PEERS, OFFLINE_AFTER_KEEPALIVES, STALE_AFTER_KEEPALIVES
 } from '../../protocols/limits.js'
 import { applyChanges, type GossipMessage } from '../../protocols/gossip.js'
 import { checkSummaryOrigin } from '../../protocols/summary.js'
@@ -42,6 +43,8 @@ export type ViewEvent =
   | { type: 'peer:status', peerId: string, status: PeerStatus }
 
 export interface Liveness {
+  /** the keep-alive period of the mesh (it grows with the members) */
+  keepAliveMs: number
   lastSeen: number
   connected: boolean
   disconnectedAt?: number
@@ -56,8 +59,8 @@ export function peerStatus (now: number, l: Liveness): PeerStatus {
   // a disconnect after the last thing heard means offline until something newer arrives
   if (l.disconnectedAt !== undefined && l.disconnectedAt >= l.lastSeen) return 'offline'
   const age = now - l.lastSeen
-  if (age >= OFFLINE_AFTER_KEEPALIVES * KEEPALIVE_MS) return 'offline'
-  if (age >= STALE_AFTER_KEEPALIVES * KEEPALIVE_MS) return 'stale'
+  if (age >= OFFLINE_AFTER_KEEPALIVES * l.keepAliveMs) return 'offline'
+  if (age >= STALE_AFTER_KEEPALIVES * l.keepAliveMs) return 'stale'
   return 'online'
 }
 
@@ -202,7 +205,7 @@ export class MeshView {
     if (peerId === this.selfId) return this.records.has(peerId) ? 'online' : undefined
     const rec = this.records.get(peerId)
     if (rec === undefined) return undefined
-    return peerStatus(now, { ...rec, connected: this.connectedPeers.has(peerId) })
+    return peerStatus(now, { ...rec, connected: this.connectedPeers.has(peerId), keepAliveMs: keepAliveMs(this.records.size) })
   }
 
   /** Peer ids of the members in the view (not this node). */

@@ -1,14 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { MeshView, peerStatus, type Liveness } from '../../../node/mesh/mesh-view.js'
-import { KEEPALIVE_MS } from '../../../protocols/limits.js'
+import { keepAliveMs } from '../../../protocols/limits.js'
 import type { DeltaMessage } from '../../../protocols/gossip.js'
 import { sampleSummary } from '../../fixtures-summary.js'
 
 const SELF = '12D3KooWSelf'
 const PEER = sampleSummary().peerId
 
-const K = KEEPALIVE_MS
+// a view of self and one peer: the shortest keep-alive period
+const K = keepAliveMs(2)
 
 describe('peerStatus', () => {
   const base = 1_000_000
@@ -24,7 +25,7 @@ describe('peerStatus', () => {
   ]
   for (const [name, c, expected] of cases) {
     it(`${name} -> ${expected}`, () => {
-      assert.equal(peerStatus(base + c.age, { lastSeen: base, connected: c.connected ?? false, disconnectedAt: c.disconnectedAt, suspectSince: c.suspectSince, left: c.left }), expected)
+      assert.equal(peerStatus(base + c.age, { keepAliveMs: K, lastSeen: base, connected: c.connected ?? false, disconnectedAt: c.disconnectedAt, suspectSince: c.suspectSince, left: c.left }), expected)
     })
   }
 })
