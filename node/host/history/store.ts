@@ -307,3 +307,25 @@ export class HistoryStore {
     }
   }
 }
+
+/** Size and oldest record of a history directory, read without opening the store (doctor). */
+export function historyUsageOnDisk (dir: string): { bytes: number, segments: number, oldest: number | null } {
+  let names: string[]
+  try { names = readdirSync(dir) } catch { return { bytes: 0, segments: 0, oldest: null } }
+  let bytes = 0
+  const bases = new Set<number>()
+  for (const name of names) {
+    const m = /^(\d+)\.(s\.jsonl|e\.jsonl|i\.json)$/.exec(name)
+    if (m === null) continue
+    bases.add(Number(m[1]))
+    bytes += fileSize(join(dir, name))
+  }
+  const sorted = [...bases].sort((a, b) => a - b)
+  let oldest: number | null = null
+  if (sorted.length > 0) {
+    let index: SegmentIndex | undefined
+    try { index = parseIndex(readFileSync(join(dir, `${sorted[0]}${INDEX}`), 'utf8')) } catch { index = undefined }
+    oldest = index !== undefined && index.samples > 0 ? index.from : sorted[0]
+  }
+  return { bytes, segments: sorted.length, oldest }
+}

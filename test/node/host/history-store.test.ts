@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { HistoryStore } from '../../../node/host/history/store.js'
+import { HistoryStore, historyUsageOnDisk } from '../../../node/host/history/store.js'
+import { checkHistory } from '../../../node/setup/doctor.js'
 import { HistoryRecorder } from '../../../node/host/history/recorder.js'
 import { diffEvents, topUnion, procKey } from '../../../node/host/history/records.js'
 import { HISTORY, validateHistoryRequest } from '../../../protocols/messages.js'
@@ -198,5 +199,19 @@ describe('history store on disk', () => {
     r2.query({ type: 'history', from: T0, to: T0 + 12 * 60_000, points: 2000 })
     assert.equal(warnings.filter(w => w.includes('unreadable')).length, 1, warnings.join('\n'))
     r2.stop()
+  })
+
+  it('doctor reads the size and the oldest record without opening the store', () => {
+    assert.match(checkHistory(historyUsageOnDisk(join(dir, 'absent'))).message, /nothing recorded yet/)
+    const now = { t: T0 }
+    const r = recorder(now)
+    r.start()
+    recordSpan(r, now, T0 + 1000, T0 + 60_000)
+    r.stop()
+    const usage = historyUsageOnDisk(dir)
+    assert.equal(usage.oldest, T0 + 1000)
+    assert.equal(usage.segments, 1)
+    assert.equal(usage.bytes, readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0))
+    assert.match(checkHistory(usage).message, /MiB in 1 segment\(s\), oldest record 2026-11-01T03:00:01.000Z/)
   })
 })
