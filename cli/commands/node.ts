@@ -9,6 +9,20 @@ import type { NodeConfig } from '../../node/procmesh-node.js'
 const MIN_HISTORY_RETENTION_MS = 60_000
 const MIN_HISTORY_BYTES = 1024 * 1024
 
+/** `--history DURATION`: how long the node keeps its durable history (0: record nothing). */
+export function parseHistoryRetention (text: string): number {
+  const ms = parseDuration(text, '--history')
+  if (ms !== 0 && ms < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m (or 0: record nothing)')
+  return ms
+}
+
+/** `--history-size SIZE`: the cap of the durable history on disk. */
+export function parseHistorySize (text: string): number {
+  const bytes = parseSize(text, '--history-size')
+  if (bytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
+  return bytes
+}
+
 export const nodeCommand: CommandSpec = {
   usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
@@ -46,10 +60,10 @@ export const nodeCommand: CommandSpec = {
     }
     const level = str(values, 'log-level') ?? 'info'
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
-    const historyRetentionMs = str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs
-    if (historyRetentionMs !== 0 && historyRetentionMs < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m (or 0: record nothing)')
-    const historyMaxBytes = str(values, 'history-size') !== undefined ? parseSize(str(values, 'history-size') ?? '', '--history-size') : defaults.historyMaxBytes
-    if (historyMaxBytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
+    const historyText = str(values, 'history')
+    const historyRetentionMs = historyText !== undefined ? parseHistoryRetention(historyText) : defaults.historyRetentionMs
+    const sizeText = str(values, 'history-size')
+    const historyMaxBytes = sizeText !== undefined ? parseHistorySize(sizeText) : defaults.historyMaxBytes
     const config: NodeConfig = {
       ...defaults,
       name,
