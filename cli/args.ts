@@ -1,10 +1,18 @@
 /** Argument helpers for the CLI: usage errors, durations, K=V pairs, the home directory. */
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../protocols/limits.js'
 
 /** A usage error: exit code 2 and the command's usage. */
 export class UsageError extends Error {
   override name = 'UsageError'
+}
+
+/** `--interval` of node and top: a duration within MIN_INTERVAL_MS..MAX_INTERVAL_MS; `fallback` when absent. */
+export function parseInterval (text: string | undefined, fallback: number): number {
+  const ms = text !== undefined ? parseDuration(text, '--interval') : fallback
+  if (ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) throw new UsageError(`--interval: must be between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 60000} min`)
+  return ms
 }
 
 /** "2s", "500ms", "1m", "7d", or a bare number of seconds. */

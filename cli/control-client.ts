@@ -1,10 +1,22 @@
 /**
  * Client of the node's local control API (newline-delimited JSON-RPC 2.0 on the
- * Unix socket in the home). Deliberately free of libp2p so CLI commands start fast.
+ * Unix socket in the home): ControlConnection speaks the JSON-RPC, ControlClient has
+ * one typed method per call and checks every answer against the method's descriptor
+ * in protocols/control-api.ts (as serf's rpc_client does). The CLI commands, the TUI
+ * and the web server all call the node through ControlClient. Deliberately free of
+ * libp2p so CLI commands start fast.
  */
 import { createConnection, type Socket } from 'node:net'
-import { STREAM_NOTIFICATION, procmeshErrorFrom } from '../protocols/control.js'
-import { ProcmeshError } from '../protocols/errors.js'
+import { CONTROL_API, type ControlMethod } from '../protocols/control-api.js'
+import {
+  STREAM_NOTIFICATION, procmeshErrorFrom, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
+  type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult, type PeersParams, type PsEntry,
+  type PsParams, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
+  type TrustRemoveParams, type TrustRemoveResult
+} from '../protocols/control.js'
+import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
+import type { LogChunk } from '../protocols/messages.js'
+import type { IdInfo, PeerEntry } from '../protocols/types.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
 import { controlEndpoint } from '../node/setup/home.js'
 import { MAX_CONTROL_RESPONSE_BYTES } from '../protocols/limits.js'
@@ -17,6 +29,13 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
+/** What ControlClient needs of a connection: untyped JSON-RPC calls (ControlConnection, or a test's stand-in). */
+export interface ControlTransport {
+  call: (method: string, params: unknown, opts: CallOptions) => Promise<unknown>
+  onClose: (handler: () => void) => void
+  close: () => void
+}
+
 interface Pending {
   resolve: (value: unknown) => void
   reject: (err: Error) => void
@@ -24,15 +43,39 @@ interface Pending {
   timer?: NodeJS.Timeout
 }
 
+/** How long connecting to the control socket may take: it is local, so a node that takes longer is wedged. */
+export const CONNECT_TIMEOUT_MS = 3000
+/** A quick is-a-node-there probe (join, service) waits this long for the socket. */
+export const NODE_PROBE_TIMEOUT_MS = 1000
+
 export function socketPath (home: string): string {
   return controlEndpoint(home)
+}
+
+/**
+ * True when a node runs for the home: something accepts on its control socket, or
+ * refuses us for another reason than its absence (a socket of another user, a wedged node).
+ */
+export async function nodeRunning (home: string, timeoutMs = NODE_PROBE_TIMEOUT_MS): Promise<boolean> {
+  try {
+    (await ControlConnection.connect(home, timeoutMs)).close()
+    return true
+  } catch (err: unknown) {
+    return !isNoNode(err)
+  }
+}
+
+/** True when `err` says no node runs for the home (commands then fall back to the home's files). */
+export function isNoNode (err: unknown): boolean {
+  return err instanceof ProcmeshError && err.code === 'NO_NODE'
 }
 
 export function noNodeError (home: string): ProcmeshError {
   return new ProcmeshError('NO_NODE', `no node is running for home ${home} (start one with: procmesh node --home ${home})`)
 }
 
-export class ControlClient {
+/** One JSON-RPC connection to the node's control socket. */
+export class ControlConnection implements ControlTransport {
   private readonly sock: Socket
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
@@ -56,11 +99,11 @@ export class ControlClient {
     sock.on('error', (err: Error) => { this.closedError = new ProcmeshError('UNAVAILABLE', `control socket: ${err.message}`) })
   }
 
-  static connect (home: string, timeoutMs = 3000): Promise<ControlClient> {
+  static connect (home: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ControlConnection> {
     return new Promise((resolve, reject) => {
       const sock = createConnection(socketPath(home))
       const timer = setTimeout(() => { sock.destroy(); reject(new ProcmeshError('TIMEOUT', `the node for home ${home} did not accept a connection within ${timeoutMs} ms`)) }, timeoutMs)
-      sock.once('connect', () => { clearTimeout(timer); resolve(new ControlClient(sock, home)) })
+      sock.once('connect', () => { clearTimeout(timer); resolve(new ControlConnection(sock, home)) })
       sock.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer)
         if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(noNodeError(home))
@@ -74,11 +117,11 @@ export class ControlClient {
     this.onCloseHandlers.push(handler)
   }
 
-  call<T = unknown> (method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
+  call (method: string, params: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (this.closedError !== undefined || this.sock.destroyed) return Promise.reject(this.closedError ?? new ProcmeshError('UNAVAILABLE', 'control connection closed'))
     const id = this.nextId++
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { resolve: v => { resolve(v as T) }, reject, onData: opts.onData }
+    return new Promise<unknown>((resolve, reject) => {
+      const entry: Pending = { resolve, reject, onData: opts.onData }
       if (opts.timeoutMs !== undefined) {
         entry.timer = setTimeout(() => {
           this.pending.delete(id)
@@ -142,11 +185,80 @@ export class ControlClient {
   }
 }
 
-/** One call on a fresh connection. */
-export async function callOnce<T> (home: string, method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
+export interface InvokeOptions<Note> {
+  /** each notification of a streaming call, validated */
+  onData?: (note: Note) => void
+  /** a notification that failed validation; default: dropped */
+  onMalformed?: (err: ProcmeshError) => void
+  /** instead of the method's default; `false`: until the answer comes or `signal` aborts */
+  timeoutMs?: number | false
+  signal?: AbortSignal
+}
+
+/** The node's control API, one typed method per call; every answer is validated here. */
+export class ControlClient {
+  private readonly transport: ControlTransport
+
+  constructor (transport: ControlTransport) {
+    this.transport = transport
+  }
+
+  static async connect (home: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<ControlClient> {
+    return new ControlClient(await ControlConnection.connect(home, timeoutMs))
+  }
+
+  /** Call `method`: its result (and notifications) checked against the descriptor; a bad answer is PROTOCOL_ERROR. */
+  async invoke<Params, Result, Note> (method: ControlMethod<Params, Result, Note>, params: Params, opts: InvokeOptions<Note> = {}): Promise<Result> {
+    const timeoutMs = opts.timeoutMs === false ? undefined : opts.timeoutMs ?? method.timeoutMs(params)
+    const onData = opts.onData
+    const validateNote = method.validateNotification
+    const context = `${method.name}: bad answer from the node`
+    const raw = await this.transport.call(method.name, params, {
+      timeoutMs,
+      signal: opts.signal,
+      onData: onData === undefined || validateNote === undefined
+        ? undefined
+        : data => {
+          let note: Note
+          try {
+            note = checkAnswer(() => validateNote(data), context)
+          } catch (err: unknown) {
+            opts.onMalformed?.(toProcmeshError(err))
+            return
+          }
+          onData(note)
+        }
+    })
+    return checkAnswer(() => method.validateResult(raw), context)
+  }
+
+  id (opts?: InvokeOptions<never>): Promise<IdInfo> { return this.invoke(CONTROL_API.id, undefined, opts) }
+  peers (params: PeersParams = {}, opts?: InvokeOptions<never>): Promise<PeerEntry[]> { return this.invoke(CONTROL_API.peers, params, opts) }
+  ps (params: PsParams, opts?: InvokeOptions<PsEntry>): Promise<PsEntry[]> { return this.invoke(CONTROL_API.ps, params, opts) }
+  history (params: HistoryParams, opts?: InvokeOptions<HistoryEntry>): Promise<HistoryEntry[]> { return this.invoke(CONTROL_API.history, params, opts) }
+  run (params: RunParams, opts?: InvokeOptions<never>): Promise<RunResult> { return this.invoke(CONTROL_API.run, params, opts) }
+  kill (params: KillParams, opts?: InvokeOptions<never>): Promise<KillResult> { return this.invoke(CONTROL_API.kill, params, opts) }
+  logs (params: LogsParams, opts?: InvokeOptions<LogChunk>): Promise<LogsResult> { return this.invoke(CONTROL_API.logs, params, opts) }
+  audit (params: AuditParams, opts?: InvokeOptions<AuditTargetEntry>): Promise<AuditTargetEntry[]> { return this.invoke(CONTROL_API.audit, params, opts) }
+  trustList (opts?: InvokeOptions<never>): Promise<TrustListResult> { return this.invoke(CONTROL_API.trustList, undefined, opts) }
+  trustAdd (params: TrustAddParams, opts?: InvokeOptions<never>): Promise<TrustAddResult> { return this.invoke(CONTROL_API.trustAdd, params, opts) }
+  trustRemove (params: TrustRemoveParams, opts?: InvokeOptions<never>): Promise<TrustRemoveResult> { return this.invoke(CONTROL_API.trustRemove, params, opts) }
+  invite (params: InviteParams, opts?: InvokeOptions<never>): Promise<InviteResult> { return this.invoke(CONTROL_API.invite, params, opts) }
+
+  onClose (handler: () => void): void {
+    this.transport.onClose(handler)
+  }
+
+  close (): void {
+    this.transport.close()
+  }
+}
+
+/** Run `fn` with a client on a fresh connection, closed afterwards. */
+export async function withClient<T> (home: string, fn: (client: ControlClient) => Promise<T>): Promise<T> {
   const client = await ControlClient.connect(home)
   try {
-    return await client.call<T>(method, params, opts)
+    return await fn(client)
   } finally {
     client.close()
   }

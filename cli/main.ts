@@ -27,11 +27,6 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   doctor: { summary: 'check this host: home and key files, socket, port, mDNS, clock; say how to fix', load: async () => (await import('./commands/doctor.js')).doctorCommand }
 }
 
-/** Register more commands (later modules add ps, run, kill ...). */
-export function registerCommand (name: string, summary: string, load: () => Promise<CommandSpec>): void {
-  COMMANDS[name] = { summary, load }
-}
-
 const COMMON_OPTIONS: OptionsConfig = {
   home: { type: 'string' },
   json: { type: 'boolean' },

@@ -5,10 +5,10 @@
 import type { PsEntry } from '../protocols/control.js'
 import type { ProcessInfo } from '../protocols/types.js'
 import { formatBytes, formatStart, table, type Align } from './format.js'
-import { compareProcesses, type SortSpec, type TreeRow } from './process-tree.js'
+import { compareProcesses, filterProcesses, type SortSpec, type TreeRow } from '../protocols/processes.js'
 
 export interface SelectOptions {
-  /** case-insensitive substring of name, cmd or user; empty matches everything */
+  /** protocols/processes.ts's filter (name, cmd or user contains it, any case); empty matches everything */
   filter?: string
   sort?: SortSpec
   /** keep at most this many rows (after filter and sort) */
@@ -28,16 +28,6 @@ export interface FormatOptions {
   now: number
   /** truncate every line to this many characters (a TTY's width); no truncation when absent */
   width?: number
-}
-
-export function matchesFilter (p: ProcessInfo, filter: string): boolean {
-  const needle = filter.toLowerCase()
-  if (needle === '') return true
-  return p.name.toLowerCase().includes(needle) || p.cmd.toLowerCase().includes(needle) || p.user.toLowerCase().includes(needle)
-}
-
-export function filterProcesses (processes: readonly ProcessInfo[], filter: string | undefined): ProcessInfo[] {
-  return filter === undefined || filter === '' ? [...processes] : processes.filter(p => matchesFilter(p, filter))
 }
 
 export function sortProcesses (processes: readonly ProcessInfo[], sort: SortSpec): ProcessInfo[] {
@@ -114,6 +104,11 @@ export function formatProcessTree (rows: readonly TreeRow[], options: FormatOpti
       `${lead}${r.folded ? '+ ' : ''}${commandLabel(p)}`
     ]
   }), TREE_ALIGN), options.width)
+}
+
+/** Targets that name a group of peers: their output gets a header per peer even when one answers. */
+export function isGroupTarget (target: string): boolean {
+  return target === 'all' || target.startsWith('tag:')
 }
 
 /** How many characters of a peer id to show: enough to use as a TARGET prefix (all Ed25519 ids share `12D3KooW`). */

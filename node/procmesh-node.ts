@@ -5,7 +5,8 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFile, unlink } from 'node:fs/promises'
-import { CONTROL_METHODS, parsePeersParams } from '../protocols/control.js'
+import { CONTROL_API } from '../protocols/control-api.js'
+import { DEFAULT_INTERVAL_MS } from '../protocols/limits.js'
 import type { IdInfo, PeerEntry, Snapshot } from '../protocols/types.js'
 import { SummaryAnnouncer, type AnnouncerStats } from './mesh/announcer.js'
 import { MdnsPacer } from './mesh/mdns-pacer.js'
@@ -15,7 +16,7 @@ import { HISTORY, SUMMARY } from '../protocols/messages.js'
 import { LiveFigures } from './mesh/live-figures.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
-import { ControlServer, type RpcHandler } from './control/control-server.js'
+import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
 import { loadOrCreateIdentity } from './security/identity.js'
@@ -57,7 +58,7 @@ export interface NodeConfig {
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
 
 export function defaultNodeConfig (home: string): NodeConfig {
-  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: 2000, readonly: false, historyRetentionMs: DEFAULT_HISTORY_RETENTION_MS, historyMaxBytes: DEFAULT_HISTORY_MAX_BYTES, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: DEFAULT_HISTORY_RETENTION_MS, historyMaxBytes: DEFAULT_HISTORY_MAX_BYTES, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
 }
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
@@ -78,8 +79,6 @@ export class ProcmeshNode {
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
   private readonly sampler = new SharedSampler(new ProcessCollector())
-  private history?: HistoryRing
-  private recorder?: HistoryRecorder
   private live?: LiveFigures
   private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
@@ -177,14 +176,12 @@ export class ProcmeshNode {
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(this.config.intervalMs)
-    this.history = history
     const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
       store: new HistoryStore({ dir: join(this.config.home, 'history'), retentionMs: this.config.historyRetentionMs, maxBytes: this.config.historyMaxBytes, log: this.log }),
       intervalMs: this.config.intervalMs,
       log: this.log,
       managed: () => this.processControl.managedByPid()
     })
-    this.recorder = recorder
     const supervisor = new Supervisor({
       logsDir: this.paths.logsDir,
       stateFile: join(this.config.home, 'starts.jsonl'),
@@ -297,9 +294,8 @@ export class ProcmeshNode {
   }
 
   private registerBaseMethods (): void {
-    this.handlers.set(CONTROL_METHODS.id, async () => this.idInfo())
-    this.handlers.set(CONTROL_METHODS.peers, async (params: unknown) => {
-      const { live } = parsePeersParams(params)
+    handle(this.handlers, CONTROL_API.id, async () => this.idInfo())
+    handle(this.handlers, CONTROL_API.peers, async ({ live }) => {
       const entries = this.peers()
       return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
     })

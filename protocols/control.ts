@@ -2,10 +2,12 @@
  * The local control API: newline-delimited JSON-RPC 2.0 on a Unix socket in the
  * node's home. Method names and the error mapping live here once.
  */
+import type { AuditEntry } from './audit.js'
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
+import type { HistoryRequest, HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
 import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
-import type { HistoryRequest } from './messages.js'
+import type { Role, TrustRole } from './wire.js'
 
 export const CONTROL_METHODS = {
   id: 'id',
@@ -19,9 +21,7 @@ export const CONTROL_METHODS = {
   trustList: 'trust.list',
   trustAdd: 'trust.add',
   trustRemove: 'trust.remove',
-  invite: 'invite',
-  events: 'events',
-  shutdown: 'shutdown'
+  invite: 'invite'
 } as const
 
 /** JSON-RPC 2.0 error codes; application errors carry our ErrorCode in `data.code`. */
@@ -37,8 +37,16 @@ export const STREAM_NOTIFICATION = 'stream'
 export interface RpcRequest { jsonrpc: '2.0', id: number | string, method: string, params?: unknown }
 export interface RpcErrorObject { code: number, message: string, data?: { code: ErrorCode } }
 
+/** The node has no such method (an older node): NOT_FOUND, told apart by its class on both sides of the socket. */
+export class UnknownMethodError extends ProcmeshError {
+  override name = 'UnknownMethodError'
+  constructor (message: string) {
+    super('NOT_FOUND', message)
+  }
+}
+
 export function rpcErrorFrom (err: ProcmeshError): RpcErrorObject {
-  const code = err.code === 'INVALID_REQUEST' ? RPC_INVALID_PARAMS : err.code === 'NOT_FOUND' && err.message.startsWith('unknown method') ? RPC_METHOD_NOT_FOUND : RPC_APP_ERROR
+  const code = err instanceof UnknownMethodError ? RPC_METHOD_NOT_FOUND : err.code === 'INVALID_REQUEST' ? RPC_INVALID_PARAMS : RPC_APP_ERROR
   return { code, message: err.message, data: { code: err.code } }
 }
 
@@ -47,9 +55,9 @@ export function procmeshErrorFrom (value: unknown): ProcmeshError {
   if (!isRecord(value)) return new ProcmeshError('PROTOCOL_ERROR', 'malformed error from the node')
   const message = typeof value.message === 'string' ? value.message : 'unknown error'
   const data = value.data
+  if (value.code === RPC_METHOD_NOT_FOUND) return new UnknownMethodError(message)
   if (isRecord(data) && isErrorCode(data.code)) return new ProcmeshError(data.code, message)
   if (value.code === RPC_INVALID_PARAMS || value.code === RPC_INVALID_REQUEST || value.code === RPC_PARSE_ERROR) return new ProcmeshError('INVALID_REQUEST', message)
-  if (value.code === RPC_METHOD_NOT_FOUND) return new ProcmeshError('NOT_FOUND', message)
   return new ProcmeshError('SERVER_ERROR', message)
 }
 
@@ -76,7 +84,8 @@ export function parsePeersParams (value: unknown): PeersParams {
   return { live: expectArray(r.live, 'params.live', MAX_LIVE_IDS).map((v, i) => expectString(v, `params.live[${i}]`, { minLength: 1, maxBytes: 128 })) }
 }
 
-export interface PsParams { target: string, filter?: string, streamed?: boolean }
+/** `top`: each host answers only its busiest processes (and how many matched, as `total`). */
+export interface PsParams { target: string, filter?: string, streamed?: boolean, top?: ListTop }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
@@ -87,7 +96,7 @@ export interface RunParams { target: string, argv: string[], cwd?: string, env?:
 export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
 
 /** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
-export interface KillParams { target: string, pid: number, startTime?: number, signal?: string, tree?: boolean, graceMs?: number }
+export interface KillParams { target: string, pid: number, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }
 export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[] }
 
 /** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. */
@@ -96,3 +105,48 @@ export interface LogsResult { peerId: string, name: string, exited: boolean, exi
 
 /** `history`: one entry per target; the fields of the history protocol's request (`since`, or a range). */
 export type HistoryParams = { target: string } & Omit<HistoryRequest, 'type'>
+export type HistoryEntry =
+  | { peerId: string, name: string, history: HistoryResult }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `logs` notifications. */
+export type { LogChunk }
+
+/** `audit`: one entry per target. */
+export interface AuditParams { target: string, limit?: number }
+export type AuditTargetEntry =
+  | { peerId: string, name: string, entries: AuditEntry[] }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `trust.list`: this node's trust file, without secrets. */
+export interface TrustListEntry {
+  peerId: string
+  name: string | null
+  role: TrustRole
+  source: string
+  addedAt: number
+}
+export interface TrustListResult {
+  peers: TrustListEntry[]
+  /** outstanding grants of this node's invites (no secrets) */
+  invites: Array<{ id: string, role: Role, expiresAt: number }>
+  /** grants this node still has to claim (no secrets) */
+  claims: Array<{ admin: string, role: Role, expiresAt: number }>
+}
+
+/** `trust.add` and `trust.remove`: PEER is a peer id or a node name. */
+export interface TrustAddParams { peer: string, role: TrustRole }
+export interface TrustAddResult { peerId: string, name: string | null, role: TrustRole }
+export interface TrustRemoveParams { peer: string }
+export interface TrustRemoveResult { peerId: string, name: string | null, removed: TrustRole }
+
+/** `invite`: a join token; `role` grants the joining node that role here (single use). */
+export interface InviteParams { role?: Role }
+export interface InviteResult {
+  token: string
+  peerId: string
+  name: string
+  role: Role | null
+  /** when the grant in the token expires (null without a role) */
+  expiresAt: number | null
+}

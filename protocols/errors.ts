@@ -54,9 +54,30 @@ export class InvalidFieldError extends ProcmeshError {
   }
 }
 
+/** The `code` of a Node.js system error (`ENOENT`, `EACCES` …), or undefined for anything else. */
+export function errnoCode (err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
+  return typeof err.code === 'string' ? err.code : undefined
+}
+
 export function errorMessage (err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)
+}
+
+/**
+ * Check something a remote answered (a peer's response, the node's result). A failed
+ * check is the remote's PROTOCOL_ERROR: the validators speak of INVALID_REQUEST,
+ * which would blame the caller's own request. `context` prefixes the message.
+ */
+export function checkAnswer<T> (check: () => T, context?: string): T {
+  try {
+    return check()
+  } catch (err: unknown) {
+    const message = context !== undefined ? `${context}: ${errorMessage(err)}` : errorMessage(err)
+    if (err instanceof ProcmeshError && err.code === 'PROTOCOL_ERROR' && context === undefined) throw err
+    throw new ProcmeshError('PROTOCOL_ERROR', message)
+  }
 }
 
 /** Turn anything thrown into a ProcmeshError, keeping codes we already gave. */

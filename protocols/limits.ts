@@ -96,6 +96,7 @@ export const MAX_VIEW_PEERS = 1024
 export const FORGET_OFFLINE_AFTER_MS = 60 * 60 * 1000
 
 // ---- sampling ----
+/** How often a node samples its host and gossips, and how often top refreshes, unless --interval says otherwise. */
 export const DEFAULT_INTERVAL_MS = 2000
 /** Below this the collector itself becomes the load it measures. */
 export const MIN_INTERVAL_MS = 200

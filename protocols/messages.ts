@@ -12,7 +12,7 @@ import { MAX_SUMMARY_BYTES } from './limits.js'
 import { validateSummary } from './summary.js'
 import type { ProcessInfo, Summary } from './types.js'
 import {
-  expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
+  expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, isOneOf, optional
 } from './validate.js'
 import { expectType, type ProtocolDescriptor } from './wire.js'
 
@@ -46,6 +46,13 @@ export const FORBIDDEN_ENV = [
 
 export const SIGNALS = ['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT'] as const
 export type SignalName = typeof SIGNALS[number]
+
+/** `TERM`, `term`, `SIGTERM` and `sigterm` all name TERM; undefined for anything outside SIGNALS. */
+export function signalFromText (text: string): SignalName | undefined {
+  const upper = text.trim().toUpperCase()
+  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
+  return SIGNALS.find(s => s === bare)
+}
 
 // ---- list ----
 /**
@@ -135,7 +142,7 @@ export function validateEnv (value: unknown): Record<string, string> {
   let total = 0
   for (const key of keys) {
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(key)) throw new InvalidFieldError(`env ${JSON.stringify(key.slice(0, 40))}`, 'not a valid variable name')
-    if ((FORBIDDEN_ENV as readonly string[]).includes(key) || key.startsWith('LD_') || key.startsWith('DYLD_')) {
+    if (isOneOf(key, FORBIDDEN_ENV) || key.startsWith('LD_') || key.startsWith('DYLD_')) {
       throw new InvalidFieldError(`env.${key}`, 'may not be set remotely (it changes what code the new process loads)')
     }
     out[key] = expectString(rec[key], `env.${key}`, { maxBytes: MAX_ENV_BYTES, noNul: true })

@@ -55,7 +55,7 @@ export function validateHost (value: unknown, path: string): HostInfo {
   }
 }
 
-function validateTop (value: unknown, path: string): TopProcess[] {
+export function validateTop (value: unknown, path: string): TopProcess[] {
   return expectArray(value, path, SUMMARY_TOP_N).map((item, i) => {
     const p = expectRecord(item, `${path}[${i}]`)
     return {

@@ -56,11 +56,14 @@ export function expectArray (value: unknown, path: string, maxItems: number): un
   return value
 }
 
+/** True when `value` is one of `allowed`, narrowing it: no cast needed after the check. */
+export function isOneOf<T extends string> (value: unknown, allowed: readonly T[]): value is T {
+  return typeof value === 'string' && allowed.some(a => a === value)
+}
+
 export function expectOneOf<T extends string> (value: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new InvalidFieldError(path, `expected one of ${allowed.join(', ')}, got ${describe(value)}`)
-  }
-  return value as T
+  if (!isOneOf(value, allowed)) throw new InvalidFieldError(path, `expected one of ${allowed.join(', ')}, got ${describe(value)}`)
+  return value
 }
 
 export function optional<T> (value: unknown, check: (v: unknown) => T): T | undefined {

@@ -8,6 +8,9 @@ import { expectRecord, expectString } from './validate.js'
 
 export type Role = 'read' | 'control' | 'exec'
 export const ROLES: readonly Role[] = ['read', 'control', 'exec']
+/** What a trust entry grants a peer on this node: a role, or `none` (its connections are refused). */
+export type TrustRole = 'none' | Role
+export const TRUST_ROLES: readonly TrustRole[] = ['none', 'read', 'control', 'exec']
 
 export interface ProtocolDescriptor<Req, Res> {
   id: string

@@ -43,6 +43,7 @@ async function packageVersion (pkg: string): Promise<string | undefined> {
 
 /** Debian package version (what apt installed), or undefined. */
 async function debVersion (pkg: string): Promise<string | undefined> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const v = await firstLine('dpkg-query', ['-W', '-f=${Version}', pkg])
   return v === undefined || v.includes('no packages found') ? undefined : v
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ControlClient } from '../../cli/control-client.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
+import { CONTROL_API, type ControlMethod } from '../../protocols/control-api.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import type { SimHost } from '../../test/harness/sim-hosts.js'
 import { procmeshCommand, type Flavor } from './flavors.js'
@@ -13,7 +13,8 @@ import { innerPid, stopChild } from './sim.js'
 import { nowMs, sleep } from './stats.js'
 
 export { BIN, REPO } from './paths.js'
-export const DEFAULT_INTERVAL_MS = 2000
+import { DEFAULT_INTERVAL_MS } from '../../protocols/limits.js'
+export { DEFAULT_INTERVAL_MS }
 
 /** What the node prints on stderr once its control socket listens (cli/commands/node.ts). */
 const READY_LINE = / running; peer id (\S+);/
@@ -125,10 +126,11 @@ export class PmClients {
     return client
   }
 
-  async call<T> (node: PmNode, method: string, params?: unknown, timeoutMs = 20_000): Promise<T> {
+  /** One call on the node's connection (typed by the method's descriptor); a failed call drops the connection. */
+  async call<Params, Result, Note> (node: PmNode, method: ControlMethod<Params, Result, Note>, params: Params, timeoutMs = 20_000): Promise<Result> {
     const client = await this.get(node)
     try {
-      return await client.call<T>(method, params, { timeoutMs })
+      return await client.invoke(method, params, { timeoutMs })
     } catch (err: unknown) {
       // a broken connection is reopened on the next call
       this.drop(node)
@@ -137,7 +139,7 @@ export class PmClients {
   }
 
   async peers (node: PmNode): Promise<PeerEntry[]> {
-    return await this.call<PeerEntry[]>(node, CONTROL_METHODS.peers)
+    return await this.call(node, CONTROL_API.peers, {})
   }
 
   drop (node: PmNode): void {
@@ -157,7 +159,7 @@ export async function waitMeshConverged (nodes: PmNode[], clients: PmClients, ti
   const names = nodes.map(n => n.name)
   for (;;) {
     const views = await Promise.all(nodes.map(async n => await clients.peers(n).catch(() => [])))
-    const missing = views.map((peers, i) => names.filter(name => !peers.some(p => p.name === name && p.status === 'online')).length)
+    const missing = views.map(peers => names.filter(name => !peers.some(p => p.name === name && p.status === 'online')).length)
     if (missing.every(m => m === 0)) return nowMs() - start
     if (nowMs() - start > timeoutMs) {
       const worst = missing.indexOf(Math.max(...missing))

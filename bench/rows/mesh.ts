@@ -11,7 +11,8 @@
 import type { SimHost, SimNet } from '../../test/harness/sim-hosts.js'
 import type { ChildProcess } from 'node:child_process'
 import { keepAliveMs, PID_WATCH_MS } from '../../protocols/limits.js'
-import { CONTROL_METHODS, type PsEntry } from '../../protocols/control.js'
+import { CONTROL_API } from '../../protocols/control-api.js'
+import type { PsEntry } from '../../protocols/control.js'
 import { encodeSummary } from '../../protocols/summary.js'
 import type { PeerEntry, Summary } from '../../protocols/types.js'
 import { FLAVOR_LABEL, type Flavor } from '../lib/flavors.js'
@@ -374,7 +375,7 @@ async function fanOut (opts: MeshOptions, pm: PmNode[], serf: SerfAgent[], clien
     },
     procmeshApi: async () => {
       const t0 = nowMs()
-      const entries = await clients.call<PsEntry[]>(origin, CONTROL_METHODS.ps, { target: 'all' }, 30_000).catch(() => [])
+      const entries = await clients.call(origin, CONTROL_API.ps, { target: 'all' }, 30_000).catch(() => [])
       const ms = nowMs() - t0
       return okEntries(entries) === n ? ms : undefined
     },

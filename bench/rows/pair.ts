@@ -4,7 +4,8 @@
  * (row 5: procmesh node vs serf agent vs glances server polled every interval from B), and the
  * start + stop round trip of a managed `sleep` through B's own node (issue 3, "row 8").
  */
-import { CONTROL_METHODS, type KillResult, type PsEntry, type RunResult } from '../../protocols/control.js'
+import { CONTROL_API } from '../../protocols/control-api.js'
+import type { PsEntry } from '../../protocols/control.js'
 import { FLAVOR_LABEL, type Flavor } from '../lib/flavors.js'
 import { Probe, glancesApiVersion, spawnGlances, waitGlancesReady, type GlancesServer } from '../lib/glances.js'
 import {
@@ -88,7 +89,7 @@ async function remoteList (opts: PairOptions, pm: PmNode[], clients: PmClients, 
   const warm = await alternate(opts.listRounds, {
     procmesh: async () => {
       const t0 = nowMs()
-      const entries = await clients.call<PsEntry[]>(viewer, CONTROL_METHODS.ps, { target: target.name }, 30_000).catch(() => [])
+      const entries = await clients.call(viewer, CONTROL_API.ps, { target: target.name }, 30_000).catch(() => [])
       const ms = nowMs() - t0
       return pmListed(entries) >= enough ? ms : undefined
     },
@@ -100,7 +101,7 @@ async function remoteList (opts: PairOptions, pm: PmNode[], clients: PmClients, 
     // the same list served by the target's own node, no network: what the /proc scan and encoding cost
     local: async () => {
       const t0 = nowMs()
-      const entries = await clients.call<PsEntry[]>(target, CONTROL_METHODS.ps, { target: 'self' }, 30_000).catch(() => [])
+      const entries = await clients.call(target, CONTROL_API.ps, { target: 'self' }, 30_000).catch(() => [])
       const ms = nowMs() - t0
       return pmListed(entries) >= enough ? ms : undefined
     }
@@ -245,8 +246,8 @@ async function controlRoundTrip (opts: PairOptions, node: PmNode, clients: PmCli
   for (let i = 0; i < opts.controlRounds && failure === undefined; i++) {
     const t0 = nowMs()
     try {
-      const run = await clients.call<RunResult>(node, CONTROL_METHODS.run, { target: 'self', argv: ['sleep', '600'] })
-      const killed = await clients.call<KillResult>(node, CONTROL_METHODS.kill, { target: 'self', pid: run.pid, startTime: run.startTime, signal: 'TERM' })
+      const run = await clients.call(node, CONTROL_API.run, { target: 'self', argv: ['sleep', '600'] })
+      const killed = await clients.call(node, CONTROL_API.kill, { target: 'self', pid: run.pid, startTime: run.startTime, signal: 'TERM' })
       if (killed.result === 'gone') throw new Error(`kill of ${run.pid} reported gone`)
       values.push(nowMs() - t0)
     } catch (err: unknown) {

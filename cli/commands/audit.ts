@@ -1,33 +1,12 @@
-import { validateAuditEntry, type AuditEntry } from '../../protocols/audit.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
-import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
+import type { AuditEntry } from '../../protocols/audit.js'
+import type { AuditTargetEntry } from '../../protocols/control.js'
 import { MAX_AUDIT_ENTRIES } from '../../protocols/messages.js'
-import { expectArray, expectRecord, expectString } from '../../protocols/validate.js'
 import { UsageError, parsePositiveInt } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
+import { isNoNode, withClient } from '../control-client.js'
 import { shortId, table } from '../format.js'
-import type { AuditTargetEntry } from '../../node/security/security.js'
 
 const DEFAULT_LIMIT = 50
-
-export function parseAuditTargets (value: unknown): AuditTargetEntry[] {
-  try {
-    return expectArray(value, 'result', 4096).map((v, i) => {
-      const r = expectRecord(v, `result[${i}]`)
-      const peerId = expectString(r.peerId, `result[${i}].peerId`, { maxBytes: 128 })
-      const name = expectString(r.name, `result[${i}].name`, { maxBytes: 256 })
-      if (r.error !== undefined) {
-        const e = expectRecord(r.error, `result[${i}].error`)
-        const code = isErrorCode(e.code) ? e.code : 'SERVER_ERROR'
-        return { peerId, name, error: { code, message: expectString(e.message, `result[${i}].error.message`, { maxBytes: 4096 }) } }
-      }
-      return { peerId, name, entries: expectArray(r.entries, `result[${i}].entries`, MAX_AUDIT_ENTRIES).map((x, j) => validateAuditEntry(x, `result[${i}].entries[${j}]`)) }
-    })
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `audit: bad answer from the node: ${toProcmeshError(err).message}`)
-  }
-}
 
 /** What an entry is about, in one cell. */
 export function auditSubject (e: AuditEntry): string {
@@ -67,9 +46,9 @@ export const auditCommand: CommandSpec = {
     const target = positionals[0] ?? 'self'
     let results: AuditTargetEntry[]
     try {
-      results = parseAuditTargets(await callOnce<unknown>(ctx.home, CONTROL_METHODS.audit, { target, limit }))
+      results = await withClient(ctx.home, async c => await c.audit({ target, limit }))
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE' || target !== 'self') throw err
+      if (!isNoNode(err) || target !== 'self') throw err
       // no node: this home's own log can still be read
       const { readAuditLog } = await import('../../node/security/audit-log.js')
       const { homePaths } = await import('../../node/setup/home.js')

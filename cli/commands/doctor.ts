@@ -3,9 +3,8 @@
  * live in node/setup/doctor.ts; this module adds what a running node can tell over its control socket
  * (who it is, its addresses, the clocks of its peers) and prints one line per check.
  */
-import { CONTROL_METHODS, type PsEntry, type PsParams } from '../../protocols/control.js'
+import type { PsEntry, PsParams } from '../../protocols/control.js'
 import { errorMessage } from '../../protocols/errors.js'
-import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { formatFindings, gatherHostFacts, judge, type NodeFacts } from '../../node/setup/doctor.js'
 import { bool, type CommandSpec } from '../command.js'
 import { ControlClient } from '../control-client.js'
@@ -26,20 +25,17 @@ async function askNode (home: string): Promise<NodeFacts | undefined> {
     return undefined
   }
   try {
-    const id = await client.call<IdInfo>(CONTROL_METHODS.id, undefined, { timeoutMs: 5000 })
-    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, undefined, { timeoutMs: 5000 })
+    const id = await client.id()
+    const peers = await client.peers()
     const facts: NodeFacts = { peerId: id.peerId, name: id.name, addrs: id.addrs, skews: [], unreachable: [] }
     if (!peers.some(p => !p.self && p.status === 'online')) return facts
     const receivedAt = new Map<string, number>()
     const params: PsParams = { target: 'all', filter: NO_PROCESS_FILTER }
     let entries: PsEntry[]
     try {
-      entries = await client.call<PsEntry[]>(CONTROL_METHODS.ps, params, {
+      entries = await client.ps(params, {
         timeoutMs: PEER_CLOCK_TIMEOUT_MS,
-        onData: data => {
-          const peerId = (data as { peerId?: unknown } | null)?.peerId
-          if (typeof peerId === 'string') receivedAt.set(peerId, Date.now())
-        }
+        onData: entry => { receivedAt.set(entry.peerId, Date.now()) }
       })
     } catch (err: unknown) {
       facts.unreachable.push(`all (${errorMessage(err)})`)

@@ -3,19 +3,15 @@
  * durable history each node keeps: host CPU and memory as a small chart, the top processes
  * over the range or at a time, and process starts and exits.
  */
-import { CONTROL_METHODS } from '../../protocols/control.js'
-import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
+import type { HistoryEntry } from '../../protocols/control.js'
 import {
-  HISTORY, HISTORY_DEFAULT_POINTS, HISTORY_DEFAULT_TOP, HISTORY_MAX_TOP, MAX_FILTER_BYTES,
+  HISTORY_DEFAULT_POINTS, HISTORY_DEFAULT_TOP, HISTORY_MAX_TOP, MAX_FILTER_BYTES,
   type HistoryEvent, type HistoryPoint, type HistoryProcess, type HistoryResult
 } from '../../protocols/messages.js'
-import { expectArray, expectRecord, expectString } from '../../protocols/validate.js'
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
+import { withClient } from '../control-client.js'
 import { formatBytes, table } from '../format.js'
-
-export type HistoryEntry = { peerId: string, name: string } & ({ history: HistoryResult } | { error: { code: string, message: string } })
 
 const DEFAULT_SINCE_MS = 60 * 60 * 1000
 /** `--at` without a range looks this far either side of it */
@@ -79,23 +75,6 @@ export function resolveRange (flags: HistoryRangeFlags, now: number): { from: nu
   if (from >= to) throw new UsageError(`--from: ${new Date(from).toISOString()} is not before --to ${new Date(to).toISOString()}`)
   if (at !== undefined && (at < from || at > to)) throw new UsageError(`--at: ${new Date(at).toISOString()} is outside the range ${new Date(from).toISOString()} .. ${new Date(to).toISOString()}`)
   return { from, to, ...(at !== undefined ? { at } : {}) }
-}
-
-export function parseHistoryEntries (value: unknown): HistoryEntry[] {
-  try {
-    return expectArray(value, 'result', 4096).map((v, i) => {
-      const r = expectRecord(v, `result[${i}]`)
-      const peerId = expectString(r.peerId, `result[${i}].peerId`, { maxBytes: 128 })
-      const name = expectString(r.name, `result[${i}].name`, { maxBytes: 256 })
-      if (r.error !== undefined) {
-        const e = expectRecord(r.error, `result[${i}].error`)
-        return { peerId, name, error: { code: isErrorCode(e.code) ? e.code : 'SERVER_ERROR', message: expectString(e.message, `result[${i}].error.message`, { maxBytes: 4096 }) } }
-      }
-      return { peerId, name, history: HISTORY.validateResult(r.history) }
-    })
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `history: bad answer from the node: ${toProcmeshError(err).message}`)
-  }
 }
 
 /** One line of block characters: values resampled to `width` columns, scaled to `max`. */
@@ -221,7 +200,7 @@ export const historyCommand: CommandSpec = {
     if (filter !== undefined && Buffer.byteLength(filter) > MAX_FILTER_BYTES) throw new UsageError(`--filter: at most ${MAX_FILTER_BYTES} bytes`)
     const events = bool(values, 'events')
     const target = positionals[0] ?? 'self'
-    const entries = parseHistoryEntries(await callOnce<unknown>(ctx.home, CONTROL_METHODS.history, {
+    const entries: HistoryEntry[] = await withClient(ctx.home, async c => await c.history({
       target, ...range, points, top, ...(events ? { events } : {}), ...(filter !== undefined ? { filter } : {})
     }))
     if (ctx.json) {

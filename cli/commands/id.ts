@@ -1,14 +1,12 @@
-import { CONTROL_METHODS } from '../../protocols/control.js'
-import type { IdInfo } from '../../protocols/types.js'
 import type { CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
+import { withClient } from '../control-client.js'
 
 export const idCommand: CommandSpec = {
   usage: 'procmesh id [--home DIR] [--json]',
   options: {},
   positionals: [0, 0],
   async run (ctx) {
-    const info = await callOnce<IdInfo>(ctx.home, CONTROL_METHODS.id)
+    const info = await withClient(ctx.home, async c => await c.id())
     if (ctx.json) {
       ctx.out(JSON.stringify({ peerId: info.peerId, name: info.name, addrs: info.addrs }))
     } else {

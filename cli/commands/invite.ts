@@ -1,30 +1,12 @@
-import { CONTROL_METHODS } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
-import { expectInt, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
+import type { InviteResult } from '../../protocols/control.js'
 import { ROLES, type Role } from '../../protocols/wire.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UsageError } from '../args.js'
 import { str, type CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
-
-export interface InviteOutput { token: string, peerId: string, name: string, role: Role | null, expiresAt: number | null }
-
-function parseInviteResult (value: unknown): InviteOutput {
-  try {
-    const r = expectRecord(value, 'result')
-    return {
-      token: expectString(r.token, 'result.token', { maxBytes: 4096 }),
-      peerId: expectString(r.peerId, 'result.peerId', { maxBytes: 128 }),
-      name: expectString(r.name, 'result.name', { maxBytes: 256 }),
-      role: r.role === null ? null : expectOneOf(r.role, 'result.role', ROLES),
-      expiresAt: r.expiresAt === null ? null : expectInt(r.expiresAt, 'result.expiresAt', { min: 0 })
-    }
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `invite: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
-  }
-}
+import { isNoNode, withClient } from '../control-client.js'
 
 /** Lines before the token: what it carries and grants. */
-export function describeInvite (r: InviteOutput, viaNode: boolean): string[] {
+export function describeInvite (r: InviteResult, viaNode: boolean): string[] {
   const lines = [
     `Join token for the mesh of ${r.name} (${r.peerId}).`,
     `On the new host run: procmesh join TOKEN   (then start its node)`,
@@ -47,14 +29,14 @@ export const inviteCommand: CommandSpec = {
   positionals: [0, 0],
   async run (ctx, values) {
     const roleText = str(values, 'role')
-    if (roleText !== undefined && !(ROLES as readonly string[]).includes(roleText)) throw new UsageError(`--role: one of ${ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
-    const role = roleText as Role | undefined
-    let result: InviteOutput
+    if (roleText !== undefined && !isOneOf(roleText, ROLES)) throw new UsageError(`--role: one of ${ROLES.join(', ')}, got ${JSON.stringify(roleText)}`)
+    const role: Role | undefined = roleText
+    let result: InviteResult
     let viaNode = true
     try {
-      result = parseInviteResult(await callOnce<unknown>(ctx.home, CONTROL_METHODS.invite, role !== undefined ? { role } : {}))
+      result = await withClient(ctx.home, async c => await c.invite(role !== undefined ? { role } : {}))
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE') throw err
+      if (!isNoNode(err)) throw err
       viaNode = false
       const { createInviteOffline } = await import('../../node/security/invite.js')
       result = await createInviteOffline(ctx.home, role)

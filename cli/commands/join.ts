@@ -1,18 +1,5 @@
-import { ProcmeshError } from '../../protocols/errors.js'
 import { bool, type CommandSpec } from '../command.js'
-import { ControlClient } from '../control-client.js'
-
-/** True when a node answers on the home's control socket. */
-async function nodeRunning (home: string): Promise<boolean> {
-  try {
-    const client = await ControlClient.connect(home, 1000)
-    client.close()
-    return true
-  } catch (err: unknown) {
-    if (err instanceof ProcmeshError && err.code === 'NO_NODE') return false
-    return true
-  }
-}
+import { nodeRunning } from '../control-client.js'
 
 export const joinCommand: CommandSpec = {
   usage: 'procmesh join TOKEN [--force] [--home DIR] [--json]\n' +

@@ -1,7 +1,5 @@
-import { CONTROL_METHODS, type KillParams, type KillResult } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
-import { MAX_GRACE_MS, SIGNALS, type SignalName } from '../../protocols/messages.js'
-import { expectArray, expectInt, expectOneOf, expectRecord, expectString } from '../../protocols/validate.js'
+import type { KillParams, KillResult } from '../../protocols/control.js'
+import { MAX_GRACE_MS, SIGNALS, signalFromText, type SignalName } from '../../protocols/messages.js'
 import { UsageError, parseDuration } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 
@@ -10,9 +8,7 @@ const MAX_PID = 2 ** 31 - 1
 
 /** `TERM`, `term`, `SIGTERM` and `sigterm` all mean TERM; anything outside SIGNALS is a usage error. */
 export function parseSignal (text: string): SignalName {
-  const upper = text.trim().toUpperCase()
-  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
-  const found = SIGNALS.find(s => s === bare)
+  const found = signalFromText(text)
   if (found === undefined) throw new UsageError(`--signal: one of ${SIGNALS.join(', ')} (with or without SIG), got ${JSON.stringify(text)}`)
   return found
 }
@@ -21,22 +17,6 @@ export function parseSignal (text: string): SignalName {
 export function parsePid (text: string): number {
   if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_PID) throw new UsageError(`PID: expected an integer process id, got ${JSON.stringify(text)}`)
   return Number(text)
-}
-
-export function parseKillResult (value: unknown): KillResult {
-  try {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      pid: expectInt(r.pid, 'result.pid'),
-      signal: expectString(r.signal, 'result.signal'),
-      result: expectOneOf(r.result, 'result.result', ['signalled', 'exited', 'gone'] as const),
-      signalled: r.signalled === undefined ? [] : expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`))
-    }
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `kill: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
-  }
 }
 
 /** `pid 123 on hostB: signalled (TERM)`, plus the other pids a --tree kill reached. */
@@ -76,7 +56,7 @@ export const killCommand: CommandSpec = {
     const client = await ctx.connect()
     let result: KillResult
     try {
-      result = parseKillResult(await client.call<unknown>(CONTROL_METHODS.kill, params))
+      result = await client.kill(params)
     } finally {
       client.close()
     }

@@ -1,7 +1,5 @@
-import { CONTROL_METHODS, type LogsParams, type LogsResult } from '../../protocols/control.js'
-import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
-import { MANAGED_ID_PATTERN, validateLogChunk, type LogChunk } from '../../protocols/messages.js'
-import { expectBoolean, expectInt, expectRecord, expectString } from '../../protocols/validate.js'
+import type { LogsParams, LogsResult } from '../../protocols/control.js'
+import { MANAGED_ID_PATTERN, type LogChunk } from '../../protocols/messages.js'
 import { UsageError } from '../args.js'
 import { bool, type CommandSpec } from '../command.js'
 
@@ -37,22 +35,6 @@ export function lineWriter (write: (text: string) => void, maxPending = MAX_PEND
   }
 }
 
-export function parseLogsResult (value: unknown): LogsResult {
-  try {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      exited: expectBoolean(r.exited, 'result.exited'),
-      exitCode: r.exitCode === null || r.exitCode === undefined ? null : expectInt(r.exitCode, 'result.exitCode'),
-      signal: r.signal === null || r.signal === undefined ? null : expectString(r.signal, 'result.signal', { maxBytes: 16 }),
-      truncated: r.truncated === true
-    }
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `logs: bad answer from the node: ${toProcmeshError(err).message}`)
-  }
-}
-
 /** `[exited with code N]` / `[killed by SIGTERM]`, or undefined while the process runs. */
 export function formatExit (r: Pick<LogsResult, 'exited' | 'exitCode' | 'signal'>): string | undefined {
   if (!r.exited) return undefined
@@ -74,14 +56,7 @@ export const logsCommand: CommandSpec = {
     const params: LogsParams = { target, managedId, follow }
     const stdout = lineWriter(ctx.out)
     const stderr = lineWriter(ctx.err)
-    const onData = (data: unknown): void => {
-      let chunk: LogChunk
-      try {
-        chunk = validateLogChunk(data)
-      } catch (err: unknown) {
-        ctx.err(`procmesh logs: ignoring a malformed chunk: ${toProcmeshError(err).message}`)
-        return
-      }
+    const onData = (chunk: LogChunk): void => {
       if (ctx.json) ctx.out(JSON.stringify({ stream: chunk.stream, data: chunk.data }))
       else (chunk.stream === 'stdout' ? stdout : stderr).push(chunk.data)
     }
@@ -93,7 +68,7 @@ export const logsCommand: CommandSpec = {
     if (follow) process.once('SIGINT', onSigint)
     let result: LogsResult | undefined
     try {
-      result = parseLogsResult(await client.call<unknown>(CONTROL_METHODS.logs, params, { onData, signal: interrupt.signal }))
+      result = await client.logs(params, { onData, onMalformed: err => { ctx.err(`procmesh logs: ignoring a malformed chunk: ${err.message}`) }, signal: interrupt.signal })
     } catch (err: unknown) {
       if (!interrupt.signal.aborted) throw err
     } finally {

@@ -1,9 +1,21 @@
-import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
-import { UsageError, parseDuration, parsePairs, parseSize, untilStopSignal } from '../args.js'
-import { bool, str, strs, type CommandSpec } from '../command.js'
+import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
+import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
+
+/** The node's flags that `procmesh service install` also takes and writes into the unit's ExecStart. */
+export const NODE_UNIT_OPTIONS = {
+  name: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  listen: { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  interval: { type: 'string' },
+  'no-mdns': { type: 'boolean' },
+  readonly: { type: 'boolean' },
+  history: { type: 'string' },
+  'history-size': { type: 'string' }
+} as const satisfies OptionsConfig
 
 /** below these the durable history cannot hold one segment */
 const MIN_HISTORY_RETENTION_MS = 60_000
@@ -26,17 +38,9 @@ export function parseHistorySize (text: string): number {
 export const nodeCommand: CommandSpec = {
   usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
-    name: { type: 'string' },
-    tag: { type: 'string', multiple: true },
-    listen: { type: 'string', multiple: true },
-    bootstrap: { type: 'string', multiple: true },
-    interval: { type: 'string' },
-    'no-mdns': { type: 'boolean' },
-    readonly: { type: 'boolean' },
+    ...NODE_UNIT_OPTIONS,
     policy: { type: 'string' },
-    'log-level': { type: 'string' },
-    history: { type: 'string' },
-    'history-size': { type: 'string' }
+    'log-level': { type: 'string' }
   },
   positionals: [0, 0],
   async run (ctx, values) {
@@ -45,8 +49,7 @@ export const nodeCommand: CommandSpec = {
     const { createLogger } = await import('../../node/logger.js')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const defaults = defaultNodeConfig(ctx.home)
-    const intervalMs = str(values, 'interval') !== undefined ? parseDuration(str(values, 'interval') ?? '', '--interval') : defaults.intervalMs
-    if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS) throw new UsageError(`--interval: must be between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 60000} min`)
+    const intervalMs = parseInterval(str(values, 'interval'), defaults.intervalMs)
     const tags = parsePairs(strs(values, 'tag'), '--tag')
     if (Object.keys(tags).length > MAX_TAGS) throw new UsageError(`--tag: at most ${MAX_TAGS} tags`)
     const name = str(values, 'name') ?? defaults.name

@@ -1,7 +1,6 @@
-import { CONTROL_METHODS } from '../../protocols/control.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import type { CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
+import { withClient } from '../control-client.js'
 import { formatAgo, formatBytes, formatPercent, formatTags, table } from '../format.js'
 
 /** The CLI contract's fields of a peers entry, in its order. */
@@ -43,7 +42,7 @@ export const peersCommand: CommandSpec = {
   options: {},
   positionals: [0, 0],
   async run (ctx) {
-    const peers = await callOnce<PeerEntry[]>(ctx.home, CONTROL_METHODS.peers)
+    const peers = await withClient(ctx.home, async c => await c.peers())
     ctx.out(ctx.json ? JSON.stringify(peers.map(peerJson)) : peersTable(peers, Date.now()))
     return 0
   }

@@ -1,54 +1,17 @@
-import { CONTROL_METHODS, type PeerError, type PsEntry, type PsParams } from '../../protocols/control.js'
-import { ProcmeshError, isErrorCode, toProcmeshError } from '../../protocols/errors.js'
-import { MAX_FILTER_BYTES, MAX_LIST_PROCESSES, validateProcess } from '../../protocols/messages.js'
-import { expectArray, expectNumber, expectRecord, expectString } from '../../protocols/validate.js'
+import { FAN_OUT_ANSWER_TIMEOUT_MS } from '../../protocols/control-api.js'
+import type { PsEntry, PsParams } from '../../protocols/control.js'
+import { ProcmeshError } from '../../protocols/errors.js'
+import { MAX_FILTER_BYTES } from '../../protocols/messages.js'
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
-import { buildTree, flattenTree, isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
-import { formatPeerHeader, formatProcessTable, formatProcessTree, psEntryJson, selectProcesses, type SelectOptions } from '../process-view.js'
+import { buildTree, flattenTree, isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
+import { formatPeerHeader, formatProcessTable, formatProcessTree, isGroupTarget, psEntryJson, selectProcesses, type SelectOptions } from '../process-view.js'
 
-/**
- * How long ps waits for all targets by default. Longer than the node's own per-peer
- * fan-out timeout (10 s), so a slow peer is reported by name as a TIMEOUT entry
- * instead of silently missing because the CLI gave up at the same moment.
- */
-export const DEFAULT_PS_TIMEOUT_MS = 15_000
+/** How long ps waits for all targets unless --timeout says otherwise: the ps method's own (protocols/control-api.ts). */
+export const DEFAULT_PS_TIMEOUT_MS = FAN_OUT_ANSWER_TIMEOUT_MS
 /** `ps` lists in pid order unless asked otherwise, like ps(1). */
 export const DEFAULT_PS_SORT: SortSpec = { key: 'pid' }
-
-/** Targets that name a group of peers: their output gets a header per peer even when one answers. */
-export function isGroupTarget (target: string): boolean {
-  return target === 'all' || target.startsWith('tag:')
-}
-
-/**
- * Validate one entry from the node (it forwards what remote peers sent). A broken
- * entry that still names its peer becomes that peer's PROTOCOL_ERROR.
- */
-export function parsePsEntry (value: unknown): PsEntry {
-  const r = expectRecord(value, 'entry')
-  const peerId = expectString(r.peerId, 'entry.peerId', { minLength: 1 })
-  const name = expectString(r.name, 'entry.name')
-  try {
-    if (r.error !== undefined) {
-      const e = expectRecord(r.error, 'entry.error')
-      const error: PeerError = {
-        code: isErrorCode(e.code) ? e.code : 'PROTOCOL_ERROR',
-        message: typeof e.message === 'string' ? e.message : 'no message'
-      }
-      return { peerId, name, error }
-    }
-    return {
-      peerId,
-      name,
-      collectedAt: expectNumber(r.collectedAt, 'entry.collectedAt', { min: 0 }),
-      processes: expectArray(r.processes, 'entry.processes', MAX_LIST_PROCESSES).map((p, i) => validateProcess(p, `entry.processes[${i}]`))
-    }
-  } catch (err: unknown) {
-    return { peerId, name, error: { code: 'PROTOCOL_ERROR', message: `bad answer: ${toProcmeshError(err).message}` } }
-  }
-}
 
 /** COLUMNS wins (as in ps(1)), else the TTY's width; no truncation when stdout is not a terminal. */
 export function terminalWidth (env: NodeJS.ProcessEnv): number | undefined {
@@ -109,14 +72,7 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
   const width = ctx.json ? undefined : terminalWidth(ctx.env)
   const entries = new Map<string, PsEntry>()
   let printed = 0
-  const accept = (value: unknown): void => {
-    let entry: PsEntry
-    try {
-      entry = parsePsEntry(value)
-    } catch (err: unknown) {
-      ctx.err(`procmesh ps: ignoring a malformed answer from the node: ${toProcmeshError(err).message}`)
-      return
-    }
+  const accept = (entry: PsEntry): void => {
     if (entries.has(entry.peerId)) return // the final result repeats what was streamed
     entries.set(entry.peerId, entry)
     if (ctx.json) return
@@ -132,9 +88,14 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
   const timer = setTimeout(() => { deadline.abort() }, opts.timeoutMs)
   let timedOut = false
   try {
-    const result = await client.call<unknown>(CONTROL_METHODS.ps, params, { onData: accept, signal: deadline.signal })
-    if (Array.isArray(result)) for (const value of result) accept(value)
-    else if (entries.size === 0) throw new ProcmeshError('PROTOCOL_ERROR', 'ps: the node answered something other than a list of peers')
+    // the deadline keeps what arrived: the call itself waits until it aborts
+    const result = await client.ps(params, {
+      onData: accept,
+      onMalformed: err => { ctx.err(`procmesh ps: ignoring a malformed answer from the node: ${err.message}`) },
+      signal: deadline.signal,
+      timeoutMs: false
+    })
+    for (const entry of result) accept(entry)
   } catch (err: unknown) {
     if (!deadline.signal.aborted) throw err
     timedOut = true

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { CONTROL_METHODS, type RunParams, type RunResult } from '../../protocols/control.js'
+import type { RunParams, RunResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
-import { MANAGED_ID_PATTERN, MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
-import { expectInt, expectNumber, expectRecord, expectString } from '../../protocols/validate.js'
+import { MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
+import { expectString } from '../../protocols/validate.js'
 import { UsageError, parsePairs } from '../args.js'
 import { str, strs, type CommandSpec } from '../command.js'
 
@@ -20,21 +20,6 @@ function localCheck<T> (check: () => T): T {
   } catch (err: unknown) {
     if (err instanceof ProcmeshError) throw new UsageError(err.message)
     throw err
-  }
-}
-
-export function parseRunResult (value: unknown): RunResult {
-  try {
-    const r = expectRecord(value, 'result')
-    return {
-      peerId: expectString(r.peerId, 'result.peerId'),
-      name: expectString(r.name, 'result.name'),
-      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
-      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
-      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
-    }
-  } catch (err: unknown) {
-    throw new ProcmeshError('PROTOCOL_ERROR', `run: bad answer from the node: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 
@@ -66,7 +51,7 @@ export const runProcessCommand: CommandSpec = {
     const client = await ctx.connect()
     let result: RunResult
     try {
-      result = parseRunResult(await client.call<unknown>(CONTROL_METHODS.run, params))
+      result = await client.run(params)
     } finally {
       client.close()
     }

@@ -9,14 +9,15 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
+import { ProcmeshError, errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_INTERVAL_MS, MAX_NAME_BYTES, MAX_TAGS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UNIT_NAME, nodeArgsFor, renderUnit, systemctlArgs, unitPath, type NodeFlags, type ServiceScope } from '../../node/setup/service-unit.js'
 import { UsageError, parseDuration, parsePairs } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
-import { ControlClient } from '../control-client.js'
-import { parseHistoryRetention, parseHistorySize } from './node.js'
+import { nodeRunning } from '../control-client.js'
+import { NODE_UNIT_OPTIONS, parseHistoryRetention, parseHistorySize } from './node.js'
 
 /** systemctl gets this long per call (enable --now waits for the start job). */
 const SYSTEMCTL_TIMEOUT_MS = 60_000
@@ -24,9 +25,8 @@ const SYSTEMCTL_TIMEOUT_MS = 60_000
 const SYSTEMD_RUNTIME_DIR = '/run/systemd/system'
 
 const ACTIONS = ['install', 'uninstall', 'status'] as const
-type Action = typeof ACTIONS[number]
 /** Flags that shape the node's command line: install only. */
-const NODE_FLAGS = ['name', 'tag', 'listen', 'bootstrap', 'interval', 'no-mdns', 'readonly', 'history', 'history-size'] as const
+const NODE_FLAGS = Object.keys(NODE_UNIT_OPTIONS)
 
 /** True inside a Node single executable application (require: a SEA cannot import()). */
 export function runningAsSea (): boolean {
@@ -123,17 +123,8 @@ async function systemctlOk (scope: ServiceScope, ...args: string[]): Promise<voi
   if (r.code !== 0) throw new ProcmeshError('UNAVAILABLE', `systemctl ${systemctlArgs(scope, ...args).join(' ')} failed (exit ${r.code}): ${r.stderr || r.stdout}`)
 }
 
-async function nodeRunning (home: string): Promise<boolean> {
-  try {
-    (await ControlClient.connect(home, 1000)).close()
-    return true
-  } catch {
-    return false
-  }
-}
-
 function writeDenied (file: string, err: unknown, scope: ServiceScope): ProcmeshError {
-  const code = (err as { code?: unknown }).code
+  const code = errnoCode(err)
   if (code === 'EACCES' || code === 'EPERM') {
     return new ProcmeshError('OS_DENIED', `cannot write ${file}: permission denied${scope === 'system' ? ' (a system unit needs root: sudo procmesh service install, or --user)' : ''}`)
   }
@@ -255,20 +246,12 @@ export const serviceCommand: CommandSpec = {
     system: { type: 'boolean' },
     root: { type: 'string' },
     'dry-run': { type: 'boolean' },
-    name: { type: 'string' },
-    tag: { type: 'string', multiple: true },
-    listen: { type: 'string', multiple: true },
-    bootstrap: { type: 'string', multiple: true },
-    interval: { type: 'string' },
-    history: { type: 'string' },
-    'history-size': { type: 'string' },
-    'no-mdns': { type: 'boolean' },
-    readonly: { type: 'boolean' }
+    ...NODE_UNIT_OPTIONS
   },
   positionals: [1, 1],
   async run (ctx, values, positionals) {
-    const action = positionals[0] as Action
-    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${JSON.stringify(action)} (install, uninstall or status)`)
+    const action = positionals[0]
+    if (!isOneOf(action, ACTIONS)) throw new UsageError(`unknown action ${JSON.stringify(action)} (install, uninstall or status)`)
     if (action !== 'install') {
       const stray = [...NODE_FLAGS, 'dry-run'].filter(f => values[f] !== undefined)
       if (stray.length > 0) throw new UsageError(`--${stray[0]} applies to install only`)

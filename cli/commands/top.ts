@@ -2,17 +2,16 @@ import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
-import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../protocols/limits.js'
-import { UsageError, parseDuration } from '../args.js'
+import { DEFAULT_INTERVAL_MS } from '../../protocols/limits.js'
+import { UsageError, parseInterval } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
-import { ControlClient } from '../control-client.js'
+import { ControlClient, isNoNode } from '../control-client.js'
 
 /** The log of a node that top started, in the node's home. */
 export const NODE_LOG_NAME = 'node.log'
 /** How long top waits for a node it started to open its control socket. */
 export const NODE_START_TIMEOUT_MS = 10_000
 const NODE_START_POLL_MS = 200
-const DEFAULT_TOP_INTERVAL_MS = 2000
 
 /** The command line of a background node for this home: the same program, `node --home HOME`. */
 export function nodeSpawnArgs (entryScript: string, home: string): string[] {
@@ -45,7 +44,7 @@ export async function startNodeInBackground (home: string, entryScript: string, 
       client.close()
       return { pid: pid ?? 0, log }
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE') throw err
+      if (!isNoNode(err)) throw err
     }
     await new Promise(resolve => setTimeout(resolve, NODE_START_POLL_MS))
   }
@@ -61,9 +60,7 @@ export const topCommand: CommandSpec = {
   positionals: [0, 0],
   async run (ctx, values) {
     if (ctx.json) throw new UsageError('top is interactive; for JSON use procmesh peers --json or procmesh ps --json')
-    const interval = str(values, 'interval')
-    const intervalMs = interval !== undefined ? parseDuration(interval, '--interval') : DEFAULT_TOP_INTERVAL_MS
-    if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS) throw new UsageError(`--interval: must be between ${MIN_INTERVAL_MS} ms and ${MAX_INTERVAL_MS / 60000} min`)
+    const intervalMs = parseInterval(str(values, 'interval'), DEFAULT_INTERVAL_MS)
     if (process.stdin.isTTY !== true || process.stdout.isTTY !== true) {
       throw new ProcmeshError('UNAVAILABLE', 'top needs a terminal (stdin and stdout must be a TTY); for scripts use procmesh peers or procmesh ps')
     }
@@ -72,7 +69,7 @@ export const topCommand: CommandSpec = {
     try {
       (await ControlClient.connect(ctx.home)).close()
     } catch (err: unknown) {
-      if (!(err instanceof ProcmeshError) || err.code !== 'NO_NODE' || bool(values, 'no-start')) throw err
+      if (!isNoNode(err) || bool(values, 'no-start')) throw err
       const entry = process.argv[1]
       if (entry === undefined) throw new ProcmeshError('NO_NODE', `no node is running for home ${ctx.home}, and top cannot tell how to start one`)
       ctx.err(`procmesh top: no node was running for ${ctx.home}; starting one in the background…`)

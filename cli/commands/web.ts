@@ -1,8 +1,7 @@
-import { CONTROL_METHODS } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { untilStopSignal } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
-import { callOnce } from '../control-client.js'
+import { withClient } from '../control-client.js'
 import { DEFAULT_WEB_LISTEN, WEB_TOKEN_FILE, isLoopback, loadOrCreateToken, parseListen } from '../web/access.js'
 import { WebServer } from '../web/server.js'
 
@@ -67,7 +66,7 @@ export const webCommand: CommandSpec = {
       ctx.out(`procmesh web: serving ${server.url} (${allowControl ? 'control allowed' : 'read-only'}; ${token !== undefined ? `API token required, from ${tokenFile ?? WEB_TOKEN_FILE}` : 'no token: loopback only'})`)
     }
     try {
-      await callOnce(ctx.home, CONTROL_METHODS.id, undefined, { timeoutMs: 3000 })
+      await withClient(ctx.home, async c => await c.id({ timeoutMs: 3000 }))
     } catch (err: unknown) {
       ctx.err(`procmesh web: warning: ${toProcmeshError(err).message}; the dashboard shows the node as unavailable until it answers`)
     }

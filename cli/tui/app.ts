@@ -6,13 +6,15 @@
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import blessed, { type Widgets } from 'blessed'
-import { CONTROL_METHODS, type KillResult, type RunResult } from '../../protocols/control.js'
 import { errorMessage } from '../../protocols/errors.js'
+import type { ControlClient } from '../control-client.js'
 import { joinArgv } from './argv.js'
 import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
-import { initialState, psTarget, psTop, reduce, type Action, type ConnectionState, type Effect, type State } from './state.js'
+import type { Action, ConnectionState, Effect, State } from './model.js'
+import { psTarget, psTop } from './selectors.js'
+import { initialState, reduce } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './view.js'
 
 export interface TopAppOptions {
@@ -44,8 +46,6 @@ export const MIN_FRAME_MS = 50
 const CLOCK_MS = 1000
 /** Signals that end top the way q does, so the terminal is restored (Ctrl-C itself arrives as a key in raw mode). */
 const QUIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT']
-const KILL_TIMEOUT_MS = 60_000
-const RUN_TIMEOUT_MS = 30_000
 
 function box (opts: Widgets.BoxOptions & { wrap: boolean }): Widgets.BoxElement {
   return blessed.box(opts)
@@ -236,7 +236,7 @@ export class TopApp {
   private async kill (e: Extract<Effect, { kind: 'kill' }>): Promise<void> {
     const t = e.target
     try {
-      const r = await this.call<KillResult>(CONTROL_METHODS.kill, { target: t.peerId, pid: t.pid, startTime: t.startTime, signal: e.signal, tree: e.tree }, KILL_TIMEOUT_MS)
+      const r = await this.node().kill({ target: t.peerId, pid: t.pid, startTime: t.startTime, signal: e.signal, tree: e.tree })
       const outcome = r.result === 'gone'
         ? 'it had already exited (its pid now names another process or none), nothing was signalled'
         : r.result === 'exited' ? 'it exited' : `signalled${r.signalled.length > 1 ? ` ${r.signalled.length} processes` : ''}`
@@ -251,7 +251,7 @@ export class TopApp {
   private async start (e: Extract<Effect, { kind: 'run' }>): Promise<void> {
     const what = joinArgv(e.argv)
     try {
-      const r = await this.call<RunResult>(CONTROL_METHODS.run, { target: e.peerId, argv: e.argv, requestId: `top-${randomUUID()}` }, RUN_TIMEOUT_MS)
+      const r = await this.node().run({ target: e.peerId, argv: e.argv, requestId: `top-${randomUUID()}` })
       this.dispatch({ type: 'status', text: `${e.hostName}: started ${what} as pid ${r.pid} (managed ${r.managedId})` })
       this.data?.refreshNow()
     } catch (err: unknown) {
@@ -279,8 +279,8 @@ export class TopApp {
     }
   }
 
-  private async call<T> (method: string, params: unknown, timeoutMs: number): Promise<T> {
+  private node (): ControlClient {
     if (this.data === undefined) throw new Error('not running')
-    return await this.data.call<T>(method, params, { timeoutMs })
+    return this.data.node()
   }
 }

@@ -4,22 +4,13 @@
  * for the sparklines every ten seconds. When the node goes away (restart, crash) it
  * says so and reconnects with backoff instead of failing.
  */
-import { CONTROL_METHODS, type LogsResult, type PsEntry } from '../../protocols/control.js'
+import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
-import type { HistoryResult } from '../../protocols/messages.js'
-import type { PeerEntry } from '../../protocols/types.js'
-import { isRecord } from '../../protocols/validate.js'
-import type { CallOptions } from '../control-client.js'
-import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './state.js'
+import type { ListTop } from '../../protocols/messages.js'
+import { isNoNode, type ControlClient } from '../control-client.js'
+import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './model.js'
 
-/** What the data source needs of a control connection (ControlClient has exactly this). */
-export interface ControlLike {
-  call: <T = unknown>(method: string, params?: unknown, opts?: CallOptions) => Promise<T>
-  onClose: (handler: () => void) => void
-  close: () => void
-}
-
-export type Connect = () => Promise<ControlLike>
+export type Connect = () => Promise<ControlClient>
 
 export interface DataSourceOptions {
   connect: Connect
@@ -38,10 +29,6 @@ export const DEFAULT_HISTORY_MS = 10_000
 /** Reconnect backoff: first delay and cap. A restarting node is back within a few seconds. */
 export const RECONNECT_BASE_MS = 250
 export const RECONNECT_MAX_MS = 5000
-/** A ps of every host waits for the slowest (the node bounds each peer at 10 s). */
-const PS_TIMEOUT_MS = 20_000
-const PEERS_TIMEOUT_MS = 5000
-const HISTORY_TIMEOUT_MS = 15_000
 /** Streamed per-host ps entries are applied in batches, so 20 hosts answering cost a few rebuilds, not 20. */
 const PS_BATCH_MS = 150
 /** Routine ps and history refreshes wait until no key came for this long ... */
@@ -56,21 +43,10 @@ export function reconnectDelay (attempt: number): number {
   return Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 16))
 }
 
-function isPsEntry (v: unknown): v is PsEntry {
-  return isRecord(v) && typeof v.peerId === 'string' && typeof v.name === 'string' &&
-    (Array.isArray(v.processes) || isRecord(v.error))
-}
-
 /** The CPU points of a `history` answer entry, or undefined when it carries an error. */
-export function historyPoints (entry: unknown): { peerId: string, points: CpuPoint[] } | undefined {
-  if (!isRecord(entry) || typeof entry.peerId !== 'string' || !isRecord(entry.history)) return undefined
-  const h = entry.history as Partial<HistoryResult>
-  if (!Array.isArray(h.points)) return undefined
-  const points: CpuPoint[] = []
-  for (const p of h.points) {
-    if (isRecord(p) && typeof p.at === 'number' && typeof p.cpuPercent === 'number') points.push({ at: p.at, cpu: p.cpuPercent })
-  }
-  return { peerId: entry.peerId, points }
+export function historyPoints (entry: HistoryEntry): { peerId: string, points: CpuPoint[] } | undefined {
+  if ('error' in entry) return undefined
+  return { peerId: entry.peerId, points: entry.history.points.map(p => ({ at: p.at, cpu: p.cpuPercent })) }
 }
 
 type PollKind = 'peers' | 'ps' | 'history'
@@ -82,9 +58,9 @@ export interface LogFollow {
 
 export class MeshDataSource {
   private readonly opts: Required<Omit<DataSourceOptions, 'now'>> & { now: () => number }
-  private client?: ControlLike
+  private client?: ControlClient
   private target?: string
-  private top?: { by: 'cpu' | 'mem', n: number }
+  private top?: ListTop
   private stopped = true
   private attempt = 0
   /** bumped on every (re)connection: loops of an older connection stop rescheduling */
@@ -95,7 +71,7 @@ export class MeshDataSource {
   private historyUnsupported = false
   /** the last error reported per poll, so a failure repeating every second is said once */
   private readonly lastError = new Map<PollKind | 'source', string>()
-  private readonly follows = new Set<ControlLike>()
+  private readonly follows = new Set<ControlClient>()
   private lastInputAt = 0
 
   constructor (opts: DataSourceOptions) {
@@ -126,7 +102,7 @@ export class MeshDataSource {
   }
 
   /** List this target from now on ('all' or a peer id); undefined lists nothing. `top` asks each host for its busiest only. */
-  setTarget (target: string | undefined, top?: { by: 'cpu' | 'mem', n: number }): void {
+  setTarget (target: string | undefined, top?: ListTop): void {
     if (target === this.target && JSON.stringify(top) === JSON.stringify(this.top)) return
     this.target = target
     this.top = top
@@ -139,10 +115,10 @@ export class MeshDataSource {
     this.schedule('peers', 0)
   }
 
-  /** A call on the current connection; fails at once while the node is away. */
-  async call<T> (method: string, params?: unknown, opts?: CallOptions): Promise<T> {
+  /** The client of the current connection; fails at once while the node is away. */
+  node (): ControlClient {
     if (this.client === undefined) throw new ProcmeshError('UNAVAILABLE', 'not connected to the node (it is restarting?)')
-    return await this.client.call<T>(method, params, opts)
+    return this.client
   }
 
   /**
@@ -160,10 +136,8 @@ export class MeshDataSource {
         client.close()
       }
     }
-    const done = client.call<LogsResult>(CONTROL_METHODS.logs, { target: peerId, managedId, follow: true }, {
-      onData: chunk => {
-        if (!cancelled && isRecord(chunk) && typeof chunk.data === 'string') onChunk(chunk.data)
-      }
+    const done = client.logs({ target: peerId, managedId, follow: true }, {
+      onData: chunk => { if (!cancelled) onChunk(chunk.data) }
     }).finally(() => {
       this.follows.delete(client)
       client.close()
@@ -189,7 +163,7 @@ export class MeshDataSource {
         return
       } catch (err: unknown) {
         const delay = reconnectDelay(this.attempt++)
-        const why = err instanceof ProcmeshError && err.code === 'NO_NODE' ? 'no node running' : errorMessage(err)
+        const why = isNoNode(err) ? 'no node running' : errorMessage(err)
         this.opts.dispatch({ type: 'connection', state: 'down', note: `node unreachable (${why}); retrying in ${(delay / 1000).toFixed(1)}s` })
         await new Promise<void>(resolve => { this.timers.set('reconnect', setTimeout(resolve, delay)) })
       }
@@ -269,14 +243,13 @@ export class MeshDataSource {
     }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
   }
 
-  private async pollPeers (client: ControlLike): Promise<void> {
+  private async pollPeers (client: ControlClient): Promise<void> {
     // the screen shows these hosts: the node pulls their live figures while we ask
-    const peers = await client.call<PeerEntry[]>(CONTROL_METHODS.peers, { live: 'all' }, { timeoutMs: PEERS_TIMEOUT_MS })
-    if (!Array.isArray(peers)) throw new ProcmeshError('PROTOCOL_ERROR', 'peers: the node answered something other than a list')
+    const peers = await client.peers({ live: 'all' })
     this.opts.dispatch({ type: 'peers', peers })
   }
 
-  private async pollPs (client: ControlLike): Promise<void> {
+  private async pollPs (client: ControlClient): Promise<void> {
     const target = this.target
     if (target === undefined) return
     const applied = new Set<string>()
@@ -290,18 +263,14 @@ export class MeshDataSource {
       batch = []
     }
     try {
-      const result = await client.call<PsEntry[]>(CONTROL_METHODS.ps, { target, streamed: true, ...(this.top !== undefined ? { top: this.top } : {}) }, {
-        timeoutMs: PS_TIMEOUT_MS,
+      const entries = await client.ps({ target, streamed: true, ...(this.top !== undefined ? { top: this.top } : {}) }, {
         onData: entry => {
-          if (!isPsEntry(entry)) return
           batch.push(entry)
           timer ??= setTimeout(flush, PS_BATCH_MS)
         }
       })
       // apply what was streamed first: with streamed: true the final result carries no processes
       if (timer !== undefined) { clearTimeout(timer); flush() }
-      if (!Array.isArray(result)) throw new ProcmeshError('PROTOCOL_ERROR', 'ps: the node answered something other than a list')
-      const entries = result.filter(isPsEntry)
       // entries already applied from the stream are not rebuilt again; `only` drops hosts that left
       const fresh = entries.filter(e => !applied.has(e.peerId))
       this.opts.dispatch({ type: 'procs', entries: fresh, only: target === 'all' ? entries.map(e => e.peerId) : undefined })
@@ -310,16 +279,15 @@ export class MeshDataSource {
     }
   }
 
-  private async pollHistory (client: ControlLike): Promise<void> {
-    let result: unknown
+  private async pollHistory (client: ControlClient): Promise<void> {
+    let result: HistoryEntry[]
     try {
-      result = await client.call(CONTROL_METHODS.history, { target: 'all', since: this.opts.now() - TRAIL_WINDOW_MS }, { timeoutMs: HISTORY_TIMEOUT_MS })
+      result = await client.history({ target: 'all', since: this.opts.now() - TRAIL_WINDOW_MS })
     } catch (err: unknown) {
       // a node without history still works: the sparklines fill from the peers' samples
-      if (err instanceof ProcmeshError && err.code === 'NOT_FOUND' && /method/.test(err.message)) { this.historyUnsupported = true; return }
+      if (err instanceof UnknownMethodError) { this.historyUnsupported = true; return }
       throw err
     }
-    if (!Array.isArray(result)) return
     const entries = result.map(historyPoints).filter((h): h is { peerId: string, points: CpuPoint[] } => h !== undefined)
     if (entries.length > 0) this.opts.dispatch({ type: 'history', entries })
   }

@@ -3,7 +3,7 @@
  * it dispatches and what it does. The footer and the help overlay are generated
  * from this table, so they cannot drift from what the keys really do.
  */
-import type { Action, State } from './state.js'
+import type { Action, State } from './model.js'
 
 /**
  * Where a binding applies. Without a modal: the focused pane's context, then `main`,
@@ -196,6 +196,11 @@ export function helpSections (): HelpSection[] {
     if (lines.length > 0) sections.push({ title, lines })
   }
   return sections
+}
+
+/** The height of each help section (its title, its lines, a blank line), for layout.ts helpLayout. */
+export function helpBlocks (): number[] {
+  return helpSections().map(sec => sec.lines.length + 2)
 }
 
 /** Keys bound more than once among contexts that are active together (should be none). */

@@ -1,5 +1,3 @@
-import { helpSections } from './keymap.js'
-
 /**
  * Where each pane goes for a terminal size. Pure: the reducer uses it for paging and
  * scrolling, render uses it to place the widgets, so both always agree.
@@ -83,9 +81,8 @@ const HELP_ONE_COLUMN_MAX = 96
 /** Two columns only when each is at least this wide; narrower ones would cut the descriptions. */
 const HELP_MIN_COLUMN = 56
 
-export function helpLayout (cols: number, rows: number): HelpLayout {
-  // each section: its title, its lines, a blank line
-  const blocks = helpSections().map(sec => sec.lines.length + 2)
+/** `blocks`: the height of each help section (keymap.ts helpBlocks), so the layout needs no keymap. */
+export function helpLayout (cols: number, rows: number, blocks: readonly number[]): HelpLayout {
   const total = blocks.reduce((a, b) => a + b, 0)
   const maxW = Math.max(20, cols - 4)
   const visible = Math.max(3, rows - 4)

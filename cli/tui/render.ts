@@ -5,7 +5,8 @@
 import type { Widgets } from 'blessed'
 import { MIN_COLS, MIN_ROWS, type Rect } from './layout.js'
 import { parentChain } from './rows.js'
-import { layoutOf, selectRows, type State } from './state.js'
+import type { State } from './model.js'
+import { layoutOf, selectRows } from './selectors.js'
 import {
   detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, procLines, procTitle, statusText, type Glyphs
 } from './view.js'

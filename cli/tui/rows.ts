@@ -4,8 +4,8 @@
  * them, so moving the cursor over 20,000 rows never rebuilds the list.
  */
 import type { ProcessInfo } from '../../protocols/types.js'
-import { buildTree, compareProcesses, flattenTree, type ProcessNode, type SortKey } from '../process-tree.js'
-import type { HostProcs } from './state.js'
+import { buildTree, compareProcesses, filterHaystack, filterNeedle, flattenTree, withAncestors, type ProcessNode, type SortKey } from '../../protocols/processes.js'
+import type { HostProcs } from './model.js'
 
 export interface ProcRow {
   peerId: string
@@ -36,40 +36,21 @@ export interface RowInputs {
 const NO_FOLDS: ReadonlySet<number> = new Set()
 
 /**
- * name, command line and user in lower case, per process object: typing a filter over
- * 20,000 processes then costs one substring search each, not three toLowerCase calls.
+ * Each process's filter haystack (protocols/processes.ts), per process object: typing a
+ * filter over 20,000 processes then costs one substring search each, not a string build.
  * A WeakMap, so the cache goes with the list it was made for.
  */
 const HAYSTACKS = new WeakMap<ProcessInfo, string>()
 
-/** The same test as process-view's matchesFilter (name, cmd or user contains the text, any case), cached. */
+/** protocols/processes.ts's matchesFilter with the haystack cached; `needle` is already filterNeedle()'d. */
 export function matches (p: ProcessInfo, needle: string): boolean {
   if (needle === '') return true
   let hay = HAYSTACKS.get(p)
   if (hay === undefined) {
-    // NUL cannot be typed into the prompt, so a needle never matches across two fields
-    hay = `${p.name}\u0000${p.cmd}\u0000${p.user}`.toLowerCase()
+    hay = filterHaystack(p)
     HAYSTACKS.set(p, hay)
   }
   return hay.includes(needle)
-}
-
-/** Matches and every ancestor of a match, so a filtered tree still shows where matches sit. */
-function withAncestors (processes: readonly ProcessInfo[], filter: string): ProcessInfo[] {
-  const needle = filter.toLowerCase()
-  const byPid = new Map<number, ProcessInfo>()
-  for (const p of processes) if (!byPid.has(p.pid)) byPid.set(p.pid, p)
-  const keep = new Set<number>()
-  for (const p of processes) {
-    if (!matches(p, needle)) continue
-    let cur: ProcessInfo | undefined = p
-    // the keep check stops the walk at a kept ancestor and at a parent cycle
-    while (cur !== undefined && !keep.has(cur.pid)) {
-      keep.add(cur.pid)
-      cur = cur.ppid !== cur.pid ? byPid.get(cur.ppid) : undefined
-    }
-  }
-  return processes.filter(p => keep.has(p.pid))
 }
 
 function flatRow (peerId: string, hostName: string, p: ProcessInfo): ProcRow {
@@ -87,7 +68,7 @@ const TREE_CACHE = new WeakMap<HostProcs, { filter: string, roots: ProcessNode[]
 function filteredRows (host: HostProcs, filter: string): ProcRow[] {
   const hit = FLAT_CACHE.get(host)
   if (hit !== undefined && hit.filter === filter) return hit.rows
-  const needle = filter.toLowerCase()
+  const needle = filterNeedle(filter)
   const kept = filter === '' ? host.processes : host.processes.filter(p => matches(p, needle))
   const rows = kept.map(p => flatRow(host.peerId, host.name, p))
   FLAT_CACHE.set(host, { filter, rows })
@@ -97,7 +78,8 @@ function filteredRows (host: HostProcs, filter: string): ProcRow[] {
 function filteredForest (host: HostProcs, filter: string): ProcessNode[] {
   const hit = TREE_CACHE.get(host)
   if (hit !== undefined && hit.filter === filter) return hit.roots
-  const roots = buildTree(filter === '' ? host.processes : withAncestors(host.processes, filter))
+  const needle = filterNeedle(filter)
+  const roots = buildTree(filter === '' ? host.processes : withAncestors(host.processes, filter, p => matches(p, needle)))
   TREE_CACHE.set(host, { filter, roots })
   return roots
 }

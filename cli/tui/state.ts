@@ -4,161 +4,25 @@
  * node) the app must carry out. Destructive effects leave only through the
  * confirmation modal.
  */
-import type { PeerError, PsEntry } from '../../protocols/control.js'
-import { SIGNALS, type SignalName } from '../../protocols/messages.js'
-import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
-import type { SortKey } from '../process-tree.js'
+import { SIGNALS } from '../../protocols/messages.js'
+import type { PeerEntry } from '../../protocols/types.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
-import { computeLayout, helpLayout, type Layout } from './layout.js'
-import { selectRowsFor, type ProcRow } from './rows.js'
+import { helpBlocks } from './keymap.js'
+import { helpLayout } from './layout.js'
+import {
+  SORT_LABELS, TRAIL_WINDOW_MS, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostProcs, type LogView, type Modal,
+  type Pane, type ProcRef, type State, type Step
+} from './model.js'
+import type { ProcRow } from './rows.js'
+import { layoutOf, refOf, selectRows, selectedHostEntry, selectedRow } from './selectors.js'
 
-export type Pane = 'hosts' | 'procs' | 'details'
-/** `starting`: top started a node and waits for it; `down`: the node went away and we reconnect. */
-export type ConnectionState = 'connecting' | 'starting' | 'up' | 'down'
-
-/** The latest `ps` answer for one host. An error keeps the processes seen before it. */
-export interface HostProcs {
-  peerId: string
-  name: string
-  receivedAt: number
-  collectedAt?: number
-  processes: ProcessInfo[]
-  error?: PeerError
-}
-
-/** A process as the user saw it: a stop names exactly this pid and start time. */
-export interface ProcRef {
-  peerId: string
-  hostName: string
-  pid: number
-  startTime: number
-  name: string
-  cmd: string
-  managedId?: string
-}
-
-export interface CpuPoint { at: number, cpu: number }
-
-export type Modal =
-  /** `scroll`: first line shown, when the help is taller than the terminal */
-  | { kind: 'help', scroll: number }
-  /** the filter applies as it is typed; Esc restores `previous` */
-  | { kind: 'filter', previous: string }
-  | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
-  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean }
-  /** `warned`: the draft has shell operators and the user was told they pass literally */
-  | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
-
-export interface LogView {
-  peerId: string
-  managedId: string
-  lines: string[]
-  /** the unterminated last line */
-  partial: string
-  /** lines up from the bottom; 0 follows new output */
-  scroll: number
-  ended?: string
-  failed?: boolean
-}
-
-export interface Details {
-  target: ProcRef
-  /** the process as last listed; `gone` once a listing of its host no longer has it */
-  snapshot: ProcessInfo
-  gone: boolean
-  logs?: LogView
-}
-
-export interface StatusLine { text: string, level: 'info' | 'error', at: number }
-
-export interface State {
-  now: number
-  size: { cols: number, rows: number }
-  connection: ConnectionState
-  /** what the connection is doing, for the header ("node restarting… retry in 2s") */
-  connectionNote: string
-  /** self first, then by name */
-  hosts: PeerEntry[]
-  cpuTrail: Readonly<Record<string, readonly CpuPoint[]>>
-  procs: Readonly<Record<string, HostProcs>>
-  selectedHost?: string
-  hostCursor: number
-  hostScroll: number
-  procCursor: number
-  procScroll: number
-  /** the selected process: the cursor follows it when rows move under it */
-  procSel?: { peerId: string, pid: number }
-  focus: Pane
-  filter: string
-  sort: SortKey
-  reverse: boolean
-  tree: boolean
-  folded: Readonly<Record<string, ReadonlySet<number>>>
-  meshWide: boolean
-  modal?: Modal
-  details?: Details
-  status?: StatusLine
-  quitting: boolean
-}
-
-export type Effect =
-  | { kind: 'kill', target: ProcRef, signal: SignalName, tree: boolean }
-  | { kind: 'run', peerId: string, hostName: string, argv: string[] }
-  | { kind: 'followLogs', peerId: string, hostName: string, managedId: string }
-  | { kind: 'stopLogs' }
-  | { kind: 'quit' }
-
-export type Action =
-  // ---- from the data source and the terminal ----
-  | { type: 'peers', peers: PeerEntry[] }
-  /** `only`: the hosts a fan-out ps answered for; the processes of any other host are dropped */
-  | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
-  /** CPU history per host, for the sparklines */
-  | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
-  | { type: 'connection', state: ConnectionState, note?: string }
-  | { type: 'tick', now: number }
-  | { type: 'resize', cols: number, rows: number }
-  | { type: 'logData', managedId: string, data: string }
-  | { type: 'logEnd', managedId: string, text: string, failed?: boolean }
-  | { type: 'status', text: string, level?: 'info' | 'error' }
-  // ---- from keys ----
-  | { type: 'move', delta: number }
-  | { type: 'page', dir: 1 | -1 }
-  | { type: 'jump', to: 'first' | 'last' }
-  | { type: 'focus', dir: 1 | -1 }
-  | { type: 'enter' }
-  | { type: 'back' }
-  | { type: 'openFilter' }
-  | { type: 'toggleTree' }
-  | { type: 'fold', open: boolean }
-  | { type: 'sort', key: SortKey }
-  | { type: 'reverse' }
-  | { type: 'askStop' }
-  | { type: 'askStart' }
-  | { type: 'logs' }
-  | { type: 'toggleMeshWide' }
-  | { type: 'toggleHelp' }
-  | { type: 'quit' }
-  // ---- inside modals ----
-  | { type: 'inputChar', ch: string }
-  | { type: 'inputErase', what: 'char' | 'word' | 'all' }
-  | { type: 'submit' }
-  | { type: 'cancel' }
-  | { type: 'pick', delta: number }
-  | { type: 'pickIndex', index: number }
-  | { type: 'toggleSubtree' }
-  | { type: 'confirm' }
-
-export interface Step { state: State, effects: Effect[] }
+export * from './model.js'
+export * from './selectors.js'
 
 /** Log lines kept for the details pane: a screenful many times over, bounded. */
 export const MAX_LOG_LINES = 2000
-/** CPU samples older than this are dropped: the sparkline shows this window. */
-export const TRAIL_WINDOW_MS = 8 * 60 * 1000
 /** Peer samples closer together than this add nothing to a 30 s bucket. */
 const MIN_TRAIL_STEP_MS = 900
-
-export const SORT_LABELS: Readonly<Record<SortKey, string>> = { cpu: 'CPU', mem: 'memory', pid: 'PID', name: 'name' }
 
 export interface InitOptions {
   now: number
@@ -192,66 +56,6 @@ export function initialState (opts: InitOptions): State {
     status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
     quitting: false
   }
-}
-
-// ---- derived views (pure; render uses them too) ----
-
-export function layoutOf (s: State): Layout {
-  return computeLayout(s.size.cols, s.size.rows, s.hosts.length, s.details !== undefined)
-}
-
-/** The hosts whose processes the pane lists. */
-export function listedHostIds (s: State): string[] {
-  if (s.meshWide) {
-    const ids = s.hosts.map(h => h.peerId)
-    for (const id of Object.keys(s.procs)) if (!ids.includes(id)) ids.push(id)
-    return ids
-  }
-  return s.selectedHost !== undefined ? [s.selectedHost] : []
-}
-
-export function selectRows (s: State): ProcRow[] {
-  return selectRowsFor({
-    procs: s.procs,
-    hostIds: listedHostIds(s),
-    filter: s.filter,
-    sort: s.sort,
-    reverse: s.reverse,
-    tree: s.tree,
-    folded: s.folded
-  })
-}
-
-export function selectedHostEntry (s: State): PeerEntry | undefined {
-  return s.hosts.find(h => h.peerId === s.selectedHost)
-}
-
-export function selectedRow (s: State): ProcRow | undefined {
-  return selectRows(s)[s.procCursor]
-}
-
-/** What the data source should list: the selected host, or every host in mesh-wide mode. */
-export function psTarget (s: State): string | undefined {
-  if (s.meshWide) return 'all'
-  return s.selectedHost
-}
-
-/** Processes asked of each host in mesh-wide mode: more than any screen shows. */
-export const MESH_WIDE_TOP_N = 200
-
-/**
- * Mesh-wide, flat and sorted by CPU or memory, the screen shows the busiest processes of all
- * hosts: each host is asked for its first MESH_WIDE_TOP_N by that key, not for everything.
- * The tree, other sort keys and a reversed order need every process.
- */
-export function psTop (s: State): { by: 'cpu' | 'mem', n: number } | undefined {
-  if (!s.meshWide || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
-  return { by: s.sort, n: MESH_WIDE_TOP_N }
-}
-
-export function refOf (row: ProcRow): ProcRef {
-  const p = row.proc
-  return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }
 }
 
 // ---- helpers ----
@@ -611,7 +415,7 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
   switch (m.kind) {
     case 'help': {
       if (a.type === 'toggleHelp' || a.type === 'cancel') return done({ ...s, modal: undefined })
-      const hl = helpLayout(s.size.cols, s.size.rows)
+      const hl = helpLayout(s.size.cols, s.size.rows, helpBlocks())
       const to = a.type === 'move' ? m.scroll + a.delta
         : a.type === 'page' ? m.scroll + a.dir * Math.max(1, hl.visible - 1)
           : a.type === 'jump' ? (a.to === 'first' ? 0 : hl.maxScroll) : undefined

@@ -7,10 +7,10 @@
 import { SIGNALS, type SignalName } from '../../protocols/messages.js'
 import type { PeerEntry, PeerStatus, ProcessInfo } from '../../protocols/types.js'
 import { formatAgo, formatBytes, formatTags, formatUptime, shortId } from '../format.js'
-import { bindingLabel, footerItems, helpSections, KEYMAP } from './keymap.js'
+import { bindingLabel, footerItems, helpBlocks, helpSections, KEYMAP } from './keymap.js'
 import { helpLayout } from './layout.js'
 import type { ProcRow } from './rows.js'
-import { SORT_LABELS, TRAIL_WINDOW_MS, type CpuPoint, type Details, type HostProcs, type Modal, type State } from './state.js'
+import { SORT_LABELS, TRAIL_WINDOW_MS, type CpuPoint, type Details, type HostProcs, type Modal, type State } from './model.js'
 
 // ---- glyphs ----
 
@@ -22,7 +22,7 @@ export interface Glyphs {
   /** partial cells of a bar, by eighths (index 0 unused) */
   barPartial: readonly string[]
   ellipsis: string
-  /** turn process-tree's box-drawing prefix into what the terminal can show */
+  /** turn protocols/processes.ts's box-drawing prefix into what the terminal can show */
   tree: (prefix: string) => string
   up: string
   down: string
@@ -487,7 +487,7 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
     case 'filter':
       return undefined
     case 'help': {
-      const hl = helpLayout(cols, rows)
+      const hl = helpLayout(cols, rows, helpBlocks())
       const sections = helpSections()
       const keyW = Math.max(...KEYMAP.map(b => textWidth(bindingLabel(b)))) + 2
       // every line padded to exactly the column width, so two columns line up without measuring tags

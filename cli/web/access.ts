@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { open, readFile, stat } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { UsageError } from '../args.js'
 
 export const DEFAULT_WEB_LISTEN = '127.0.0.1:7070'
@@ -40,7 +40,7 @@ export function isLoopback (host: string): boolean {
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true
   if (isIP(h) === 4) return h.startsWith('127.')
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)
-  return mapped !== null && mapped[1].startsWith('127.')
+  return mapped?.[1].startsWith('127.') ?? false
 }
 
 /** `[::1]:7070` for IPv6, `host:port` otherwise: what a browser puts in the URL (and the Host header). */
@@ -140,8 +140,4 @@ export function originMatches (origin: string | undefined, host: string | undefi
   } catch {
     return false
   }
-}
-
-function errnoCode (err: unknown): string | undefined {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined
 }

@@ -10,6 +10,7 @@
  *
  * The source is a String.raw template: it must contain no backtick and no "${".
  */
+// biome-ignore lint/complexity/noUselessStringRaw: raw on purpose, so a backslash added to the page later stays a backslash
 export const PAGE_APP_JS = String.raw`
 ;(function () {
   var TOKEN_KEY = 'procmesh.web.token'

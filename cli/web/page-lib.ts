@@ -2,7 +2,7 @@
  * The dashboard's pure browser functions (tree, sort, filter, formatting, argv
  * splitting, the event-stream parser), as plain ES2017 source served in /app.js.
  * Kept apart from the DOM code so tests can run them in node:vm and check them
- * against cli/process-tree.ts, which they port.
+ * against protocols/processes.ts, which they port.
  *
  * The source is a String.raw template: it must contain no backtick and no "${".
  */
@@ -16,7 +16,7 @@ var PM = (function () {
   }
 
   /**
-   * The forest of processes, as cli/process-tree.ts builds it: a process whose parent
+   * The forest of processes, as protocols/processes.ts builds it: a process whose parent
    * is absent (or itself) is a root; a parent cycle is cut at its lowest pid; a repeated
    * pid keeps its first row; subtree totals include the process itself.
    */

@@ -4,9 +4,9 @@
  */
 import type { KillParams, RunParams } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
-import { MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES, REQUEST_ID_PATTERN, SIGNALS, validateArgv, validateEnv, type SignalName } from '../../protocols/messages.js'
+import { MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES, REQUEST_ID_PATTERN, SIGNALS, signalFromText, validateArgv, validateEnv, type SignalName } from '../../protocols/messages.js'
 import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
-import { isSortKey, SORT_KEYS, type SortSpec } from '../process-tree.js'
+import { isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
 import { badRequest } from './http-errors.js'
 
 /** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */
@@ -122,9 +122,7 @@ export function parseStartBody (value: unknown): RunParams {
 /** `TERM`, `term`, `SIGTERM` and `sigterm` all mean TERM; anything outside SIGNALS is a 400. */
 export function parseSignalName (value: unknown): SignalName {
   if (typeof value !== 'string') throw badRequest(`signal: expected a signal name (${SIGNALS.join(', ')}), got ${describe(value)}`)
-  const upper = value.trim().toUpperCase()
-  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
-  const found = SIGNALS.find(s => s === bare)
+  const found = signalFromText(value)
   if (found === undefined) throw badRequest(`signal: unknown signal ${JSON.stringify(value.slice(0, 40))}; one of ${SIGNALS.join(', ')} (with or without SIG)`)
   return found
 }

@@ -7,11 +7,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 import { errorMessage } from '../../protocols/errors.js'
 import { PROCMESH_VERSION } from '../../protocols/ids.js'
-import { ControlClient } from '../control-client.js'
+import { withClient } from '../control-client.js'
 import {
   bearerToken, formatHostPort, isLoopback, isLoopbackHostHeader, originMatches, tokenMatches, type ListenAddress
 } from './access.js'
-import { fetchPeers, getHistory, getHosts, getProcesses, ok, signalProcess, startProcess, type ApiResponse, type NodeCall } from './api.js'
+import { fetchPeers, getHistory, getHosts, getProcesses, ok, signalProcess, startProcess, type ApiResponse, type WithNode } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
 import { STATIC_ASSETS } from './page.js'
@@ -48,24 +48,17 @@ export interface WebServerOptions {
   allowControl: boolean
   /** when set, every /api request must carry `Authorization: Bearer <token>` */
   token?: string
-  /** the control-API caller; default: a fresh connection to the node in `home` per call */
-  call?: NodeCall
+  /** runs control-API calls; default: a fresh connection to the node in `home` per call */
+  node?: WithNode
   pollIntervalMs?: number
   maxBodyBytes?: number
   /** diagnostics (never a token or a header) */
   log?: (line: string) => void
 }
 
-/** A NodeCall that opens a fresh control connection per call, so a node restart costs no state. */
-export function nodeCaller (home: string): NodeCall {
-  return async (method, params, opts) => {
-    const client = await ControlClient.connect(home)
-    try {
-      return await client.call<unknown>(method, params, opts)
-    } finally {
-      client.close()
-    }
-  }
+/** A WithNode that opens a fresh control connection per call, so a node restart costs no state. */
+export function nodeClient (home: string): WithNode {
+  return async fn => await withClient(home, fn)
 }
 
 interface Route {
@@ -75,7 +68,7 @@ interface Route {
 
 export class WebServer {
   private readonly opts: WebServerOptions
-  private readonly call: NodeCall
+  private readonly node: WithNode
   private readonly poller: PeerPoller
   private readonly log: (line: string) => void
   private readonly eventStreams = new Set<ServerResponse>()
@@ -86,32 +79,32 @@ export class WebServer {
 
   constructor (opts: WebServerOptions) {
     this.opts = opts
-    this.call = opts.call ?? nodeCaller(opts.home)
+    this.node = opts.node ?? nodeClient(opts.home)
     this.log = opts.log ?? (() => {})
     this.poller = new PeerPoller({
-      fetchPeers: async () => await fetchPeers(this.call),
+      fetchPeers: async () => await fetchPeers(this.node),
       intervalMs: opts.pollIntervalMs,
       onListenerError: err => { this.log(`event listener failed: ${errorMessage(err)}`) }
     })
     this.routes = [
       [/^\/api\/info$/, { methods: ['GET'], handle: async () => ok(this.info()) }],
-      [/^\/api\/hosts$/, { methods: ['GET'], handle: async (_req, _url, res) => await getHosts(this.call, abortOnClose(res)) }],
+      [/^\/api\/hosts$/, { methods: ['GET'], handle: async (_req, _url, res) => await getHosts(this.node, abortOnClose(res)) }],
       [/^\/api\/processes$/, {
         methods: ['GET', 'POST'],
         handle: async (req, url, res) => {
-          if (req.method === 'GET') return await getProcesses(this.call, parseProcessesQuery(url.searchParams), abortOnClose(res))
+          if (req.method === 'GET') return await getProcesses(this.node, parseProcessesQuery(url.searchParams), abortOnClose(res))
           this.requireControl()
-          return await startProcess(this.call, parseStartBody(await this.readJson(req)))
+          return await startProcess(this.node, parseStartBody(await this.readJson(req)))
         }
       }],
       [/^\/api\/processes\/([^/]+)\/([^/]+)\/signal$/, {
         methods: ['POST'],
         handle: async (req, _url, _res, m) => {
           this.requireControl()
-          return await signalProcess(this.call, parseSignalRequest(decodeSegment(m[1], 'host'), decodeSegment(m[2], 'pid'), await this.readJson(req)))
+          return await signalProcess(this.node, parseSignalRequest(decodeSegment(m[1], 'host'), decodeSegment(m[2], 'pid'), await this.readJson(req)))
         }
       }],
-      [/^\/api\/history$/, { methods: ['GET'], handle: async (_req, url, res) => await getHistory(this.call, parseHistoryQuery(url.searchParams, Date.now()), abortOnClose(res)) }],
+      [/^\/api\/history$/, { methods: ['GET'], handle: async (_req, url, res) => await getHistory(this.node, parseHistoryQuery(url.searchParams, Date.now()), abortOnClose(res)) }],
       [/^\/api\/events$/, { methods: ['GET'], handle: async (req, _url, res) => { this.openEventStream(req, res); return undefined } }]
     ]
   }

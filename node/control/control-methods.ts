@@ -4,18 +4,15 @@
  * the mesh protocols (where the peer's own roles decide).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import { CONTROL_API } from '../../protocols/control-api.js'
+import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunResult } from '../../protocols/control.js'
+import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
-  CONTROL_METHODS, type KillParams, type KillResult, type LogsParams, type LogsResult,
-  type PsEntry, type RunParams, type RunResult
-} from '../../protocols/control.js'
-import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
-import {
-  HISTORY, LIST, LOGS, SIGNALS, START, STOP, validateHistoryRequest, validateListTop, validateLogChunk, type ListRequest, type ListTop,
-  type HistoryResult, type ListResult, type LogsEnd, type StartResult, type StopResult
+  HISTORY, LIST, LOGS, START, STOP, validateHistoryRequest, validateLogChunk,
+  type ListRequest, type ListResult, type ListTop, type LogsEnd, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
-import type { RpcContext, RpcHandler } from './control-server.js'
+import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { request, type RequestOptions } from '../mesh/reqresp.js'
@@ -34,10 +31,6 @@ export interface MethodDeps {
 }
 
 type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
-
-function targetOf (params: Record<string, unknown>): string {
-  return optional(params.target, v => expectString(v, 'target', { maxBytes: 256 })) ?? 'self'
-}
 
 function single (target: string, peers: PeerEntry[], verb: string): PeerEntry {
   const { peers: matched, fanOut } = resolveTargets(target, peers)
@@ -59,16 +52,12 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return await forward(peer, LIST, req, { timeoutMs })
   }
 
-  handlers.set(CONTROL_METHODS.ps, async (raw: unknown, ctx: RpcContext) => {
-    const params = expectRecord(raw ?? {}, 'params')
-    const filter = optional(params.filter, v => expectString(v, 'filter', { maxBytes: 256 }))
-    const streamed = optional(params.streamed, v => expectBoolean(v, 'streamed')) ?? false
-    const top = optional(params.top, v => validateListTop(v, 'top'))
-    const { peers } = resolveTargets(targetOf(params), deps.peers())
+  handle(handlers, CONTROL_API.ps, async (params, ctx) => {
+    const { peers } = resolveTargets(params.target, deps.peers())
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
-        const result = await list(peer, filter, FAN_OUT_TIMEOUT_MS, top)
+        const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
         entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
@@ -76,16 +65,15 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       ctx.notify(entry)
       return entry
     }))
-    return streamed ? entries.map(e => 'error' in e ? e : { ...e, processes: [] }) : entries
+    return params.streamed === true ? entries.map(e => 'error' in e ? e : { ...e, processes: [] }) : entries
   })
 
-  handlers.set(CONTROL_METHODS.history, async (raw: unknown, ctx: RpcContext) => {
-    const params = expectRecord(raw ?? {}, 'params')
-    // the same fields as the protocol's request (a range: from, to, points, at, top, events, filter)
+  handle(handlers, CONTROL_API.history, async (params, ctx) => {
+    // the same fields as the protocol's request (`since`, or a range: from, to, points, at, top, events, filter)
     const req = validateHistoryRequest({ ...params, target: undefined, type: 'history' })
-    const { peers } = resolveTargets(targetOf(params), deps.peers())
-    return await Promise.all(peers.map(async peer => {
-      let entry: { peerId: string, name: string } & ({ history: HistoryResult } | { error: { code: string, message: string } })
+    const { peers } = resolveTargets(params.target, deps.peers())
+    return await Promise.all(peers.map(async (peer): Promise<HistoryEntry> => {
+      let entry: HistoryEntry
       try {
         const history = peer.self ? deps.services.history(req) : await forward(peer, HISTORY, req, { timeoutMs: FAN_OUT_TIMEOUT_MS })
         if (req.from !== undefined && history.range === undefined) throw new ProcmeshError('SERVER_ERROR', `${peer.name} runs a procmesh without durable history (it answered only its recent samples)`)
@@ -98,9 +86,8 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     }))
   })
 
-  handlers.set(CONTROL_METHODS.run, async (raw: unknown): Promise<RunResult> => {
-    const params = expectRecord(raw ?? {}, 'params')
-    const peer = single(targetOf(params), deps.peers(), 'run')
+  handle(handlers, CONTROL_API.run, async (params): Promise<RunResult> => {
+    const peer = single(params.target, deps.peers(), 'run')
     const req = START.validateRequest({
       type: 'start',
       requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
@@ -123,14 +110,12 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return { peerId: peer.peerId, name: peer.name, ...result }
   })
 
-  handlers.set(CONTROL_METHODS.kill, async (raw: unknown): Promise<KillResult> => {
-    const params = expectRecord(raw ?? {}, 'params') as Record<string, unknown> & Partial<KillParams>
-    const peer = single(targetOf(params), deps.peers(), 'kill')
-    const pid = expectInt(params.pid, 'pid')
-    const signal = expectOneOf(params.signal ?? 'TERM', 'signal', SIGNALS)
-    const tree = optional(params.tree, v => expectBoolean(v, 'tree')) ?? false
-    const graceMs = optional(params.graceMs, v => expectInt(v, 'graceMs', { min: 0 }))
-    let startTime = optional(params.startTime, v => expectNumber(v, 'startTime', { min: 0 }))
+  handle(handlers, CONTROL_API.kill, async (params): Promise<KillResult> => {
+    const peer = single(params.target, deps.peers(), 'kill')
+    const { pid, graceMs } = params
+    const signal = params.signal ?? 'TERM'
+    const tree = params.tree ?? false
+    let startTime = params.startTime
     if (startTime === undefined && pid > 1) {
       // the caller did not see the process: look its start time up now, so a stop still names one process
       const listed = await list(peer, undefined)
@@ -145,9 +130,8 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return { peerId: peer.peerId, name: peer.name, ...result }
   })
 
-  handlers.set(CONTROL_METHODS.logs, async (raw: unknown, ctx: RpcContext): Promise<LogsResult> => {
-    const params = expectRecord(raw ?? {}, 'params') as Record<string, unknown> & Partial<LogsParams>
-    const peer = single(targetOf(params), deps.peers(), 'logs')
+  handle(handlers, CONTROL_API.logs, async (params, ctx): Promise<LogsResult> => {
+    const peer = single(params.target, deps.peers(), 'logs')
     const req = LOGS.validateRequest({ type: 'logs', managedId: params.managedId, follow: params.follow ?? false })
     let end: LogsEnd
     if (peer.self) {
@@ -156,7 +140,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       end = await forward(peer, LOGS, req, {
         signal: ctx.signal,
         timeoutMs: req.follow ? FOLLOW_TIMEOUT_MS : undefined,
-        onMore: chunk => { ctx.notify(validateLogChunk(chunk)) }
+        onMore: chunk => { ctx.notify(checkAnswer(() => validateLogChunk(chunk))) }
       })
     }
     return { peerId: peer.peerId, name: peer.name, ...end }

@@ -4,23 +4,37 @@
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
+import type { ControlMethod } from '../../protocols/control-api.js'
 import {
-  RPC_INVALID_REQUEST, RPC_PARSE_ERROR, STREAM_NOTIFICATION, rpcErrorFrom, type RpcErrorObject
+  RPC_INVALID_REQUEST, RPC_PARSE_ERROR, STREAM_NOTIFICATION, UnknownMethodError, rpcErrorFrom, type RpcErrorObject
 } from '../../protocols/control.js'
-import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { JSON_RPC_VERSION } from '../../protocols/ids.js'
 import { MAX_CONTROL_CONNECTIONS, MAX_CONTROL_REQUEST_BYTES } from '../../protocols/limits.js'
 import { isRecord } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
 
-export interface RpcContext {
+export interface RpcContext<Note = unknown> {
   /** send a notification belonging to this call (streamed results) */
-  notify: (data: unknown) => void
+  notify: (data: Note) => void
   /** aborted when the client goes away */
   signal: AbortSignal
 }
 
 export type RpcHandler = (params: unknown, ctx: RpcContext) => Promise<unknown>
+
+/**
+ * Register the handler of a control method against its descriptor: the handler gets
+ * params the descriptor validated (a bad field is an INVALID_REQUEST naming it) and
+ * must return the descriptor's result type.
+ */
+export function handle<Params, Result, Note> (
+  handlers: Map<string, RpcHandler>,
+  method: ControlMethod<Params, Result, Note>,
+  handler: (params: Params, ctx: RpcContext<Note>) => Promise<Result>
+): void {
+  handlers.set(method.name, async (raw, ctx) => await handler(method.validateParams(raw), ctx))
+}
 
 export class NodeAlreadyRunningError extends Error {
   override name = 'NodeAlreadyRunningError'
@@ -125,7 +139,7 @@ export class ControlServer {
     const id = msg.id
     const handler = this.handlers.get(msg.method)
     if (handler === undefined) {
-      this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, error: rpcErrorFrom(new ProcmeshError('NOT_FOUND', `unknown method ${JSON.stringify(msg.method).slice(0, 60)}`)) })
+      this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, error: rpcErrorFrom(new UnknownMethodError(`unknown method ${JSON.stringify(msg.method).slice(0, 60)}`)) })
       return
     }
     const ctx: RpcContext = {

@@ -28,6 +28,7 @@ import {
   type CpuTimes,
   type PidStat
 } from './proc-parse.js'
+import { errnoCode } from '../../protocols/errors.js'
 
 export const DEFAULT_PROC_ROOT = '/proc'
 export const DEFAULT_PASSWD_PATH = '/etc/passwd'
@@ -143,7 +144,7 @@ export class UserNameCache {
     try {
       info = await stat(this.path)
     } catch (err: unknown) {
-      if (errorCode(err) === 'ENOENT') {
+      if (errnoCode(err) === 'ENOENT') {
         this.names = new Map()
         this.signature = 'missing'
         return
@@ -456,7 +457,7 @@ export class ProcessCollector {
 
 /** ENOENT: the pid directory is gone; ESRCH: the task died while we read its file. */
 function isVanished (err: unknown): boolean {
-  const code = errorCode(err)
+  const code = errnoCode(err)
   return code === 'ENOENT' || code === 'ESRCH'
 }
 
@@ -467,11 +468,6 @@ function noteFailure (err: unknown, stats: ScanStats, pid: string): void {
   }
   stats.skipped++
   stats.lastError = `pid ${pid}: ${err instanceof Error ? err.message : String(err)}`
-}
-
-function errorCode (err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  return typeof err.code === 'string' ? err.code : undefined
 }
 
 /**

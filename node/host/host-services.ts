@@ -7,6 +7,7 @@ import type {
   HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest,
   StartRequest, StartResult, StopRequest, StopResult
 } from '../../protocols/messages.js'
+import { compareProcesses, matchesFilter } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import type { HistoryRing } from './history.js'
 import type { HistoryRecorder } from './history/recorder.js'
@@ -21,12 +22,6 @@ export interface ProcessControl {
   stop: (req: StopRequest, requestedBy: string) => Promise<StopResult>
   logs: (req: LogsRequest, onChunk: (chunk: LogChunk) => Promise<void>, signal: AbortSignal) => Promise<LogsEnd>
   managedByPid: () => Map<number, ManagedMark>
-}
-
-export function matchesFilter (p: ProcessInfo, filter: string | undefined): boolean {
-  if (filter === undefined || filter === '') return true
-  const f = filter.toLowerCase()
-  return p.name.toLowerCase().includes(f) || p.cmd.toLowerCase().includes(f)
 }
 
 export class HostServices {
@@ -64,8 +59,8 @@ export class HostServices {
       processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
     }
     if (req.top === undefined) return { collectedAt: snap.collectedAt, processes }
-    const key = req.top.by === 'cpu' ? (p: ProcessInfo) => p.cpuPercent : (p: ProcessInfo) => p.rss
-    const top = processes.sort((a, b) => key(b) - key(a) || a.pid - b.pid).slice(0, req.top.n)
+    // the busiest first, in exactly the order every view sorts by that key
+    const top = processes.sort(compareProcesses(req.top.by)).slice(0, req.top.n)
     return { collectedAt: snap.collectedAt, processes: top, total: processes.length }
   }
 

@@ -8,7 +8,7 @@
  * here is computed exactly as the `list` protocol computed the one the caller carries.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { ProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, errnoCode } from '../../protocols/errors.js'
 import type { StopRequest, StopResult } from '../../protocols/messages.js'
 import type { Logger } from '../logger.js'
 import { DEFAULT_CLOCK_TICKS, parseProcStat, parseSystemStat, startTimeMs, type PidStat } from './proc-parse.js'
@@ -160,7 +160,7 @@ async function signalAll (targets: Target[], sig: NodeJS.Signals, named: number,
       kill(t.pid, sig)
       done.push(t)
     } catch (err: unknown) {
-      const code = errorCode(err)
+      const code = errnoCode(err)
       if (code === 'ESRCH') continue
       if (code === 'EPERM') {
         if (t.pid === named) throw new ProcmeshError('OS_DENIED', `permission denied by the OS to signal pid ${t.pid}`)
@@ -251,11 +251,6 @@ export function createProcReaders (opts: { procRoot?: string, clockTicks?: numbe
       return [...(scan.byParent.get(pid) ?? [])]
     }
   }
-}
-
-function errorCode (err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  return typeof err.code === 'string' ? err.code : undefined
 }
 
 function sleep (ms: number): Promise<void> {

@@ -14,12 +14,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { constants as fsConstants, createWriteStream, type WriteStream } from 'node:fs'
+import { constants as fsConstants, createWriteStream, type Stats, type WriteStream } from 'node:fs'
 import { access, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
-import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
+import { ProcmeshError, errorMessage, errnoCode } from '../../protocols/errors.js'
 import { validateArgv, validateEnv, type LogChunk, type LogsEnd, type StartRequest, type StartResult } from '../../protocols/messages.js'
 import type { Logger } from '../logger.js'
 import { DEFAULT_PROC_ROOT, readStartTimeSync } from './process-control.js'
@@ -385,7 +385,7 @@ class StateLog {
         await handle.close()
       }
     } catch (err: unknown) {
-      if (errorCode(err) !== 'ENOENT') throw err
+      if (errnoCode(err) !== 'ENOENT') throw err
       created = true
     }
     this.fh = await open(this.path, 'a', 0o600)
@@ -466,7 +466,7 @@ async function syncDir (dir: string): Promise<void> {
     await handle.sync()
   } catch (err: unknown) {
     // some filesystems refuse fsync on directories; the rename itself is still atomic
-    if (errorCode(err) !== 'EINVAL' && errorCode(err) !== 'EBADF') throw err
+    if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'EBADF') throw err
   } finally {
     await handle.close()
   }
@@ -911,7 +911,7 @@ export class Supervisor {
     const file = record.file
     file.close()
       .then(async () => { if (file.exists) await unlink(file.path) })
-      .catch((err: unknown) => { if (errorCode(err) !== 'ENOENT') this.log.warn('removing %s: %s', file.path, errorMessage(err)) })
+      .catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') this.log.warn('removing %s: %s', file.path, errorMessage(err)) })
   }
 
   /** Log files an earlier life left behind are kept for post-mortems, but not beyond keepExitedMs. */
@@ -923,7 +923,7 @@ export class Supervisor {
       try {
         if ((await stat(path)).mtimeMs < cutoff) await unlink(path)
       } catch (err: unknown) {
-        if (errorCode(err) !== 'ENOENT') this.log.warn('pruning %s: %s', path, errorMessage(err))
+        if (errnoCode(err) !== 'ENOENT') this.log.warn('pruning %s: %s', path, errorMessage(err))
       }
     }
   }
@@ -985,11 +985,11 @@ export function newManagedId (): string {
 
 async function checkCwd (cwd: string): Promise<string> {
   if (!isAbsolute(cwd)) throw new ProcmeshError('INVALID_REQUEST', `cwd ${cwd}: must be an absolute path`)
-  let info
+  let info: Stats
   try {
     info = await stat(cwd)
   } catch (err: unknown) {
-    const code = errorCode(err)
+    const code = errnoCode(err)
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: no such directory`)
     if (code === 'EACCES') throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: permission denied`)
     throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: ${errorMessage(err)}`)
@@ -1014,7 +1014,7 @@ async function resolveCommand (command: string, path: string, cwd: string): Prom
   for (const dir of path.split(':')) {
     if (dir === '' || !isAbsolute(dir)) continue
     const file = join(dir, command)
-    let info
+    let info: Stats
     try {
       info = await stat(file)
     } catch {
@@ -1033,7 +1033,7 @@ async function resolveCommand (command: string, path: string, cwd: string): Prom
 }
 
 async function checkExecutable (file: string, command: string): Promise<void> {
-  let info
+  let info: Stats
   try {
     info = await stat(file)
   } catch {
@@ -1057,9 +1057,4 @@ function nonNegative (value: number | undefined, fallback: number, name: string)
   if (value === undefined) return fallback
   if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} ${value}: must be a non-negative number`)
   return value
-}
-
-function errorCode (err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  return typeof err.code === 'string' ? err.code : undefined
 }

@@ -1,54 +1,70 @@
-/** Serve the mesh protocols from HostServices, as a node part. */
+/** Serve the mesh protocols from HostServices, as a node part: one table says what is served. */
 import { ProcmeshError } from '../../protocols/errors.js'
 import { HISTORY, LIST, LOGS, START, STOP, SUMMARY } from '../../protocols/messages.js'
 import type { Summary } from '../../protocols/types.js'
+import type { ProtocolDescriptor } from '../../protocols/wire.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
-import { serveProtocol, type ServeOptions } from './reqresp.js'
+import { serveProtocol, type RequestHandler, type ServeOptions } from './reqresp.js'
+
+/** One row of the table: a protocol and its handler, registered and unregistered together. */
+export interface ServedProtocol {
+  id: string
+  serve: (libp2p: ProcmeshLibp2p, opts: ServeOptions) => Promise<void>
+}
+
+export function servedProtocol<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handler: RequestHandler<Req>): ServedProtocol {
+  return { id: desc.id, serve: async (libp2p, opts) => { await serveProtocol(libp2p, desc, handler, opts) } }
+}
+
+/** The protocols this host serves: its processes from HostServices, its own summary from `selfSummary`. */
+export function hostProtocols (s: HostServices, selfSummary: () => Summary | undefined): ServedProtocol[] {
+  return [
+    servedProtocol(LIST, async req => await s.list(req)),
+    servedProtocol(SUMMARY, async () => {
+      const summary = selfSummary()
+      if (summary === undefined) throw new ProcmeshError('UNAVAILABLE', 'no summary yet: the first sample is still being taken')
+      return summary
+    }),
+    servedProtocol(HISTORY, async req => s.history(req)),
+    servedProtocol(START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString())),
+    servedProtocol(STOP, async (req, ctx) => {
+      if (req.graceMs !== undefined) ctx.extendDeadline()
+      return await s.control.stop(req, ctx.remotePeer.toString())
+    }),
+    servedProtocol(LOGS, async (req, ctx) => {
+      if (req.follow) ctx.extendDeadline()
+      return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
+    })
+  ]
+}
 
 export class MeshProtocols {
   private readonly libp2p: ProcmeshLibp2p
-  private readonly services: HostServices
+  private readonly table: readonly ServedProtocol[]
   private readonly opts: ServeOptions
-  private readonly selfSummary: () => Summary | undefined
-  private started = false
+  /** what start() registered, so stop() unregisters exactly that (also after a start that failed half-way) */
+  private registered: string[] = []
 
   constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions & { selfSummary: () => Summary | undefined }) {
     this.libp2p = libp2p
-    this.services = services
+    this.table = hostProtocols(services, opts.selfSummary)
     this.opts = opts
-    this.selfSummary = opts.selfSummary
   }
 
   async start (): Promise<void> {
-    if (this.started) return
-    this.started = true
-    const s = this.services
+    if (this.registered.length > 0) return
     // registered together: each registration updates this node's record in the peer store,
     // and one after the other they were ~70 ms of the node's start-up
-    await Promise.all([
-      serveProtocol(this.libp2p, LIST, async req => await s.list(req), this.opts),
-      serveProtocol(this.libp2p, SUMMARY, async () => {
-        const summary = this.selfSummary()
-        if (summary === undefined) throw new ProcmeshError('UNAVAILABLE', 'no summary yet: the first sample is still being taken')
-        return summary
-      }, this.opts),
-      serveProtocol(this.libp2p, HISTORY, async req => s.history(req), this.opts),
-      serveProtocol(this.libp2p, START, async (req, ctx) => await s.control.start(req, ctx.remotePeer.toString()), this.opts),
-      serveProtocol(this.libp2p, STOP, async (req, ctx) => {
-        if (req.graceMs !== undefined) ctx.extendDeadline()
-        return await s.control.stop(req, ctx.remotePeer.toString())
-      }, this.opts),
-      serveProtocol(this.libp2p, LOGS, async (req, ctx) => {
-        if (req.follow) ctx.extendDeadline()
-        return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
-      }, this.opts)
-    ])
+    const results = await Promise.allSettled(this.table.map(async p => { await p.serve(this.libp2p, this.opts); return p.id }))
+    for (const r of results) if (r.status === 'fulfilled') this.registered.push(r.value)
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
   }
 
   async stop (): Promise<void> {
-    if (!this.started) return
-    this.started = false
-    await this.libp2p.unhandle([LIST.id, SUMMARY.id, HISTORY.id, START.id, STOP.id, LOGS.id])
+    const ids = this.registered
+    this.registered = []
+    if (ids.length > 0) await this.libp2p.unhandle(ids)
   }
 }

@@ -8,10 +8,10 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, checkAnswer, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import {
   decodeFramePayload, encodeFrame, errorFrame, moreFrame, okFrame, parseResponseFrame,
-  type ProtocolDescriptor, type Role
+  type ProtocolDescriptor, type ResponseFrame, type Role
 } from '../../protocols/wire.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
@@ -44,10 +44,17 @@ export interface ServeOptions {
   onDenied?: (remotePeer: PeerId, protocol: string, reason: string) => void
 }
 
+/** Errors of @libp2p/utils' length-prefixed reader for a frame whose prefix is broken or over the cap. */
+const BAD_LENGTH_ERRORS: ReadonlySet<string> = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
+
+function errorName (err: unknown): string {
+  return err instanceof Error ? err.name : ''
+}
+
 /** Frame-level breakage (bad prefix, oversized, truncated): the stream is reset, not answered. */
 function isFrameError (err: unknown): boolean {
-  const name = err instanceof Error ? err.name : ''
-  return ['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'UnexpectedEOFError', 'StreamStateError'].includes(name)
+  const name = errorName(err)
+  return BAD_LENGTH_ERRORS.has(name) || name === 'UnexpectedEOFError' || name === 'StreamStateError'
 }
 
 export async function serveProtocol<Req, Res> (libp2p: ProcmeshLibp2p, desc: ProtocolDescriptor<Req, Res>, handler: RequestHandler<Req>, opts: ServeOptions): Promise<void> {
@@ -94,7 +101,7 @@ async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handl
       more: async result => { await writeFrame(lp, moreFrame(result), abort.signal) },
       extendDeadline: () => { clearTimeout(deadline); deadline = undefined }
     }
-    let frame
+    let frame: ResponseFrame
     try {
       frame = okFrame(await handler(request, ctx))
     } catch (err: unknown) {
@@ -136,30 +143,26 @@ export async function request<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, d
     stream = await libp2p.dialProtocol(peer, desc.id, { signal })
   } catch (err: unknown) {
     if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `no connection to ${peer.toString()} within ${timeoutMs} ms`)
-    const msg = errorMessage(err)
-    if (/protocol selection failed|UnsupportedProtocol/i.test(msg) || (err instanceof Error && err.name === 'UnsupportedProtocolError')) {
-      throw new ProcmeshError('PROTOCOL_ERROR', `peer does not support ${desc.id}`)
-    }
-    throw new ProcmeshError('UNAVAILABLE', `cannot reach ${peer.toString()}: ${msg}`)
+    if (errorName(err) === 'UnsupportedProtocolError') throw new ProcmeshError('PROTOCOL_ERROR', `peer does not support ${desc.id}`)
+    throw new ProcmeshError('UNAVAILABLE', `cannot reach ${peer.toString()}: ${errorMessage(err)}`)
   }
   const lp = lpStream(stream, { maxDataLength: desc.maxResponseBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES })
   try {
     await lp.write(encodeFrame(req), { signal })
     for (;;) {
       const bytes = await lp.read({ signal })
-      const frame = parseResponseFrame(decodeFramePayload(bytes.subarray(), 'response'))
+      // what the peer sent is checked as its answer: a failure is the peer's PROTOCOL_ERROR
+      const frame = checkAnswer(() => parseResponseFrame(decodeFramePayload(bytes.subarray(), 'response')))
       if (frame.status === 'error') throw new ProcmeshError(frame.code, frame.message)
       if (frame.status === 'more') { opts.onMore?.(frame.result); continue }
-      const result = desc.validateResult(frame.result)
+      const result = checkAnswer(() => desc.validateResult(frame.result))
       await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => { stream.abort(new Error('close timed out')) })
       return result
     }
   } catch (err: unknown) {
     stream.abort(err instanceof Error ? err : new Error(String(err)))
-    if (err instanceof ProcmeshError) {
-      if (err.code === 'INVALID_REQUEST' && err.message.startsWith('response')) throw new ProcmeshError('PROTOCOL_ERROR', err.message)
-      throw err
-    }
+    if (err instanceof ProcmeshError) throw err
+    if (BAD_LENGTH_ERRORS.has(errorName(err))) throw new ProcmeshError('FRAME_ERROR', `${desc.id}: ${peer.toString()} sent a response frame over ${desc.maxResponseBytes} bytes or with a broken length prefix`)
     if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `${desc.id}: no answer from ${peer.toString()} within ${timeoutMs} ms`)
     if (opts.signal?.aborted === true) throw new ProcmeshError('TIMEOUT', `${desc.id}: cancelled`)
     throw new ProcmeshError('UNAVAILABLE', `${desc.id} to ${peer.toString()} failed: ${errorMessage(err)}`)

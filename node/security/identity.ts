@@ -2,14 +2,10 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { readFile, writeFile, stat } from 'node:fs/promises'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 
 export class IdentityError extends Error {
   override name = 'IdentityError'
-}
-
-function isErrno (err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code
 }
 
 /**
@@ -22,7 +18,7 @@ export async function loadOrCreateIdentity (file: string): Promise<{ key: Privat
   try {
     bytes = await readFile(file)
   } catch (err: unknown) {
-    if (!isErrno(err, 'ENOENT')) throw new IdentityError(`cannot read identity key ${file}: ${errorMessage(err)}`)
+    if (errnoCode(err) !== 'ENOENT') throw new IdentityError(`cannot read identity key ${file}: ${errorMessage(err)}`)
     const key = await generateKeyPair('Ed25519')
     // 'wx': never overwrite a key another process wrote in the meantime
     await writeFile(file, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })

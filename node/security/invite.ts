@@ -23,6 +23,7 @@
  * block a member with `trust add PEER --role none` or rotate the key); the grant in
  * it expires after INVITE_TTL_MS.
  */
+import type { InviteResult } from '../../protocols/control.js'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -53,14 +54,8 @@ export interface InviteInit {
   now?: number
 }
 
-export interface InviteResult {
-  token: string
-  peerId: string
-  name: string
-  role: Role | null
-  /** when the grant in the token expires (null without a role) */
-  expiresAt: number | null
-}
+/** `procmesh invite`'s answer, declared with the control API. */
+export type { InviteResult }
 
 /** Addresses worth putting in a token: with /p2p/, non-loopback first. */
 export function tokenAddrs (addrs: string[], selfId: string): string[] {

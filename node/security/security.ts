@@ -16,15 +16,15 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { clipArgv, type AuditEntry, type AuditEvent } from '../../protocols/audit.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
+import { CONTROL_API } from '../../protocols/control-api.js'
+import type { AuditTargetEntry, TrustListResult } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
-import { AUDIT, CLAIM, MAX_AUDIT_ENTRIES, START, STOP, type AuditResult } from '../../protocols/messages.js'
+import { AUDIT, CLAIM, START, STOP, type AuditResult } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { expectInt, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
-import { ROLES, type Role } from '../../protocols/wire.js'
+import type { Role } from '../../protocols/wire.js'
 import { AuditLog, auditId, AuditWriteError } from './audit-log.js'
 import { checkRole, createAuthorizer, describePeer, effectiveRole } from './authorizer.js'
-import type { RpcContext, RpcHandler } from '../control/control-server.js'
+import { handle, type RpcHandler } from '../control/control-server.js'
 import { createGater, describeHandshakeFailure, type FailedHandshake, type RefusedConnection } from './gater.js'
 import type { HomePaths } from '../setup/home.js'
 import type { ProcessControl } from '../host/host-services.js'
@@ -35,7 +35,7 @@ import { request, serveProtocol, type Authorizer, type ServeOptions } from '../m
 import { StartPolicyFile } from './start-policy.js'
 import { loadOrCreateSwarmKey, meshFingerprint } from './swarm-key.js'
 import { resolveTargets } from '../mesh/targets.js'
-import { TRUST_ROLES, TrustStore, type TrustFile, type TrustRole } from './trust-store.js'
+import { TrustStore, type TrustFile } from './trust-store.js'
 
 /** One log line (and audit line) per remote host per this interval for failed handshakes: a
  * stranger re-dialling every second must not flood the log or rotate real decisions away. */
@@ -61,25 +61,8 @@ export interface SecurityInit {
   log: Logger
 }
 
-export interface TrustListEntry {
-  peerId: string
-  name: string | null
-  role: TrustRole
-  source: string
-  addedAt: number
-}
-
-export interface TrustListResult {
-  peers: TrustListEntry[]
-  /** outstanding grants of this node's invites (no secrets) */
-  invites: Array<{ id: string, role: Role, expiresAt: number }>
-  /** grants this node still has to claim (no secrets) */
-  claims: Array<{ admin: string, role: Role, expiresAt: number }>
-}
-
-export type AuditTargetEntry =
-  | { peerId: string, name: string, entries: AuditEntry[] }
-  | { peerId: string, name: string, error: { code: string, message: string } }
+/** The control API's trust and audit answers are declared with the API, in protocols/control.ts. */
+export type { AuditTargetEntry, TrustListEntry, TrustListResult } from '../../protocols/control.js'
 
 /** The remote host part of a multiaddr (`/ip4/1.2.3.4`), the unit of failure rate limiting. */
 export function hostOf (addr: string): string {
@@ -328,21 +311,19 @@ export class NodeSecurity {
   // ---- control methods ----
 
   registerMethods (handlers: Map<string, RpcHandler>, deps: { peers: () => PeerEntry[], addrs: () => string[] }): void {
-    handlers.set(CONTROL_METHODS.invite, async (raw: unknown) => {
-      const params = expectRecord(raw ?? {}, 'params')
-      const role = optional(params.role, v => expectOneOf(v, 'role', ROLES))
+    handle(handlers, CONTROL_API.invite, async params => {
+      const role = params.role
       const result = createInvite(this.trust, { swarmKeyHex: this.swarmKeyHex, selfId: this.selfId, selfName: this.init.nodeName, addrs: deps.addrs(), role })
       // the token itself is never logged or audited
       this.audit.record(this.entry('invite', this.selfId, { decision: 'allowed', reason: role !== undefined ? `invite granting ${role} on this node, expires ${new Date(result.expiresAt ?? 0).toISOString()}` : 'invite without a grant', ...(role !== undefined ? { role } : {}) }))
       return result
     })
 
-    handlers.set(CONTROL_METHODS.trustList, async () => this.trustList())
+    handle(handlers, CONTROL_API.trustList, async () => this.trustList())
 
-    handlers.set(CONTROL_METHODS.trustAdd, async (raw: unknown) => {
-      const params = expectRecord(raw ?? {}, 'params')
-      const role = expectOneOf(params.role, 'role', TRUST_ROLES)
-      const { peerId, name } = this.resolvePeer(expectString(params.peer, 'peer', { maxBytes: 256, minLength: 1 }), deps.peers())
+    handle(handlers, CONTROL_API.trustAdd, async params => {
+      const role = params.role
+      const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
       this.trust.update(tf => {
         const existing = tf.peers[peerId]
         tf.peers[peerId] = { ...existing, role, source: existing?.source ?? 'trust', addedAt: Date.now(), ...(name !== undefined ? { name } : {}) }
@@ -351,9 +332,8 @@ export class NodeSecurity {
       return { peerId, name: name ?? null, role }
     })
 
-    handlers.set(CONTROL_METHODS.trustRemove, async (raw: unknown) => {
-      const params = expectRecord(raw ?? {}, 'params')
-      const { peerId, name } = this.resolvePeer(expectString(params.peer, 'peer', { maxBytes: 256, minLength: 1 }), deps.peers())
+    handle(handlers, CONTROL_API.trustRemove, async params => {
+      const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
       const removed = this.trust.update(tf => {
         const had = tf.peers[peerId]
         delete tf.peers[peerId]
@@ -364,11 +344,9 @@ export class NodeSecurity {
       return { peerId, name: name ?? null, removed: removed.role }
     })
 
-    handlers.set(CONTROL_METHODS.audit, async (raw: unknown, ctx: RpcContext): Promise<AuditTargetEntry[]> => {
-      const params = expectRecord(raw ?? {}, 'params')
-      const limit = optional(params.limit, v => expectInt(v, 'limit', { min: 1, max: MAX_AUDIT_ENTRIES })) ?? DEFAULT_AUDIT_LIMIT
-      const target = optional(params.target, v => expectString(v, 'target', { maxBytes: 256 })) ?? 'self'
-      const { peers } = resolveTargets(target, deps.peers())
+    handle(handlers, CONTROL_API.audit, async (params, ctx): Promise<AuditTargetEntry[]> => {
+      const limit = params.limit ?? DEFAULT_AUDIT_LIMIT
+      const { peers } = resolveTargets(params.target, deps.peers())
       return await Promise.all(peers.map(async (peer): Promise<AuditTargetEntry> => {
         let entry: AuditTargetEntry
         try {

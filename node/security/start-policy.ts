@@ -21,7 +21,7 @@
  */
 import { readFileSync, statSync, type Stats } from 'node:fs'
 import { basename } from 'node:path'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_ARG_BYTES } from '../../protocols/messages.js'
 import { expectArray, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
@@ -124,7 +124,7 @@ function signature (st: Stats | undefined): string {
 
 function statOrUndefined (file: string): Stats | undefined {
   try { return statSync(file) } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return undefined
+    if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
 }

@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { SWARM_KEY_HEX_PATTERN } from '../../protocols/token.js'
 
 const HEADER = '/key/swarm/psk/1.0.0/'
@@ -52,17 +52,13 @@ export function meshFingerprint (hex: string): string {
   return createHash('sha256').update(`procmesh-mesh:${hex}`).digest('hex').slice(0, 8)
 }
 
-function isErrno (err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code
-}
-
 /** The key in `file`, or undefined when there is none. A broken file is an error naming the file. */
 export async function readSwarmKey (file: string): Promise<string | undefined> {
   let bytes: Buffer
   try {
     bytes = await readFile(file)
   } catch (err: unknown) {
-    if (isErrno(err, 'ENOENT')) return undefined
+    if (errnoCode(err) === 'ENOENT') return undefined
     throw new SwarmKeyError(`cannot read the swarm key ${file}: ${errorMessage(err)}`)
   }
   try {
@@ -102,7 +98,7 @@ export async function loadOrCreateSwarmKey (file: string): Promise<LoadedSwarmKe
       hex = fresh
       created = true
     } catch (err: unknown) {
-      if (!isErrno(err, 'EEXIST')) throw new SwarmKeyError(`cannot create the swarm key ${file}: ${errorMessage(err)}`)
+      if (errnoCode(err) !== 'EEXIST') throw new SwarmKeyError(`cannot create the swarm key ${file}: ${errorMessage(err)}`)
       hex = await readSwarmKey(file)
       if (hex === undefined) throw new SwarmKeyError(`swarm key ${file} vanished while being created`)
     }

@@ -15,17 +15,16 @@
  * decides the very next request.
  */
 import { readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from '../../protocols/limits.js'
 import { CLAIM_SECRET_PATTERN, MAX_TOKEN_ADDRS, PEER_ID_PATTERN } from '../../protocols/token.js'
 import {
   expectArray, expectInt, expectOneOf, expectRecord, expectString, optional
 } from '../../protocols/validate.js'
-import { ROLES, type Role } from '../../protocols/wire.js'
+import { ROLES, TRUST_ROLES, type Role, type TrustRole } from '../../protocols/wire.js'
 import type { Logger } from '../logger.js'
 
-export type TrustRole = 'none' | Role
-export const TRUST_ROLES: readonly TrustRole[] = ['none', 'read', 'control', 'exec']
+export { TRUST_ROLES, type TrustRole }
 
 /** A trust file is a few KiB; the cap keeps a hostile or broken file from eating memory. */
 export const MAX_TRUST_FILE_BYTES = 1024 * 1024
@@ -150,7 +149,7 @@ function statOrUndefined (file: string): Stats | undefined {
   try {
     return statSync(file)
   } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return undefined
+    if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
 }

@@ -16,7 +16,7 @@ import { lstat, open, readFile } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
-import { errorMessage } from '../../protocols/errors.js'
+import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { homePaths } from './home.js'
 import { meshFingerprint, parseSwarmKey } from '../security/swarm-key.js'
 import { historyUsageOnDisk } from '../host/history/store.js'
@@ -277,11 +277,6 @@ export function formatFindings (findings: readonly Finding[]): string {
 }
 
 // ---- probes ----
-
-function errnoCode (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
 
 /** lstat a path; with `read`, also the content of a small regular file (opened without following links). */
 export async function fileFacts (path: string, read = false): Promise<FileFacts> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../../cli/main.js'
 import { socketPath } from '../../cli/control-client.js'
-import { STREAM_NOTIFICATION, rpcErrorFrom, type PsEntry } from '../../protocols/control.js'
+import { STREAM_NOTIFICATION, UnknownMethodError, rpcErrorFrom, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import { REQUEST_ID_PATTERN } from '../../protocols/messages.js'
 import type { ProcessInfo } from '../../protocols/types.js'
@@ -54,7 +54,7 @@ async function startFakeNode (): Promise<FakeNode> {
         calls.push({ method: msg.method, params: msg.params })
         const handler = handlers.get(msg.method)
         if (handler === undefined) {
-          write({ jsonrpc: '2.0', id, error: rpcErrorFrom(new ProcmeshError('NOT_FOUND', `unknown method ${msg.method}`)) })
+          write({ jsonrpc: '2.0', id, error: rpcErrorFrom(new UnknownMethodError(`unknown method ${msg.method}`)) })
           continue
         }
         const notify = (data: unknown): void => { write({ jsonrpc: '2.0', method: STREAM_NOTIFICATION, params: { id, data } }) }

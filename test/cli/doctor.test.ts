@@ -176,7 +176,7 @@ describe('procmesh doctor on temp homes', () => {
     assert.equal(f.level, 'fail')
     assert.match(f.fix ?? '', /procmesh join TOKEN/)
     assert.equal(finding(r.json, 'identity-key').level, 'ok')
-    assert.match(r.text, /^fail  mesh-key +no mesh key .*\(fix: .*procmesh join TOKEN.*\)$/m)
+    assert.match(r.text, /^fail {2}mesh-key +no mesh key .*\(fix: .*procmesh join TOKEN.*\)$/m)
   })
 
   it('a fresh home only warns (exit 0); a corrupt mesh key fails', async () => {

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildTree, flattenTree } from '../../cli/process-tree.js'
+import { buildTree, flattenTree } from '../../protocols/processes.js'
 import {
-  commandLabel, filterProcesses, formatPeerHeader, formatProcessTable, formatProcessTree, managedMark,
-  matchesFilter, processJson, psEntryJson, selectProcesses, truncate
+  commandLabel, formatPeerHeader, formatProcessTable, formatProcessTree, managedMark,
+  processJson, psEntryJson, selectProcesses, truncate
 } from '../../cli/process-view.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 
@@ -26,26 +26,6 @@ const ROWS: ProcessInfo[] = [
   proc(30, { name: 'bash', cmd: '-bash', user: 'Alice', cpuPercent: 0, rss: 4 * 1024 * 1024 }),
   proc(31, { name: 'python3', cmd: 'python3 train.py --epochs 10', user: 'alice', cpuPercent: 99.5, rss: 2 * 1024 ** 3 })
 ]
-
-describe('filter', () => {
-  const cases: Array<[string, number[]]> = [
-    ['', [10, 11, 20, 30, 31]],
-    ['nginx', [10, 11]], // name
-    ['NGINX', [10, 11]], // case-insensitive
-    ['worker', [11]], // cmd only
-    ['www-data', [11]], // user
-    ['alice', [30, 31]], // user, either case
-    ['train.py', [31]],
-    ['nothing-like-this', []]
-  ]
-  for (const [text, pids] of cases) {
-    it(`${JSON.stringify(text)} -> ${pids.join(',') || 'none'}`, () => {
-      assert.deepEqual(filterProcesses(ROWS, text).map(p => p.pid), pids)
-      assert.deepEqual(ROWS.filter(p => matchesFilter(p, text)).map(p => p.pid), pids)
-    })
-  }
-  it('no filter keeps everything', () => { assert.equal(filterProcesses(ROWS, undefined).length, ROWS.length) })
-})
 
 describe('selectProcesses', () => {
   const cases: Array<{ name: string, opts: Parameters<typeof selectProcesses>[1], pids: number[], matched: number }> = [

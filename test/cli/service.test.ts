@@ -53,6 +53,7 @@ function unitValues (unit: string, key: string): string[] {
 
 describe('service unit text', () => {
   it('quotes ExecStart words so systemd reads back exactly what was meant', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${X} must reach the unit unexpanded
     const cases = ['plain', '--tag', 'role=web', 'web 1', 'say "hi"', 'back\\slash', '100%', '$HOME', '${X}', "it's", 'tab-free: yes', '/ip4/0.0.0.0/tcp/4001', '']
     for (const arg of cases) {
       const quoted = quoteExecArg(arg)

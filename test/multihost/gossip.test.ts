@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { ControlClient } from '../../cli/control-client.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
 import { nodeHome, procCountIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
@@ -21,7 +20,7 @@ async function netTx (host: SimHost): Promise<number> {
 }
 
 async function peersVia (client: ControlClient, live?: string[]): Promise<PeerEntry[]> {
-  return await client.call<PeerEntry[]>(CONTROL_METHODS.peers, live === undefined ? undefined : { live }, { timeoutMs: 5000 })
+  return await client.peers(live === undefined ? {} : { live }, { timeoutMs: 5000 })
 }
 
 describe('change-driven gossip across simulated hosts', { timeout: 300_000 }, () => {

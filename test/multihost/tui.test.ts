@@ -151,7 +151,7 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     await term.type(`sleep ${START_SLEEP}`)
     await term.keys('Enter')
     const s = await term.see(new RegExp(`host-2: started sleep ${START_SLEEP} as pid \\d+ \\(managed \\S+\\)`), 'the started pid on the status line', SCREEN_TIMEOUT_MS)
-    const [, pidText, managedId] = new RegExp(`as pid (\\d+) \\(managed (\\S+)\\)`).exec(s) ?? []
+    const [, pidText, managedId] = /as pid (\d+) \(managed (\S+)\)/.exec(s) ?? []
     const pid = Number(pidText)
     assert.ok((await pidsIn(h2)).includes(pid), `pid ${pid} runs in host-2`)
     assert.deepEqual(await cmdlineIn(h2, pid), ['sleep', START_SLEEP])

@@ -18,8 +18,7 @@ import { createLogger } from '../../node/logger.js'
 import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
 import { request } from '../../node/mesh/reqresp.js'
 import { parseTrustFile, serializeTrustFile } from '../../node/security/trust-store.js'
-import { callOnce } from '../../cli/control-client.js'
-import { CONTROL_METHODS } from '../../protocols/control.js'
+import { withClient } from '../../cli/control-client.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { AUDIT, CLAIM, LIST, START, STOP, type StartRequest } from '../../protocols/messages.js'
 import { removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
@@ -120,14 +119,14 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
   })
 
   it('a block (role none) through the control API hangs up at once, refuses re-dials and every request', async () => {
-    await callOnce(home, CONTROL_METHODS.trustAdd, { peer: malloryId, role: 'none' })
+    await withClient(home, async c => await c.trustAdd({ peer: malloryId, role: 'none' }))
     await waitFor(() => mallory.getConnections(nodePeer).length === 0, { timeoutMs: 5000, what: 'the block to hang up' })
     // the dial may resolve optimistically (lazy muxer selection) but the node hangs up, and nothing is served
     await mallory.dial(multiaddr(node.addrs()[0]), { signal: AbortSignal.timeout(5000) }).catch(() => undefined)
     await assert.rejects(request(mallory, nodePeer, LIST, { type: 'list' }, { timeoutMs: 5000 }))
     await waitFor(() => mallory.getConnections(nodePeer).length === 0, { timeoutMs: 5000, what: 'no connection left' })
     await waitFor(() => node.security.audit.read(20).some(e => e.event === 'connection' && e.peerId === malloryId && /blocked/.test(e.reason)), { timeoutMs: 5000, what: 'the refused connection in the audit log' })
-    await callOnce(home, CONTROL_METHODS.trustRemove, { peer: malloryId })
+    await withClient(home, async c => await c.trustRemove({ peer: malloryId }))
     await mallory.dial(multiaddr(node.addrs()[0]), { signal: AbortSignal.timeout(5000) })
     const listed = await request(mallory, nodePeer, LIST, { type: 'list' })
     assert.ok(listed.processes.length > 0, 'unblocked: read again')

@@ -1,12 +1,12 @@
 /**
  * The browser's pure helpers, run in node:vm: the tree port must agree with
- * cli/process-tree.ts (the CLI and TUI's), and the page's scripts must parse.
+ * protocols/processes.ts (the CLI and TUI's), and the page's scripts must parse.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Script, createContext, runInContext } from 'node:vm'
 import type { ProcessInfo } from '../../protocols/types.js'
-import { buildTree, flattenTree, type ProcessNode, type SortKey } from '../../cli/process-tree.js'
+import { buildTree, flattenTree, type ProcessNode, type SortKey } from '../../protocols/processes.js'
 import { PAGE_APP_JS } from '../../cli/web/page-app.js'
 import { PAGE_LIB_JS } from '../../cli/web/page-lib.js'
 import { PAGE_HTML, PAGE_JS, STATIC_ASSETS } from '../../cli/web/page.js'
@@ -67,7 +67,7 @@ function shapeOfPage (nodes: readonly PageNode[]): unknown[] {
   return plain(nodes.map(n => [n.process.pid, n.depth, n.subtreeCount, Math.round(n.subtreeCpu * 1000), n.subtreeRss, shapeOfPage(n.children)]))
 }
 
-describe('web page: the tree agrees with cli/process-tree.ts', () => {
+describe('web page: the tree agrees with protocols/processes.ts', () => {
   it('on a simple tree, with totals', () => {
     const ps = [proc(1, 0), proc(2, 1), proc(3, 2), proc(4, 1), proc(9, 99)]
     const roots = PM.buildTree(ps)

@@ -175,9 +175,9 @@ describe('helpers', () => {
   it('reconnectDelay doubles up to a cap', () => {
     assert.deepEqual([0, 1, 2, 3, 10, 100].map(reconnectDelay), [250, 500, 1000, 2000, 5000, 5000])
   })
-  it('historyPoints reads an entry and skips errors and junk', () => {
-    assert.deepEqual(historyPoints({ peerId: 'p', history: { points: [{ at: 1, cpuPercent: 2 }, { at: 'x' }] } }), { peerId: 'p', points: [{ at: 1, cpu: 2 }] })
-    assert.equal(historyPoints({ peerId: 'p', error: { code: 'TIMEOUT', message: '' } }), undefined)
-    assert.equal(historyPoints(null), undefined)
+  it('historyPoints reads an entry and skips errors', () => {
+    const point = { at: 1, cpuPercent: 2, memUsed: 1, load1: 0, procCount: 3 }
+    assert.deepEqual(historyPoints({ peerId: 'p', name: 'n', history: { intervalMs: 1000, memTotal: 1, points: [point] } }), { peerId: 'p', points: [{ at: 1, cpu: 2 }] })
+    assert.equal(historyPoints({ peerId: 'p', name: 'n', error: { code: 'TIMEOUT', message: '' } }), undefined)
   })
 })

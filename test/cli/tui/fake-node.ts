@@ -3,9 +3,9 @@
  * bench: handlers per method, streamed notifications, and a switch that makes the
  * "node" go away and come back.
  */
+import { UnknownMethodError } from '../../../protocols/control.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
-import type { CallOptions } from '../../../cli/control-client.js'
-import type { ControlLike } from '../../../cli/tui/data.js'
+import { ControlClient, type CallOptions, type ControlTransport } from '../../../cli/control-client.js'
 
 export type FakeHandler = (params: unknown, notify: (data: unknown) => void) => Promise<unknown> | unknown
 
@@ -15,13 +15,14 @@ export class FakeNode {
   readonly handlers = new Map<string, FakeHandler>()
   readonly calls: FakeCall[] = []
   up = true
-  private readonly clients = new Set<FakeClient>()
+  private readonly clients = new Set<FakeConnection>()
 
-  connect = async (): Promise<ControlLike> => {
+  /** A typed client over a fake connection: answers are validated as the node's would be. */
+  connect = async (): Promise<ControlClient> => {
     if (!this.up) throw new ProcmeshError('NO_NODE', 'no node is running for home /fake')
-    const c = new FakeClient(this)
+    const c = new FakeConnection(this)
     this.clients.add(c)
-    return c
+    return new ControlClient(c)
   }
 
   /** The node dies: every connection closes, new ones fail until `start()`. */
@@ -34,7 +35,7 @@ export class FakeNode {
     this.up = true
   }
 
-  forget (c: FakeClient): void {
+  forget (c: FakeConnection): void {
     this.clients.delete(c)
   }
 
@@ -47,7 +48,7 @@ export class FakeNode {
   }
 }
 
-class FakeClient implements ControlLike {
+class FakeConnection implements ControlTransport {
   private readonly node: FakeNode
   private readonly closeHandlers: Array<() => void> = []
   private closed = false
@@ -57,16 +58,16 @@ class FakeClient implements ControlLike {
     this.node = node
   }
 
-  async call<T = unknown> (method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
+  async call (method: string, params: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (this.closed) throw new ProcmeshError('UNAVAILABLE', 'control connection closed')
     this.node.calls.push({ method, params })
     const handler = this.node.handlers.get(method)
-    if (handler === undefined) throw new ProcmeshError('NOT_FOUND', `unknown method "${method}"`)
-    return await new Promise<T>((resolve, reject) => {
+    if (handler === undefined) throw new UnknownMethodError(`unknown method "${method}"`)
+    return await new Promise<unknown>((resolve, reject) => {
       this.pending.add(reject)
       Promise.resolve(handler(params, data => { if (!this.closed) opts.onData?.(data) })).then(v => {
         this.pending.delete(reject)
-        if (!this.closed) resolve(v as T)
+        if (!this.closed) resolve(v)
       }, (err: unknown) => {
         this.pending.delete(reject)
         reject(err instanceof Error ? err : new Error(String(err)))

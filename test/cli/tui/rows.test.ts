@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { compareProcesses, type SortKey } from '../../../cli/process-tree.js'
-import { matchesFilter } from '../../../cli/process-view.js'
+import { compareProcesses, matchesFilter, type SortKey } from '../../../protocols/processes.js'
 import { buildRows, matches, parentChain, selectRowsFor, type RowInputs } from '../../../cli/tui/rows.js'
 import type { HostProcs } from '../../../cli/tui/state.js'
 import type { ProcessInfo } from '../../../protocols/types.js'
@@ -38,7 +37,7 @@ describe('rows', () => {
     }
   }
 
-  it('matches agrees with process-view\'s matchesFilter', () => {
+  it('matches agrees with the shared matchesFilter', () => {
     const ps = [...randomHost('x', 3, 200).processes, proc(9, 1, 'Ünïcode', { cmd: 'ÄBC', user: 'Zoë' })]
     for (const filter of ['', 'n', 'NGI', 'alice', 'cmd-1', 'zoë', 'äb', 'nomatch']) {
       for (const p of ps) assert.equal(matches(p, filter.toLowerCase()), matchesFilter(p, filter), `${filter} on ${p.name}/${p.cmd}/${p.user}`)

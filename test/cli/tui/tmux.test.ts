@@ -8,7 +8,6 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { CONTROL_METHODS, type RunResult } from '../../../protocols/control.js'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { ControlClient } from '../../../cli/control-client.js'
 import { BIN, LocalNode, REPO, removeHome, tempHome, waitFor } from '../../helpers/procmesh.js'
@@ -58,7 +57,7 @@ function keys (...names: string[]): void { tmux('send-keys', '-t', SESSION, ...n
  * Esc alone: a key sent right after it would arrive as Meta-key (an escape sequence), so
  * wait as long as a person would before the next one.
  */
-async function escape (): Promise<void> {
+async function pressEscape (): Promise<void> {
   keys('Escape')
   await new Promise(resolve => setTimeout(resolve, 200))
 }
@@ -93,7 +92,7 @@ if (TMUX_MISSING && IN_CI) {
       sleeper = spawn('sleep', [MARKER], { stdio: 'ignore' })
       const client = await ControlClient.connect(home)
       try {
-        const r = await client.call<RunResult>(CONTROL_METHODS.run, { target: 'self', argv: [process.execPath, '-e', `console.log('tui-log-${MARKER}'); setTimeout(() => {}, 600000)`] }, { timeoutMs: 10_000 })
+        const r = await client.run({ target: 'self', argv: [process.execPath, '-e', `console.log('tui-log-${MARKER}'); setTimeout(() => {}, 600000)`] }, { timeoutMs: 10_000 })
         managedPid = r.pid
       } catch (err: unknown) {
         // a node built without its supervisor answers start/stop/logs with this; those tests then skip
@@ -143,28 +142,28 @@ if (TMUX_MISSING && IN_CI) {
 
     it('shows a managed process with who started it, and its logs', async (t) => {
       if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
-      await escape()
+      await pressEscape()
       keys('/')
       type(`tui-log-${MARKER}`)
       keys('Enter')
       await see(new RegExp(`\\[m:[^\\]]+\\] \\S*node -e console\\.log\\('tui-log-${MARKER}'\\)`), 'the managed mark')
       type('l')
       await see(new RegExp(`logs .{1,3} following[\\s\\S]*\\n.tui-log-${MARKER}`), 'the logs in the details pane')
-      await escape()
+      await pressEscape()
       await see(/Enter details/, 'details closed')
     })
 
     it('? shows the help built from the keymap, Esc closes it', async () => {
       keys('?')
       await see(/Help: procmesh top[\s\S]*stop the process: pick a signal, then confirm/, 'help overlay')
-      await escape()
+      await pressEscape()
       const s = await see(/q quit/, 'footer back')
       assert.doesNotMatch(s, /Help: procmesh top/)
     })
 
     it('k asks for a signal, names host and process, and stops it after y', async (t) => {
       if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
-      await escape()
+      await pressEscape()
       keys('/')
       type(`sleep ${MARKER}`)
       keys('Enter')

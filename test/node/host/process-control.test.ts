@@ -124,7 +124,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     let kids: number[] = []
     await waitFor('two children', async () => { kids = await readers.listChildren(sh.pid); return kids.length === 2 })
     const kidTimes = kids.map(startTimeOf)
-    kids.forEach((pid, i) => strays.push({ pid, startTime: kidTimes[i] }))
+    kids.forEach((pid, i) => { strays.push({ pid, startTime: kidTimes[i] }) })
     const res = await stopProcess(stopReq(sh.pid, t0, { tree: true, graceMs: 3000 }), base)
     assert.equal(res.result, 'exited')
     assert.deepEqual([...res.signalled].sort(), [sh.pid, ...kids].sort())

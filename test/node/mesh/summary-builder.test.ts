@@ -12,7 +12,7 @@ function proc (pid: number, cpu: number, rss: number, name = `p${pid}`): Process
 function snap (processes: ProcessInfo[]): Snapshot {
   return {
     collectedAt: 1000,
-    host: { hostname: 'h', platform: 'linux', arch: 'x64', cpus: 2, cpuPercent: 3.14159, load: [0.123, 0.456, 0.789], memTotal: 100, memUsed: 50, uptime: 10 },
+    host: { hostname: 'h', platform: 'linux', arch: 'x64', cpus: 2, cpuPercent: 3.125, load: [0.123, 0.456, 0.789], memTotal: 100, memUsed: 50, uptime: 10 },
     processes
   }
 }

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  buildTree, compareNodes, compareProcesses, flattenTree, isSortKey, subtreePids,
-  type ProcessNode, type SortKey
-} from '../../cli/process-tree.js'
+  buildTree, compareNodes, compareProcesses, filterProcesses, flattenTree, isSortKey, matchesFilter, subtreePids,
+  withAncestors, type ProcessNode, type SortKey
+} from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 
 function proc (pid: number, ppid: number, extra: Partial<ProcessInfo> = {}): ProcessInfo {
@@ -187,5 +187,48 @@ describe('subtreePids', () => {
     const [root] = buildTree([proc(1, 0), proc(2, 1), proc(3, 1), proc(4, 2)])
     assert.deepEqual(subtreePids(root), [1, 2, 4, 3])
     assert.deepEqual(subtreePids(root.children[1]), [3])
+  })
+})
+
+function user (pid: number, name: string, cmd: string, owner: string, ppid = 1): ProcessInfo {
+  return proc(pid, ppid, { name, cmd, user: owner })
+}
+
+const ROWS: ProcessInfo[] = [
+  user(10, 'nginx', 'nginx: master process', 'root'),
+  user(11, 'nginx', 'nginx: worker process', 'www-data', 10),
+  user(20, 'postgres', '/usr/lib/postgresql/bin/postgres -D /data', 'postgres'),
+  user(30, 'bash', '-bash', 'Alice'),
+  user(31, 'python3', 'python3 train.py --epochs 10', 'alice', 30)
+]
+
+describe('the process filter', () => {
+  const cases: Array<[string, number[]]> = [
+    ['', [10, 11, 20, 30, 31]],
+    ['nginx', [10, 11]], // name
+    ['NGINX', [10, 11]], // case-insensitive
+    ['worker', [11]], // cmd only
+    ['www-data', [11]], // user
+    ['alice', [30, 31]], // user, either case
+    ['train.py', [31]],
+    ['nothing-like-this', []]
+  ]
+  for (const [text, pids] of cases) {
+    it(`${JSON.stringify(text)} -> ${pids.join(',') || 'none'}`, () => {
+      assert.deepEqual(filterProcesses(ROWS, text).map(p => p.pid), pids)
+      assert.deepEqual(ROWS.filter(p => matchesFilter(p, text)).map(p => p.pid), pids)
+    })
+  }
+  it('no filter keeps everything', () => { assert.equal(filterProcesses(ROWS, undefined).length, ROWS.length) })
+})
+
+describe('withAncestors', () => {
+  it('keeps each match and its parent chain, in input order', () => {
+    assert.deepEqual(withAncestors(ROWS, 'train').map(p => p.pid), [30, 31])
+    assert.deepEqual(withAncestors(ROWS, 'worker').map(p => p.pid), [10, 11])
+  })
+  it('stops at a parent cycle', () => {
+    const cycle = [proc(7, 8, { name: 'x' }), proc(8, 7, { name: 'y' })]
+    assert.deepEqual(withAncestors(cycle, 'x').map(p => p.pid), [7, 8])
   })
 })

@@ -1,9 +1,56 @@
 /**
- * Process trees: build a forest from flat process rows, total CPU and memory per
- * subtree, and flatten it into display rows (with folding and sibling sort).
- * Pure: shared by `procmesh ps --tree`, the TUI and the web UI.
+ * The rules over process lists that every view shares: which processes a filter
+ * keeps, the sort orders, and the tree (a forest from flat rows, subtree totals,
+ * flattened into display rows with folding and sibling sort). One pure module used
+ * by the node (list pre-filter), `procmesh ps`, the TUI and the web dashboard, so
+ * they cannot drift apart.
  */
-import type { ProcessInfo } from '../protocols/types.js'
+import type { ProcessInfo } from './types.js'
+import { isOneOf } from './validate.js'
+
+/**
+ * The text a filter searches: name, command line and user, lower-cased. NUL separates
+ * the fields (it cannot be typed into a filter), so a needle never matches across two.
+ * Views that filter on every keypress cache this per process.
+ */
+export function filterHaystack (p: ProcessInfo): string {
+  return `${p.name}\u0000${p.cmd}\u0000${p.user}`.toLowerCase()
+}
+
+/** A filter as typed, in the form haystacks are searched with. */
+export function filterNeedle (filter: string): string {
+  return filter.toLowerCase()
+}
+
+/** The process filter: a case-insensitive substring of the name, the command line or the user; empty matches everything. */
+export function matchesFilter (p: ProcessInfo, filter: string | undefined): boolean {
+  if (filter === undefined || filter === '') return true
+  return filterHaystack(p).includes(filterNeedle(filter))
+}
+
+export function filterProcesses (processes: readonly ProcessInfo[], filter: string | undefined): ProcessInfo[] {
+  return filter === undefined || filter === '' ? [...processes] : processes.filter(p => matchesFilter(p, filter))
+}
+
+/**
+ * The processes a filter keeps plus every ancestor of each, so a filtered tree still
+ * shows where the matches sit. `matches` defaults to matchesFilter (the TUI passes its cached test).
+ */
+export function withAncestors (processes: readonly ProcessInfo[], filter: string, matches: (p: ProcessInfo) => boolean = p => matchesFilter(p, filter)): ProcessInfo[] {
+  const byPid = new Map<number, ProcessInfo>()
+  for (const p of processes) if (!byPid.has(p.pid)) byPid.set(p.pid, p)
+  const keep = new Set<number>()
+  for (const p of processes) {
+    if (!matches(p)) continue
+    let cur: ProcessInfo | undefined = p
+    // the keep check stops the walk at a kept ancestor and at a parent cycle
+    while (cur !== undefined && !keep.has(cur.pid)) {
+      keep.add(cur.pid)
+      cur = cur.ppid !== cur.pid ? byPid.get(cur.ppid) : undefined
+    }
+  }
+  return processes.filter(p => keep.has(p.pid))
+}
 
 export type SortKey = 'cpu' | 'mem' | 'pid' | 'name'
 export const SORT_KEYS: readonly SortKey[] = ['cpu', 'mem', 'pid', 'name']
@@ -15,7 +62,7 @@ export interface SortSpec {
 }
 
 export function isSortKey (value: unknown): value is SortKey {
-  return typeof value === 'string' && (SORT_KEYS as readonly string[]).includes(value)
+  return isOneOf(value, SORT_KEYS)
 }
 
 export interface ProcessNode {

@@ -1,0 +1,154 @@
+/**
+ * The model of `procmesh top`: its state, the actions that change it and the effects
+ * it asks of the app. Types and constants only, so the keymap, the rows, the layout,
+ * the reducer and the views can all depend on it without depending on each other.
+ */
+import type { PeerError, PsEntry } from '../../protocols/control.js'
+import type { SignalName } from '../../protocols/messages.js'
+import type { SortKey } from '../../protocols/processes.js'
+import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
+
+export type Pane = 'hosts' | 'procs' | 'details'
+/** `starting`: top started a node and waits for it; `down`: the node went away and we reconnect. */
+export type ConnectionState = 'connecting' | 'starting' | 'up' | 'down'
+
+/** The latest `ps` answer for one host. An error keeps the processes seen before it. */
+export interface HostProcs {
+  peerId: string
+  name: string
+  receivedAt: number
+  collectedAt?: number
+  processes: ProcessInfo[]
+  error?: PeerError
+}
+
+/** A process as the user saw it: a stop names exactly this pid and start time. */
+export interface ProcRef {
+  peerId: string
+  hostName: string
+  pid: number
+  startTime: number
+  name: string
+  cmd: string
+  managedId?: string
+}
+
+export interface CpuPoint { at: number, cpu: number }
+
+export type Modal =
+  /** `scroll`: first line shown, when the help is taller than the terminal */
+  | { kind: 'help', scroll: number }
+  /** the filter applies as it is typed; Esc restores `previous` */
+  | { kind: 'filter', previous: string }
+  | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
+  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean }
+  /** `warned`: the draft has shell operators and the user was told they pass literally */
+  | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
+
+export interface LogView {
+  peerId: string
+  managedId: string
+  lines: string[]
+  /** the unterminated last line */
+  partial: string
+  /** lines up from the bottom; 0 follows new output */
+  scroll: number
+  ended?: string
+  failed?: boolean
+}
+
+export interface Details {
+  target: ProcRef
+  /** the process as last listed; `gone` once a listing of its host no longer has it */
+  snapshot: ProcessInfo
+  gone: boolean
+  logs?: LogView
+}
+
+export interface StatusLine { text: string, level: 'info' | 'error', at: number }
+
+export interface State {
+  now: number
+  size: { cols: number, rows: number }
+  connection: ConnectionState
+  /** what the connection is doing, for the header ("node restarting… retry in 2s") */
+  connectionNote: string
+  /** self first, then by name */
+  hosts: PeerEntry[]
+  cpuTrail: Readonly<Record<string, readonly CpuPoint[]>>
+  procs: Readonly<Record<string, HostProcs>>
+  selectedHost?: string
+  hostCursor: number
+  hostScroll: number
+  procCursor: number
+  procScroll: number
+  /** the selected process: the cursor follows it when rows move under it */
+  procSel?: { peerId: string, pid: number }
+  focus: Pane
+  filter: string
+  sort: SortKey
+  reverse: boolean
+  tree: boolean
+  folded: Readonly<Record<string, ReadonlySet<number>>>
+  meshWide: boolean
+  modal?: Modal
+  details?: Details
+  status?: StatusLine
+  quitting: boolean
+}
+
+export type Effect =
+  | { kind: 'kill', target: ProcRef, signal: SignalName, tree: boolean }
+  | { kind: 'run', peerId: string, hostName: string, argv: string[] }
+  | { kind: 'followLogs', peerId: string, hostName: string, managedId: string }
+  | { kind: 'stopLogs' }
+  | { kind: 'quit' }
+
+export type Action =
+  // ---- from the data source and the terminal ----
+  | { type: 'peers', peers: PeerEntry[] }
+  /** `only`: the hosts a fan-out ps answered for; the processes of any other host are dropped */
+  | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
+  /** CPU history per host, for the sparklines */
+  | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
+  | { type: 'connection', state: ConnectionState, note?: string }
+  | { type: 'tick', now: number }
+  | { type: 'resize', cols: number, rows: number }
+  | { type: 'logData', managedId: string, data: string }
+  | { type: 'logEnd', managedId: string, text: string, failed?: boolean }
+  | { type: 'status', text: string, level?: 'info' | 'error' }
+  // ---- from keys ----
+  | { type: 'move', delta: number }
+  | { type: 'page', dir: 1 | -1 }
+  | { type: 'jump', to: 'first' | 'last' }
+  | { type: 'focus', dir: 1 | -1 }
+  | { type: 'enter' }
+  | { type: 'back' }
+  | { type: 'openFilter' }
+  | { type: 'toggleTree' }
+  | { type: 'fold', open: boolean }
+  | { type: 'sort', key: SortKey }
+  | { type: 'reverse' }
+  | { type: 'askStop' }
+  | { type: 'askStart' }
+  | { type: 'logs' }
+  | { type: 'toggleMeshWide' }
+  | { type: 'toggleHelp' }
+  | { type: 'quit' }
+  // ---- inside modals ----
+  | { type: 'inputChar', ch: string }
+  | { type: 'inputErase', what: 'char' | 'word' | 'all' }
+  | { type: 'submit' }
+  | { type: 'cancel' }
+  | { type: 'pick', delta: number }
+  | { type: 'pickIndex', index: number }
+  | { type: 'toggleSubtree' }
+  | { type: 'confirm' }
+
+export interface Step { state: State, effects: Effect[] }
+
+
+/** CPU samples older than this are dropped: the sparkline shows this window. */
+export const TRAIL_WINDOW_MS = 8 * 60 * 1000
+
+export const SORT_LABELS: Readonly<Record<SortKey, string>> = { cpu: 'CPU', mem: 'memory', pid: 'PID', name: 'name' }

@@ -1,0 +1,67 @@
+/**
+ * Derived views of the TUI state (pure): the layout, the listed hosts and rows, the
+ * selection, what the data source should list. The reducer and the drawing both use them.
+ */
+import type { ListTop } from '../../protocols/messages.js'
+import type { PeerEntry } from '../../protocols/types.js'
+import { computeLayout, type Layout } from './layout.js'
+import type { ProcRef, State } from './model.js'
+import { selectRowsFor, type ProcRow } from './rows.js'
+
+export function layoutOf (s: State): Layout {
+  return computeLayout(s.size.cols, s.size.rows, s.hosts.length, s.details !== undefined)
+}
+
+/** The hosts whose processes the pane lists. */
+export function listedHostIds (s: State): string[] {
+  if (s.meshWide) {
+    const ids = s.hosts.map(h => h.peerId)
+    for (const id of Object.keys(s.procs)) if (!ids.includes(id)) ids.push(id)
+    return ids
+  }
+  return s.selectedHost !== undefined ? [s.selectedHost] : []
+}
+
+export function selectRows (s: State): ProcRow[] {
+  return selectRowsFor({
+    procs: s.procs,
+    hostIds: listedHostIds(s),
+    filter: s.filter,
+    sort: s.sort,
+    reverse: s.reverse,
+    tree: s.tree,
+    folded: s.folded
+  })
+}
+
+export function selectedHostEntry (s: State): PeerEntry | undefined {
+  return s.hosts.find(h => h.peerId === s.selectedHost)
+}
+
+export function selectedRow (s: State): ProcRow | undefined {
+  return selectRows(s)[s.procCursor]
+}
+
+/** What the data source should list: the selected host, or every host in mesh-wide mode. */
+export function psTarget (s: State): string | undefined {
+  if (s.meshWide) return 'all'
+  return s.selectedHost
+}
+
+/** Processes asked of each host in mesh-wide mode: more than any screen shows. */
+export const MESH_WIDE_TOP_N = 200
+
+/**
+ * Mesh-wide, flat and sorted by CPU or memory, the screen shows the busiest processes of all
+ * hosts: each host is asked for its first MESH_WIDE_TOP_N by that key, not for everything.
+ * The tree, other sort keys and a reversed order need every process.
+ */
+export function psTop (s: State): ListTop | undefined {
+  if (!s.meshWide || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
+  return { by: s.sort, n: MESH_WIDE_TOP_N }
+}
+
+export function refOf (row: ProcRow): ProcRef {
+  const p = row.proc
+  return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }
+}
