@@ -8,6 +8,7 @@ import { checkHistory } from '../../../node/setup/doctor.js'
 import { HistoryRecorder } from '../../../node/host/history/recorder.js'
 import { diffEvents, topUnion, procKey } from '../../../node/host/history/records.js'
 import { HISTORY, validateHistoryRequest } from '../../../protocols/messages.js'
+import { CONTROL_API } from '../../../protocols/control-api.js'
 import type { Logger } from '../../../node/logger.js'
 import type { ProcessInfo, Snapshot } from '../../../protocols/types.js'
 
@@ -89,6 +90,10 @@ describe('history requests (protocol)', () => {
     assert.throws(() => validateHistoryRequest({ type: 'history', from: 1, to: 5, top: 1000 }), /top/)
     assert.throws(() => validateHistoryRequest({ type: 'history', events: true }), /events: needs a range/)
     assert.throws(() => validateHistoryRequest({ type: 'history', from: 0, to: 400 * 86_400_000 }), /longer than a year/)
+  })
+  it('the control API takes the same fields and checks them alike', () => {
+    assert.deepEqual(CONTROL_API.history.validateParams({ target: 'web3', from: 1, to: 5, top: 3, events: true }), { target: 'web3', from: 1, to: 5, top: 3, events: true, points: undefined, at: undefined, filter: undefined })
+    assert.throws(() => CONTROL_API.history.validateParams({ target: 'web3', from: 5, to: 1 }), /from: must be before to/)
   })
 })
 
