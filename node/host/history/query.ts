@@ -135,7 +135,9 @@ export function answerRange (store: HistoryStore, req: HistoryRequest, intervalM
   const to = req.to ?? 0
   const wanted = req.points ?? HISTORY_DEFAULT_POINTS
   const bucketMs = Math.max(intervalMs, Math.ceil((to - from) / wanted))
-  const useMinutes = bucketMs >= MINUTE_MS
+  // raw samples only for short ranges: a day and a half at 2,000 points would otherwise
+  // parse ~35 MB of lines while the node's event loop waits
+  const useMinutes = bucketMs >= MINUTE_MS || to - from > RAW_MAX_RANGE_MS
   // minute rollups: a bucket must hold whole minutes, or points would be uneven
   const effectiveBucket = useMinutes ? Math.ceil(bucketMs / MINUTE_MS) * MINUTE_MS : bucketMs
   const all = store.segments()
@@ -176,6 +178,9 @@ export function answerRange (store: HistoryStore, req: HistoryRequest, intervalM
   }
   return result
 }
+
+/** Ranges longer than this are answered from per-minute rollups whatever the points asked (at most ~5 segments read raw). */
+export const RAW_MAX_RANGE_MS = 4 * 60 * 60 * 1000
 
 /** `at` looks at segments this close to it (a sample is at most an interval away from a kept one). */
 const SEGMENT_SLACK_MS = 10 * 60 * 1000
