@@ -11,7 +11,7 @@ import { CONTROL_API, type ControlMethod } from '../protocols/control-api.js'
 import {
   STREAM_NOTIFICATION, procmeshErrorFrom, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
   type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult, type PeersParams, type PsEntry,
-  type PsParams, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
+  type LsEntry, type LsParams, type PsParams, type RestartParams, type RestartResultEntry, type RmParams, type RmResult, type RunEntry, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
   type TrustRemoveParams, type TrustRemoveResult
 } from '../protocols/control.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
@@ -236,7 +236,19 @@ export class ControlClient {
   peers (params: PeersParams = {}, opts?: InvokeOptions<never>): Promise<PeerEntry[]> { return this.invoke(CONTROL_API.peers, params, opts) }
   ps (params: PsParams, opts?: InvokeOptions<PsEntry>): Promise<PsEntry[]> { return this.invoke(CONTROL_API.ps, params, opts) }
   history (params: HistoryParams, opts?: InvokeOptions<HistoryEntry>): Promise<HistoryEntry[]> { return this.invoke(CONTROL_API.history, params, opts) }
-  run (params: RunParams, opts?: InvokeOptions<never>): Promise<RunResult> { return this.invoke(CONTROL_API.run, params, opts) }
+  /** `run` on one host: its RunResult */
+  async run (params: RunParams, opts?: InvokeOptions<RunEntry>): Promise<RunResult> {
+    const answer = await this.invoke(CONTROL_API.run, params, opts)
+    if (Array.isArray(answer)) throw new ProcmeshError('PROTOCOL_ERROR', `run ${params.target}: the node answered a group result for one host`)
+    return answer
+  }
+
+  /** `run` on a group target (`all`, `tag:K=V`): one RunEntry per host, each also streamed to `onData` as it arrives */
+  async runGroup (params: RunParams, opts?: InvokeOptions<RunEntry>): Promise<RunEntry[]> {
+    const answer = await this.invoke(CONTROL_API.run, params, opts)
+    if (!Array.isArray(answer)) throw new ProcmeshError('PROTOCOL_ERROR', `run ${params.target}: expected one entry per host from the node`)
+    return answer
+  }
   kill (params: KillParams, opts?: InvokeOptions<never>): Promise<KillResult> { return this.invoke(CONTROL_API.kill, params, opts) }
   logs (params: LogsParams, opts?: InvokeOptions<LogChunk>): Promise<LogsResult> { return this.invoke(CONTROL_API.logs, params, opts) }
   audit (params: AuditParams, opts?: InvokeOptions<AuditTargetEntry>): Promise<AuditTargetEntry[]> { return this.invoke(CONTROL_API.audit, params, opts) }
@@ -244,6 +256,9 @@ export class ControlClient {
   trustAdd (params: TrustAddParams, opts?: InvokeOptions<never>): Promise<TrustAddResult> { return this.invoke(CONTROL_API.trustAdd, params, opts) }
   trustRemove (params: TrustRemoveParams, opts?: InvokeOptions<never>): Promise<TrustRemoveResult> { return this.invoke(CONTROL_API.trustRemove, params, opts) }
   invite (params: InviteParams, opts?: InvokeOptions<never>): Promise<InviteResult> { return this.invoke(CONTROL_API.invite, params, opts) }
+  ls (params: LsParams, opts?: InvokeOptions<LsEntry>): Promise<LsEntry[]> { return this.invoke(CONTROL_API.ls, params, opts) }
+  restart (params: RestartParams, opts?: InvokeOptions<never>): Promise<RestartResultEntry> { return this.invoke(CONTROL_API.restart, params, opts) }
+  rm (params: RmParams, opts?: InvokeOptions<never>): Promise<RmResult> { return this.invoke(CONTROL_API.rm, params, opts) }
 
   onClose (handler: () => void): void {
     this.transport.onClose(handler)

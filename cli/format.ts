@@ -1,4 +1,22 @@
 /** Pure formatting helpers for human output. */
+import { safeText } from '../protocols/text.js'
+
+/**
+ * Remote text for a terminal (names, tags, hostnames, cmd, users, audit fields, error
+ * messages from other nodes): control characters shown as visible escapes, so no
+ * remote string can set a title, colour, the clipboard (OSC 52) or forge a line.
+ */
+export const safe = safeText
+
+/** A ps answer for human output: every remote string made safe (JSON output keeps them, escaped by JSON). */
+export function safePsEntry<E extends { name: string, processes?: Array<{ name: string, cmd: string, user: string, state: string }>, error?: { code: string, message: string } }> (entry: E): E {
+  return {
+    ...entry,
+    name: safeText(entry.name),
+    ...(entry.processes !== undefined ? { processes: entry.processes.map(p => ({ ...p, name: safeText(p.name), cmd: safeText(p.cmd), user: safeText(p.user), state: safeText(p.state) })) } : {}),
+    ...(entry.error !== undefined ? { error: { ...entry.error, message: safeText(entry.error.message) } } : {})
+  }
+}
 
 export function formatBytes (n: number): string {
   if (!Number.isFinite(n) || n < 0) return '-'
@@ -51,8 +69,9 @@ export function shortId (peerId: string): string {
 
 export type Align = 'left' | 'right'
 
-/** A plain text table; columns sized to content, last column unpadded. */
-export function table (headers: string[], rows: string[][], align: Align[] = []): string {
+/** A plain text table; columns sized to content, last column unpadded. Every cell is made safe (see `safe`). */
+export function table (headers: string[], rawRows: string[][], align: Align[] = []): string {
+  const rows = rawRows.map(r => r.map(c => safeText(c)))
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => {
     if (i === cells.length - 1 && align[i] !== 'right') return c

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ProcmeshError, errorMessage } from '../protocols/errors.js'
+import { safeText } from '../protocols/text.js'
 import { UsageError, resolveHome } from './args.js'
 import type { CommandSpec, OptionValues, OptionsConfig } from './command.js'
 import { createContext, type CliIO } from './context.js'
@@ -17,6 +18,9 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   kill: { summary: 'signal a process (or its subtree) on a peer', load: async () => (await import('./commands/kill.js')).killCommand },
   web: { summary: 'a browser dashboard and JSON API over the whole mesh', load: async () => (await import('./commands/web.js')).webCommand },
   logs: { summary: 'output of a managed process, optionally following it', load: async () => (await import('./commands/logs.js')).logsCommand },
+  ls: { summary: 'managed processes of a peer (or all): state, restarts, last exit, policy', load: async () => (await import('./commands/ls.js')).lsCommand },
+  restart: { summary: 'stop a managed process and start it again (by name or id)', load: async () => (await import('./commands/restart.js')).restartCommand },
+  rm: { summary: 'forget a managed process (stopping it first) and its log files', load: async () => (await import('./commands/rm.js')).rmCommand },
   top: { summary: 'the terminal UI: every host and process of the mesh, live', load: async () => (await import('./commands/top.js')).topCommand },
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },
   join: { summary: 'join the mesh of a token: store its key, make the inviter an admin', load: async () => (await import('./commands/join.js')).joinCommand },
@@ -114,7 +118,8 @@ export async function runCommand (argv: string[], io: CliIO = defaultIO()): Prom
     }
     const pe = err instanceof ProcmeshError ? err : new ProcmeshError('SERVER_ERROR', errorMessage(err))
     if (json) io.out(JSON.stringify({ error: pe.toJSON() }))
-    io.err(`procmesh ${name}: ${pe.message}`)
+    // error messages may carry remote text (names, another node's error): escaped, one line
+    io.err(`procmesh ${name}: ${safeText(pe.message)}`)
     return 1
   }
 }

@@ -1,5 +1,6 @@
 /** The node's own log: one line per event on stderr (or a file), with a level and a time. */
 import { format } from 'node:util'
+import { safeText } from '../protocols/text.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
@@ -17,7 +18,8 @@ export function createLogger (opts: { level?: LogLevel, write?: (line: string) =
   const prefix = opts.component !== undefined ? ` ${opts.component}` : ''
   const emit = (level: LogLevel) => (fmt: string, ...args: unknown[]): void => {
     if (LEVELS[level] < min) return
-    write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)}${prefix} ${format(fmt, ...args)}\n`)
+    // arguments may be remote text (names, addresses, reasons): a log line stays one line, without escapes
+    write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)}${prefix} ${format(fmt, ...args.map(a => typeof a === 'string' ? safeText(a) : a))}\n`)
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }

@@ -18,7 +18,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
+import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
+import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
+import { assertOwnHome } from './security/home-guard.js'
 import { loadOrCreateIdentity } from './security/identity.js'
 import { createProcmeshLibp2p, resolveListen, type ProcmeshLibp2p } from './mesh/libp2p.js'
 import type { Logger } from './logger.js'
@@ -32,7 +35,7 @@ import { MeshProtocols } from './mesh/mesh-protocols.js'
 import type { Authorizer } from './mesh/reqresp.js'
 import { SharedSampler } from './host/sampler.js'
 import { NodeSecurity } from './security/security.js'
-import { Supervisor } from './host/supervisor.js'
+import { Supervisor, type SupervisorEvent } from './host/supervisor.js'
 import { createProcReaders, stopProcess } from './host/process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
 
@@ -82,6 +85,7 @@ export class ProcmeshNode {
   private live?: LiveFigures
   private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
+  private reachKeeper?: ReachKeeper
   /** who may do what here; the security layer replaces the default */
   authorize: Authorizer = () => undefined
   /** start/stop/logs of processes; the supervisor replaces the default */
@@ -89,7 +93,10 @@ export class ProcmeshNode {
     start: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
     stop: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
     logs: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
-    managedByPid: () => new Map()
+    restart: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    remove: async () => { throw new ProcmeshError('SERVER_ERROR', 'process control is not available on this node') },
+    managedByPid: () => new Map(),
+    managed: () => []
   }
 
   constructor (config: NodeConfig, log: Logger) {
@@ -136,7 +143,9 @@ export class ProcmeshNode {
     const entries = this.view.entries(Date.now())
     const stats = this.gossipStats
     // this node's own entry says what it has gossiped (tests, the bench, a curious user)
-    return stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
+    const withStats = stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
+    // how this node reaches each member (reach.ts)
+    return this.reachKeeper !== undefined ? this.reachKeeper.withReach(withStats) : withStats
   }
 
   /** Register an extra part (protocol service, supervisor ...) before start(). */
@@ -145,6 +154,8 @@ export class ProcmeshNode {
   }
 
   async start (): Promise<void> {
+    // another user's home (keys, trust, links) is never used, as ssh refuses a foreign ~/.ssh
+    assertOwnHome(this.config.home, { policyFile: this.config.policyFile })
     // start-up steps and their times, logged once: join is measured from process start
     const t0 = performance.now()
     const steps: string[] = []
@@ -160,8 +171,10 @@ export class ProcmeshNode {
     await control.assertFree()
     const { key, created } = await loadOrCreateIdentity(this.paths.identityKey)
     step('home+key')
-    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, log: this.log })
+    const security = await NodeSecurity.open({ paths: this.paths, nodeName: this.config.name, readonly: this.config.readonly, policyFile: this.config.policyFile, spawnPath: this.config.spawnEnv.PATH, log: this.log })
     this.securityLayer = security
+    // bootstrap hosts keep their handshake slots while unknown hosts flood (issue 17 finding 4)
+    security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
     step('security+ports')
     const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
@@ -185,16 +198,27 @@ export class ProcmeshNode {
     const supervisor = new Supervisor({
       logsDir: this.paths.logsDir,
       stateFile: join(this.config.home, 'starts.jsonl'),
+      recordsFile: join(this.config.home, 'managed.json'),
       log: this.log,
       baseEnv: this.config.spawnEnv,
-      onExit: info => { recorder?.noteManagedExit(info) }
+      onEvent: event => {
+        recordSupervisorEvent(security, event)
+        if (event.kind === 'exit') recorder?.noteManagedExit(event.info)
+      }
     })
     this.processControl = {
       start: async (req, requestedBy) => await supervisor.startProcess(req, requestedBy),
       // the /proc readers cache the process table briefly: one set per stop request
-      stop: async req => await stopProcess(req, { ...createProcReaders(), selfPid: process.pid, parentPid: process.ppid, log: this.log }),
+      stop: async req => {
+        // a managed process stopped through procmesh stays stopped: its policy does not restart it
+        supervisor.noteStop(req.pid, req.startTime, req.signal)
+        return await stopProcess(req, { ...createProcReaders(), selfPid: process.pid, parentPid: process.ppid, log: this.log })
+      },
       logs: async (req, onChunk, signal) => await supervisor.logs(req.managedId, req.follow, onChunk, signal),
-      managedByPid: () => supervisor.managedByPid()
+      restart: async (req, requestedBy) => await supervisor.restart(req.ref, requestedBy),
+      remove: async (req, requestedBy) => await supervisor.remove(req.ref, requestedBy),
+      managedByPid: () => supervisor.managedByPid(),
+      managed: () => supervisor.managed()
     }
     const announcer = new SummaryAnnouncer({
       libp2p,
@@ -203,10 +227,13 @@ export class ProcmeshNode {
       onSnapshot: snap => { history.add(snap); recorder?.record(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
-      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: this.addrs() }),
+      identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
+    // the view's addresses into the peer store, a connection to every member (reach.ts)
+    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(Date.now()), selfAddrs: () => this.addrs(), log: this.log })
+    this.reachKeeper = reach
     const services = new HostServices({
       sampler: this.sampler,
       history,
@@ -229,7 +256,7 @@ export class ProcmeshNode {
       log: this.log
     })
     this.registerBaseMethods()
-    registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId })
+    registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId, trustedName: id => security.trust.entry(id)?.name })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
 
     const core: NodePart[] = [
@@ -255,6 +282,7 @@ export class ProcmeshNode {
         }
       },
       announcer,
+      { label: 'reach', start: () => { reach.start() }, stop: () => { reach.stop() } },
       prober,
       { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
@@ -299,5 +327,20 @@ export class ProcmeshNode {
       const entries = this.peers()
       return live === undefined || this.live === undefined ? entries : this.live.overlay(entries, live, Date.now())
     })
+  }
+}
+
+/** The supervisor's own doings in the audit log: every exit, and restarts the policy made. */
+function recordSupervisorEvent (security: NodeSecurity, event: SupervisorEvent): void {
+  const { info } = event
+  if (event.kind === 'exit') {
+    const how = info.exitedWhileDown
+      ? 'exited while the node was down (exit status unknown)'
+      : info.signal !== null ? `killed by ${info.signal}` : info.exitCode !== null ? `exited with code ${info.exitCode}` : 'exited (status unknown: not a child of this node)'
+    const next = event.next === 'restart' ? `; restart in ${event.delayMs ?? 0} ms (policy ${info.policy.restart})` : event.next === 'crash-loop' ? `; crash loop: ${info.policy.maxRestarts} restart(s) spent, not restarted again` : ''
+    security.recordSupervisorEvent('exit', { by: null, managedId: info.managedId, pid: info.pid, reason: `state ${info.state}`, result: `${how}${next}` })
+  } else if (event.kind === 'restart' && event.by === null) {
+    // restarts a peer asked for are audited by the guard with that peer
+    security.recordSupervisorEvent('restart', { by: null, managedId: info.managedId, pid: info.pid, reason: event.reason, result: `started pid ${info.pid} (restart ${info.restarts})`, argv: info.argv })
   }
 }

@@ -4,12 +4,14 @@
  * taken; an allowed start or stop writes a second line with the same `id` once the
  * result is known (readers keep the latest line of each id).
  */
+import { InvalidFieldError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from './limits.js'
 import {
   expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
 
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim'] as const
+/** exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart) */
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]
@@ -38,6 +40,12 @@ export interface AuditEntry {
   argv?: string[]
   envKeys?: string[]
   cwd?: string
+  /** start: the file it would run (resolved as execvp would), when found */
+  executable?: string
+  /** start: env entries that are search paths or code locations (PATH, PYTHONPATH ...), with their values */
+  envPaths?: Record<string, string>
+  /** stop, restart, remove, exit: the process, and the managed record it belongs to */
+  managedId?: string
   /** stop */
   pid?: number
   signal?: string
@@ -58,10 +66,44 @@ export function clip (text: string, max: number): string {
   return out + '...'
 }
 
-export function clipArgv (argv: readonly string[]): string[] {
-  const head = argv.slice(0, AUDIT_MAX_ARGS).map(a => clip(a, AUDIT_MAX_ARG_BYTES))
-  if (argv.length > AUDIT_MAX_ARGS) head.push(`... (${argv.length - AUDIT_MAX_ARGS} more arguments)`)
+export function clipArgv (argv: readonly string[], maxArgs = AUDIT_MAX_ARGS, maxArgBytes = AUDIT_MAX_ARG_BYTES): string[] {
+  const head = argv.slice(0, maxArgs).map(a => clip(a, maxArgBytes))
+  if (argv.length > maxArgs) head.push(`... (${argv.length - maxArgs} more arguments)`)
   return head
+}
+
+/**
+ * A denied start keeps much less of its argv: a refusal needs only enough to see what
+ * was asked, and a peer sending denied requests must not fill the log quickly.
+ */
+export const AUDIT_DENIED_MAX_ARGS = 8
+export const AUDIT_DENIED_MAX_ARG_BYTES = 128
+
+/**
+ * Clip every field of an entry to what validateAuditEntry accepts (the writer does
+ * this before writing and the reader before validating), so no line is ever dropped
+ * for its length: an over-long field is shown cut, marked with "...".
+ */
+export function clipAuditEntry (value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...value }
+  const text = (k: string, max: number): void => { if (typeof out[k] === 'string') out[k] = clip(out[k], max) }
+  text('reason', AUDIT_MAX_TEXT_BYTES)
+  text('result', AUDIT_MAX_TEXT_BYTES)
+  text('cwd', AUDIT_MAX_TEXT_BYTES)
+  text('executable', AUDIT_MAX_TEXT_BYTES)
+  text('addr', MAX_ADDR_BYTES)
+  text('name', MAX_NAME_BYTES)
+  text('signal', 16)
+  text('role', 16)
+  if (Array.isArray(out.argv) && out.argv.every(a => typeof a === 'string')) {
+    const argv = out.argv as string[]
+    out.argv = argv.length > AUDIT_MAX_ARGS + 1 || argv.some(a => Buffer.byteLength(a) > AUDIT_MAX_ARG_BYTES + 64) ? clipArgv(argv) : argv
+  }
+  if (Array.isArray(out.envKeys)) out.envKeys = out.envKeys.slice(0, 256).map(k => typeof k === 'string' ? clip(k, 128) : k)
+  if (typeof out.envPaths === 'object' && out.envPaths !== null && !Array.isArray(out.envPaths)) {
+    out.envPaths = Object.fromEntries(Object.entries(out.envPaths).slice(0, AUDIT_MAX_ENV_PATHS).map(([k, v]) => [clip(k, 128), typeof v === 'string' ? clip(v, AUDIT_MAX_ARG_BYTES) : v]))
+  }
+  return out
 }
 
 const TEXT = { maxBytes: AUDIT_MAX_TEXT_BYTES }
@@ -90,6 +132,12 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (envKeys !== undefined) entry.envKeys = envKeys
   const cwd = optional(r.cwd, v => expectString(v, `${path}.cwd`, TEXT))
   if (cwd !== undefined) entry.cwd = cwd
+  const executable = optional(r.executable, v => expectString(v, `${path}.executable`, TEXT))
+  if (executable !== undefined) entry.executable = executable
+  const envPaths = optional(r.envPaths, v => validateEnvPaths(v, `${path}.envPaths`))
+  if (envPaths !== undefined) entry.envPaths = envPaths
+  const managedId = optional(r.managedId, v => expectString(v, `${path}.managedId`, { pattern: /^[A-Za-z0-9_-]{1,64}$/ }))
+  if (managedId !== undefined) entry.managedId = managedId
   const pid = optional(r.pid, v => expectInt(v, `${path}.pid`))
   if (pid !== undefined) entry.pid = pid
   const signal = optional(r.signal, v => expectString(v, `${path}.signal`, { maxBytes: 16 }))
@@ -101,6 +149,18 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   const result = optional(r.result, v => expectString(v, `${path}.result`, TEXT))
   if (result !== undefined) entry.result = result
   return entry
+}
+
+/** env entries an audit line may show with their value */
+export const AUDIT_MAX_ENV_PATHS = 16
+
+function validateEnvPaths (value: unknown, path: string): Record<string, string> {
+  const r = expectRecord(value, path)
+  const keys = Object.keys(r)
+  if (keys.length > AUDIT_MAX_ENV_PATHS) throw new InvalidFieldError(path, `more than ${AUDIT_MAX_ENV_PATHS} entries`)
+  const out: Record<string, string> = {}
+  for (const k of keys) out[expectString(k, `${path} key`, { maxBytes: 128 })] = expectString(r[k], `${path}.${k.slice(0, 40)}`, { maxBytes: AUDIT_MAX_ARG_BYTES + 64 })
+  return out
 }
 
 /** Keep the latest line of each id, in the order the ids first appeared. */

@@ -8,20 +8,22 @@
  * field or a rule changes here once.
  */
 import { validateAuditEntry } from './audit.js'
+import { MANAGED_REF_PATTERN, MAX_MANAGED_LIST, validateManagedName, validateManagedProcess, validateRestartPolicy } from './managed.js'
 import {
   CONTROL_METHODS, parsePeersParams, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
   type InviteParams, type InviteResult, type KillParams, type KillResult, type LogsParams, type LogsResult,
-  type PeerError, type PeersParams, type PsEntry, type PsParams, type RunParams, type RunResult, type TrustAddParams,
+  type LsEntry, type LsParams, type PeerError, type PeersParams, type PsEntry, type PsParams, type RestartParams, type RestartResultEntry,
+  type RmParams, type RmResult, type RunEntry, type RunParams, type RunResult, type TrustAddParams,
   type TrustAddResult, type TrustListResult, type TrustRemoveParams, type TrustRemoveResult
 } from './control.js'
-import { isErrorCode, toProcmeshError } from './errors.js'
+import { InvalidFieldError, isErrorCode, toProcmeshError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
   HISTORY, LOGS, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
   REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateHistoryRequest, validateListTop, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
-import type { IdInfo, PeerEntry } from './types.js'
+import { PEER_REACH, type IdInfo, type PeerEntry } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, expectStringMap, optional
 } from './validate.js'
@@ -157,6 +159,7 @@ export function validatePeerEntry (value: unknown, path: string): PeerEntry {
   const intervalMs = optional(r.intervalMs, v => expectInt(v, `${path}.intervalMs`, { min: 0 }))
   const liveAt = optional(r.liveAt, v => expectNumber(v, `${path}.liveAt`, { min: 0 }))
   const gossip = optional(r.gossip, v => validateGossipStats(v, `${path}.gossip`))
+  const reach = optional(r.reach, v => expectOneOf(v, `${path}.reach`, PEER_REACH))
   return {
     peerId: expectString(r.peerId, `${path}.peerId`, { minLength: 1, maxBytes: 128 }),
     name: expectString(r.name, `${path}.name`, { maxBytes: MAX_NAME_BYTES * 2 }),
@@ -172,7 +175,8 @@ export function validatePeerEntry (value: unknown, path: string): PeerEntry {
     topMem: validateTop(r.topMem, `${path}.topMem`),
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(liveAt !== undefined ? { liveAt } : {}),
-    ...(gossip !== undefined ? { gossip } : {})
+    ...(gossip !== undefined ? { gossip } : {}),
+    ...(reach !== undefined ? { reach } : {})
   }
 }
 
@@ -252,22 +256,35 @@ const history: ControlMethod<HistoryParams, HistoryEntry[], HistoryEntry> = {
   timeoutMs: fanOut
 }
 
-const run: ControlMethod<RunParams, RunResult> = {
+/** One host's answer to a group `run`: its RunResult or its error. */
+export function validateRunEntry (value: unknown, path = 'entry'): RunEntry {
+  return targetEntry(value, path, r => START.validateResult(r))
+}
+
+/** `run` on one host answers its RunResult; on a group (`all`, `tag:`) one RunEntry per host, streamed as they come. */
+const run: ControlMethod<RunParams, RunResult | RunEntry[], RunEntry> = {
   name: CONTROL_METHODS.run,
   validateParams (value) {
     const r = paramsRecord(value)
     const cwd = optional(r.cwd, v => expectString(v, 'cwd', { maxBytes: MAX_PATH_BYTES, minLength: 1, noNul: true }))
     const env = optional(r.env, validateEnv)
     const requestId = optional(r.requestId, v => expectString(v, 'requestId', { pattern: REQUEST_ID_PATTERN }))
+    const name = optional(r.name, v => validateManagedName(v, 'name'))
+    const policy = optional(r.policy, v => validateRestartPolicy(v, 'policy'))
     return {
       target: target(r),
       argv: validateArgv(r.argv),
+      ...(name !== undefined ? { name } : {}),
+      ...(policy !== undefined ? { policy } : {}),
       ...(cwd !== undefined ? { cwd } : {}),
       ...(env !== undefined ? { env } : {}),
       ...(requestId !== undefined ? { requestId } : {})
     }
   },
-  validateResult: value => ({ ...targetOfResult(value), ...START.validateResult(value) }),
+  validateResult: value => Array.isArray(value)
+    ? expectArray(value, 'result', MAX_TARGET_ENTRIES).map((e, i) => validateRunEntry(e, `result[${i}]`))
+    : { ...targetOfResult(value), ...START.validateResult(value) },
+  validateNotification: value => validateRunEntry(value),
   timeoutMs: () => RUN_TIMEOUT_MS
 }
 
@@ -278,16 +295,20 @@ const kill: ControlMethod<KillParams, KillResult> = {
     const startTime = optional(r.startTime, v => expectNumber(v, 'startTime', { min: 0 }))
     const tree = optional(r.tree, v => expectBoolean(v, 'tree'))
     const graceMs = optional(r.graceMs, v => expectInt(v, 'graceMs', { min: 0 }))
+    // a pid, or a managed process's name or id (resolved on the target to its running pid)
+    const ref = optional(r.ref, v => expectString(v, 'ref', { pattern: MANAGED_REF_PATTERN }))
+    if ((ref === undefined) === (r.pid === undefined)) throw new InvalidFieldError('pid', 'give a pid or a ref (a managed process\'s name or id), not both or neither')
     return {
       target: target(r),
-      pid: expectInt(r.pid, 'pid'),
+      ...(ref !== undefined ? { ref } : { pid: expectInt(r.pid, 'pid') }),
       signal: expectOneOf(r.signal ?? 'TERM', 'signal', SIGNALS),
       ...(startTime !== undefined ? { startTime } : {}),
       ...(tree !== undefined ? { tree } : {}),
       ...(graceMs !== undefined ? { graceMs } : {})
     }
   },
-  validateResult: value => ({ ...targetOfResult(value), ...STOP.validateResult(value) }),
+  // older nodes do not say whether a grace period ran out: they never escalate silently, so false
+  validateResult: value => { const r = STOP.validateResult(value); return { ...targetOfResult(value), ...r, escalated: r.escalated ?? false } },
   timeoutMs: p => (p.graceMs ?? 0) + KILL_TIMEOUT_MARGIN_MS
 }
 
@@ -330,7 +351,8 @@ const trustAdd: ControlMethod<TrustAddParams, TrustAddResult> = {
   name: CONTROL_METHODS.trustAdd,
   validateParams (value) {
     const r = paramsRecord(value)
-    return { role: expectOneOf(r.role, 'role', TRUST_ROLES), peer: peerText(r) }
+    const dryRun = optional(r.dryRun, v => expectBoolean(v, 'dryRun'))
+    return { role: expectOneOf(r.role, 'role', TRUST_ROLES), peer: peerText(r), ...(dryRun !== undefined ? { dryRun } : {}) }
   },
   validateResult (value) {
     const { peerId, name, r } = trustChange(value)
@@ -341,10 +363,14 @@ const trustAdd: ControlMethod<TrustAddParams, TrustAddResult> = {
 
 const trustRemove: ControlMethod<TrustRemoveParams, TrustRemoveResult> = {
   name: CONTROL_METHODS.trustRemove,
-  validateParams: value => ({ peer: peerText(paramsRecord(value)) }),
+  validateParams (value) {
+    const r = paramsRecord(value)
+    const dryRun = optional(r.dryRun, v => expectBoolean(v, 'dryRun'))
+    return { peer: peerText(r), ...(dryRun !== undefined ? { dryRun } : {}) }
+  },
   validateResult (value) {
     const { peerId, name, r } = trustChange(value)
-    return { peerId, name, removed: expectOneOf(r.removed, 'result.removed', TRUST_ROLES) }
+    return { peerId, name, removed: r.removed === null ? null : expectOneOf(r.removed, 'result.removed', TRUST_ROLES) }
   },
   timeoutMs: local
 }
@@ -369,6 +395,64 @@ const invite: ControlMethod<InviteParams, InviteResult> = {
 }
 
 /** Every method of the local control API, by the names of CONTROL_METHODS. */
+/** `ls`: the managed processes of each target, like ps. */
+export function validateLsEntry (value: unknown, path = 'entry'): LsEntry {
+  return targetEntry(value, path, (r, p) => ({
+    processes: expectArray(r.processes, `${p}.processes`, MAX_MANAGED_LIST).map((x, i) => validateManagedProcess(x, `${p}.processes[${i}]`))
+  }))
+}
+
+const ls: ControlMethod<LsParams, LsEntry[], LsEntry> = {
+  name: CONTROL_METHODS.ls,
+  validateParams: value => ({ target: target(paramsRecord(value)) }),
+  validateResult: value => targetList(value, validateLsEntry),
+  validateNotification: value => validateLsEntry(value),
+  timeoutMs: fanOut
+}
+
+function managedRef (r: Record<string, unknown>): string {
+  return expectString(r.ref, 'ref', { pattern: MANAGED_REF_PATTERN })
+}
+
+/** `restart`: a managed process on one target by id, name or pid; answers the new pid. */
+const restart: ControlMethod<RestartParams, RestartResultEntry> = {
+  name: CONTROL_METHODS.restart,
+  validateParams (value) {
+    const r = paramsRecord(value)
+    return { target: target(r), ref: managedRef(r) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      ...targetOfResult(value),
+      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
+      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
+      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
+    }
+  },
+  // a running process is stopped first (TERM, KILL after 5 s), then started again
+  timeoutMs: () => RUN_TIMEOUT_MS
+}
+
+/** `rm`: forget a managed process on one target (stopped first when it runs). */
+const rm: ControlMethod<RmParams, RmResult> = {
+  name: CONTROL_METHODS.rm,
+  validateParams (value) {
+    const r = paramsRecord(value)
+    return { target: target(r), ref: managedRef(r) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      ...targetOfResult(value),
+      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
+      managedName: r.managedName === null ? null : expectString(r.managedName, 'result.managedName', { maxBytes: 64 }),
+      stopped: expectBoolean(r.stopped, 'result.stopped')
+    }
+  },
+  timeoutMs: () => RUN_TIMEOUT_MS
+}
+
 export const CONTROL_API = {
   id,
   peers,
@@ -381,5 +465,8 @@ export const CONTROL_API = {
   trustList,
   trustAdd,
   trustRemove,
-  invite
+  invite,
+  ls,
+  restart,
+  rm
 } as const

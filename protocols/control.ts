@@ -7,6 +7,7 @@ import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
 import type { HistoryRequest, HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
 import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
+import type { ManagedProcess, RestartPolicy } from './managed.js'
 import type { Role, TrustRole } from './wire.js'
 
 export const CONTROL_METHODS = {
@@ -16,6 +17,9 @@ export const CONTROL_METHODS = {
   run: 'run',
   kill: 'kill',
   logs: 'logs',
+  ls: 'ls',
+  restart: 'restart',
+  rm: 'rm',
   history: 'history',
   audit: 'audit',
   trustList: 'trust.list',
@@ -91,16 +95,38 @@ export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }
   | { peerId: string, name: string, error: PeerError }
 
-/** `run`: exactly one target. `requestId` makes retries idempotent (the CLI generates one). */
-export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string }
+/**
+ * `run`: `requestId` makes retries idempotent (the CLI generates one). One host
+ * answers with a RunResult; a group target (`all`, `tag:K=V`) streams one RunEntry
+ * per matching host as a notification and answers with all of them (an array).
+ * `name` and `policy` make it a named, supervised process (unique names per host).
+ */
+export interface RunParams { target: string, argv: string[], cwd?: string, env?: Record<string, string>, requestId?: string, name?: string, policy?: RestartPolicy }
 export interface RunResult { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+export type RunEntry = RunResult | { peerId: string, name: string, error: PeerError }
 
-/** `kill`: startTime optional: the node looks it up on the target when the caller did not see one. */
-export interface KillParams { target: string, pid: number, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }
-export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[] }
+/**
+ * `kill`: pid, or ref (a managed id or name on the target, resolved there to its running pid).
+ * startTime optional: the node looks it up on the target when the caller did not see one.
+ */
+export interface KillParams { target: string, pid?: number, ref?: string, startTime?: number, signal?: SignalName, tree?: boolean, graceMs?: number }
+/** escalated: the grace period ran out and KILL was sent */
+export interface KillResult { peerId: string, name: string, pid: number, signal: string, result: 'signalled' | 'exited' | 'gone', signalled: number[], escalated: boolean }
 
-/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. */
+/** `logs`: streams `{ stream, data }` chunks as notifications; returns how the process ended. managedId: id, name or pid. */
 export interface LogsParams { target: string, managedId: string, follow?: boolean }
+
+/** `ls`: one entry per target, like ps. */
+export interface LsParams { target: string }
+export type LsEntry =
+  | { peerId: string, name: string, processes: ManagedProcess[] }
+  | { peerId: string, name: string, error: PeerError }
+
+/** `restart` / `rm`: one target, ref = managed id, name or pid. */
+export interface RestartParams { target: string, ref: string }
+export interface RestartResultEntry { peerId: string, name: string, managedId: string, pid: number, startTime: number }
+export interface RmParams { target: string, ref: string }
+export interface RmResult { peerId: string, name: string, managedId: string, managedName: string | null, stopped: boolean }
 export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
 
 /** `history`: one entry per target; the fields of the history protocol's request (`since`, or a range). */
@@ -135,10 +161,12 @@ export interface TrustListResult {
 }
 
 /** `trust.add` and `trust.remove`: PEER is a peer id or a node name. */
-export interface TrustAddParams { peer: string, role: TrustRole }
+/** `dryRun`: only say which peer PEER is (names come from gossip: the CLI confirms the full id first) */
+export interface TrustAddParams { peer: string, role: TrustRole, dryRun?: boolean }
 export interface TrustAddResult { peerId: string, name: string | null, role: TrustRole }
-export interface TrustRemoveParams { peer: string }
-export interface TrustRemoveResult { peerId: string, name: string | null, removed: TrustRole }
+export interface TrustRemoveParams { peer: string, dryRun?: boolean }
+/** `removed` is null only for a dry run on a peer without an entry */
+export interface TrustRemoveResult { peerId: string, name: string | null, removed: TrustRole | null }
 
 /** `invite`: a join token; `role` grants the joining node that role here (single use). */
 export interface InviteParams { role?: Role }

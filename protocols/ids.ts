@@ -14,6 +14,9 @@ export const STOP_PROTOCOL = '/procmesh/stop/1.0.0'
 export const LOGS_PROTOCOL = '/procmesh/logs/1.0.0'
 export const HISTORY_PROTOCOL = '/procmesh/history/1.0.0'
 export const AUDIT_PROTOCOL = '/procmesh/audit/1.0.0'
+export const MANAGED_PROTOCOL = '/procmesh/managed/1.0.0'
+export const RESTART_PROTOCOL = '/procmesh/restart/1.0.0'
+export const REMOVE_PROTOCOL = '/procmesh/remove/1.0.0'
 /** a node's full summary, pulled by a viewer that saw a gap in its gossip or a new peer */
 export const SUMMARY_PROTOCOL = '/procmesh/summary/1.0.0'
 /** liveness probe: the stream is opened (one round trip) and closed, nothing is sent */

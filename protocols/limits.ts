@@ -116,3 +116,13 @@ export const REDIAL_BASE_MS = 500
 export const REDIAL_MAX_MS = 30_000
 /** A dial that has not completed by then is abandoned. */
 export const DIAL_TIMEOUT_MS = 5000
+
+// ---- reach (node/mesh/reach.ts) ----
+/** How often a node feeds the addresses of its view into the peer store and dials unconnected members. */
+export const REACH_TICK_MS = 1000
+/**
+ * Members a node keeps a connection to on its own initiative: the connection manager
+ * holds 300 (node/mesh/libp2p.ts); the rest is left for members that dial us, relayed
+ * connections and clients of the moment.
+ */
+export const MAX_KEPT_MEMBERS = 250

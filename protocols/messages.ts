@@ -4,8 +4,12 @@
  */
 import { InvalidFieldError } from './errors.js'
 import {
-  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
+  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, MANAGED_PROTOCOL, REMOVE_PROTOCOL, RESTART_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
 } from './ids.js'
+import {
+  MAX_MANAGED_LIST, validateManagedName, validateManagedProcess, validateManagedRef, validateRestartPolicy,
+  type ManagedProcess, type RestartPolicy
+} from './managed.js'
 import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
 import { MAX_SUMMARY_BYTES } from './limits.js'
@@ -117,7 +121,8 @@ export const LIST: ProtocolDescriptor<ListRequest, ListResult> = {
 }
 
 // ---- start ----
-export interface StartRequest { type: 'start', requestId: string, argv: string[], cwd?: string, env?: Record<string, string> }
+/** name: unique on the target; policy: how the process is brought back (default: never) */
+export interface StartRequest { type: 'start', requestId: string, argv: string[], cwd?: string, env?: Record<string, string>, name?: string, policy?: RestartPolicy }
 export interface StartResult { managedId: string, pid: number, startTime: number }
 
 export function validateArgv (value: unknown): string[] {
@@ -170,7 +175,9 @@ export const START: ProtocolDescriptor<StartRequest, StartResult> = {
       requestId: expectString(r.requestId, 'requestId', { pattern: REQUEST_ID_PATTERN }),
       argv: validateArgv(r.argv),
       cwd: optional(r.cwd, v => expectString(v, 'cwd', { maxBytes: MAX_PATH_BYTES, minLength: 1, noNul: true })),
-      env: optional(r.env, validateEnv)
+      env: optional(r.env, validateEnv),
+      ...(r.name !== undefined ? { name: validateManagedName(r.name) } : {}),
+      ...(r.policy !== undefined ? { policy: validateRestartPolicy(r.policy) } : {})
     }
   },
   validateResult (value) {
@@ -186,7 +193,8 @@ export const START: ProtocolDescriptor<StartRequest, StartResult> = {
 // ---- stop ----
 export interface StopRequest { type: 'stop', pid: number, startTime: number, signal: SignalName, tree: boolean, graceMs?: number }
 export type StopOutcome = 'signalled' | 'exited' | 'gone'
-export interface StopResult { pid: number, signal: SignalName, result: StopOutcome, signalled: number[] }
+/** escalated: a grace period ran out and the survivors were sent KILL (absent from older nodes) */
+export interface StopResult { pid: number, signal: SignalName, result: StopOutcome, signalled: number[], escalated?: boolean }
 
 export const STOP: ProtocolDescriptor<StopRequest, StopResult> = {
   id: STOP_PROTOCOL,
@@ -216,12 +224,14 @@ export const STOP: ProtocolDescriptor<StopRequest, StopResult> = {
       pid: expectInt(r.pid, 'result.pid'),
       signal: expectOneOf(r.signal, 'result.signal', SIGNALS),
       result: expectOneOf(r.result, 'result.result', ['signalled', 'exited', 'gone'] as const),
-      signalled: expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`))
+      signalled: expectArray(r.signalled, 'result.signalled', 65536).map((p, i) => expectInt(p, `result.signalled[${i}]`)),
+      ...(r.escalated !== undefined ? { escalated: expectBoolean(r.escalated, 'result.escalated') } : {})
     }
   }
 }
 
 // ---- logs ----
+/** managedId: a managed id, or the name or current pid of a managed process (see managed.ts) */
 export interface LogsRequest { type: 'logs', managedId: string, follow: boolean }
 export interface LogChunk { stream: 'stdout' | 'stderr', data: string }
 export interface LogsEnd { exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
@@ -259,6 +269,89 @@ export const LOGS: ProtocolDescriptor<LogsRequest, LogsEnd> = {
 export function validateLogChunk (value: unknown): LogChunk {
   const r = expectRecord(value, 'chunk')
   return { stream: expectOneOf(r.stream, 'chunk.stream', ['stdout', 'stderr'] as const), data: expectString(r.data, 'chunk.data', { maxBytes: 512 * 1024 }) }
+}
+
+// ---- managed processes: list, restart, remove ----
+export interface ManagedRequest { type: 'managed' }
+export interface ManagedResult { processes: ManagedProcess[] }
+
+export const MANAGED: ProtocolDescriptor<ManagedRequest, ManagedResult> = {
+  id: MANAGED_PROTOCOL,
+  role: 'read',
+  maxRequestBytes: 1024,
+  // MAX_KEPT (500) records of argv up to 512 KiB would not fit anything; records carry argv
+  // clipped by the server (MAX_LISTED_ARGV_BYTES), so 500 x ~5 KiB is far under this
+  maxResponseBytes: 16 * 1024 * 1024,
+  readDeadlineMs: 5000,
+  deadlineMs: 10_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'managed')
+    return { type: 'managed' }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return { processes: expectArray(r.processes, 'result.processes', MAX_MANAGED_LIST).map((p, i) => validateManagedProcess(p, `result.processes[${i}]`)) }
+  }
+}
+
+/** restart: the process is stopped (TERM, then KILL after RESTART_GRACE_MS) and started again. */
+export interface RestartRequest { type: 'restart', ref: string }
+export interface RestartResult { managedId: string, pid: number, startTime: number }
+
+export const RESTART: ProtocolDescriptor<RestartRequest, RestartResult> = {
+  id: RESTART_PROTOCOL,
+  // it starts a process (THREATS.md invariant 1), the same command that was allowed before
+  role: 'exec',
+  maxRequestBytes: 1024,
+  maxResponseBytes: 4096,
+  readDeadlineMs: 5000,
+  deadlineMs: 30_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'restart')
+    return { type: 'restart', ref: validateManagedRef(r.ref) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
+      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
+      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
+    }
+  }
+}
+
+/** remove: forget a record (stopping its process first when it runs) and delete its log files. */
+export interface RemoveRequest { type: 'remove', ref: string }
+export interface RemoveResult { managedId: string, name: string | null, stopped: boolean }
+
+export const REMOVE: ProtocolDescriptor<RemoveRequest, RemoveResult> = {
+  id: REMOVE_PROTOCOL,
+  role: 'control',
+  maxRequestBytes: 1024,
+  maxResponseBytes: 4096,
+  readDeadlineMs: 5000,
+  deadlineMs: 30_000,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 16,
+  validateRequest (value) {
+    const r = expectRecord(value, 'request')
+    expectType(r, 'remove')
+    return { type: 'remove', ref: validateManagedRef(r.ref) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
+      name: r.name === null ? null : validateManagedName(r.name, 'result.name'),
+      stopped: expectBoolean(r.stopped, 'result.stopped')
+    }
+  }
 }
 
 // ---- history ----

@@ -5,6 +5,7 @@ import {
   MAX_TAG_BYTES, MAX_TAGS, MIN_INTERVAL_MS, SUMMARY_TOP_N
 } from './limits.js'
 import type { HostInfo, Summary, TopProcess } from './types.js'
+import { checkHost, checkSummary } from './summary-checks.js'
 import {
   expectArray, expectInt, expectNumber, expectRecord, expectString, expectStringMap
 } from './validate.js'
@@ -38,7 +39,7 @@ export function validateHost (value: unknown, path: string): HostInfo {
   const h = expectRecord(value, path)
   const load = expectArray(h.load, `${path}.load`, 3)
   if (load.length !== 3) throw new InvalidFieldError(`${path}.load`, 'expected 3 numbers')
-  return {
+  return checkHost({
     hostname: expectString(h.hostname, `${path}.hostname`, { maxBytes: MAX_NAME_BYTES * 2 }),
     platform: expectString(h.platform, `${path}.platform`, { maxBytes: 32 }),
     arch: expectString(h.arch, `${path}.arch`, { maxBytes: 32 }),
@@ -52,7 +53,7 @@ export function validateHost (value: unknown, path: string): HostInfo {
     memTotal: expectNumber(h.memTotal, `${path}.memTotal`, { min: 0 }),
     memUsed: expectNumber(h.memUsed, `${path}.memUsed`, { min: 0 }),
     uptime: expectNumber(h.uptime, `${path}.uptime`, { min: 0 })
-  }
+  }, path)
 }
 
 export function validateTop (value: unknown, path: string): TopProcess[] {
@@ -70,7 +71,7 @@ export function validateTop (value: unknown, path: string): TopProcess[] {
 export function validateSummary (value: unknown): Summary {
   const s = expectRecord(value, 'summary')
   if (s.v !== 1) throw new InvalidFieldError('summary.v', `unsupported version ${String(s.v)}`)
-  return {
+  return checkSummary({
     v: 1,
     peerId: expectString(s.peerId, 'summary.peerId', { minLength: 1, maxBytes: 128 }),
     name: expectString(s.name, 'summary.name', { minLength: 1, maxBytes: MAX_NAME_BYTES, noNul: true }),
@@ -84,7 +85,7 @@ export function validateSummary (value: unknown): Summary {
     topMem: validateTop(s.topMem, 'summary.topMem'),
     addrs: expectArray(s.addrs, 'summary.addrs', MAX_SUMMARY_ADDRS).map((a, i) => expectString(a, `summary.addrs[${i}]`, { maxBytes: MAX_ADDR_BYTES })),
     version: expectString(s.version, 'summary.version', { maxBytes: 32 })
-  }
+  })
 }
 
 /**

@@ -73,6 +73,14 @@ export interface Summary {
 
 export type PeerStatus = 'online' | 'stale' | 'offline'
 
+/**
+ * How this node reaches a member now: over a direct connection, only through a relay
+ * (another member, circuit relay v2), or not at all (no open connection). This node
+ * itself is `direct`.
+ */
+export const PEER_REACH = ['direct', 'relayed', 'unreachable'] as const
+export type PeerReach = typeof PEER_REACH[number]
+
 /** An entry of `procmesh peers --json`. */
 export interface PeerEntry {
   peerId: string
@@ -93,6 +101,8 @@ export interface PeerEntry {
   liveAt?: number
   /** this node's own entry only: messages it published on the summary topic, and summaries it pulled */
   gossip?: { full: number, delta: number, alive: number, pulls: number, pullFailures: number }
+  /** set by the node from its connections (node/mesh/reach.ts); absent from older nodes */
+  reach?: PeerReach
 }
 
 /** `procmesh id --json` */

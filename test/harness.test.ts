@@ -308,6 +308,60 @@ describe('sim-hosts: three simulated hosts', { timeout: 120_000 }, () => {
   })
 })
 
+describe('sim-hosts: two subnets behind a router', { timeout: 90_000 }, () => {
+  let net: SimNet | undefined
+  const children: ChildProcess[] = []
+  before(async () => {
+    if (harnessSkipReason() !== undefined) return
+    net = await createSimNet({ hosts: 1, subnets: 2 })
+    await net.addHost('b-1', { subnet: 1 })
+    await net.addHost('b-2', { subnet: 1 })
+  })
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL')
+    await net?.destroy()
+  })
+
+  it('puts hosts on two /24s and routes TCP between them', { timeout: 30_000 }, async (t) => {
+    const n = netOf(t, net)
+    if (n === undefined) return
+    const [a, b1, b2] = threeHosts(n)
+    assert.equal(n.subnets.length, 2)
+    assert.deepEqual([a.subnet, b1.subnet, b2.subnet], [0, 1, 1])
+    assert.ok(a.ip.startsWith(`${n.subnets[0]}.`) && b1.ip.startsWith(`${n.subnets[1]}.`), `${a.ip} ${b1.ip}`)
+    await startTcpServer(a, 7001, children)
+    assert.deepEqual(await tcpRequest(b1, a.ip, 7001), { ok: true, output: a.name })
+    await startTcpServer(b2, 7002, children)
+    assert.deepEqual(await tcpRequest(a, b2.ip, 7002), { ok: true, output: b2.name })
+  })
+
+  it('keeps multicast on its own LAN', { timeout: 30_000 }, async (t) => {
+    const n = netOf(t, net)
+    if (n === undefined) return
+    const [a, b1, b2] = threeHosts(n)
+    const local = b2.spawn([NODE, '-e', MCAST_RECEIVER, b2.ip])
+    const remote = a.spawn([NODE, '-e', MCAST_RECEIVER, a.ip])
+    children.push(local, remote)
+    await waitForLine(local, /^ready$/, 'multicast receiver on b-2')
+    await waitForLine(remote, /^ready$/, 'multicast receiver on the other subnet')
+    let remoteGot = ''
+    remote.stdout?.on('data', (chunk: string) => { remoteGot += chunk })
+    const sender = b1.spawn([NODE, '-e', MCAST_SENDER, b1.ip, 'hello-from-b1'])
+    children.push(sender)
+    assert.equal(await waitForLine(local, / from /, 'multicast on the same LAN'), `hello-from-b1 from ${b1.ip}`)
+    // the sender repeats every 100 ms: a second of them never reaches the other subnet
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    assert.equal(remoteGot.includes('hello-from-b1'), false)
+    sender.kill('SIGKILL')
+  })
+
+  it('refuses a subnet the SimNet does not have', async (t) => {
+    const n = netOf(t, net)
+    if (n === undefined) return
+    await assert.rejects(n.addHost('c-1', { subnet: 2 }), /subnet: 0\.\.1/)
+  })
+})
+
 describe('sim-hosts: cleanupStale', { timeout: 60_000 }, () => {
   it('cleans up after a crashed run but leaves live runs alone', { timeout: 60_000 }, async (t) => {
     if (!requireHarness(t)) return

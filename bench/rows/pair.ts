@@ -246,7 +246,9 @@ async function controlRoundTrip (opts: PairOptions, node: PmNode, clients: PmCli
   for (let i = 0; i < opts.controlRounds && failure === undefined; i++) {
     const t0 = nowMs()
     try {
-      const run = await clients.call(node, CONTROL_API.run, { target: 'self', argv: ['sleep', '600'] })
+      const answer = await clients.call(node, CONTROL_API.run, { target: 'self', argv: ['sleep', '600'] })
+      if (Array.isArray(answer)) throw new Error('run self answered a group result')
+      const run = answer
       const killed = await clients.call(node, CONTROL_API.kill, { target: 'self', pid: run.pid, startTime: run.startTime, signal: 'TERM' })
       if (killed.result === 'gone') throw new Error(`kill of ${run.pid} reported gone`)
       values.push(nowMs() - t0)

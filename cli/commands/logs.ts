@@ -43,15 +43,15 @@ export function formatExit (r: Pick<LogsResult, 'exited' | 'exitCode' | 'signal'
 }
 
 export const logsCommand: CommandSpec = {
-  usage: 'procmesh logs TARGET ID [--follow] [--home DIR] [--json]\n' +
-    '  output of a process started with procmesh run (ID is its managed id); --follow until it exits or Ctrl-C',
+  usage: 'procmesh logs TARGET ID|NAME|PID [--follow] [--home DIR] [--json]\n' +
+    '  output of a process started with procmesh run (its managed id, name, or current pid); --follow until it exits or Ctrl-C',
   options: {
     follow: { type: 'boolean', short: 'f' }
   },
   positionals: [2, 2],
   async run (ctx, values, positionals) {
     const [target, managedId] = positionals
-    if (!MANAGED_ID_PATTERN.test(managedId)) throw new UsageError(`ID: not a managed id: ${JSON.stringify(managedId)}`)
+    if (!MANAGED_ID_PATTERN.test(managedId)) throw new UsageError(`ID|NAME|PID: not a managed id, name or pid: ${JSON.stringify(managedId)}`)
     const follow = bool(values, 'follow')
     const params: LogsParams = { target, managedId, follow }
     const stdout = lineWriter(ctx.out)

@@ -1,5 +1,6 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
+import { expectNodeName, expectPlainText } from '../../protocols/text.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
@@ -54,6 +55,11 @@ export const nodeCommand: CommandSpec = {
     if (Object.keys(tags).length > MAX_TAGS) throw new UsageError(`--tag: at most ${MAX_TAGS} tags`)
     const name = str(values, 'name') ?? defaults.name
     if (name === '' || Buffer.byteLength(name) > MAX_NAME_BYTES) throw new UsageError(`--name: must be 1 to ${MAX_NAME_BYTES} bytes`)
+    // other nodes refuse such a summary: a name must never read as a peer id or carry escapes
+    try { expectNodeName(name, '--name') } catch (err: unknown) { throw new UsageError(err instanceof Error ? err.message : String(err)) }
+    for (const [k, v] of Object.entries(tags)) {
+      try { expectPlainText(k, '--tag key'); expectPlainText(v, `--tag ${k}`) } catch (err: unknown) { throw new UsageError(err instanceof Error ? err.message : String(err)) }
+    }
     const listen = strs(values, 'listen').length > 0 ? strs(values, 'listen') : defaults.listen
     const bootstrap = strs(values, 'bootstrap')
     for (const [flag, list] of [['--listen', listen], ['--bootstrap', bootstrap]] as const) {

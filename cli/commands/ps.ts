@@ -2,6 +2,7 @@ import { FAN_OUT_ANSWER_TIMEOUT_MS } from '../../protocols/control-api.js'
 import type { PsEntry, PsParams } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_FILTER_BYTES } from '../../protocols/messages.js'
+import { safe, safePsEntry } from '../format.js'
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec, type OptionValues } from '../command.js'
 import type { CliContext } from '../context.js'
@@ -64,7 +65,7 @@ function renderEntry (entry: PsEntry, opts: PsOptions, group: boolean, width: nu
 }
 
 function describeFailures (entries: PsEntry[]): string {
-  return entries.flatMap(e => 'error' in e ? [`${e.name}: ${e.error.code} ${e.error.message}`] : []).join('; ')
+  return entries.flatMap(e => 'error' in e ? [safe(`${e.name}: ${e.error.code} ${e.error.message}`)] : []).join('; ')
 }
 
 async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
@@ -78,7 +79,7 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
     if (ctx.json) return
     if ('error' in entry && !group) return // a lone target's failure goes to stderr at the end
     if (group && printed > 0) ctx.out('')
-    ctx.out(renderEntry(entry, opts, group, width, Date.now()))
+    ctx.out(renderEntry(safePsEntry(entry), opts, group, width, Date.now()))
     printed++
   }
 

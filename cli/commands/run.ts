@@ -1,10 +1,17 @@
+import { safe } from '../format.js'
 import { randomUUID } from 'node:crypto'
 import type { RunParams, RunResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
 import { expectString } from '../../protocols/validate.js'
-import { UsageError, parsePairs } from '../args.js'
-import { str, strs, type CommandSpec } from '../command.js'
+import {
+  DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MS, DEFAULT_MAX_RESTARTS, MAX_BACKOFF_MS, MAX_MAX_RESTARTS, MIN_BACKOFF_MS, RESTART_POLICIES,
+  validateManagedName, type RestartPolicy, type RestartPolicyName
+} from '../../protocols/managed.js'
+import { UsageError, parseDuration, parsePairs } from '../args.js'
+import { bool, str, strs, type CommandSpec } from '../command.js'
+import { runOnGroup } from './fan-out.js'
+import { isGroupTarget } from '../process-view.js'
 
 /** One id per invocation: the node (and any retry on the way) starts at most one process for it. */
 export function newRequestId (): string {
@@ -23,12 +30,62 @@ function localCheck<T> (check: () => T): T {
   }
 }
 
+/** `--backoff 1s` (first delay) or `--backoff 1s..60s` (first delay..cap). */
+export function parseBackoff (text: string): { backoffMs: number, backoffMaxMs: number } {
+  const [lo, hi, ...extra] = text.split('..')
+  if (extra.length > 0 || lo === '' || hi === '') throw new UsageError(`--backoff: expected DELAY or FIRST..MAX (e.g. 1s..60s), got ${JSON.stringify(text)}`)
+  const backoffMs = parseDuration(lo, '--backoff')
+  const backoffMaxMs = hi !== undefined ? parseDuration(hi, '--backoff') : Math.max(backoffMs, DEFAULT_BACKOFF_MAX_MS)
+  for (const v of [backoffMs, backoffMaxMs]) {
+    if (v < MIN_BACKOFF_MS || v > MAX_BACKOFF_MS) throw new UsageError(`--backoff: each delay between ${MIN_BACKOFF_MS}ms and ${MAX_BACKOFF_MS / 60_000}m, got ${JSON.stringify(text)}`)
+  }
+  if (backoffMaxMs < backoffMs) throw new UsageError(`--backoff: the cap (${hi ?? ''}) is below the first delay (${lo})`)
+  return { backoffMs, backoffMaxMs }
+}
+
+/** The restart policy the flags ask for, or undefined when none was given (the node's default: no). */
+export function parsePolicy (values: Parameters<CommandSpec['run']>[1]): RestartPolicy | undefined {
+  const restart = str(values, 'restart')
+  const maxText = str(values, 'max-restarts')
+  const backoffText = str(values, 'backoff')
+  if (restart === undefined) {
+    if (maxText !== undefined || backoffText !== undefined) throw new UsageError('--max-restarts and --backoff go with --restart on-failure|always')
+    return undefined
+  }
+  if (!(RESTART_POLICIES as readonly string[]).includes(restart)) throw new UsageError(`--restart: one of ${RESTART_POLICIES.join(', ')}, got ${JSON.stringify(restart)}`)
+  let maxRestarts = DEFAULT_MAX_RESTARTS
+  if (maxText !== undefined) {
+    if (!/^\d{1,6}$/.test(maxText) || Number(maxText) > MAX_MAX_RESTARTS) throw new UsageError(`--max-restarts: an integer 0..${MAX_MAX_RESTARTS}, got ${JSON.stringify(maxText)}`)
+    maxRestarts = Number(maxText)
+  }
+  const backoff = backoffText !== undefined ? parseBackoff(backoffText) : undefined
+  return {
+    restart: restart as RestartPolicyName,
+    maxRestarts,
+    backoffMs: backoff?.backoffMs ?? DEFAULT_BACKOFF_MS,
+    backoffMaxMs: backoff?.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS
+  }
+}
+
 export const runProcessCommand: CommandSpec = {
-  usage: 'procmesh run TARGET [--cwd DIR] [--env K=V]... [--home DIR] [--json] -- CMD [ARG...]\n' +
-    '  starts CMD (no shell) on TARGET, which must name one peer; --cwd is a directory on the target',
+  usage: 'procmesh run TARGET [--name N] [--restart no|on-failure|always] [--max-restarts 10] [--backoff 100ms..60s]\n' +
+    '                    [--cwd DIR] [--env K=V]... [--any] [--home DIR] [--json] -- CMD [ARG...]\n' +
+    '  starts CMD (no shell) on TARGET; --cwd is a directory on the target\n' +
+    '  TARGET all or tag:K=V starts it on every matching host (each checks your role), a line per\n' +
+    '  host as it answers (--json: one entry per host); exit 0 only if every host started it\n' +
+    '  (--any: if at least one did)\n' +
+    '  --name: unique on the target, usable instead of the managed id (logs, kill, restart, rm)\n' +
+    '  --restart: bring it back after it exits (on-failure: unless it exited 0), also after a reboot;\n' +
+    '    delays double from the first --backoff delay to its cap; --max-restarts quick crashes in a row\n' +
+    '    stop it (state crash-loop) until procmesh restart. A stop through procmesh is never restarted.',
   options: {
     cwd: { type: 'string' },
-    env: { type: 'string', multiple: true }
+    env: { type: 'string', multiple: true },
+    name: { type: 'string' },
+    restart: { type: 'string' },
+    'max-restarts': { type: 'string' },
+    backoff: { type: 'string' },
+    any: { type: 'boolean' }
   },
   // more than one positional is reported below with a hint instead of a bare parse error
   positionals: [1, Infinity],
@@ -41,13 +98,20 @@ export const runProcessCommand: CommandSpec = {
     const env = envPairs.length > 0 ? localCheck(() => validateEnv(parsePairs(envPairs, '--env'))) : undefined
     const cwd = str(values, 'cwd')
     if (cwd !== undefined) localCheck(() => expectString(cwd, '--cwd', { maxBytes: MAX_PATH_BYTES, minLength: 1, noNul: true }))
+    const nameText = str(values, 'name')
+    const name = nameText !== undefined ? localCheck(() => validateManagedName(nameText, '--name')) : undefined
+    const policy = parsePolicy(values)
     const params: RunParams = {
       target: positionals[0],
       argv,
+      ...(name !== undefined ? { name } : {}),
+      ...(policy !== undefined ? { policy } : {}),
       ...(cwd !== undefined ? { cwd } : {}),
       ...(env !== undefined ? { env } : {}),
       requestId: newRequestId()
     }
+    if (isGroupTarget(params.target)) return await runOnGroup(ctx, params, bool(values, 'any'))
+    if (bool(values, 'any')) throw new UsageError('--any is for a group target (all, tag:K=V)')
     const client = await ctx.connect()
     let result: RunResult
     try {
@@ -58,7 +122,7 @@ export const runProcessCommand: CommandSpec = {
     if (ctx.json) {
       ctx.out(JSON.stringify({ peerId: result.peerId, name: result.name, managedId: result.managedId, pid: result.pid, startTime: result.startTime }))
     } else {
-      ctx.out(`started ${result.managedId} pid ${result.pid} on ${result.name}`)
+      ctx.out(`started ${name !== undefined ? `${safe(name)} (${result.managedId})` : result.managedId} pid ${result.pid} on ${safe(result.name)}`)
     }
     return 0
   }

@@ -2,17 +2,24 @@ import type { TrustAddResult, TrustListResult, TrustRemoveResult } from '../../p
 import { ProcmeshError } from '../../protocols/errors.js'
 import { isOneOf } from '../../protocols/validate.js'
 import { UsageError } from '../args.js'
-import { str, type CommandSpec } from '../command.js'
+import { bool, str, type CommandSpec } from '../command.js'
+import { safeText } from '../../protocols/text.js'
 import type { CliContext } from '../context.js'
 import { isNoNode, withClient, type ControlClient } from '../control-client.js'
 import { formatAgo, table } from '../format.js'
 import { TRUST_ROLES, TrustStore, type TrustRole } from '../../node/security/trust-store.js'
 import { homePaths } from '../../node/setup/home.js'
 
-const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec | remove PEER [--home DIR] [--json]\n' +
-  '  PEER is a peer id or a node name known in the mesh (names need a running node).\n' +
+const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec [--yes] | remove PEER [--yes] [--home DIR] [--json]\n' +
+  '  PEER is a peer id or a node name known in the mesh (names need a running node). A name or a\n' +
+  '  peer id prefix is only shown resolved to its full peer id; repeat with that id, or add --yes.\n' +
   '  Roles on this node: read (list, logs, history, audit; every mesh member), control (+ stop),\n' +
   '  exec (+ start); none refuses the peer\'s connections. Changes apply to the next request.'
+
+async function isFullPeerId (text: string): Promise<boolean> {
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  try { return peerIdFromString(text).toString() === text } catch { return false }
+}
 
 export function trustTable (r: TrustListResult, now: number): string {
   const rows = r.peers.map(p => [p.name ?? '-', p.role, p.source, p.addedAt > 0 ? formatAgo(p.addedAt, now) : '-', p.peerId])
@@ -77,7 +84,8 @@ async function viaNodeOr<T> (ctx: CliContext, online: (c: ControlClient) => Prom
 export const trustCommand: CommandSpec = {
   usage: USAGE,
   options: {
-    role: { type: 'string' }
+    role: { type: 'string' },
+    yes: { type: 'boolean' }
   },
   positionals: [1, 2],
   async run (ctx, values, positionals) {
@@ -102,7 +110,23 @@ export const trustCommand: CommandSpec = {
       ctx.out(ctx.json ? JSON.stringify(list) : trustTable(list, Date.now()))
       return 0
     }
-    const target = peer ?? ''
+    const given = peer ?? ''
+    let target = given
+    if (!(await isFullPeerId(given))) {
+      // names come from gossip: a grant or a removal by name or prefix goes to a full peer id the
+      // operator has seen (the node only says which peer it is: dryRun)
+      const seen = await viaNodeOr<TrustAddResult | TrustRemoveResult | undefined>(ctx,
+        async c => role !== undefined ? await c.trustAdd({ peer: given, role, dryRun: true }) : await c.trustRemove({ peer: given, dryRun: true }),
+        () => undefined)
+      if (seen !== undefined) {
+        const who = `${seen.name !== null ? safeText(seen.name) : 'a peer'} (${seen.peerId})`
+        if (!bool(values, 'yes')) {
+          throw new ProcmeshError('REFUSED', `${JSON.stringify(safeText(given))} is ${who}; to ${sub === 'add' ? `grant ${role ?? ''}` : 'remove its entry'}, repeat with the full peer id ` +
+            `(procmesh trust ${sub} ${seen.peerId}${role !== undefined ? ` --role ${role}` : ''}) or add --yes`)
+        }
+        target = seen.peerId
+      }
+    }
     const result = await viaNodeOr<TrustAddResult | TrustRemoveResult>(ctx,
       async c => role !== undefined ? await c.trustAdd({ peer: target, role }) : await c.trustRemove({ peer: target }),
       async () => await offlineChange(ctx, target, role))
@@ -110,7 +134,7 @@ export const trustCommand: CommandSpec = {
       ctx.out(JSON.stringify(result))
       return 0
     }
-    const who = `${result.name ?? 'peer'} (${result.peerId})`
+    const who = `${result.name !== null ? safeText(result.name) : 'peer'} (${result.peerId})`
     ctx.out('role' in result
       ? `${who} now holds ${result.role} on this node`
       : `${who} no longer holds ${result.removed} on this node (as a mesh member it keeps read)`)

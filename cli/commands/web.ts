@@ -10,7 +10,8 @@ export const webCommand: CommandSpec = {
     '  a browser dashboard and JSON API over the whole mesh, as a client of the local node\n' +
     `  --listen: HOST:PORT; any address other than loopback needs the API token in <home>/${WEB_TOKEN_FILE}\n` +
     '    (made on first use and shown once; send it as Authorization: Bearer TOKEN or enter it in the page)\n' +
-    '  --allow-control: allow starting and stopping processes from the page and the API (the targets\' roles still apply)\n' +
+    '  --allow-control: allow starting and stopping processes from the page and the API (the targets\' roles still apply);\n' +
+    '    it always needs the API token, on loopback too\n' +
     '  --require-token: ask for the token on loopback too (other users of this machine can reach loopback)',
   options: {
     listen: { type: 'string' },
@@ -21,7 +22,8 @@ export const webCommand: CommandSpec = {
   async run (ctx, values) {
     const listen = parseListen(str(values, 'listen') ?? DEFAULT_WEB_LISTEN)
     const allowControl = bool(values, 'allow-control')
-    const needToken = !isLoopback(listen.host) || bool(values, 'require-token')
+    // control starts processes as the node's user: every local user reaches loopback, so it always needs the token
+    const needToken = !isLoopback(listen.host) || bool(values, 'require-token') || allowControl
     let token: string | undefined
     let createdToken: string | undefined
     let tokenFile: string | undefined
@@ -32,7 +34,7 @@ export const webCommand: CommandSpec = {
         tokenFile = loaded.path
         if (loaded.created) createdToken = loaded.token
       } catch (err: unknown) {
-        const why = isLoopback(listen.host) ? '--require-token was given' : `${listen.host} is not a loopback address`
+        const why = !isLoopback(listen.host) ? `${listen.host} is not a loopback address` : allowControl ? '--allow-control was given' : '--require-token was given'
         throw new ProcmeshError('REFUSED', `refusing to start without an API token (${why}): ${errorMessage(err)}`)
       }
     }

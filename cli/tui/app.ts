@@ -46,6 +46,8 @@ export const MIN_FRAME_MS = 50
 const CLOCK_MS = 1000
 /** Signals that end top the way q does, so the terminal is restored (Ctrl-C itself arrives as a key in raw mode). */
 const QUIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT']
+/** a restart waits up to 5 s for TERM, then KILL, then starts: the protocol's deadline plus margin */
+const RESTART_TIMEOUT_MS = 40_000
 
 function box (opts: Widgets.BoxOptions & { wrap: boolean }): Widgets.BoxElement {
   return blessed.box(opts)
@@ -226,6 +228,9 @@ export class TopApp {
           this.dispatch({ type: 'logEnd', managedId: e.managedId, text: `logs unavailable: ${errorMessage(err)}`, failed: true })
         })
         return
+      case 'restart':
+        this.restart(e).catch((err: unknown) => { this.dispatch({ type: 'status', text: `restart: ${errorMessage(err)}`, level: 'error' }) })
+        return
       case 'stopLogs':
         this.logsGeneration++
         this.logs?.follow.cancel()
@@ -245,6 +250,16 @@ export class TopApp {
     } catch (err: unknown) {
       // the target's own words: "forbidden: ... missing role control", "pid ... not found"
       this.dispatch({ type: 'status', text: `${t.hostName}: stopping ${t.name} (pid ${t.pid}) failed: ${errorMessage(err)}`, level: 'error' })
+    }
+  }
+
+  private async restart (e: Extract<Effect, { kind: 'restart' }>): Promise<void> {
+    try {
+      const r = await this.node().restart({ target: e.peerId, ref: e.managedId }, { timeoutMs: RESTART_TIMEOUT_MS })
+      this.dispatch({ type: 'status', text: `${e.hostName}: restarted ${e.name} (${r.managedId}) as pid ${r.pid}` })
+      this.data?.refreshNow()
+    } catch (err: unknown) {
+      this.dispatch({ type: 'status', text: `${e.hostName}: restarting ${e.name} (${e.managedId}) failed: ${errorMessage(err)}`, level: 'error' })
     }
   }
 

@@ -57,9 +57,12 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh' },
 
   // ---- acting ----
+  { keys: ['v'], context: 'main', action: { type: 'toggleMark' }, description: 'mark the process (again: unmark); k then stops every marked one after one confirmation', footer: 'v mark' },
+  { keys: ['S-v'], context: 'main', action: { type: 'clearMarks' }, description: 'clear the marks' },
   { keys: ['k'], context: 'main', action: { type: 'askStop' }, description: 'stop the process: pick a signal, then confirm', footer: 'k stop' },
   { keys: ['x'], context: 'main', action: { type: 'askStart' }, description: 'start a command on the selected host', footer: 'x start' },
   { keys: ['l'], context: 'main', action: { type: 'logs' }, description: 'logs of a managed process, following', footer: 'l logs' },
+  { keys: ['R'], context: 'main', action: { type: 'restart' }, description: 'restart a managed process (stop, start again with the same id)' },
   { keys: ['?', 'f1'], context: 'main', action: { type: 'toggleHelp' }, description: 'this help', footer: '? help' },
   { keys: ['q'], context: 'main', action: { type: 'quit' }, description: 'quit', footer: 'q quit' },
 

@@ -40,8 +40,9 @@ export type Modal =
   | { kind: 'help', scroll: number }
   /** the filter applies as it is typed; Esc restores `previous` */
   | { kind: 'filter', previous: string }
-  | { kind: 'signal', target: ProcRef, index: number, tree: boolean }
-  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean }
+  /** `others`: the rest of a marked selection, stopped with `target` after one confirmation */
+  | { kind: 'signal', target: ProcRef, index: number, tree: boolean, others?: readonly ProcRef[] }
+  | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean, others?: readonly ProcRef[] }
   /** `warned`: the draft has shell operators and the user was told they pass literally */
   | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
 
@@ -91,6 +92,8 @@ export interface State {
   tree: boolean
   folded: Readonly<Record<string, ReadonlySet<number>>>
   meshWide: boolean
+  /** processes marked for one stop (`v`), by markKey; a stop acts on all of them */
+  marked: Readonly<Record<string, ProcRef>>
   modal?: Modal
   details?: Details
   status?: StatusLine
@@ -101,6 +104,8 @@ export type Effect =
   | { kind: 'kill', target: ProcRef, signal: SignalName, tree: boolean }
   | { kind: 'run', peerId: string, hostName: string, argv: string[] }
   | { kind: 'followLogs', peerId: string, hostName: string, managedId: string }
+  /** restart a managed process (procmesh restart): stop it, start it again with the same id */
+  | { kind: 'restart', peerId: string, hostName: string, managedId: string, name: string }
   | { kind: 'stopLogs' }
   | { kind: 'quit' }
 
@@ -130,9 +135,12 @@ export type Action =
   | { type: 'sort', key: SortKey }
   | { type: 'reverse' }
   | { type: 'askStop' }
+  | { type: 'restart' }
   | { type: 'askStart' }
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }
+  | { type: 'toggleMark' }
+  | { type: 'clearMarks' }
   | { type: 'toggleHelp' }
   | { type: 'quit' }
   // ---- inside modals ----
@@ -152,3 +160,8 @@ export interface Step { state: State, effects: Effect[] }
 export const TRAIL_WINDOW_MS = 8 * 60 * 1000
 
 export const SORT_LABELS: Readonly<Record<SortKey, string>> = { cpu: 'CPU', mem: 'memory', pid: 'PID', name: 'name' }
+
+/** Identifies one process of one host across refreshes (a reused pid has another start time). */
+export function markKey (t: Pick<ProcRef, 'peerId' | 'pid' | 'startTime'>): string {
+  return `${t.peerId} ${t.pid} ${t.startTime}`
+}

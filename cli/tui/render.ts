@@ -8,7 +8,7 @@ import { parentChain } from './rows.js'
 import type { State } from './model.js'
 import { layoutOf, selectRows } from './selectors.js'
 import {
-  detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, procLines, procTitle, statusText, type Glyphs
+  detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, isReachableOnline, procLines, procTitle, statusText, type Glyphs
 } from './view.js'
 
 export interface TopWidgets {
@@ -68,7 +68,7 @@ export function render (w: TopWidgets, s: State, g: Glyphs): void {
 
   w.hosts.show()
   place(w.hosts, lay.hosts)
-  const online = s.hosts.filter(h => h.status === 'online').length
+  const online = s.hosts.filter(isReachableOnline).length
   // while the node is away the figures are the last ones seen: say so where they are
   setLabel(w.hosts, s.connection === 'up' ? ` Hosts (${online}/${s.hosts.length} online) ` : ` Hosts: last known, the node is unreachable `)
   setBorder(w.hosts, s.focus === 'hosts')

@@ -10,7 +10,7 @@ import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js
 import { helpBlocks } from './keymap.js'
 import { helpLayout } from './layout.js'
 import {
-  SORT_LABELS, TRAIL_WINDOW_MS, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostProcs, type LogView, type Modal,
+  SORT_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostProcs, type LogView, type Modal,
   type Pane, type ProcRef, type State, type Step
 } from './model.js'
 import type { ProcRow } from './rows.js'
@@ -53,6 +53,7 @@ export function initialState (opts: InitOptions): State {
     tree: false,
     folded: {},
     meshWide: false,
+    marked: {},
     status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
     quitting: false
   }
@@ -193,6 +194,7 @@ function editDraft (draft: string, action: { type: 'inputChar', ch: string } | {
   return Array.from(draft).slice(0, -1).join('')
 }
 
+
 function describeTarget (t: ProcRef): string {
   return `${t.name} (pid ${t.pid}) on ${t.hostName}`
 }
@@ -317,7 +319,24 @@ export function reduce (s: State, a: Action): Step {
     }
     case 'reverse':
       return done(withStatus(settle({ ...s, reverse: !s.reverse }), `sorted by ${SORT_LABELS[s.sort]}${!s.reverse ? ' (reversed)' : ''}`))
+    case 'toggleMark': {
+      const row = currentTarget(s)
+      if (row === undefined || s.focus !== 'procs') return done(withStatus(s, noTargetReason(s), 'error'))
+      const ref = refOf(row)
+      const key = markKey(ref)
+      const marked = { ...s.marked }
+      if (marked[key] !== undefined) delete marked[key]
+      else marked[key] = ref
+      const n = Object.keys(marked).length
+      return done(withStatus(move({ ...s, marked }, 1), n > 0 ? `${n} marked: k stops them all after one confirmation, V clears` : 'no process marked'))
+    }
+    case 'clearMarks':
+      return done(withStatus({ ...s, marked: {} }, 'marks cleared'))
     case 'askStop': {
+      const marks = Object.values(s.marked)
+      if (marks.length > 0 && s.focus !== 'details') {
+        return done({ ...s, modal: { kind: 'signal', target: marks[0], index: 0, tree: false, others: marks.slice(1) } })
+      }
       const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(currentTarget(s))
       if (target === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
       return done({ ...s, modal: { kind: 'signal', target, index: 0, tree: false } })
@@ -337,6 +356,15 @@ export function reduce (s: State, a: Action): Step {
       }
       if (s.details !== undefined && sameProcess(s.details, row) && s.details.logs !== undefined) return done({ ...s, focus: 'details' })
       return openDetails(s, row, true)
+    }
+    case 'restart': {
+      const row = currentTarget(s)
+      if (row === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
+      if (row.proc.managedId === undefined) {
+        return done(withStatus(s, `${row.proc.name} (pid ${row.proc.pid}) was not started through procmesh: only managed processes can be restarted`, 'error'))
+      }
+      return done(withStatus(s, `${row.hostName}: restarting ${row.proc.name} (${row.proc.managedId})…`),
+        [{ kind: 'restart', peerId: row.peerId, hostName: row.hostName, managedId: row.proc.managedId, name: row.proc.name }])
     }
     case 'toggleMeshWide': {
       const meshWide = !s.meshWide
@@ -432,14 +460,22 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
       if (a.type === 'pick') return done({ ...s, modal: { ...m, index: clamp(m.index + a.delta, 0, SIGNALS.length - 1) } })
       if (a.type === 'toggleSubtree') return done({ ...s, modal: { ...m, tree: !m.tree } })
       if (a.type === 'pickIndex' && a.index >= 0 && a.index < SIGNALS.length) {
-        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree } })
+        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree, others: m.others } })
       }
-      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree } })
+      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree, others: m.others } })
       if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
       return passesModal(a) ? undefined : done(s)
     }
     case 'confirm': {
       if (a.type === 'confirm') {
+        const others = m.others ?? []
+        if (others.length > 0) {
+          // a marked selection: one stop each (the target checks pid + start time), marks cleared
+          const all = [m.target, ...others]
+          const hosts = new Set(all.map(t => t.peerId)).size
+          const effects: Effect[] = all.map(target => ({ kind: 'kill', target, signal: m.signal, tree: m.tree }))
+          return done(withStatus({ ...s, modal: undefined, marked: {} }, `sending SIG${m.signal} to ${all.length} processes on ${hosts} host${hosts === 1 ? '' : 's'}…`), effects)
+        }
         const what = `SIG${m.signal} to ${describeTarget(m.target)}${m.tree ? ' and its children' : ''}`
         return done(withStatus({ ...s, modal: undefined }, `sending ${what}…`), [{ kind: 'kill', target: m.target, signal: m.signal, tree: m.tree }])
       }

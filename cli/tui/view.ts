@@ -10,7 +10,7 @@ import { formatAgo, formatBytes, formatTags, formatUptime, shortId } from '../fo
 import { bindingLabel, footerItems, helpBlocks, helpSections, KEYMAP } from './keymap.js'
 import { helpLayout } from './layout.js'
 import type { ProcRow } from './rows.js'
-import { SORT_LABELS, TRAIL_WINDOW_MS, type CpuPoint, type Details, type HostProcs, type Modal, type State } from './model.js'
+import { SORT_LABELS, TRAIL_WINDOW_MS, markKey, type CpuPoint, type Details, type HostProcs, type Modal, type ProcRef, type State } from './model.js'
 
 // ---- glyphs ----
 
@@ -126,6 +126,23 @@ export function cpuColor (percent: number): string {
 
 const STATUS_COLOR: Readonly<Record<PeerStatus, string>> = { online: 'green', stale: 'yellow', offline: 'red' }
 
+/**
+ * What the hosts pane shows for a host (pure): its status, except that a host whose
+ * summaries still arrive (relayed by others) but which this node has no connection to
+ * is not shown as plainly online: every action on it would fail.
+ */
+export function hostState (h: PeerEntry): { label: string, glyph: PeerStatus, color: string } {
+  if (h.status !== 'online' || h.self) return { label: h.status, glyph: h.status, color: STATUS_COLOR[h.status] }
+  if (h.reach === 'unreachable') return { label: 'no route', glyph: 'stale', color: 'yellow' }
+  if (h.reach === 'relayed') return { label: 'relayed', glyph: 'online', color: 'cyan' }
+  return { label: 'online', glyph: 'online', color: STATUS_COLOR.online }
+}
+
+/** Online and reachable from this node (the header's "online" count). */
+export function isReachableOnline (h: PeerEntry): boolean {
+  return h.status === 'online' && (h.self || h.reach !== 'unreachable')
+}
+
 function styled (text: string, style: string | undefined): string {
   const e = esc(text)
   if (style === undefined || style === '') return e
@@ -185,7 +202,7 @@ export function meshTotals (hosts: readonly PeerEntry[]): MeshTotals {
   let memTotal = 0
   let online = 0
   for (const h of hosts) {
-    if (h.status === 'online') online++
+    if (isReachableOnline(h)) online++
     if (h.status === 'offline') continue
     const c = Math.max(1, h.host.cpus)
     cores += c
@@ -238,7 +255,7 @@ export interface HostRowData { host: PeerEntry, trail: readonly CpuPoint[], now:
 
 export function hostColumns (): Array<Column<HostRowData>> {
   return [
-    { header: 'STATUS', width: 9, priority: 100, cell: r => `${r.g.status[r.host.status]} ${r.host.status}`, style: r => `${STATUS_COLOR[r.host.status]}-fg` },
+    { header: 'STATUS', width: 10, priority: 100, cell: r => { const st = hostState(r.host); return `${r.g.status[st.glyph]} ${st.label}` }, style: r => `${hostState(r.host).color}-fg` },
     { header: 'NAME', width: 18, priority: 99, cell: r => sanitize(r.host.name) + (r.host.self ? ' *' : ''), style: r => r.host.self ? 'bold' : undefined },
     { header: 'CPU%', width: 6, align: 'right', priority: 98, cell: r => r.host.host.cpuPercent.toFixed(1), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
     { header: '', width: 10, priority: 60, cell: r => bar(r.host.host.cpuPercent, 10, r.g), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
@@ -272,7 +289,7 @@ export function hostLines (s: State, width: number, rows: number, g: Glyphs, foc
 
 // ---- processes pane ----
 
-export interface ProcRowData { row: ProcRow, now: number, g: Glyphs }
+export interface ProcRowData { row: ProcRow, now: number, g: Glyphs, marked?: boolean }
 
 const STATE_COLOR: Readonly<Record<string, string>> = { R: 'green-fg', D: 'yellow-fg', Z: 'red-fg', T: 'magenta-fg', t: 'magenta-fg' }
 
@@ -306,7 +323,7 @@ export function procColumns (meshWide: boolean, tree: boolean): Array<Column<Pro
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
   cols.push(
-    { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => String(r.row.proc.pid) },
+    { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => `${r.marked === true ? '*' : ''}${r.row.proc.pid}`, style: r => r.marked === true ? 'yellow-fg' : undefined },
     { header: 'USER', width: 9, priority: 70, cell: r => sanitize(r.row.proc.user) },
     { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => r.row.proc.cpuPercent >= 50 ? `${cpuColor(r.row.proc.cpuPercent)}-fg` : undefined },
     { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) }
@@ -375,7 +392,8 @@ export function procLines (s: State, rows: readonly ProcRow[], width: number, vi
   const top = s.procCursor >= s.procScroll + room ? s.procCursor - room + 1 : s.procScroll
   const end = Math.min(rows.length, top + room)
   for (let i = top; i < end; i++) {
-    const line = rowLine(cols, { row: rows[i], now: s.now, g }, g)
+    const marked = s.marked[markKey({ peerId: rows[i].peerId, pid: rows[i].proc.pid, startTime: rows[i].proc.startTime })] !== undefined
+    const line = rowLine(cols, { row: rows[i], now: s.now, g, marked }, g)
     lines.push(i === s.procCursor ? highlight(line, focused) : line)
   }
   return lines
@@ -514,6 +532,21 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
     }
     case 'signal': {
       const t = m.target
+      if ((m.others ?? []).length > 0) {
+        const all = [t, ...(m.others ?? [])]
+        const lines = [
+          esc(`Stop ${all.length} marked processes on ${new Set(all.map(x => x.peerId)).size} host(s)`),
+          '',
+          ...SIGNALS.map((sig, i) => {
+            const text = esc(` ${i + 1} ${fit(sig, 5)} ${SIGNAL_NOTES[sig]} `)
+            return i === m.index ? `{inverse}${text}{/inverse}` : text
+          }),
+          '',
+          `${m.tree ? '[x]' : '[ ]'} also their children (t)`,
+          '{grey-fg}Enter: next (you confirm before anything is sent) · Esc: cancel{/grey-fg}'
+        ]
+        return { title: ' Stop marked processes ', lines, width: Math.min(maxW, 70), height: lines.length + 2 }
+      }
       const lines = [
         esc(`Stop ${sanitize(t.name)} (pid ${t.pid}) on ${sanitize(t.hostName)}`),
         esc(fit(sanitize(t.cmd), Math.min(maxW, 70) - 2)),
@@ -530,6 +563,17 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
     }
     case 'confirm': {
       const t = m.target
+      if ((m.others ?? []).length > 0) {
+        const w = Math.min(maxW, 80)
+        const lines = [
+          `{bold}Send SIG${m.signal} to ${1 + (m.others ?? []).length} processes${m.tree ? ' and all their children' : ''}?{/bold}`,
+          '',
+          ...selectionLines([t, ...(m.others ?? [])], w - 2, MAX_CONFIRM_HOST_LINES).map(esc),
+          '',
+          '{green-fg}y{/green-fg}: yes, send it     {red-fg}n{/red-fg}/Esc/Enter: no'
+        ]
+        return { title: ' Confirm ', lines, width: w, height: lines.length + 2 }
+      }
       const lines = [
         `{bold}Send SIG${m.signal} to ${esc(sanitize(t.name))} (pid ${t.pid})${m.tree ? ' and all its children' : ''}{/bold}`,
         `{bold}on host ${esc(sanitize(t.hostName))}?{/bold}`,
@@ -556,6 +600,27 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
       return { title: ' Start ', lines, width: w, height: lines.length + 2 }
     }
   }
+}
+
+/** Hosts listed one per line in the confirmation of a marked stop; the rest are counted. */
+const MAX_CONFIRM_HOST_LINES = 10
+
+/** `host: pid pid pid` per host of a selection (pure), at most `maxLines` lines, each fitted to `width`. */
+export function selectionLines (refs: readonly ProcRef[], width: number, maxLines: number): string[] {
+  const byHost = new Map<string, { name: string, pids: number[] }>()
+  for (const r of refs) {
+    const h = byHost.get(r.peerId) ?? { name: r.hostName, pids: [] }
+    h.pids.push(r.pid)
+    byHost.set(r.peerId, h)
+  }
+  const hosts = [...byHost.values()]
+  const shown = hosts.length > maxLines ? hosts.slice(0, maxLines - 1) : hosts
+  const lines = shown.map(h => fit(`${sanitize(h.name)}: pid ${h.pids.sort((a, b) => a - b).join(' ')}`, width).trimEnd())
+  if (shown.length < hosts.length) {
+    const rest = hosts.slice(shown.length)
+    lines.push(`… and ${rest.reduce((n, h) => n + h.pids.length, 0)} more on ${rest.length} more hosts`)
+  }
+  return lines
 }
 
 /** A load average in at most 4 characters, so three always fit the column (busy hosts run at 10+). */

@@ -97,6 +97,9 @@ export function webRequestId (): string {
 
 /** `POST /api/processes`: start argv on one host; 201 with `procmesh run --json`'s fields. */
 export async function startProcess (node: WithNode, params: RunParams): Promise<ApiResponse> {
+  if (isGroupTarget(params.target)) {
+    throw new ProcmeshError('INVALID_REQUEST', `host: the dashboard starts on exactly one host; ${JSON.stringify(params.target)} is a group target (procmesh run ${params.target} -- CMD starts on every matching host)`)
+  }
   const withId: RunParams = { ...params, requestId: params.requestId ?? webRequestId() }
   const r = await node(async c => await c.run(withId))
   return ok({ peerId: r.peerId, name: r.name, managedId: r.managedId, pid: r.pid, startTime: r.startTime }, 201)

@@ -251,6 +251,14 @@ export const PAGE_APP_JS = String.raw`
 
   // ---- hosts ----
 
+  /** status as shown: online hosts say how this node reaches them when it is not directly */
+  function hostStatusText (p) {
+    if (p.status !== 'online' || p.self) return p.status
+    if (p.reach === 'unreachable') return 'online · unreachable from this node'
+    if (p.reach === 'relayed') return 'online · relayed'
+    return p.status
+  }
+
   function sortedHosts () {
     return Array.from(S.hosts.values()).sort(function (a, b) {
       if (a.self !== b.self) return a.self ? -1 : 1
@@ -293,9 +301,11 @@ export const PAGE_APP_JS = String.raw`
       }
       if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null)
       var btn = li.firstChild
-      btn.dataset.status = p.status
+      // a host whose summaries arrive but which this node cannot reach is not shown as plainly online
+      var shown = hostStatusText(p)
+      btn.dataset.status = p.status === 'online' && !p.self && p.reach === 'unreachable' ? 'unreachable' : p.status
       btn.setAttribute('aria-pressed', S.selected === p.peerId ? 'true' : 'false')
-      btn.setAttribute('aria-label', p.name + ', ' + p.status)
+      btn.setAttribute('aria-label', p.name + ', ' + shown)
       var hostInfo = p.host || {}
       var memPct = hostInfo.memTotal > 0 ? 100 * hostInfo.memUsed / hostInfo.memTotal : 0
       btn.replaceChildren(
@@ -303,7 +313,7 @@ export const PAGE_APP_JS = String.raw`
           h('span', { class: 'dot', 'aria-hidden': 'true' }),
           h('span', { class: 'host-name', text: p.name }),
           p.self ? h('span', { class: 'badge', text: 'this node' }) : null,
-          h('span', { class: 'host-status', text: p.status })
+          h('span', { class: 'host-status', text: shown })
         ]),
         h('span', { class: 'host-figures' }, [
           h('span', { class: 'fig' }, [h('span', { class: 'fig-label', text: 'CPU' }), bar(hostInfo.cpuPercent || 0, 'cpu'), h('span', { class: 'fig-value', text: PM.formatPercent(hostInfo.cpuPercent) })]),

@@ -186,6 +186,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .dot { width: 9px; height: 9px; border-radius: 50%; background: var(--off); flex: none; }
 .host[data-status="online"] .dot { background: var(--ok); }
 .host[data-status="stale"] .dot { background: var(--warn); }
+.host[data-status="unreachable"] .dot { background: var(--warn); }
 .host[data-status="offline"] { opacity: .7; }
 .host[data-status="offline"] .dot { background: var(--off); }
 .badge { font-size: 11px; padding: 0 6px; border-radius: 8px; background: var(--hover); color: var(--muted); border: 1px solid var(--line); white-space: nowrap; }

@@ -78,6 +78,8 @@ export class WebServer {
   private boundPort?: number
 
   constructor (opts: WebServerOptions) {
+    // control starts processes as the node's user: on loopback too, any local user could (issue 17 finding 12)
+    if (opts.allowControl && opts.token === undefined) throw new Error('allowControl needs an API token: control is never served without one')
     this.opts = opts
     this.node = opts.node ?? nodeClient(opts.home)
     this.log = opts.log ?? (() => {})

@@ -5,18 +5,19 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
-import type { HistoryEntry, KillResult, LogsResult, PsEntry, RunResult } from '../../protocols/control.js'
+import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartResultEntry, RmResult, RunEntry, RunResult } from '../../protocols/control.js'
+import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, START, STOP, validateHistoryRequest, validateLogChunk,
-  type ListRequest, type ListResult, type ListTop, type LogsEnd, type StartResult, type StopResult
+  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
+  type ListRequest, type ListResult, type ListTop, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { request, type RequestOptions } from '../mesh/reqresp.js'
-import { resolveTargets } from '../mesh/targets.js'
+import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
 export const FAN_OUT_TIMEOUT_MS = 10_000
@@ -28,16 +29,38 @@ export interface MethodDeps {
   services: HostServices
   peers: () => PeerEntry[]
   selfId: () => string
+  /** the name the trust file records for a peer (breaks a tie between nodes claiming one name) */
+  trustedName?: (peerId: string) => string | undefined
 }
 
 type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
 
-function single (target: string, peers: PeerEntry[], verb: string): PeerEntry {
-  const { peers: matched, fanOut } = resolveTargets(target, peers)
-  if (matched.length !== 1 || fanOut) {
-    throw new ProcmeshError('INVALID_REQUEST', `${verb} needs exactly one target; ${JSON.stringify(target)} matches ${matched.length}`)
+/**
+ * The one peer of a single-host command. `all` and `tag:` are group targets even
+ * when one host matches (what they match changes as hosts come and go), so they are
+ * refused with the hosts they match and the command to use instead.
+ */
+function single (target: string, peers: PeerEntry[], verb: string, groupHint: string, opts: ResolveOptions = {}): PeerEntry {
+  const { peers: matched, fanOut } = resolveTargets(target, peers, opts)
+  if (!fanOut && matched.length === 1) return matched[0]
+  const names = matched.map(p => p.name)
+  const which = matched.length === 0 ? 'matches no host' : `is a group target (it matches ${matched.length === 1 ? 'host' : 'hosts'} ${names.join(', ')})`
+  throw new ProcmeshError('INVALID_REQUEST', `${verb} works on one host and ${JSON.stringify(target)} ${which}; name one host${groupHint}`)
+}
+
+/** Fan-out start: the matched peers, at most this many starts in flight at once. */
+export const RUN_FAN_OUT_CONCURRENCY = 32
+
+/** Run `fn` over `items`, at most `limit` at a time (order of completion, not of items). */
+async function boundedEach<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]
+      await fn(item)
+    }
   }
-  return matched[0]
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
 export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: MethodDeps): void {
@@ -53,7 +76,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   }
 
   handle(handlers, CONTROL_API.ps, async (params, ctx) => {
-    const { peers } = resolveTargets(params.target, deps.peers())
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
@@ -71,7 +94,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   handle(handlers, CONTROL_API.history, async (params, ctx) => {
     // the same fields as the protocol's request (`since`, or a range: from, to, points, at, top, events, filter)
     const req = validateHistoryRequest({ ...params, target: undefined, type: 'history' })
-    const { peers } = resolveTargets(params.target, deps.peers())
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
     return await Promise.all(peers.map(async (peer): Promise<HistoryEntry> => {
       let entry: HistoryEntry
       try {
@@ -86,15 +109,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     }))
   })
 
-  handle(handlers, CONTROL_API.run, async (params): Promise<RunResult> => {
-    const peer = single(params.target, deps.peers(), 'run')
-    const req = START.validateRequest({
-      type: 'start',
-      requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
-      argv: params.argv,
-      cwd: params.cwd,
-      env: params.env
-    })
+  const startOn = async (peer: PeerEntry, req: ReturnType<typeof START.validateRequest>): Promise<RunResult> => {
     let result: StartResult
     if (peer.self) {
       result = await deps.services.control.start(req, deps.selfId())
@@ -108,14 +123,61 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
       }
     }
     return { peerId: peer.peerId, name: peer.name, ...result }
+  }
+
+  /**
+   * `run`: one host -> its RunResult. `all` / `tag:K=V` -> one RunEntry per matching
+   * host (each host checks the caller's roles itself), streamed as notifications as
+   * they arrive, then all of them as an array. The same request id goes to every host:
+   * each deduplicates its own retries.
+   */
+  handle(handlers, CONTROL_API.run, async (params, ctx): Promise<RunResult | RunEntry[]> => {
+    const target = params.target
+    const req = START.validateRequest({
+      type: 'start',
+      requestId: params.requestId ?? `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
+      argv: params.argv,
+      cwd: params.cwd,
+      env: params.env,
+      ...(params.name !== undefined ? { name: params.name } : {}),
+      ...(params.policy !== undefined ? { policy: params.policy } : {})
+    })
+    const { peers, fanOut } = resolveTargets(target, deps.peers(), deps)
+    if (!fanOut) return await startOn(single(target, deps.peers(), 'run', '', deps), req)
+    if (peers.length === 0) throw new ProcmeshError('UNKNOWN_PEER', `no host matches ${JSON.stringify(target)}`)
+    const entries: RunEntry[] = []
+    await boundedEach(peers, RUN_FAN_OUT_CONCURRENCY, async peer => {
+      let entry: RunEntry
+      try {
+        entry = await startOn(peer, req)
+      } catch (err: unknown) {
+        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
+      }
+      entries.push(entry)
+      ctx.notify(entry)
+    })
+    return entries
   })
 
   handle(handlers, CONTROL_API.kill, async (params): Promise<KillResult> => {
-    const peer = single(params.target, deps.peers(), 'kill')
-    const { pid, graceMs } = params
+    const peer = single(params.target, deps.peers(), 'kill', ' (to stop processes on every host of a group, use kill TARGET --filter TEXT)', deps)
+    const { ref, graceMs } = params
     const signal = params.signal ?? 'TERM'
     const tree = params.tree ?? false
+    let pid: number
     let startTime = params.startTime
+    if (ref !== undefined) {
+      // a managed id or name: its running process, as the target's supervisor knows it
+      const m = findManaged((await managedOf(peer)).processes, ref)
+      if (m === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} on ${peer.name}`)
+      if (m.state !== 'running') throw new ProcmeshError('NOT_FOUND', `${ref} on ${peer.name} is not running (state ${m.state}); procmesh rm ${peer.name} ${ref} forgets it`)
+      pid = m.pid
+      startTime = m.startTime
+    } else if (params.pid !== undefined) {
+      pid = params.pid
+    } else {
+      throw new ProcmeshError('INVALID_REQUEST', 'pid: give a pid or a ref')
+    }
     if (startTime === undefined && pid > 1) {
       // the caller did not see the process: look its start time up now, so a stop still names one process
       const listed = await list(peer, undefined)
@@ -127,11 +189,48 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const result: StopResult = peer.self
       ? await deps.services.control.stop(req, deps.selfId())
       : await forward(peer, STOP, req, { timeoutMs: (graceMs ?? 0) + STOP.readDeadlineMs + 10_000 })
+    return { peerId: peer.peerId, name: peer.name, ...result, escalated: result.escalated ?? false }
+  })
+
+  const managedOf = async (peer: PeerEntry, timeoutMs?: number): Promise<ManagedResult> => {
+    if (peer.self) return deps.services.managed()
+    return await forward(peer, MANAGED, { type: 'managed' }, { timeoutMs })
+  }
+
+  handle(handlers, CONTROL_API.ls, async (params, ctx): Promise<LsEntry[]> => {
+    const { peers } = resolveTargets(params.target, deps.peers(), deps)
+    return await Promise.all(peers.map(async (peer): Promise<LsEntry> => {
+      let entry: LsEntry
+      try {
+        entry = { peerId: peer.peerId, name: peer.name, processes: (await managedOf(peer, FAN_OUT_TIMEOUT_MS)).processes }
+      } catch (err: unknown) {
+        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
+      }
+      ctx.notify(entry)
+      return entry
+    }))
+  })
+
+  handle(handlers, CONTROL_API.restart, async (params): Promise<RestartResultEntry> => {
+    const peer = single(params.target, deps.peers(), 'restart', '', deps)
+    const req = RESTART.validateRequest({ type: 'restart', ref: params.ref })
+    const result: RestartResult = peer.self
+      ? await deps.services.control.restart(req, deps.selfId())
+      : await forward(peer, RESTART, req)
     return { peerId: peer.peerId, name: peer.name, ...result }
   })
 
+  handle(handlers, CONTROL_API.rm, async (params): Promise<RmResult> => {
+    const peer = single(params.target, deps.peers(), 'rm', '', deps)
+    const req = REMOVE.validateRequest({ type: 'remove', ref: params.ref })
+    const result: RemoveResult = peer.self
+      ? await deps.services.control.remove(req, deps.selfId())
+      : await forward(peer, REMOVE, req)
+    return { peerId: peer.peerId, name: peer.name, managedId: result.managedId, managedName: result.name, stopped: result.stopped }
+  })
+
   handle(handlers, CONTROL_API.logs, async (params, ctx): Promise<LogsResult> => {
-    const peer = single(params.target, deps.peers(), 'logs')
+    const peer = single(params.target, deps.peers(), 'logs', '', deps)
     const req = LOGS.validateRequest({ type: 'logs', managedId: params.managedId, follow: params.follow ?? false })
     let end: LogsEnd
     if (peer.self) {
@@ -146,3 +245,4 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     return { peerId: peer.peerId, name: peer.name, ...end }
   })
 }
+

@@ -3,9 +3,10 @@
  * libp2p stream from a peer (authorised in reqresp.ts) or from the local control
  * socket (acting as this node). Both doors end here.
  */
+import type { ManagedProcess } from '../../protocols/managed.js'
 import type {
-  HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest,
-  StartRequest, StartResult, StopRequest, StopResult
+  HistoryRequest, HistoryResult, ListRequest, ListResult, LogChunk, LogsEnd, LogsRequest, ManagedResult,
+  RemoveRequest, RemoveResult, RestartRequest, RestartResult, StartRequest, StartResult, StopRequest, StopResult
 } from '../../protocols/messages.js'
 import { compareProcesses, matchesFilter } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
@@ -22,6 +23,10 @@ export interface ProcessControl {
   stop: (req: StopRequest, requestedBy: string) => Promise<StopResult>
   logs: (req: LogsRequest, onChunk: (chunk: LogChunk) => Promise<void>, signal: AbortSignal) => Promise<LogsEnd>
   managedByPid: () => Map<number, ManagedMark>
+  /** the managed records (CPU and RSS are added by HostServices from the latest sample) */
+  managed: () => ManagedProcess[]
+  restart: (req: RestartRequest, requestedBy: string) => Promise<RestartResult>
+  remove: (req: RemoveRequest, requestedBy: string) => Promise<RemoveResult>
 }
 
 export class HostServices {
@@ -41,7 +46,9 @@ export class HostServices {
     this.control = {
       ...init.control,
       start: async (req, by) => changed(await init.control.start(req, by)),
-      stop: async (req, by) => changed(await init.control.stop(req, by))
+      stop: async (req, by) => changed(await init.control.stop(req, by)),
+      restart: async (req, by) => changed(await init.control.restart(req, by)),
+      remove: async (req, by) => changed(await init.control.remove(req, by))
     }
     this.nameOf = init.nameOf
   }
@@ -62,6 +69,16 @@ export class HostServices {
     // the busiest first, in exactly the order every view sorts by that key
     const top = processes.sort(compareProcesses(req.top.by)).slice(0, req.top.n)
     return { collectedAt: snap.collectedAt, processes: top, total: processes.length }
+  }
+
+  /** The managed records with the CPU and RSS of their running processes from the latest sample. */
+  managed (): ManagedResult {
+    const byPid = new Map((this.sampler.latest?.processes ?? []).map(p => [p.pid, p]))
+    const processes = this.control.managed().map(m => {
+      const p = m.state === 'running' ? byPid.get(m.pid) : undefined
+      return p !== undefined && p.startTime === m.startTime ? { ...m, cpuPercent: p.cpuPercent, rss: p.rss } : m
+    })
+    return { processes }
   }
 
   /** `since` (or nothing): the in-memory ring; `from`/`to`: a range of the durable history. */

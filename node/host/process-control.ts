@@ -86,7 +86,8 @@ interface Target { pid: number, startTime: number }
  *   again right before its signal, so a member that exited meanwhile and whose pid was reused
  *   is skipped. Refused members (the node, its parent) are skipped;
  * - graceMs: wait up to that long for every signalled process to exit (`exited`), else KILL the
- *   survivors (and, for a tree, children they forked meanwhile) and answer `signalled`;
+ *   survivors (and, for a tree, children they forked meanwhile) and answer `signalled` with
+ *   `escalated: true` (false whenever no KILL was needed);
  * - without grace the answer is `signalled` (the signal was delivered; whether the process
  *   ends, and when, is its business).
  * EPERM on the named pid throws OS_DENIED; on a tree member it is logged and the member skipped
@@ -100,7 +101,7 @@ export async function stopProcess (req: StopRequest, opts: StopOptions): Promise
   if (graceMs > 0 && NON_TERMINATING_SIGNALS.has(signal)) {
     throw new ProcmeshError('INVALID_REQUEST', `graceMs: means nothing with signal ${signal}, which does not end a process`)
   }
-  const gone: StopResult = { pid, signal, result: 'gone', signalled: [] }
+  const gone: StopResult = { pid, signal, result: 'gone', signalled: [], escalated: false }
   const current = await opts.readStartTime(pid)
   if (!sameStartTime(current, req.startTime)) return gone
 
@@ -109,7 +110,7 @@ export async function stopProcess (req: StopRequest, opts: StopOptions): Promise
   const kill = opts.kill ?? ((p: number, s: NodeJS.Signals) => { process.kill(p, s) })
   const signalled = await signalAll(targets, toNodeSignal(signal), pid, opts, kill)
   if (signalled.length === 0) return gone
-  const result: StopResult = { pid, signal, result: 'signalled', signalled: signalled.map(t => t.pid) }
+  const result: StopResult = { pid, signal, result: 'signalled', signalled: signalled.map(t => t.pid), escalated: false }
   if (graceMs <= 0) return result
 
   const pollMs = opts.pollMs ?? GRACE_POLL_MS
@@ -129,7 +130,8 @@ export async function stopProcess (req: StopRequest, opts: StopOptions): Promise
   const killed = await signalAll(survivors, 'SIGKILL', pid, opts, kill)
   const all = new Set(result.signalled)
   for (const t of killed) all.add(t.pid)
-  return { ...result, signalled: [...all] }
+  // escalated: KILL actually reached a survivor (one that exited just before it does not count)
+  return { ...result, signalled: [...all], escalated: killed.length > 0 }
 }
 
 /** The given processes and all their live descendants, breadth first (parents before children). */

@@ -29,6 +29,12 @@ export interface Sampler { sample: () => Promise<Snapshot> }
 /** Pulls of a peer's summary that failed are tried again after these delays (ms). */
 const PULL_RETRY_MS = [300, 1500]
 
+/** A lost member is reported after a random delay in [MIN, MIN + SPREAD) ms (suppression). */
+const GONE_DELAY_MIN_MS = 300
+const GONE_DELAY_SPREAD_MS = 2000
+/** Recent gone notices remembered, for suppression: bounded against a flood of fake targets. */
+const MAX_GONE_HEARD = 1024
+
 /** How a leaving node waits for its goodbye to be written to its peers (ms). */
 const GOODBYE_FLUSH_MS = 150
 
@@ -87,6 +93,9 @@ export class SummaryAnnouncer {
   private lastChangeSampleAt = 0
   private changeSampling = false
   private readonly pulling = new Set<string>()
+  private readonly goneTimers = new Map<string, NodeJS.Timeout>()
+  /** target -> when a gone notice about it was last heard */
+  private readonly goneHeard = new Map<string, number>()
   readonly stats: AnnouncerStats = { full: 0, delta: 0, alive: 0, pulls: 0, pullFailures: 0 }
 
   constructor (init: AnnouncerInit) {
@@ -129,6 +138,8 @@ export class SummaryAnnouncer {
     clearTimeout(this.timer)
     clearTimeout(this.watchTimer)
     clearTimeout(this.fullPending)
+    for (const t of this.goneTimers.values()) clearTimeout(t)
+    this.goneTimers.clear()
     const { libp2p } = this.init
     const { pubsub } = libp2p.services
     pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
@@ -298,7 +309,23 @@ export class SummaryAnnouncer {
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const target = evt.detail.toString()
     if (!this.running || this.published === undefined || this.init.view.get(target) === undefined) return
-    if (this.init.view.hasLeft(target)) return
+    if (this.init.view.hasLeft(target) || this.goneTimers.has(target)) return
+    // every member connected to the target lost it at the same moment: wait a random moment so
+    // that the first notice (or the target's goodbye, or its reconnection) spares the others
+    // theirs, as SWIM's suppression does; one or two notices per departure instead of N
+    const since = Date.now()
+    const timer = setTimeout(() => {
+      this.goneTimers.delete(target)
+      const heard = this.goneHeard.get(target)
+      if (!this.running || this.init.view.isConnected(target) || this.init.view.hasLeft(target) || (heard !== undefined && heard >= since)) return
+      this.publishGone(target)
+    }, GONE_DELAY_MIN_MS + Math.random() * GONE_DELAY_SPREAD_MS)
+    timer.unref()
+    this.goneTimers.set(target, timer)
+  }
+
+  private publishGone (target: string): void {
+    if (this.published === undefined) return
     const now = Date.now()
     const prev = this.seq
     this.seq = nextSeq(this.seq, now)
@@ -352,6 +379,8 @@ export class SummaryAnnouncer {
       if (result.isNew) this.init.log.info('peer %s (%s) joined the view', decoded.kind === 'full' ? decoded.summary.name : author, author)
       if (decoded.kind === 'leave') this.init.log.info('peer %s left the mesh', author)
       if (decoded.kind === 'gone') {
+        this.goneHeard.set(decoded.target, Date.now())
+        if (this.goneHeard.size > MAX_GONE_HEARD) this.goneHeard.delete(this.goneHeard.keys().next().value ?? '')
         if (decoded.target === this.init.libp2p.peerId.toString()) this.refute()
         else if (this.init.view.reportedGone(decoded.target, Date.now())) this.init.log.info('peer %s reports %s gone', author, decoded.target)
       }

@@ -1,6 +1,9 @@
 /**
  * libp2p 3 has no auto-dialer: this dials every discovered peer once, dials the
- * bootstrap addresses, and re-dials a dropped peer with exponential backoff.
+ * bootstrap addresses, re-dials a dropped peer with exponential backoff, and holds a
+ * connection to every member the reach keeper names (node/mesh/reach.ts): directly
+ * where it can, through a relay when the direct addresses fail, and a member reached
+ * only through a relay keeps being tried directly (with the same backoff).
  */
 import type { PeerId, PeerInfo } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -8,6 +11,7 @@ import { DIAL_TIMEOUT_MS, REDIAL_BASE_MS, REDIAL_MAX_MS } from '../../protocols/
 import { errorMessage } from '../../protocols/errors.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
+import { isRelayed } from './relay.js'
 
 /** A peer that could not be reached for this long is left to discovery to find again. */
 const GIVE_UP_AFTER_MS = 10 * 60 * 1000
@@ -21,6 +25,10 @@ interface Target {
   failingSince?: number
   /** bootstrap addresses are retried forever; discovered peers until GIVE_UP_AFTER_MS */
   permanent: boolean
+  /** relay addresses of a member, tried when the direct dial fails (with /p2p/PEER) */
+  relayed?: Multiaddr[]
+  /** the member's id, when known (reach.ts): its connections are looked up by it */
+  peer?: PeerId
 }
 
 /** Delay before retry number `attempt` (0-based): exponential with jitter, capped. */
@@ -76,6 +84,34 @@ export class PeerDialer {
     this.targets.clear()
   }
 
+  /**
+   * Hold a connection to member `id` at the addresses it announced (`direct`, then
+   * `relayed`; both without /p2p/ID). Idempotent: called every reach tick, it dials
+   * only a member that is not connected (or only relayed, when it has direct
+   * addresses) and has no dial pending or scheduled.
+   */
+  keep (id: PeerId, direct: Multiaddr[], relayed: Multiaddr[]): void {
+    if (!this.running || id.equals(this.libp2p.peerId)) return
+    const key = id.toString()
+    const suffix = `/p2p/${key}`
+    const directAddrs = direct.map(m => m.encapsulate(suffix))
+    const relayAddrs = relayed.map(m => m.encapsulate(suffix))
+    let t = this.targets.get(key)
+    if (t === undefined) {
+      t = { key, dial: directAddrs.length > 0 ? directAddrs : id, attempt: 0, dialling: false, permanent: false, peer: id }
+      this.targets.set(key, t)
+    } else if (directAddrs.length > 0) {
+      // the member's own signed announcement wins over what discovery said
+      t.dial = directAddrs
+    }
+    t.relayed = relayAddrs
+    t.peer = id
+    if (t.timer !== undefined || t.dialling) return
+    const reach = this.reachOf(t)
+    if (reach === 'direct' || (reach === 'relayed' && directAddrs.length === 0)) return
+    this.attempt(key)
+  }
+
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
     const { id, multiaddrs } = evt.detail
     if (id.equals(this.libp2p.peerId)) return
@@ -110,6 +146,28 @@ export class PeerDialer {
     return this.libp2p.getConnections().some(c => c.remotePeer.toString() === key)
   }
 
+  private reachOf (t: Target): 'direct' | 'relayed' | 'none' {
+    const all = t.peer !== undefined ? this.libp2p.getConnections(t.peer) : this.libp2p.getConnections().filter(c => c.remotePeer.toString() === t.key)
+    const conns = all.filter(c => c.status === 'open')
+    if (conns.length === 0) return 'none'
+    return conns.some(c => !isRelayed(c.remoteAddr)) ? 'direct' : 'relayed'
+  }
+
+  /** The direct dial, then (a member not connected at all) its relay addresses. */
+  private async dialTarget (t: Target): Promise<{ remotePeer: PeerId, relayedOnly: boolean }> {
+    const opts = { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }
+    try {
+      const conn = await this.libp2p.dial(t.dial, opts)
+      return { remotePeer: conn.remotePeer, relayedOnly: isRelayed(conn.remoteAddr) }
+    } catch (err: unknown) {
+      const relayed = t.relayed ?? []
+      if (relayed.length === 0 || this.reachOf(t) !== 'none') throw err
+      this.log.debug('dial %s failed (%s); trying its relays', t.key, errorMessage(err))
+      const conn = await this.libp2p.dial(relayed, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      return { remotePeer: conn.remotePeer, relayedOnly: true }
+    }
+  }
+
   private schedule (key: string): void {
     const t = this.targets.get(key)
     if (t === undefined || !this.running || t.timer !== undefined || t.dialling) return
@@ -122,11 +180,17 @@ export class PeerDialer {
     const t = this.targets.get(key)
     if (t === undefined || !this.running || t.dialling) return
     t.dialling = true
-    this.libp2p.dial(t.dial, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).then(conn => {
+    this.dialTarget(t).then(({ remotePeer, relayedOnly }) => {
       t.dialling = false
+      if (t.permanent) this.bootstrapByPeer.set(remotePeer.toString(), key)
+      if (relayedOnly && Array.isArray(t.dial) && t.dial.some(m => !isRelayed(m))) {
+        // reached, but only through a relay: keep trying the direct addresses, backing off
+        t.attempt++
+        this.schedule(key)
+        return
+      }
       t.attempt = 0
       t.failingSince = undefined
-      if (t.permanent) this.bootstrapByPeer.set(conn.remotePeer.toString(), key)
     }, (err: unknown) => {
       t.dialling = false
       if (!this.running) return

@@ -15,6 +15,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
+import { RELAY_LISTEN_ADDR, relayServer, relayTransport, type CircuitRelayService } from './relay.js'
 
 // eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- a ServiceMap needs an index signature, which only a type alias has implicitly
 export type ProcmeshServices = {
@@ -22,6 +23,8 @@ export type ProcmeshServices = {
   pubsub: GossipSub
   /** present when mDNS is on; paced by MdnsPacer (node/mesh/mdns-pacer.ts) */
   mdns?: PeerDiscovery
+  /** circuit relay v2 for members (node/mesh/relay.ts) */
+  relay: CircuitRelayService
 }
 export type ProcmeshLibp2p = Libp2p<ProcmeshServices>
 
@@ -30,11 +33,13 @@ export const MAX_CONNECTIONS = 300
 /** A connection must finish Noise + muxer negotiation within this (ms): slow handshakes are cut. */
 export const INBOUND_UPGRADE_TIMEOUT_MS = 5000
 /**
- * Inbound connections still in the handshake (pnet + Noise + muxer). A host without
- * the mesh key holds a slot for at most INBOUND_UPGRADE_TIMEOUT_MS; members connect
- * once each, so 10 slots never delay them for long.
+ * Inbound connections still in the handshake (pnet + Noise + muxer), all hosts
+ * together. The gater (node/security/admission.ts) caps them per host and keeps part
+ * of them for known hosts, and cuts an unknown host's silent connection after 2 s;
+ * with 10 slots, 5 silent connects a second from one keyless host locked every new
+ * member out (issue 17 finding 4).
  */
-export const MAX_PENDING_INBOUND_CONNECTIONS = 10
+export const MAX_PENDING_INBOUND_CONNECTIONS = 64
 /**
  * New inbound connections per second from one IP address; more are refused before
  * any handshake. A mesh host opens one connection per peer, re-dials back off.
@@ -48,12 +53,14 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 5
  */
 export const MAX_STREAMS_PER_CONNECTION = 256
 /**
- * mDNS query interval once a node has peers (ms). Every query is answered by every node on
- * the LAN (O(N) packets per query, O(N^2) per interval across the mesh), and a new node
- * queries the moment it starts, so settled nodes need to ask only to heal what the dialer
- * gave up on. A node without peers queries every MDNS_SEARCH_INTERVAL_MS (MdnsPacer).
+ * mDNS query interval once a node has peers (ms): in effect never. Every answer is multicast,
+ * so every query costs every node on the LAN one packet per node: periodic queries from N nodes
+ * cost each node N^2 packets per interval (at 100 hosts and a minute, 170 packets a second).
+ * A new node queries the moment it starts; a node with no connection at all asks every
+ * MDNS_SEARCH_INTERVAL_MS (MdnsPacer); members learn each other's addresses from the summaries
+ * (node/mesh/reach.ts) once one connection exists.
  */
-export const MDNS_INTERVAL_MS = 60_000
+export const MDNS_INTERVAL_MS = 24 * 60 * 60 * 1000
 export const MDNS_SEARCH_INTERVAL_MS = 3000
 
 // ---- gossipsub, tuned for change-driven gossip on a LAN (measured: README, Benchmarks) ----
@@ -126,8 +133,9 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
   return createLibp2p({
     privateKey: opts.privateKey,
     start: false,
-    addresses: { listen: opts.listen, announceFilter },
-    transports: [tcp()],
+    // RELAY_LISTEN_ADDR: one reservation on a member, for members that cannot dial us (relay.ts)
+    addresses: { listen: [...opts.listen, RELAY_LISTEN_ADDR], announceFilter },
+    transports: [tcp(), relayTransport()],
     connectionEncrypters: [noise()],
     // no yamux keep-alive pings (every connection every 30 s): node/mesh/prober.ts probes one member a second
     streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION, enableKeepAlive: false })],
@@ -145,6 +153,7 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
     services: {
       ...(opts.mdns ? { mdns: mdns({ serviceTag: MDNS_SERVICE_TAG, interval: MDNS_INTERVAL_MS }) } : {}),
       identify: identify(),
+      relay: relayServer(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',

@@ -1,5 +1,5 @@
 /**
- * mDNS quiet once settled: the mDNS service itself queries every MDNS_INTERVAL_MS (a minute);
+ * mDNS quiet once settled: the mDNS service itself queries only at start (MDNS_INTERVAL_MS is a day);
  * while this node has no connection at all it asks every MDNS_SEARCH_INTERVAL_MS instead, so
  * a node that starts alone, or lost every peer (a cable, a partition), finds the LAN again at
  * once. Restarting the service is how @libp2p/mdns sends a query now (it queries on start).

@@ -1,6 +1,6 @@
 /** Serve the mesh protocols from HostServices, as a node part: one table says what is served. */
 import { ProcmeshError } from '../../protocols/errors.js'
-import { HISTORY, LIST, LOGS, START, STOP, SUMMARY } from '../../protocols/messages.js'
+import { HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, SUMMARY } from '../../protocols/messages.js'
 import type { Summary } from '../../protocols/types.js'
 import type { ProtocolDescriptor } from '../../protocols/wire.js'
 import type { HostServices } from '../host/host-services.js'
@@ -35,7 +35,10 @@ export function hostProtocols (s: HostServices, selfSummary: () => Summary | und
     servedProtocol(LOGS, async (req, ctx) => {
       if (req.follow) ctx.extendDeadline()
       return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
-    })
+    }),
+    servedProtocol(MANAGED, async () => s.managed()),
+    servedProtocol(RESTART, async (req, ctx) => await s.control.restart(req, ctx.remotePeer.toString())),
+    servedProtocol(REMOVE, async (req, ctx) => await s.control.remove(req, ctx.remotePeer.toString()))
   ]
 }
 

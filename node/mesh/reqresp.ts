@@ -146,7 +146,9 @@ export async function request<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, d
     if (errorName(err) === 'UnsupportedProtocolError') throw new ProcmeshError('PROTOCOL_ERROR', `peer does not support ${desc.id}`)
     throw new ProcmeshError('UNAVAILABLE', `cannot reach ${peer.toString()}: ${errorMessage(err)}`)
   }
-  const lp = lpStream(stream, { maxDataLength: desc.maxResponseBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES })
+  // maxBufferSize: a whole frame is buffered before it is decoded, and @libp2p/utils' 4 MiB default, not
+  // maxResponseBytes, refused LIST answers of hosts with 13,000+ processes (issue 17)
+  const lp = lpStream(stream, { maxDataLength: desc.maxResponseBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES, maxBufferSize: desc.maxResponseBytes + MAX_LENGTH_PREFIX_BYTES })
   try {
     await lp.write(encodeFrame(req), { signal })
     for (;;) {

@@ -7,15 +7,38 @@
  * Writes are synchronous: a decision is on disk (in the page cache) before the node
  * acts on it, lines never interleave, and a write that fails (disk full) throws, so
  * the caller can refuse the action instead of acting unrecorded.
+ *
+ * Denials cost the requester nothing, so they are kept apart (issue 17 finding 2: 600
+ * denied starts with 64 KiB argv from a fresh read-only identity rotated every allowed
+ * decision away in 1.3 s): they go to `audit-denied.log` (and its `.1`) with their own
+ * size budget, so no number of them can rotate an allowed decision out of `audit.log`;
+ * a denied start keeps only the head of its argv; and each peer (or remote host, for
+ * connections of unknown peers) gets AUDIT_DENIALS_PER_WINDOW denial lines per
+ * AUDIT_DENIAL_WINDOW_MS, after which one "N more ... suppressed" line says what was
+ * left out. Readers merge both logs in time order.
  */
-import { appendFileSync, chmodSync, closeSync, openSync, readSync, renameSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, constants as fsConstants, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { mergeAuditLines, validateAuditEntry, type AuditEntry } from '../../protocols/audit.js'
+import { basename, dirname, join } from 'node:path'
+import {
+  AUDIT_DENIED_MAX_ARG_BYTES, AUDIT_DENIED_MAX_ARGS, clipArgv, clipAuditEntry, mergeAuditLines, validateAuditEntry, type AuditEntry
+} from '../../protocols/audit.js'
 import { errorMessage } from '../../protocols/errors.js'
 import type { Logger } from '../logger.js'
 
 /** One file of the log: ~20,000 decisions; with the rotated one at most twice this on disk. */
 export const AUDIT_MAX_BYTES = 8 * 1024 * 1024
+/** Denial lines one peer (or remote host) gets per window; the rest are counted. */
+export const AUDIT_DENIALS_PER_WINDOW = 20
+export const AUDIT_DENIAL_WINDOW_MS = 60_000
+/** Requesters whose denials are being counted; past it the oldest window is flushed. */
+export const AUDIT_MAX_DENIAL_SOURCES = 1024
+
+/** The denial log next to an audit log: audit.log -> audit-denied.log. */
+export function deniedLogOf (file: string): string {
+  const name = basename(file)
+  return join(dirname(file), name.endsWith('.log') ? `${name.slice(0, -4)}-denied.log` : `${name}-denied`)
+}
 
 export class AuditWriteError extends Error {
   override name = 'AuditWriteError'
@@ -30,13 +53,18 @@ function sizeOf (file: string): number {
   try { return statSync(file).size } catch { return 0 }
 }
 
-/** Parse JSON lines, skipping lines that are not valid entries (a torn last line after a crash). */
+/**
+ * Parse JSON lines, skipping lines that are not entries at all (a torn last line after
+ * a crash, foreign text). Over-long fields are clipped, never a reason to drop a line.
+ */
 export function parseAuditLines (text: string): AuditEntry[] {
   const out: AuditEntry[] = []
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
     try {
-      out.push(validateAuditEntry(JSON.parse(line), 'entry'))
+      const raw: unknown = JSON.parse(line)
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue
+      out.push(validateAuditEntry(clipAuditEntry(raw as Record<string, unknown>), 'entry'))
     } catch {
       // a torn or foreign line: skip it, keep the rest readable
     }
@@ -70,7 +98,7 @@ function readTail (file: string, maxBytes: number): string {
  * The newest `limit` decisions of the log at `file` (and its rotated predecessor when
  * the current file has fewer), result lines merged into their decisions.
  */
-export function readAuditLog (file: string, limit: number): AuditEntry[] {
+function readOne (file: string, limit: number): AuditEntry[] {
   let entries = mergeAuditLines(parseAuditLines(readTail(file, AUDIT_MAX_BYTES)))
   if (entries.length < limit) {
     const older = parseAuditLines(readTail(`${file}.1`, AUDIT_MAX_BYTES))
@@ -79,35 +107,105 @@ export function readAuditLog (file: string, limit: number): AuditEntry[] {
   return entries.slice(-limit)
 }
 
-export class AuditLog {
+/** When a decision was taken: the time its id encodes (its result line keeps the id), else its time. */
+function decidedAt (e: AuditEntry): number {
+  const t = parseInt(e.id.split('-')[0], 36)
+  return e.id.includes('-') && Number.isFinite(t) ? t : e.time
+}
+
+/** Merge two time-ordered lists (stable: ties keep `a` first). */
+function mergeByTime (a: AuditEntry[], b: AuditEntry[]): AuditEntry[] {
+  const out: AuditEntry[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && decidedAt(a[i]) <= decidedAt(b[j]))) out.push(a[i++])
+    else out.push(b[j++])
+  }
+  return out
+}
+
+/** The newest `limit` decisions of the log at `file` and its denial log, in time order. */
+export function readAuditLog (file: string, limit: number): AuditEntry[] {
+  return mergeByTime(readOne(file, limit), readOne(deniedLogOf(file), limit)).slice(-limit)
+}
+
+/** One file of the log with its rotation. */
+class RotatingFile {
   readonly file: string
   private readonly maxBytes: number
-  private readonly log?: Logger
   private size: number
 
-  constructor (file: string, opts: { maxBytes?: number, log?: Logger } = {}) {
+  constructor (file: string, maxBytes: number) {
     this.file = file
-    this.maxBytes = opts.maxBytes ?? AUDIT_MAX_BYTES
-    this.log = opts.log
+    this.maxBytes = maxBytes
     this.size = sizeOf(file)
   }
 
-  /** Append one entry; throws AuditWriteError when it cannot be recorded. */
-  append (entry: AuditEntry): void {
-    const line = JSON.stringify(entry) + '\n'
+  write (line: string): void {
     const bytes = Buffer.byteLength(line)
     try {
       if (this.size > 0 && this.size + bytes > this.maxBytes) {
         renameSync(this.file, `${this.file}.1`)
         this.size = 0
       }
-      appendFileSync(this.file, line, { mode: 0o600 })
+      appendNoFollow(this.file, line)
       if (this.size === 0) chmodSync(this.file, 0o600)
       this.size += bytes
     } catch (err: unknown) {
       this.size = sizeOf(this.file)
       throw new AuditWriteError(`cannot write the audit log ${this.file}: ${errorMessage(err)}`)
     }
+  }
+}
+
+interface DenialWindow { start: number, written: number, suppressed: number, sample: AuditEntry }
+
+export class AuditLog {
+  readonly file: string
+  readonly deniedFile: string
+  private readonly main: RotatingFile
+  private readonly denied: RotatingFile
+  private readonly log?: Logger
+  private readonly now: () => number
+  private readonly windows = new Map<string, DenialWindow>()
+
+  constructor (file: string, opts: { maxBytes?: number, log?: Logger, now?: () => number } = {}) {
+    this.file = file
+    this.deniedFile = deniedLogOf(file)
+    this.main = new RotatingFile(file, opts.maxBytes ?? AUDIT_MAX_BYTES)
+    this.denied = new RotatingFile(this.deniedFile, opts.maxBytes ?? AUDIT_MAX_BYTES)
+    this.log = opts.log
+    this.now = opts.now ?? Date.now
+  }
+
+  /**
+   * Append one entry; throws AuditWriteError when it cannot be recorded. Every field
+   * is clipped to what readers accept. Denials go to the denial log, rate-limited per
+   * requester (a suppressed one is counted, not written, and does not throw).
+   */
+  append (entry: AuditEntry): void {
+    if (entry.decision !== 'denied') {
+      this.main.write(line(entry))
+      return
+    }
+    this.flushExpired()
+    const key = entry.peerId ?? hostKey(entry.addr) ?? 'unknown'
+    const now = this.now()
+    let w = this.windows.get(key)
+    if (w === undefined) {
+      if (this.windows.size >= AUDIT_MAX_DENIAL_SOURCES) this.flush(this.windows.keys().next().value ?? '')
+      w = { start: now, written: 0, suppressed: 0, sample: entry }
+      this.windows.set(key, w)
+    }
+    if (w.written >= AUDIT_DENIALS_PER_WINDOW) {
+      w.suppressed++
+      w.sample = entry
+      return
+    }
+    w.written++
+    const clipped: AuditEntry = entry.argv !== undefined ? { ...entry, argv: clipArgv(entry.argv, AUDIT_DENIED_MAX_ARGS, AUDIT_DENIED_MAX_ARG_BYTES) } : entry
+    this.denied.write(line(clipped))
   }
 
   /** Append, logging instead of throwing: for records of things already refused or done. */
@@ -120,6 +218,58 @@ export class AuditLog {
   }
 
   read (limit: number): AuditEntry[] {
+    this.flushExpired()
     return readAuditLog(this.file, limit)
   }
+
+  /** Write the "suppressed" lines of windows that are over (called on every denial and read). */
+  private flushExpired (): void {
+    const now = this.now()
+    for (const [key, w] of this.windows) {
+      if (now - w.start >= AUDIT_DENIAL_WINDOW_MS) this.flush(key)
+    }
+  }
+
+  private flush (key: string): void {
+    const w = this.windows.get(key)
+    this.windows.delete(key)
+    if (w === undefined || w.suppressed === 0) return
+    const s = w.sample
+    const summary: AuditEntry = {
+      id: auditId(this.now()),
+      time: this.now(),
+      event: s.event,
+      peerId: s.peerId,
+      name: s.name,
+      via: s.via,
+      ...(s.addr !== undefined ? { addr: s.addr } : {}),
+      decision: 'denied',
+      reason: `${w.suppressed} more denied ${s.event} decisions for this ${s.peerId !== null ? 'peer' : 'host'} suppressed between ${new Date(w.start).toISOString()} and ${new Date(this.now()).toISOString()} (at most ${AUDIT_DENIALS_PER_WINDOW} are written per ${AUDIT_DENIAL_WINDOW_MS / 1000} s); the last: ${s.reason}`
+    }
+    try {
+      this.denied.write(line(summary))
+    } catch (err: unknown) {
+      this.log?.error('%s', errorMessage(err))
+    }
+  }
+}
+
+/** Append without following a symbolic link planted at `file` (O_NOFOLLOW: ELOOP instead). */
+function appendNoFollow (file: string, text: string): void {
+  const fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600)
+  try {
+    writeSync(fd, text)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function line (entry: AuditEntry): string {
+  return JSON.stringify(clipAuditEntry({ ...entry })) + '\n'
+}
+
+function hostKey (addr: string | undefined): string | undefined {
+  if (addr === undefined) return undefined
+  const m = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+/.exec(addr)
+  return m !== null ? m[0] : addr
 }

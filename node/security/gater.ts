@@ -19,10 +19,16 @@
  */
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { StreamCloseEvent } from '@libp2p/interface'
+import { hostPart, InboundAdmission, UNKNOWN_HANDSHAKE_TIMEOUT_MS } from './admission.js'
 
 export type Direction = 'inbound' | 'outbound'
-/** why a connection died before the peer was known */
-export type HandshakeFailure = 'mesh-key' | 'timeout'
+/** why a connection died before the peer was known ('busy': refused by admission, see admission.ts) */
+export type HandshakeFailure = 'mesh-key' | 'timeout' | 'busy'
+
+/** The error an unknown host's too-slow handshake is cut with (classified as a timeout). */
+class HandshakeTimeoutError extends Error {
+  override name = 'TimeoutError'
+}
 
 export interface RefusedConnection { peerId: string, addr: string, direction: Direction, reason: string }
 export interface FailedHandshake { addr: string, direction: Direction, failure: HandshakeFailure, error: string }
@@ -32,6 +38,10 @@ export interface GaterInit {
   isBlocked: (peerId: string) => boolean
   onRefused: (event: RefusedConnection) => void
   onHandshakeFailed: (event: FailedHandshake) => void
+  /** pending-handshake limits per host (default: one with no seeds) */
+  admission?: InboundAdmission
+  /** deadline of an unknown host's handshake (ms) */
+  unknownHandshakeTimeoutMs?: number
 }
 
 /**
@@ -50,6 +60,7 @@ export function classifyHandshakeFailure (err: Error): HandshakeFailure {
 /** The one log line of a failed handshake (never names a key). */
 export function describeHandshakeFailure (f: FailedHandshake): string {
   const who = f.direction === 'inbound' ? `connection from ${f.addr}` : `dial to ${f.addr}`
+  if (f.failure === 'busy') return `${who} refused before its handshake: ${f.error}`
   if (f.failure === 'timeout') return `${who} failed the mesh key check (different or no swarm key; the handshake timed out)`
   // a dial for a peer id that used to live at this address (a restarted host with a new
   // identity) fails the same way from here, so the line says so rather than blame the key alone
@@ -59,8 +70,37 @@ export function describeHandshakeFailure (f: FailedHandshake): string {
 }
 
 export function createGater (init: GaterInit): ConnectionGater {
+  const admission = init.admission ?? new InboundAdmission()
+  const unknownTimeoutMs = init.unknownHandshakeTimeoutMs ?? UNKNOWN_HANDSHAKE_TIMEOUT_MS
   // connections that reached the encrypted hooks: their later close is not a handshake failure
   const identified = new WeakSet<MultiaddrConnection>()
+  // inbound connections holding an admission slot, and how to free it (once)
+  const admitted = new WeakMap<MultiaddrConnection, () => void>()
+  const admit = (maConn: MultiaddrConnection): boolean => {
+    const addr = maConn.remoteAddr.toString()
+    const host = hostPart(addr)
+    const a = admission.admit(host)
+    if (!a.admitted) {
+      init.onHandshakeFailed({ addr, direction: 'inbound', failure: 'busy', error: a.reason })
+      return false
+    }
+    let timer: NodeJS.Timeout | undefined
+    if (!a.known) {
+      // a silent connection from a host not known to hold the key is cut early
+      timer = setTimeout(() => { if (!identified.has(maConn)) maConn.abort(new HandshakeTimeoutError(`handshake not finished within ${unknownTimeoutMs} ms`)) }, unknownTimeoutMs)
+      timer.unref()
+    }
+    let freed = false
+    const free = (): void => {
+      if (freed) return
+      freed = true
+      clearTimeout(timer)
+      admission.release(host, a.known)
+    }
+    admitted.set(maConn, free)
+    maConn.addEventListener('close', free, { once: true })
+    return true
+  }
   const watch = (maConn: MultiaddrConnection, direction: Direction): void => {
     maConn.addEventListener('close', (evt: StreamCloseEvent) => {
       if (identified.has(maConn)) return
@@ -71,6 +111,9 @@ export function createGater (init: GaterInit): ConnectionGater {
   }
   const refuse = (peerId: PeerId, maConn: MultiaddrConnection, direction: Direction): boolean => {
     identified.add(maConn)
+    // past pnet and Noise: this host holds the mesh key
+    admitted.get(maConn)?.()
+    admission.proved(hostPart(maConn.remoteAddr.toString()))
     const id = peerId.toString()
     if (!init.isBlocked(id)) return false
     init.onRefused({ peerId: id, addr: maConn.remoteAddr.toString(), direction, reason: 'blocked by the trust file (role none)' })
@@ -78,7 +121,11 @@ export function createGater (init: GaterInit): ConnectionGater {
   }
   return {
     denyDialPeer: (peerId: PeerId) => init.isBlocked(peerId.toString()),
-    denyInboundConnection: (maConn: MultiaddrConnection) => { watch(maConn, 'inbound'); return false },
+    denyInboundConnection: (maConn: MultiaddrConnection) => {
+      if (!admit(maConn)) return true
+      watch(maConn, 'inbound')
+      return false
+    },
     denyOutboundConnection: (peerId: PeerId, maConn: MultiaddrConnection) => {
       if (init.isBlocked(peerId.toString())) return true
       watch(maConn, 'outbound')

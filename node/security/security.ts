@@ -18,6 +18,7 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { clipArgv, type AuditEntry, type AuditEvent } from '../../protocols/audit.js'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import type { AuditTargetEntry, TrustListResult } from '../../protocols/control.js'
+import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import { AUDIT, CLAIM, START, STOP, type AuditResult } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
@@ -25,6 +26,7 @@ import type { Role } from '../../protocols/wire.js'
 import { AuditLog, auditId, AuditWriteError } from './audit-log.js'
 import { checkRole, createAuthorizer, describePeer, effectiveRole } from './authorizer.js'
 import { handle, type RpcHandler } from '../control/control-server.js'
+import { InboundAdmission } from './admission.js'
 import { createGater, describeHandshakeFailure, type FailedHandshake, type RefusedConnection } from './gater.js'
 import type { HomePaths } from '../setup/home.js'
 import type { ProcessControl } from '../host/host-services.js'
@@ -32,7 +34,8 @@ import { ClaimAgent, createInvite, redeemInvite } from './invite.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import type { Logger } from '../logger.js'
 import { request, serveProtocol, type Authorizer, type ServeOptions } from '../mesh/reqresp.js'
-import { StartPolicyFile } from './start-policy.js'
+import { DEFAULT_NODE_PATH, StartPolicyFile } from './start-policy.js'
+import { execFacts } from './exec-check.js'
 import { loadOrCreateSwarmKey, meshFingerprint } from './swarm-key.js'
 import { resolveTargets } from '../mesh/targets.js'
 import { TrustStore, type TrustFile } from './trust-store.js'
@@ -58,11 +61,16 @@ export interface SecurityInit {
   readonly: boolean
   /** an explicit --policy file (must exist); else policy.json in the home, if present */
   policyFile?: string
+  /** the PATH the node starts processes with (its spawn environment's); commands are resolved on it */
+  spawnPath?: string
   log: Logger
 }
 
 /** The control API's trust and audit answers are declared with the API, in protocols/control.ts. */
 export type { AuditTargetEntry, TrustListEntry, TrustListResult } from '../../protocols/control.js'
+
+/** cwd of a start whose request names none (the supervisor's default). */
+export const START_DEFAULT_CWD = '/'
 
 /** The remote host part of a multiaddr (`/ip4/1.2.3.4`), the unit of failure rate limiting. */
 export function hostOf (addr: string): string {
@@ -87,6 +95,9 @@ export class NodeSecurity {
   private viewName: (peerId: string) => string | undefined = () => undefined
   private claimAgent?: ClaimAgent
   private readonly failures = new Map<string, { last: number, suppressed: number }>()
+  /** pending-handshake limits; known hosts keep their slots (admission.ts) */
+  readonly admission: InboundAdmission
+  private readonly extraKnown = new Set<string>()
   private served = false
   private poll?: NodeJS.Timeout
   /** the Authorizer of the mesh protocols (start and stop are decided in guard) */
@@ -101,7 +112,9 @@ export class NodeSecurity {
     this.trust = new TrustStore(init.paths.trust, init.log)
     this.audit = new AuditLog(init.paths.audit, { log: init.log })
     this.policy = new StartPolicyFile(init.policyFile ?? init.paths.policy, { required: init.policyFile !== undefined, log: init.log })
+    this.admission = new InboundAdmission(() => this.knownAddrs())
     this.gater = createGater({
+      admission: this.admission,
       isBlocked: peerId => this.trust.entry(peerId)?.role === 'none',
       onRefused: e => { this.connectionRefused(e) },
       onHandshakeFailed: f => { this.handshakeFailed(f) }
@@ -148,6 +161,15 @@ export class NodeSecurity {
     return this.viewName(peerId) ?? this.trust.entry(peerId)?.name
   }
 
+  /** Hosts known to be members before any handshake: trust entries' addresses, and those given here (--bootstrap). */
+  addKnownAddrs (addrs: readonly string[]): void {
+    for (const a of addrs) this.extraKnown.add(a)
+  }
+
+  private knownAddrs (): string[] {
+    return [...this.extraKnown, ...Object.values(this.trust.data.peers).flatMap(e => e.addrs ?? [])]
+  }
+
   /** Addresses of join admins, dialled like --bootstrap ones. */
   bootstrapAddrs (): string[] {
     return Object.values(this.trust.data.peers).flatMap(e => e.source === 'join' ? e.addrs ?? [] : [])
@@ -185,9 +207,12 @@ export class NodeSecurity {
   guard (current: () => ProcessControl): ProcessControl {
     return {
       start: async (req, requestedBy) => {
-        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}) })
+        const spawnPath = this.init.spawnPath ?? DEFAULT_NODE_PATH
+        // what would really run, and the env that steers where programs are found: audited either way
+        const facts = execFacts(req, spawnPath, START_DEFAULT_CWD)
+        const base = this.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...facts })
         return await this.decide(base, requestedBy, 'exec', () => {
-          const d = this.policy.check(req.argv)
+          const d = this.policy.check(req, spawnPath)
           return d.allowed ? { rule: d.rule } : { refused: d.reason }
         }, async () => await current().start(req, requestedBy), r => `started pid ${r.pid} (managed id ${r.managedId})`, 'not started')
       },
@@ -196,9 +221,41 @@ export class NodeSecurity {
         return await this.decide(base, requestedBy, 'control', () => ({}), async () => await current().stop(req, requestedBy),
           r => `${r.result}${r.signalled.length > 0 ? ` (signalled ${r.signalled.join(', ')})` : ''}`, 'not signalled')
       },
+      restart: async (req, requestedBy) => {
+        // the command that runs again is the record's: the start policy judges it as it is now
+        const record = findManaged(current().managed(), req.ref)
+        const base = this.entry('restart', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, argv: clipArgv(record.argv) } : {}) })
+        return await this.decide(base, requestedBy, 'exec', () => {
+          if (record === undefined) return {}
+          const d = this.policy.check(record.argv)
+          return d.allowed ? { rule: d.rule } : { refused: d.reason }
+        }, async () => await current().restart(req, requestedBy), r => `restarted: pid ${r.pid} (managed id ${r.managedId})`, 'not restarted')
+      },
+      remove: async (req, requestedBy) => {
+        const record = findManaged(current().managed(), req.ref)
+        const base = this.entry('remove', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, pid: record.pid } : {}) })
+        return await this.decide(base, requestedBy, 'control', () => ({}), async () => await current().remove(req, requestedBy),
+          r => `removed ${r.managedId}${r.stopped ? ' (its process was stopped)' : ''}`, 'not removed')
+      },
       logs: async (req, onChunk, signal) => await current().logs(req, onChunk, signal),
-      managedByPid: () => current().managedByPid()
+      managedByPid: () => current().managedByPid(),
+      managed: () => current().managed()
     }
+  }
+
+  /**
+   * What the supervisor did on its own (an exit, a restart by policy, a crash loop), in the audit
+   * log: nobody asked, so the peer is null (or the peer whose request caused it).
+   */
+  recordSupervisorEvent (event: 'exit' | 'restart', fields: { by: string | null, managedId: string, pid: number, reason: string, result: string, argv?: string[] }): void {
+    this.audit.record(this.entry(event, fields.by, {
+      decision: 'allowed',
+      reason: fields.reason,
+      result: fields.result,
+      managedId: fields.managedId,
+      pid: fields.pid,
+      ...(fields.argv !== undefined ? { argv: clipArgv(fields.argv) } : {})
+    }))
   }
 
   private async decide<T> (base: AuditEntry, requestedBy: string, needed: Role, policy: () => { rule?: string, refused?: string },
@@ -324,6 +381,8 @@ export class NodeSecurity {
     handle(handlers, CONTROL_API.trustAdd, async params => {
       const role = params.role
       const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
+      // dryRun: only say which peer PEER is, so the CLI can confirm the full id before granting
+      if (params.dryRun === true) return { peerId, name: name ?? null, role }
       this.trust.update(tf => {
         const existing = tf.peers[peerId]
         tf.peers[peerId] = { ...existing, role, source: existing?.source ?? 'trust', addedAt: Date.now(), ...(name !== undefined ? { name } : {}) }
@@ -334,6 +393,7 @@ export class NodeSecurity {
 
     handle(handlers, CONTROL_API.trustRemove, async params => {
       const { peerId, name } = this.resolvePeer(params.peer, deps.peers())
+      if (params.dryRun === true) return { peerId, name: name ?? null, removed: this.trust.entry(peerId)?.role ?? null }
       const removed = this.trust.update(tf => {
         const had = tf.peers[peerId]
         delete tf.peers[peerId]
@@ -346,7 +406,7 @@ export class NodeSecurity {
 
     handle(handlers, CONTROL_API.audit, async (params, ctx): Promise<AuditTargetEntry[]> => {
       const limit = params.limit ?? DEFAULT_AUDIT_LIMIT
-      const { peers } = resolveTargets(params.target, deps.peers())
+      const { peers } = resolveTargets(params.target, deps.peers(), { trustedName: id => this.trust.entry(id)?.name })
       return await Promise.all(peers.map(async (peer): Promise<AuditTargetEntry> => {
         let entry: AuditTargetEntry
         try {
@@ -382,7 +442,7 @@ export class NodeSecurity {
       peerId = peerIdFromString(t).toString()
     } catch {
       try {
-        peerId = resolveTargets(t, peers).peers[0]?.peerId
+        peerId = resolveTargets(t, peers, { trustedName: id => this.trust.entry(id)?.name }).peers[0]?.peerId
       } catch (err: unknown) {
         const inFile = Object.entries(this.trust.data.peers).filter(([, e]) => e.name === t)
         if (inFile.length !== 1) throw err
@@ -394,3 +454,4 @@ export class NodeSecurity {
     return { peerId, name: this.nameOf(peerId) }
   }
 }
+

@@ -6,25 +6,33 @@
  *     { "start": "any" }                      // the default when there is no file
  *     { "start": "allowlist",
  *       "allow": [ { "name": "uptime", "executable": "/usr/bin/uptime" },
- *                  { "name": "short sleeps", "argvPrefix": ["sleep", "1"] } ],
+ *                  { "name": "short sleeps", "argvPrefix": ["sleep", "1"] },
+ *                  { "name": "git status", "argvPrefix": ["git", "status"], "env": ["GIT_PAGER"] } ],
  *       "deny":  [ { "name": "no shells", "executable": "sh" } ] }
  *
- * Deny rules are checked first, in both modes. Allow rules match argv[0] literally
- * (no PATH lookup, so "uptime" allows argv[0] "uptime" but not "/tmp/x/uptime");
- * deny rules without a slash also match by the basename of argv[0], so "sh" denies
- * "/bin/sh" too. A deny list is only a speed bump (a copy of sh has another name);
- * an allowlist is the boundary. A refusal names the rule that refused, or the
- * allowlist that nothing matched.
+ * Deny rules are checked first, in both modes. Under the allowlist a start is matched
+ * against the FILE it would run (node/security/exec-check.ts): argv[0] is resolved on
+ * the node's own PATH (never the request's: a request setting PATH is refused, and so
+ * is a relative argv[0] such as "./run.sh") and compared, as a real path, with the
+ * rule's executable (or its argvPrefix[0]) resolved the same way; so "uptime" allows
+ * argv[0] "uptime" and "/usr/bin/uptime" but never a planted "/tmp/x/uptime". The
+ * request's env may only carry names the matching rule lists in "env": an allowed
+ * program told by its env to run other code (GIT_CONFIG_*, PYTHONWARNINGS + BROWSER)
+ * is not the allowed program. Deny rules without a slash also match by the basename
+ * of argv[0], so "sh" denies "/bin/sh" too. A deny list is only a speed bump (a copy
+ * of sh has another name); an allowlist is the boundary. A refusal names the rule
+ * that refused, or the allowlist that nothing matched.
  *
  * Edits take effect on the next start (a stat per start). A file that breaks while
  * the node runs refuses every start until it is fixed (fail closed).
  */
 import { readFileSync, statSync, type Stats } from 'node:fs'
-import { basename } from 'node:path'
+import { basename, isAbsolute } from 'node:path'
 import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_ARG_BYTES } from '../../protocols/messages.js'
 import { expectArray, expectOneOf, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
+import { isRelativeExecutable, resolveExecutable, type ExecRequest } from './exec-check.js'
 
 /** A policy file is a screenful of rules; the cap bounds a broken one. */
 export const MAX_POLICY_FILE_BYTES = 256 * 1024
@@ -33,10 +41,17 @@ export const MAX_POLICY_RULES = 256
 /** Elements of one argv prefix rule. */
 export const MAX_POLICY_PREFIX_ARGS = 64
 
+/** Env names one allow rule may list. */
+export const MAX_POLICY_ENV_NAMES = 64
+/** The node's PATH when a caller names none (the supervisor's default). */
+export const DEFAULT_NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
 export interface PolicyRule {
   name: string
   executable?: string
   argvPrefix?: string[]
+  /** allow rules: env names a request may set (none when absent) */
+  env?: string[]
 }
 
 export interface StartPolicy {
@@ -45,7 +60,7 @@ export interface StartPolicy {
   deny: PolicyRule[]
 }
 
-export type PolicyDecision = { allowed: true, rule?: string } | { allowed: false, reason: string }
+export type PolicyDecision = { allowed: true, rule?: string, executable?: string } | { allowed: false, reason: string }
 
 export const ALLOW_ANY: StartPolicy = Object.freeze({ start: 'any', allow: [], deny: [] })
 
@@ -61,10 +76,15 @@ function parseRules (value: unknown, path: string): PolicyRule[] {
     const exe = optional(r.executable, x => expectString(x, `${p}.executable`, { maxBytes: 4096, minLength: 1, noNul: true }))
     const prefix = optional(r.argvPrefix, x => expectArray(x, `${p}.argvPrefix`, MAX_POLICY_PREFIX_ARGS).map((a, j) => expectString(a, `${p}.argvPrefix[${j}]`, { maxBytes: MAX_ARG_BYTES, noNul: true })))
     if (exe === undefined && (prefix === undefined || prefix.length === 0)) throw new StartPolicyError(`${p}: needs "executable" or a non-empty "argvPrefix"`)
+    const env = optional(r.env, x => expectArray(x, `${p}.env`, MAX_POLICY_ENV_NAMES).map((a, j) => expectString(a, `${p}.env[${j}]`, { pattern: /^[A-Za-z_][A-Za-z0-9_]{0,127}$/ })))
     if (exe !== undefined) rule.executable = exe
     if (prefix !== undefined && prefix.length > 0) rule.argvPrefix = prefix
+    if (env !== undefined) rule.env = env
+    for (const command of [exe, prefix?.[0]]) {
+      if (command !== undefined && isRelativeExecutable(command)) throw new StartPolicyError(`${p}: ${JSON.stringify(command.slice(0, 80))} is a relative path; name a command (found on the node's PATH) or an absolute path`)
+    }
     for (const key of Object.keys(r)) {
-      if (!['name', 'executable', 'argvPrefix'].includes(key)) throw new StartPolicyError(`${p}.${key.slice(0, 40)}: unknown field`)
+      if (!['name', 'executable', 'argvPrefix', 'env'].includes(key)) throw new StartPolicyError(`${p}.${key.slice(0, 40)}: unknown field`)
     }
     return rule
   })
@@ -100,6 +120,20 @@ function matches (rule: PolicyRule, argv: readonly string[], loose: boolean): bo
   return true
 }
 
+/**
+ * An allow rule against the resolved file (`file`, a real path): the rule's command
+ * resolves on the node's PATH to the same file, and the rest of an argvPrefix matches
+ * literally.
+ */
+function matchesResolved (rule: PolicyRule, argv: readonly string[], file: string, nodePath: string): boolean {
+  for (const command of [rule.executable, rule.argvPrefix?.[0]]) {
+    if (command !== undefined && resolveExecutable(command, nodePath, '/') !== file) return false
+  }
+  const prefix = rule.argvPrefix
+  if (prefix !== undefined && (argv.length < prefix.length || prefix.some((a, i) => i > 0 && argv[i] !== a))) return false
+  return true
+}
+
 function describeRule (rule: PolicyRule): string {
   const parts: string[] = []
   if (rule.executable !== undefined) parts.push(`executable ${JSON.stringify(rule.executable)}`)
@@ -107,15 +141,53 @@ function describeRule (rule: PolicyRule): string {
   return parts.join(', ')
 }
 
-/** Decide a start (pure). `where` names the policy file in refusals. */
-export function checkStartPolicy (policy: StartPolicy, argv: readonly string[], where: string): PolicyDecision {
-  const denied = policy.deny.find(rule => matches(rule, argv, true))
+/**
+ * Decide a start (pure but for a few stats resolving commands). `where` names the
+ * policy file in refusals; `nodePath` is the PATH the node starts processes with.
+ * An allowed decision under the allowlist carries the file that will run.
+ */
+export function checkStartPolicy (policy: StartPolicy, request: ExecRequest | readonly string[], where: string, nodePath = DEFAULT_NODE_PATH): PolicyDecision {
+  const req: ExecRequest = isArgv(request) ? { argv: request } : request
+  const argv = req.argv
+  const denied = policy.deny.find(rule => matches(rule, argv, true) || denyMatchesFile(rule, req, nodePath))
   if (denied !== undefined) return { allowed: false, reason: `refused by start policy rule "${denied.name}" (deny ${describeRule(denied)}) in ${where}` }
   if (policy.start === 'any') return { allowed: true }
-  const allowed = policy.allow.find(rule => matches(rule, argv, false))
-  if (allowed !== undefined) return { allowed: true, rule: allowed.name }
+  const argv0 = argv[0] ?? ''
+  if (isRelativeExecutable(argv0)) {
+    return { allowed: false, reason: `refused by start policy "allowlist" in ${where}: ${JSON.stringify(argv0)} is a relative path (it would depend on the cwd); use a command name or an absolute path` }
+  }
+  if (req.env?.PATH !== undefined) {
+    return { allowed: false, reason: `refused by start policy "allowlist" in ${where}: env.PATH may not be set (commands are found on the node's own PATH)` }
+  }
+  const file = resolveExecutable(argv0, nodePath, '/')
   const names = policy.allow.map(r => `"${r.name}"`).join(', ')
-  return { allowed: false, reason: `refused by start policy "allowlist" in ${where}: ${JSON.stringify(argv[0])} matches none of its allow rules (${names === '' ? 'none' : names})` }
+  const none = `matches none of its allow rules (${names === '' ? 'none' : names})`
+  if (file === undefined) {
+    return { allowed: false, reason: `refused by start policy "allowlist" in ${where}: ${JSON.stringify(argv0)} is not an executable file${isAbsolute(argv0) ? '' : ' on the node\'s PATH'}, so it ${none}` }
+  }
+  const envNames = Object.keys(req.env ?? {})
+  let envRefusal: string | undefined
+  for (const rule of policy.allow) {
+    if (!matchesResolved(rule, argv, file, nodePath)) continue
+    const extra = envNames.filter(n => !(rule.env ?? []).includes(n))
+    if (extra.length === 0) return { allowed: true, rule: rule.name, executable: file }
+    envRefusal ??= `refused by start policy "allowlist" in ${where}: rule "${rule.name}" allows ${file} but not env ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (and ${extra.length - 5} more)` : ''} (an allow rule lists the env names a request may set in "env")`
+  }
+  if (envRefusal !== undefined) return { allowed: false, reason: envRefusal }
+  return { allowed: false, reason: `refused by start policy "allowlist" in ${where}: ${JSON.stringify(argv0)} (${file}) ${none}` }
+}
+
+function isArgv (r: ExecRequest | readonly string[]): r is readonly string[] {
+  return Array.isArray(r)
+}
+
+/** A deny rule naming a command also catches the same file under another name or path. */
+function denyMatchesFile (rule: PolicyRule, req: ExecRequest, nodePath: string): boolean {
+  if (rule.executable === undefined) return false
+  const denied = resolveExecutable(rule.executable, nodePath, '/')
+  if (denied === undefined) return false
+  const file = resolveExecutable(req.argv[0] ?? '', req.env?.PATH ?? nodePath, req.cwd ?? '/')
+  return file === denied && rule.argvPrefix === undefined
 }
 
 function signature (st: Stats | undefined): string {
@@ -164,11 +236,16 @@ export class StartPolicyFile {
     return this.policy
   }
 
-  /** The decision for argv under the current file. */
-  check (argv: readonly string[]): PolicyDecision {
+  /** The decision for a start under the current file; `nodePath` is the PATH the node starts processes with. */
+  check (request: ExecRequest | readonly string[], nodePath = DEFAULT_NODE_PATH): PolicyDecision {
     this.refresh()
     if (this.brokenReason !== undefined) return { allowed: false, reason: `refused: the start policy ${this.file} is broken (${this.brokenReason}); every start is refused until it is fixed` }
-    return checkStartPolicy(this.policy, argv, this.file)
+    return checkStartPolicy(this.policy, request, this.file, nodePath)
+  }
+
+  /** True under a policy other than `any` (the file as last loaded). */
+  get restrictive (): boolean {
+    return this.policy.start !== 'any'
   }
 
   private refresh (): void {

@@ -14,7 +14,7 @@
  * when any differs, so an edit by hand or by `procmesh trust` while the node runs
  * decides the very next request.
  */
-import { readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES } from '../../protocols/limits.js'
 import { CLAIM_SECRET_PATTERN, MAX_TOKEN_ADDRS, PEER_ID_PATTERN } from '../../protocols/token.js'
@@ -165,7 +165,9 @@ export function readTrustFile (file: string): TrustFile {
 /** Write atomically with mode 0600. */
 export function writeTrustFile (file: string, tf: TrustFile): void {
   const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600 })
+  // created exclusively: never through a link or file someone placed there; a stale one of ours is removed first
+  try { unlinkSync(tmp) } catch { /* none */ }
+  writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600, flag: 'wx' })
   renameSync(tmp, file)
 }
 
@@ -262,6 +264,8 @@ export class TrustStore {
     const copy: TrustFile = structuredClone(this.state)
     const result = fn(copy)
     if (Object.keys(copy.peers).length > MAX_TRUST_ENTRIES) throw new TrustFileError(`the trust file holds at most ${MAX_TRUST_ENTRIES} peers`)
+    // written only on change: a flood of failed claims must not rewrite the file each time (issue 17 finding 14)
+    if (serializeTrustFile(copy) === serializeTrustFile(this.state)) return result
     writeTrustFile(this.file, copy)
     this.state = copy
     this.sig = signature(statOrUndefined(this.file))

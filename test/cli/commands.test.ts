@@ -448,7 +448,15 @@ describe('procmesh kill', () => {
     const r = await cli(node, ['kill', 'hostB', '300', '--tree', '--grace', '2s', '--json'])
     assert.equal(r.code, 0)
     assert.deepEqual(node.calls[0].params, { target: 'hostB', pid: 300, signal: 'TERM', tree: true, graceMs: 2000 })
-    assert.deepEqual(parseJson(r.out()), { peerId: PEER_B, name: 'hostB', pid: 300, signal: 'TERM', result: 'exited', signalled: [300, 301] })
+    assert.deepEqual(parseJson(r.out()), { peerId: PEER_B, name: 'hostB', pid: 300, signal: 'TERM', result: 'exited', signalled: [300, 301], escalated: false })
+  })
+
+  it('a name or managed id goes to the node as a ref, resolved on the target', async () => {
+    outcome = 'signalled'
+    node.calls.length = 0
+    // (this fake node answers with the pid it was given, i.e. none: only the request matters here)
+    await cli(node, ['kill', 'hostB', 'nginx'])
+    assert.deepEqual(node.calls[0].params, { target: 'hostB', ref: 'nginx', signal: 'TERM' })
   })
 
   it('names the other pids a tree kill reached', async () => {
@@ -478,10 +486,10 @@ describe('procmesh kill', () => {
   })
 
   const usage: Array<[string, string[], RegExp]> = [
-    ['a non-numeric pid', ['kill', 'hostB', 'nginx'], /PID: expected an integer process id, got "nginx"/],
-    ['a fractional pid', ['kill', 'hostB', '12.5'], /PID: expected an integer/],
+    ['neither a pid nor a name', ['kill', 'hostB', 'ng/inx'], /PID\|NAME\|ID: expected a process id, or the name or managed id of a managed process, got "ng\/inx"/],
+    ['a fractional pid', ['kill', 'hostB', '12.5'], /PID\|NAME\|ID: expected a process id/],
     ['a huge pid', ['kill', 'hostB', '99999999999'], /PID: expected an integer/],
-    ['a missing pid', ['kill', 'hostB'], /missing arguments/],
+    ['a missing pid', ['kill', 'hostB'], /missing PID/],
     ['an unknown signal', ['kill', 'hostB', '5', '--signal', 'SIGFOO'], /--signal: one of TERM, KILL/],
     ['a numeric signal', ['kill', 'hostB', '5', '--signal', '9'], /--signal/],
     ['a bad --grace', ['kill', 'hostB', '5', '--grace', 'later'], /--grace/],
@@ -627,4 +635,125 @@ describe('without a node', () => {
     assert.equal(await runCommand(['--help'], c.io({})), 0)
     for (const name of ['ps', 'run', 'kill', 'logs']) assert.match(c.out(), new RegExp(`^  ${name} `, 'm'))
   })
+})
+
+describe('procmesh run on a group target', () => {
+  let node: FakeNode
+  const started = (peerId: string, name: string, pid: number): unknown => ({ peerId, name, managedId: `m-${pid}`, pid, startTime: 1_700_000_300_000 })
+  const denied = { peerId: PEER_C, name: 'hostC', error: { code: 'FORBIDDEN', message: 'lacks the exec role on hostC' } }
+  before(async () => { node = await startFakeNode() })
+  after(async () => { await node.close() })
+
+  it('prints one line per host as it answers, a summary, and exits 1 when a host refused', async () => {
+    node.handlers.set('run', async (_params, ctx) => {
+      const all = [started(PEER_A, 'hostA', 11), denied, started(PEER_B, 'hostB', 12)]
+      for (const e of all) ctx.notify(e)
+      return all
+    })
+    const r = await cli(node, ['run', 'tag:role=web', '--', 'sleep', '60'])
+    assert.equal(r.code, 1)
+    assert.equal(r.out(), 'hostA: started m-11 pid 11\nhostC: FORBIDDEN lacks the exec role on hostC\nhostB: started m-12 pid 12\n')
+    assert.equal(r.err(), 'started on 2 of 3 hosts\n')
+    const any = await cli(node, ['run', 'tag:role=web', '--any', '--', 'sleep', '60'])
+    assert.equal(any.code, 0)
+  })
+
+  it('--json gives one entry per host; every host started -> exit 0', async () => {
+    node.handlers.set('run', async () => [started(PEER_A, 'hostA', 11), started(PEER_B, 'hostB', 12)])
+    const r = await cli(node, ['run', 'all', '--json', '--', 'true'])
+    assert.equal(r.code, 0, r.err())
+    const entries = parseJson(r.out()) as Array<{ name: string, pid: number }>
+    assert.deepEqual(entries.map(e => [e.name, e.pid]), [['hostA', 11], ['hostB', 12]])
+  })
+
+  it('a host the view marks offline is listed but does not count against the exit code', async () => {
+    const offline = { peerId: PEER_C, name: 'hostC', error: { code: 'PEER_OFFLINE', message: 'hostC is offline' } }
+    node.handlers.set('run', async () => [started(PEER_A, 'hostA', 11), offline])
+    const r = await cli(node, ['run', 'all', '--', 'true'])
+    assert.equal(r.code, 0, r.err())
+    assert.match(r.out(), /^hostC: PEER_OFFLINE/m)
+    assert.equal(r.err(), 'started on 1 of 1 host (1 offline host skipped)\n')
+    node.handlers.set('run', async () => [offline])
+    assert.equal((await cli(node, ['run', 'all', '--', 'true'])).code, 1)
+  })
+
+  it('--any with one host is a usage error', async () => {
+    const r = await cli(node, ['run', 'hostB', '--any', '--', 'true'])
+    assert.equal(r.code, 2)
+  })
+})
+
+describe('procmesh kill --filter', () => {
+  let node: FakeNode
+  const SELF_PEER = PEER_A
+  before(async () => {
+    node = await startFakeNode()
+    node.handlers.set('id', async () => ({ peerId: SELF_PEER, name: 'hostA', addrs: [] }))
+    node.handlers.set('ps', async () => [
+      { peerId: PEER_A, name: 'hostA', collectedAt: 1, processes: [proc(21, { cmd: 'sleep 60' }), proc(process.pid, { cmd: 'procmesh kill all --filter sleep 60' })] },
+      { peerId: PEER_B, name: 'hostB', collectedAt: 1, processes: [proc(31, { cmd: 'sleep 60' })] },
+      FAIL_C
+    ])
+    node.handlers.set('kill', async params => {
+      const p = params as { target: string, pid: number, signal: string }
+      return { peerId: p.target, name: p.target === PEER_A ? 'hostA' : 'hostB', pid: p.pid, signal: p.signal, result: 'signalled', signalled: [p.pid] }
+    })
+  })
+  after(async () => { await node.close() })
+
+  it('--yes stops exactly the listed processes (never the CLI itself), with their start times; a host that failed to list makes it exit 1', async () => {
+    node.calls.length = 0
+    const r = await cli(node, ['kill', 'all', '--filter', 'sleep 60', '--yes', '--signal', 'KILL'])
+    const kills = node.calls.filter(c => c.method === 'kill').map(c => c.params as { target: string, pid: number, startTime: number, signal: string })
+    assert.deepEqual(kills.map(k => [k.target, k.pid, k.signal]).sort(), [[PEER_A, 21, 'KILL'], [PEER_B, 31, 'KILL']])
+    assert.ok(kills.every(k => typeof k.startTime === 'number'))
+    const psCall = node.calls.find(c => c.method === 'ps')
+    assert.ok(psCall !== undefined)
+    assert.equal((psCall.params as { filter: string }).filter, 'sleep 60')
+    assert.match(r.out(), /hostA: pid 21 signalled \(KILL\)/)
+    assert.match(r.out(), /hostB: pid 31 signalled \(KILL\)/)
+    assert.match(r.err(), /hostC: TIMEOUT .*nothing stopped there/)
+    assert.equal(r.code, 1)
+  })
+
+  it('--json gives per-host results', async () => {
+    const r = await cli(node, ['kill', 'all', '--filter', 'sleep 60', '--yes', '--json'])
+    const hosts = parseJson(r.out()) as Array<{ name: string, error?: unknown, processes: Array<{ pid: number, result?: string }> }>
+    assert.deepEqual(hosts.map(h => [h.name, h.processes.map(p => `${p.pid}:${p.result ?? '-'}`).join(','), h.error !== undefined]),
+      [['hostA', '21:signalled', false], ['hostB', '31:signalled', false], ['hostC', '', true]])
+  })
+
+  it('without --yes and without a terminal it refuses and stops nothing', async () => {
+    node.calls.length = 0
+    const r = await cli(node, ['kill', 'all', '--filter', 'sleep 60'])
+    assert.equal(r.code, 1)
+    assert.match(r.err(), /these 2 processes on 2 host\(s\)/)
+    assert.match(r.err(), /stdin is not a terminal; add --yes/)
+    assert.equal(node.calls.filter(c => c.method === 'kill').length, 0)
+  })
+
+  it('nothing matching exits 1 and says so', async () => {
+    const saved = node.handlers.get('ps')
+    node.handlers.set('ps', async () => [{ peerId: PEER_B, name: 'hostB', collectedAt: 1, processes: [] }])
+    const r = await cli(node, ['kill', 'all', '--filter', 'nothing', '--yes'])
+    if (saved !== undefined) node.handlers.set('ps', saved)
+    assert.equal(r.code, 1)
+    assert.match(r.err(), /no process matches "nothing"/)
+  })
+
+  const usage: Array<[string, string[], RegExp]> = [
+    ['a pid with --filter', ['kill', 'all', '123', '--filter', 'x'], /give no PID/],
+    ['--tree with --filter', ['kill', 'all', '--filter', 'x', '--tree'], /--tree and --grace go with a PID/],
+    ['an empty --filter', ['kill', 'all', '--filter', ' '], /must not be empty/],
+    ['--yes with a pid', ['kill', 'hostB', '5', '--yes'], /--yes goes with --filter/]
+  ]
+  for (const [name, args, message] of usage) {
+    it(`${name} is a usage error (exit 2)`, async () => {
+      node.calls.length = 0
+      const r = await cli(node, args)
+      assert.equal(r.code, 2, r.err())
+      assert.match(r.err(), message)
+      assert.equal(node.calls.length, 0)
+    })
+  }
 })

@@ -8,6 +8,10 @@
 // leaves the simulated LAN, and the root namespace's firewall (br_netfilter + a FORWARD DROP
 // policy, as Docker installs) cannot drop the bridged traffic.
 //
+// With `subnets: 2` there is a second bridge (a second LAN) in the same switch namespace and a
+// router namespace with one leg on each: unicast is routed between the two /24s, multicast (mDNS)
+// stays on its own LAN, as on two real subnets behind a router.
+//
 // Every name a run creates starts with `<prefix><4-char run id>` (e.g. `pmtk3x9`), so concurrent
 // runs never collide and `cleanupStale` can find the leftovers of crashed runs. Nothing happens at
 // import time; tests create a SimNet and call `destroy()` in `after()`.
@@ -28,8 +32,9 @@ export const DEFAULT_PREFIX = 'pmt'
 // Short enough that `<prefix><id>v<n>` fits the kernel's 15-character interface names.
 const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,5}$/
 const RUN_ID_LENGTH = 4
-// Last octet of a host address; .0 and .255 are the network and broadcast addresses.
-const MAX_HOSTS = 254
+// Last octet of a host address; .0 and .255 are the network and broadcast addresses, .254 the router.
+const MAX_HOSTS = 253
+const ROUTER_OCTET = 254
 const HOSTNAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}$/
 // One `ip` invocation is milliseconds; a slow machine under load still finishes well inside this.
 const IP_TIMEOUT_MS = 10_000
@@ -92,6 +97,8 @@ export interface SimHost {
   readonly ns: string
   /** IPv4 address of its eth0 on the simulated LAN (a /24). */
   readonly ip: string
+  /** Which LAN it is on: 0, or 1 for the second subnet of a `subnets: 2` SimNet. */
+  readonly subnet: number
   /** Root-namespace pid of the host's pid 1. */
   readonly initPid: number
   /** A fresh empty directory for this host's procmesh home; HOME inside exec/spawn by default. */
@@ -116,17 +123,26 @@ export interface SimNet {
   /** The run's name prefix (`<prefix><run id>`); every namespace, interface and temp dir starts with it. */
   readonly id: string
   readonly hosts: SimHost[]
-  /** Adds a host to the LAN; the default name is `host-<n>`. */
-  addHost: (name?: string) => Promise<SimHost>
+  /** Adds a host to the LAN (`subnet` 0 unless given); the default name is `host-<n>`. */
+  addHost: (name?: string, opts?: AddHostOptions) => Promise<SimHost>
+  /** The /24 prefixes of the LANs (`10.x.y`), subnet 0 first. */
+  readonly subnets: readonly string[]
   /** Kills every process of every host and removes namespaces, interfaces and homes. Idempotent. */
   destroy: () => Promise<void>
 }
 
 export interface CreateSimNetOptions {
-  /** Number of hosts to start with. */
+  /** Number of hosts to start with (all on subnet 0). */
   hosts: number
   /** Name prefix, `[a-z][a-z0-9]{0,5}`; default `pmt`. */
   prefix?: string
+  /** 1 (default): one LAN. 2: two LANs joined by a router (`.254` on each), no multicast between them. */
+  subnets?: 1 | 2
+}
+
+export interface AddHostOptions {
+  /** The LAN to plug the host into: 0 (default) or 1 (needs `subnets: 2`). */
+  subnet?: number
 }
 
 export interface WaitForOptions {
@@ -230,7 +246,9 @@ export async function createSimNet (opts: CreateSimNetOptions): Promise<SimNet> 
   do {
     id = prefix + randomRunId()
   } while (existing.has(`${id}-sw`))
-  const net = new SimNetImpl(id)
+  const subnets = opts.subnets ?? 1
+  if (subnets !== 1 && subnets !== 2) throw new RangeError(`subnets: 1 or 2, got ${String(subnets)}`)
+  const net = new SimNetImpl(id, subnets)
   try {
     await net.init()
     const added = await Promise.allSettled(Array.from({ length: opts.hosts }, async () => await net.addHost()))
@@ -250,7 +268,7 @@ export async function createSimNet (opts: CreateSimNetOptions): Promise<SimNet> 
  */
 export async function cleanupStale (prefix: string = DEFAULT_PREFIX): Promise<string[]> {
   if (!PREFIX_PATTERN.test(prefix)) throw new RangeError(`prefix: must match ${String(PREFIX_PATTERN)}, got ${JSON.stringify(prefix)}`)
-  const nsPattern = new RegExp(`^(${prefix}[a-z0-9]{${RUN_ID_LENGTH}})-(sw|\\d+)$`)
+  const nsPattern = new RegExp(`^(${prefix}[a-z0-9]{${RUN_ID_LENGTH}})-(sw|rt|\\d+)$`)
   const dirPattern = new RegExp(`^(${prefix}[a-z0-9]{${RUN_ID_LENGTH}})\\.simnet$`)
   const linkPattern = new RegExp(`^(${prefix}[a-z0-9]{${RUN_ID_LENGTH}})(br|v\\d+)$`)
 
@@ -291,20 +309,31 @@ class SimNetImpl implements SimNet {
   readonly switchNs: string
   readonly bridge: string
   readonly subnet: string
+  readonly subnets: string[]
+  readonly bridges: string[]
+  readonly routerNs: string
   readonly runDir: string
   private nextIndex = 1
   private readonly names = new Set<string>()
   private readonly adding = new Set<Promise<SimHost>>()
   private destroying: Promise<void> | undefined
 
-  constructor (id: string) {
+  constructor (id: string, subnets: 1 | 2 = 1) {
     this.id = id
     this.switchNs = `${id}-sw`
     this.bridge = `${id}br`
+    this.routerNs = `${id}-rt`
     // A private /24 per run. The LAN is sealed off in its own namespaces, so even two runs that
     // drew the same subnet could not see each other; distinct subnets just keep logs unambiguous.
     const bytes = randomBytes(2)
-    this.subnet = `10.${200 + ((bytes[0] ?? 0) % 50)}.${bytes[1] ?? 0}`
+    const second = `10.${200 + ((bytes[0] ?? 0) % 50)}`
+    this.subnet = `${second}.${bytes[1] ?? 0}`
+    this.subnets = [this.subnet]
+    this.bridges = [this.bridge]
+    if (subnets === 2) {
+      this.subnets.push(`${second}.${((bytes[1] ?? 0) + 1) % 256}`)
+      this.bridges.push(`${id}b1`)
+    }
     this.runDir = join(tmpdir(), `${id}.simnet`)
   }
 
@@ -320,14 +349,37 @@ class SimNetImpl implements SimNet {
     await run('ip', ['-n', sw, 'link', 'set', 'lo', 'up'])
     // No snooping: the bridge floods multicast to every port, like a dumb switch, so mDNS works
     // without an IGMP querier. No address (addrgenmode none): the switch is not a host.
-    await run('ip', ['-n', sw, 'link', 'add', this.bridge, 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0'])
-    await run('ip', ['-n', sw, 'link', 'set', this.bridge, 'addrgenmode', 'none'])
-    await run('ip', ['-n', sw, 'link', 'set', this.bridge, 'up'])
+    for (const bridge of this.bridges) {
+      await run('ip', ['-n', sw, 'link', 'add', bridge, 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0', 'forward_delay', '0'])
+      await run('ip', ['-n', sw, 'link', 'set', bridge, 'addrgenmode', 'none'])
+      await run('ip', ['-n', sw, 'link', 'set', bridge, 'up'])
+    }
+    if (this.bridges.length > 1) await this.addRouter()
   }
 
-  async addHost (name?: string): Promise<SimHost> {
+  /** A namespace with a leg (`eth<i>`, `.254`) on every LAN that forwards unicast between them. */
+  private async addRouter (): Promise<void> {
+    const rt = this.routerNs
+    const sw = this.switchNs
+    await run('ip', ['netns', 'add', rt])
+    await run('ip', ['-n', rt, 'link', 'set', 'lo', 'up'])
+    for (const [i, bridge] of this.bridges.entries()) {
+      const port = `${this.id}r${i}`
+      await run('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', rt])
+      await run('ip', ['-n', sw, 'link', 'set', port, 'master', bridge])
+      await run('ip', ['-n', sw, 'link', 'set', port, 'up'])
+      await run('ip', ['-n', rt, 'addr', 'add', `${this.subnets[i]}.${ROUTER_OCTET}/24`, 'dev', `eth${i}`])
+      await run('ip', ['-n', rt, 'link', 'set', `eth${i}`, 'up'])
+    }
+    // a fresh namespace starts with forwarding off; no multicast routing is set up, so mDNS stays per LAN
+    await run('ip', ['netns', 'exec', rt, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+  }
+
+  async addHost (name?: string, opts: AddHostOptions = {}): Promise<SimHost> {
     if (this.destroying !== undefined) throw new Error('addHost: the SimNet is destroyed')
-    const adding = this.createHost(name)
+    const subnet = opts.subnet ?? 0
+    if (!Number.isInteger(subnet) || subnet < 0 || subnet >= this.subnets.length) throw new RangeError(`subnet: 0..${this.subnets.length - 1} in this SimNet, got ${subnet}`)
+    const adding = this.createHost(name, subnet)
     // destroy() waits for hosts still being created, or it would miss what they create next.
     this.adding.add(adding)
     try {
@@ -337,7 +389,7 @@ class SimNetImpl implements SimNet {
     }
   }
 
-  private async createHost (name: string | undefined): Promise<SimHost> {
+  private async createHost (name: string | undefined, subnet: number): Promise<SimHost> {
     const index = this.nextIndex++
     if (index > MAX_HOSTS) throw new RangeError(`addHost: at most ${MAX_HOSTS} hosts per SimNet`)
     const hostname = name ?? `host-${index}`
@@ -347,23 +399,27 @@ class SimNetImpl implements SimNet {
 
     const ns = `${this.id}-${index}`
     const port = `${this.id}v${index}`
-    const ip = `${this.subnet}.${index}`
+    const ip = `${this.subnets[subnet]}.${index}`
     const home = join(this.runDir, 'homes', hostname)
     await mkdir(home, { recursive: true })
     await run('ip', ['netns', 'add', ns])
     const sw = this.switchNs
     // The pair is born with one end in the switch and the other, already named eth0, in the host.
     await run('ip', ['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
-    await run('ip', ['-n', sw, 'link', 'set', port, 'master', this.bridge])
+    await run('ip', ['-n', sw, 'link', 'set', port, 'master', this.bridges[subnet]])
     await run('ip', ['-n', sw, 'link', 'set', port, 'up'])
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
     await run('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0'])
     await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'])
     // No default route (nothing is out there), but multicast needs a route to pick eth0.
     await run('ip', ['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0'])
+    // the other LANs through the router
+    for (const [i, other] of this.subnets.entries()) {
+      if (i !== subnet) await run('ip', ['-n', ns, 'route', 'add', `${other}.0/24`, 'via', `${this.subnets[subnet]}.${ROUTER_OCTET}`])
+    }
 
     const holder = await startHolder(ns, hostname)
-    const host = new SimHostImpl({ index, name: hostname, ns, ip, home, port, switchNs: sw, holder: holder.process, initPid: holder.initPid })
+    const host = new SimHostImpl({ index, name: hostname, ns, ip, subnet, home, port, switchNs: sw, holder: holder.process, initPid: holder.initPid })
     this.hosts.push(host)
     // Hosts are created concurrently; keep hosts[i] = host-(i+1) all the same.
     this.hosts.sort((x, y) => x.index - y.index)
@@ -410,6 +466,7 @@ interface SimHostInit {
   name: string
   ns: string
   ip: string
+  subnet: number
   home: string
   port: string
   switchNs: string
@@ -422,6 +479,7 @@ class SimHostImpl implements SimHost {
   readonly name: string
   readonly ns: string
   readonly ip: string
+  readonly subnet: number
   readonly initPid: number
   readonly home: string
   readonly pidNs: string
@@ -435,6 +493,7 @@ class SimHostImpl implements SimHost {
     this.name = init.name
     this.ns = init.ns
     this.ip = init.ip
+    this.subnet = init.subnet
     this.initPid = init.initPid
     this.pidNs = readlinkSync(`/proc/${init.initPid}/ns/pid`)
     this.home = init.home

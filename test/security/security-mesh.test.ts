@@ -183,19 +183,23 @@ describe('a private mesh: invite, join, roles, policy, readonly, audit', { timeo
   })
 
   it('trust add (by node name) grants exec without a restart; trust remove revokes it for the next request', async () => {
-    const add = await cli(alpha, ['trust', 'add', 'gamma', '--role', 'exec'])
+    // a name only shows the full peer id it resolves to; --yes (or the full id) confirms
+    const unconfirmed = await cli(alpha, ['trust', 'add', 'gamma', '--role', 'exec'])
+    assert.equal(unconfirmed.code, 1)
+    assert.match(unconfirmed.stderr, new RegExp(`"gamma" is gamma \\(${gammaId}\\); to grant exec, repeat with the full peer id`))
+    const add = await cli(alpha, ['trust', 'add', 'gamma', '--role', 'exec', '--yes'])
     assert.equal(add.code, 0, add.stderr)
     assert.match(add.stdout, new RegExp(`gamma \\(${gammaId}\\) now holds exec on this node`))
     assertAuthorised(await cli(gamma, ['run', 'alpha', '--', 'true']), 'gamma after trust add')
 
-    const remove = await cli(alpha, ['trust', 'remove', 'gamma'])
+    const remove = await cli(alpha, ['trust', 'remove', 'gamma', '--yes'])
     assert.equal(remove.code, 0, remove.stderr)
     const denied = await cli(gamma, ['run', 'alpha', '--json', '--', 'true'])
     assert.equal(denied.code, 1)
     assert.equal(errorCode(denied), 'FORBIDDEN')
     // same session: gamma never lost its connection
     assert.ok((await gamma.peers()).some(p => p.peerId === alphaId && p.status === 'online'))
-    const removeAgain = await cli(alpha, ['trust', 'remove', 'gamma'])
+    const removeAgain = await cli(alpha, ['trust', 'remove', 'gamma', '--yes'])
     assert.equal(removeAgain.code, 1)
     assert.match(removeAgain.stderr, /has no entry in the trust file/)
     const trustEvents = (await auditOf(alpha)).filter(e => e.event === 'trust' && e.subject === gammaId)
@@ -208,7 +212,7 @@ describe('a private mesh: invite, join, roles, policy, readonly, audit', { timeo
       await writeFile(policy, JSON.stringify({ start: 'allowlist', allow: [{ name: 'only-true', executable: 'true' }] }))
       const local = await cli(alpha, ['run', 'self', '--', 'sleep', '1'])
       assert.equal(local.code, 1)
-      assert.match(local.stderr, /refused by start policy "allowlist" in .*policy\.json: "sleep" matches none of its allow rules \("only-true"\)/)
+      assert.match(local.stderr, /refused by start policy "allowlist" in .*policy\.json: "sleep" \(\/\S+\/sleep\) matches none of its allow rules \("only-true"\)/)
       const remote = await cli(beta, ['run', 'alpha', '--json', '--', 'sleep', '1'])
       assert.equal(errorCode(remote), 'REFUSED')
       assertAuthorised(await cli(beta, ['run', 'alpha', '--', 'true']), 'allowlisted true')

@@ -16,7 +16,7 @@ import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { LocalNode, removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
 import { errorOf, http, openEvents, runWebCli, startWebCli, tempDir, type RequestOptions, type WebProcess } from './helpers.js'
 
-const PEER_KEYS = ['peerId', 'name', 'status', 'lastSeen', 'tags', 'addrs', 'self', 'host', 'procCount', 'version']
+const PEER_KEYS = ['peerId', 'name', 'status', 'lastSeen', 'tags', 'addrs', 'self', 'host', 'procCount', 'version', 'reach']
 const PROCESS_KEYS = ['pid', 'ppid', 'user', 'name', 'cmd', 'state', 'cpuPercent', 'rss', 'startTime']
 
 function alive (pid: number): boolean {
@@ -43,6 +43,9 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
   let ro: string
   let ctl: string
   const marker = `pmweb-${randomBytes(4).toString('hex')}`
+  // control is never served without the API token, on loopback too (issue 17 finding 12)
+  const CTL_TOKEN = randomBytes(16).toString('base64url')
+  const ctlHttp = async (url: string, opts: RequestOptions = {}): ReturnType<typeof http> => await http(url, { ...opts, headers: { Authorization: `Bearer ${CTL_TOKEN}`, ...opts.headers } })
 
   async function server (opts: Partial<ConstructorParameters<typeof WebServer>[0]> = {}): Promise<WebServer> {
     const s = new WebServer({ listen: { host: '127.0.0.1', port: 0 }, home: a.home, allowControl: false, pollIntervalMs: 200, ...opts })
@@ -72,7 +75,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     bId = await b.id()
     await waitFor(async () => (await a.peers()).some(p => p.name === 'webtest2' && p.status === 'online'), { timeoutMs: 30_000, what: 'webtest to see webtest2 online' })
     readOnly = await server()
-    control = await server({ allowControl: true })
+    control = await server({ allowControl: true, token: CTL_TOKEN })
     ro = readOnly.url.replace(/\/$/, '')
     ctl = control.url.replace(/\/$/, '')
   })
@@ -87,7 +90,8 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
 
   it('GET /api/info says what the server allows', async () => {
     assert.deepEqual((await http(`${ro}/api/info`)).json, { version: '0.1.0', allowControl: false, tokenRequired: false })
-    assert.deepEqual((await http(`${ctl}/api/info`)).json, { version: '0.1.0', allowControl: true, tokenRequired: false })
+    assert.deepEqual((await ctlHttp(`${ctl}/api/info`)).json, { version: '0.1.0', allowControl: true, tokenRequired: true })
+    assert.equal((await http(`${ctl}/api/info`)).status, 401, 'control without the token: refused')
   })
 
   it('GET /api/hosts is `peers --json`', async () => {
@@ -231,7 +235,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
       ['/api/processes', { body: { host: 'webtest' } }, 400, 'INVALID_REQUEST', 'argv: missing'],
       ['/api/processes', { body: { host: 'webtest', argv: [] } }, 400, 'INVALID_REQUEST', 'argv: must not be empty'],
       ['/api/processes', { body: { host: 'webtest', argv: ['x'], env: { LD_PRELOAD: '/x.so' } } }, 400, 'INVALID_REQUEST', 'LD_PRELOAD'],
-      ['/api/processes', { body: { host: 'all', argv: ['true'] } }, 400, 'INVALID_REQUEST', 'exactly one target'],
+      ['/api/processes', { body: { host: 'all', argv: ['true'] } }, 400, 'INVALID_REQUEST', 'exactly one host'],
       ['/api/processes', { body: { host: 'nobody', argv: ['true'] } }, 404, 'UNKNOWN_PEER', 'nobody'],
       ['/api/processes', { body: 'host=webtest', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'application/json'],
       ['/api/processes', { body: '{}', headers: { 'Content-Type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'text/plain'],
@@ -246,7 +250,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
       [`/api/processes/webtest/${pid}/signal`, { body: { signal: 'TERM' }, headers: { 'Content-Type': 'application/json', 'Sec-Fetch-Site': 'cross-site' } }, 403, 'FORBIDDEN', 'cross-origin']
     ]
     for (const [path, opts, status, code, fragment] of cases) {
-      const r = await http(`${ctl}${path}`, { method: 'POST', ...opts })
+      const r = await ctlHttp(`${ctl}${path}`, { method: 'POST', ...opts })
       assert.equal(r.status, status, `${path} ${JSON.stringify(opts.body ?? '').slice(0, 60)}: ${r.text}`)
       const e = errorOf(r)
       assert.equal(e.code, code, path)
@@ -257,14 +261,14 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
 
   it('POST bodies over 1 MiB get 413, declared or streamed', async () => {
     const big = JSON.stringify({ host: 'webtest', argv: ['x'.repeat(MAX_BODY_BYTES)] })
-    const declared = await http(`${ctl}/api/processes`, { method: 'POST', body: big })
+    const declared = await ctlHttp(`${ctl}/api/processes`, { method: 'POST', body: big })
     assert.equal(declared.status, 413)
     assert.equal(errorOf(declared).code, 'PAYLOAD_TOO_LARGE')
     assert.match(errorOf(declared).message, /larger than 1048576 bytes/)
     // chunked: no Content-Length, the cap is enforced while reading
     const streamed = await new Promise<number>((resolve, reject) => {
       import('node:http').then(({ request }) => {
-        const req = request(`${ctl}/api/processes`, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+        const req = request(`${ctl}/api/processes`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${CTL_TOKEN}` } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
         req.on('error', reject)
         const chunk = Buffer.alloc(64 * 1024, 0x20)
         let sent = 0
@@ -279,13 +283,13 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
       }, reject)
     }).catch((err: unknown) => { throw new Error(`chunked upload: ${String(err)}`) })
     assert.equal(streamed, 413)
-    assert.equal((await http(`${ctl}/api/info`)).status, 200, 'the server goes on serving')
+    assert.equal((await ctlHttp(`${ctl}/api/info`)).status, 200, 'the server goes on serving')
   })
 
   it('a denied stop is 403 with the target\'s reason, and nothing is signalled', async () => {
     const target = spawnTarget()
     await waitFor(async () => ((await http(`${ro}/api/processes?host=webtest2&filter=${marker}`)).json as Array<{ processes: Array<{ pid: number }> }>)[0].processes.some(p => p.pid === target.pid), { timeoutMs: 10_000, what: 'the target in webtest2\'s list' })
-    const r = await http(`${ctl}/api/processes/webtest2/${target.pid ?? 0}/signal`, { method: 'POST', body: { signal: 'KILL' } })
+    const r = await ctlHttp(`${ctl}/api/processes/webtest2/${target.pid ?? 0}/signal`, { method: 'POST', body: { signal: 'KILL' } })
     assert.equal(r.status, 403, r.text)
     const e = errorOf(r)
     assert.equal(e.code, 'FORBIDDEN')
@@ -296,7 +300,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
   })
 
   it('a signal to a pid that does not exist is 404', async () => {
-    const r = await http(`${ctl}/api/processes/webtest/${2 ** 22 + 12345}/signal`, { method: 'POST', body: { signal: 'TERM' } })
+    const r = await ctlHttp(`${ctl}/api/processes/webtest/${2 ** 22 + 12345}/signal`, { method: 'POST', body: { signal: 'TERM' } })
     assert.equal(r.status, 404, r.text)
     assert.equal(errorOf(r).code, 'NOT_FOUND')
   })
@@ -307,24 +311,24 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     const target = spawnTarget()
     const exited = new Promise<NodeJS.Signals | null>(resolve => target.once('exit', (_code, signal) => { resolve(signal) }))
     const listed = await waitFor(async () => ((await http(`${ro}/api/processes?host=webtest2&filter=${marker}`)).json as Array<{ processes: Array<{ pid: number, startTime: number }> }>)[0].processes.find(p => p.pid === target.pid), { timeoutMs: 10_000, what: 'the target in webtest2\'s list' })
-    const r = await http(`${ctl}/api/processes/${encodeURIComponent(bId.peerId)}/${listed.pid}/signal`, { method: 'POST', body: { signal: 'TERM', startTime: listed.startTime } })
+    const r = await ctlHttp(`${ctl}/api/processes/${encodeURIComponent(bId.peerId)}/${listed.pid}/signal`, { method: 'POST', body: { signal: 'TERM', startTime: listed.startTime } })
     assert.equal(r.status, 200, r.text)
     assert.deepEqual(r.json, { peerId: bId.peerId, name: 'webtest2', pid: listed.pid, signal: 'TERM', result: (r.json as { result: string }).result, signalled: (r.json as { signalled: number[] }).signalled })
     assert.ok(['signalled', 'exited'].includes((r.json as { result: string }).result))
     assert.equal(await exited, 'SIGTERM')
-    const again = await http(`${ctl}/api/processes/webtest2/${listed.pid}/signal`, { method: 'POST', body: { signal: 'TERM', startTime: listed.startTime } })
+    const again = await ctlHttp(`${ctl}/api/processes/webtest2/${listed.pid}/signal`, { method: 'POST', body: { signal: 'TERM', startTime: listed.startTime } })
     assert.ok(again.status === 404 || (again.status === 200 && (again.json as { result: string }).result === 'gone'), `a second stop finds nothing to signal: ${again.text}`)
   })
 
   it('starts a process on another host (201) and stops it', async () => {
-    const r = await http(`${ctl}/api/processes`, { method: 'POST', body: { host: 'webtest2', argv: ['perl', '-e', 'sleep 600', marker] } })
+    const r = await ctlHttp(`${ctl}/api/processes`, { method: 'POST', body: { host: 'webtest2', argv: ['perl', '-e', 'sleep 600', marker] } })
     assert.equal(r.status, 201, r.text)
     const started = r.json as { peerId: string, name: string, managedId: string, pid: number, startTime: number }
     assert.deepEqual(Object.keys(started), ['peerId', 'name', 'managedId', 'pid', 'startTime'])
     assert.equal(started.name, 'webtest2')
     const listed = await waitFor(async () => ((await http(`${ro}/api/processes?host=webtest2&filter=${marker}`)).json as Array<{ processes: Array<{ pid: number, managedId?: string }> }>)[0].processes.find(p => p.pid === started.pid), { timeoutMs: 10_000, what: 'the started process in the list' })
     assert.equal(listed.managedId, started.managedId, 'the list marks it as managed')
-    const stop = await http(`${ctl}/api/processes/webtest2/${started.pid}/signal`, { method: 'POST', body: { signal: 'KILL', startTime: started.startTime } })
+    const stop = await ctlHttp(`${ctl}/api/processes/webtest2/${started.pid}/signal`, { method: 'POST', body: { signal: 'KILL', startTime: started.startTime } })
     assert.equal(stop.status, 200, stop.text)
     await waitFor(() => !alive(started.pid), { timeoutMs: 10_000, what: `pid ${started.pid} to end` })
   })

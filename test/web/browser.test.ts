@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
@@ -88,6 +88,13 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     await removeDir(profile)
   })
 
+  /** --allow-control always needs the API token (issue 17 finding 12): the page finds it where it keeps an entered one. */
+  async function seedToken (page: Page, web: WebProcess): Promise<void> {
+    if (!web.info.tokenRequired) return
+    const token = web.info.token ?? (await readFile(join(nodeHome(hosts[0]), 'web.token'), 'utf8')).trim()
+    await page.addInitScript(`window.localStorage.setItem('procmesh.web.token', ${JSON.stringify(token)})`)
+  }
+
   /** A fresh page on one of the servers, failing the test on any script error. */
   async function open (web: WebProcess): Promise<{ page: Page, errors: string[] }> {
     if (browser === undefined) throw new Error('no browser')
@@ -96,6 +103,7 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     page.on('pageerror', err => { errors.push(err.message) })
     // failed loads (the 403 of a refused action) are checked by the tests themselves
     page.on('console', msg => { if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(msg.text()) })
+    await seedToken(page, web)
     await page.goto(web.info.url)
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
     return { page, errors }
@@ -281,7 +289,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       assert.ok((await pidsIn(hosts[2])).includes(pid), `pid ${pid} runs on host-3`)
       const listed = await jsonIn<PsJson[]>(hosts[0], ['ps', hosts[2].name, '--filter', started])
       assert.equal(listed[0].processes.find(p => p.pid === pid)?.cmd, `perl -e sleep 600 ${started}`, 'argv went through without a shell')
-      const stop = await http(`${control.info.url}api/processes/${encodeURIComponent(peerId)}/${pid}/signal`, { method: 'POST', body: { signal: 'KILL' } })
+      const token = control.info.token ?? (await readFile(join(nodeHome(hosts[0]), 'web.token'), 'utf8')).trim()
+      const stop = await http(`${control.info.url}api/processes/${encodeURIComponent(peerId)}/${pid}/signal`, { method: 'POST', body: { signal: 'KILL' }, headers: { Authorization: `Bearer ${token}` } })
       assert.equal(stop.status, 200, stop.text)
 
       // a start the target refuses shows the target's reason in the dialog
@@ -303,6 +312,7 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     const page = await browser.newPage()
     try {
       await page.setViewportSize({ width: 390, height: 844 })
+      await seedToken(page, control)
       await page.goto(control.info.url)
       await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
       await hostButton(page, hosts[1].name).click()

@@ -375,6 +375,15 @@ describe('details and logs', () => {
     assert.deepEqual(step.effects, [{ kind: 'stopLogs' }])
   })
 
+  it('R restarts a managed process by its id, and explains why an unmanaged one cannot be', () => {
+    const step = run(withManaged(), { type: 'restart' })
+    assert.deepEqual(step.effects, [{ kind: 'restart', peerId: SELF.peerId, hostName: SELF.name, managedId: 'm1', name: 'worker' }])
+    assert.match(step.state.status?.text ?? '', /restarting worker \(m1\)/)
+    const refused = run(loadedState(), { type: 'restart' })
+    assert.deepEqual(refused.effects, [])
+    assert.match(refused.state.status?.text ?? '', /not started through procmesh: only managed processes can be restarted/)
+  })
+
   it('l on an unmanaged process explains why there are no logs', () => {
     const s = run(loadedState(), { type: 'logs' }).state
     assert.equal(s.details, undefined)
@@ -452,5 +461,43 @@ describe('psTop: mesh-wide asks each host for a screenful only when the order al
     assert.equal(psTop({ ...wide, tree: true }), undefined)
     assert.equal(psTop({ ...wide, sort: 'pid' }), undefined)
     assert.equal(psTop({ ...wide, reverse: true }), undefined)
+  })
+})
+
+describe('stop a marked selection (mesh-wide)', () => {
+  it('v marks across hosts, k asks once, y stops each marked process by pid and start time, marks cleared', () => {
+    let s = run(loadedState(), { type: 'toggleMeshWide' }, { type: 'procs', entries: [psEntry(SELF, sampleProcesses()), psEntry(BETA, [proc(7, 1, 'redis'), proc(8, 1, 'worker')])] }).state
+    const rows = selectRows(s)
+    const wanted = [rows[0], rows[1], rows.find(r => r.peerId === BETA.peerId)]
+    assert.ok(wanted.every(r => r !== undefined))
+    // mark the first two rows (v moves down), then the beta row
+    s = run(s, { type: 'toggleMark' }, { type: 'toggleMark' }).state
+    const betaIndex = selectRows(s).findIndex(r => r.peerId === BETA.peerId)
+    s = run(s, { type: 'move', delta: betaIndex - s.procCursor }, { type: 'toggleMark' }).state
+    assert.equal(Object.keys(s.marked).length, 3)
+    assert.match(s.status?.text ?? '', /3 marked/)
+    let step = run(s, { type: 'askStop' })
+    assert.equal(step.state.modal?.kind, 'signal')
+    step = run(step.state, { type: 'submit' })
+    const m = step.state.modal
+    assert.ok(m !== undefined && m.kind === 'confirm' && (m.others ?? []).length === 2)
+    assert.deepEqual(step.effects, [], 'nothing is sent before the confirmation')
+    step = run(step.state, { type: 'confirm' })
+    assert.deepEqual(step.effects.map(e => e.kind === 'kill' ? [e.target.hostName, e.target.pid, e.target.startTime, e.signal] : e.kind).sort(),
+      wanted.map(r => [r?.hostName, r?.proc.pid, r?.proc.startTime, 'TERM']).sort())
+    assert.deepEqual(step.state.marked, {})
+    assert.match(step.state.status?.text ?? '', /SIGTERM to 3 processes on 2 hosts/)
+  })
+
+  it('v again unmarks; V clears; Esc at the confirmation sends nothing and keeps the marks', () => {
+    let s = run(loadedState(), { type: 'toggleMark' }).state
+    assert.equal(Object.keys(s.marked).length, 1)
+    s = run(s, { type: 'move', delta: -1 }, { type: 'toggleMark' }).state
+    assert.equal(Object.keys(s.marked).length, 0)
+    s = run(s, { type: 'move', delta: -1 }, { type: 'toggleMark' }, { type: 'toggleMark' }).state
+    const cancelled = run(s, { type: 'askStop' }, { type: 'submit' }, { type: 'cancel' })
+    assert.deepEqual(cancelled.effects, [])
+    assert.equal(Object.keys(cancelled.state.marked).length, 2)
+    assert.deepEqual(run(s, { type: 'clearMarks' }).state.marked, {})
   })
 })

@@ -5,7 +5,7 @@ import { computeLayout } from '../../../cli/tui/layout.js'
 import { parentChain } from '../../../cli/tui/rows.js'
 import { selectRows, type State } from '../../../cli/tui/state.js'
 import {
-  ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, meshTotals,
+  ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, hostState, meshTotals,
   procLines, sanitize, shortStarter, sparkline, startCell, statusText, stripTags, type Column
 } from '../../../cli/tui/view.js'
 import { BETA, SELF, T0, loadedState, peer, proc, psEntry, run, sampleProcesses } from './fixtures.js'
@@ -98,6 +98,18 @@ describe('header', () => {
 })
 
 describe('hosts pane', () => {
+  it('does not show a member this node cannot reach as plainly online; says when it is relayed', () => {
+    const s = run(loadedState(), { type: 'peers', peers: [SELF, peer('beta', { reach: 'unreachable' }), peer('gamma', { reach: 'relayed' }), peer('delta', { reach: 'direct' })] }).state
+    const lines = hostLines(s, 158, 10, U, true)
+    const text = lines.map(stripTags)
+    assert.match(text.find(l => l.includes('beta')) ?? '', /^◐ no route +beta/)
+    assert.match(lines.find(l => l.includes('beta')) ?? '', /\{yellow-fg\}◐ no route/)
+    assert.match(text.find(l => l.includes('gamma')) ?? '', /^● relayed +gamma/)
+    assert.match(text.find(l => l.includes('delta')) ?? '', /^● online +delta/)
+    assert.deepEqual(hostState(peer('x', { status: 'offline', reach: 'unreachable' })).label, 'offline')
+    assert.match(headerText(s, 200, U), /mesh 3\/4 online/)
+  })
+
   it('shows status visibly, CPU with a bar, memory, procs, load, tags, last seen, sparkline', () => {
     const tagged = peer('beta', { status: 'stale', tags: { zone: 'b' }, lastSeen: T0 - 30_000 })
     const s = run(loadedState(), { type: 'peers', peers: [SELF, tagged, peer('gamma', { status: 'offline' })] }).state
@@ -224,5 +236,19 @@ describe('formatLoad', () => {
     assert.equal(formatLoad(17.643), '17.6')
     assert.equal(formatLoad(123.4), '123')
     assert.equal([17.64, 19.44, 12.79].map(formatLoad).join(' ').length, 14)
+  })
+})
+
+describe('confirmation of a marked stop', () => {
+  it('lists hosts and pids, one line per host, bounded', async () => {
+    const { selectionLines } = await import('../../../cli/tui/view.js')
+    const ref = (host: string, pid: number): { peerId: string, hostName: string, pid: number, startTime: number, name: string, cmd: string } =>
+      ({ peerId: `id-${host}`, hostName: host, pid, startTime: 1, name: 'sleep', cmd: 'sleep 60' })
+    assert.deepEqual(selectionLines([ref('web1', 30), ref('web2', 7), ref('web1', 12)], 60, 10), ['web1: pid 12 30', 'web2: pid 7'])
+    const many = Array.from({ length: 12 }, (_, i) => ref(`h${i}`, i + 100))
+    const lines = selectionLines(many, 60, 4)
+    assert.equal(lines.length, 4)
+    assert.equal(lines[3], '… and 9 more on 9 more hosts')
+    assert.equal(selectionLines([ref('h\u001b[31m', 1)], 60, 4)[0].includes('\u001b'), false)
   })
 })

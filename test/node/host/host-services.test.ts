@@ -27,7 +27,7 @@ function services (managed: Map<number, ManagedMark> = new Map()): HostServices 
     processes: PROCESSES
   }
   const refuse = async (): Promise<never> => { throw new ProcmeshError('REFUSED', 'not in this test') }
-  const control: ProcessControl = { start: refuse, stop: refuse, logs: refuse, managedByPid: () => managed }
+  const control: ProcessControl = { start: refuse, stop: refuse, logs: refuse, managed: () => [], restart: refuse, remove: refuse, managedByPid: () => managed }
   return new HostServices({
     sampler: new SharedSampler({ sample: async () => snapshot }),
     history: new HistoryRing(2000),
@@ -68,7 +68,7 @@ const loadedSnapshot: Snapshot = {
   processes: [loaded(1, 0, 50), loaded(2, 30, 10), loaded(3, 5, 90), loaded(4, 60, 20)]
 }
 const none = async (): Promise<never> => { throw new Error('not used') }
-const control: ProcessControl = { start: none, stop: none, logs: none, managedByPid: () => new Map() }
+const control: ProcessControl = { start: none, stop: none, logs: none, restart: none, remove: none, managedByPid: () => new Map(), managed: () => [] }
 
 describe('list with top (mesh-wide views ask each host for a screenful)', () => {
   const services = new HostServices({ sampler: new SharedSampler({ sample: async () => loadedSnapshot }), history: new HistoryRing(2000, 60_000), control, nameOf: () => undefined })

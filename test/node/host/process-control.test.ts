@@ -110,7 +110,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     const t0 = startTimeOf(target.pid)
     for (const wrong of [t0 + 10, t0 - 1000, 0]) {
       const res = await stopProcess(stopReq(target.pid, wrong, { signal: 'KILL', tree: true }), base)
-      assert.deepEqual(res, { pid: target.pid, signal: 'KILL', result: 'gone', signalled: [] })
+      assert.deepEqual(res, { pid: target.pid, signal: 'KILL', result: 'gone', signalled: [], escalated: false })
     }
     assert.ok(alive(target.pid, t0))
     // a pid beyond pid_max never exists
@@ -141,7 +141,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     const kidTime = startTimeOf(kids[0])
     strays.push({ pid: kids[0], startTime: kidTime })
     const res = await stopProcess(stopReq(sh.pid, t0, { signal: 'KILL' }), base)
-    assert.deepEqual(res, { pid: sh.pid, signal: 'KILL', result: 'signalled', signalled: [sh.pid] })
+    assert.deepEqual(res, { pid: sh.pid, signal: 'KILL', result: 'signalled', signalled: [sh.pid], escalated: false })
     await waitFor('shell gone', () => !alive(sh.pid, t0))
     assert.ok(alive(kids[0], kidTime), 'the child was not part of the stop')
     process.kill(kids[0], 'SIGKILL')
@@ -155,7 +155,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     const began = Date.now()
     const res = await stopProcess(stopReq(stubborn.pid, t0, { signal: 'TERM', graceMs: 500 }), base)
     const took = Date.now() - began
-    assert.deepEqual(res, { pid: stubborn.pid, signal: 'TERM', result: 'signalled', signalled: [stubborn.pid] })
+    assert.deepEqual(res, { pid: stubborn.pid, signal: 'TERM', result: 'signalled', signalled: [stubborn.pid], escalated: true })
     assert.ok(took >= 500 && took < 3000, `took ${took} ms`)
     await waitFor('killed', () => !alive(stubborn.pid, t0))
     await waitFor('exit event', () => stubborn.signalCode !== null)
@@ -167,7 +167,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     const t0 = startTimeOf(sleeper.pid)
     const began = Date.now()
     const res = await stopProcess(stopReq(sleeper.pid, t0, { signal: 'TERM', graceMs: 2000 }), base)
-    assert.deepEqual(res, { pid: sleeper.pid, signal: 'TERM', result: 'exited', signalled: [sleeper.pid] })
+    assert.deepEqual(res, { pid: sleeper.pid, signal: 'TERM', result: 'exited', signalled: [sleeper.pid], escalated: false })
     assert.ok(Date.now() - began < 1500)
     await waitFor('exit event', () => sleeper.signalCode !== null)
     assert.equal(sleeper.signalCode, 'SIGTERM')
@@ -187,7 +187,7 @@ describe('stopProcess', { timeout: 60_000 }, () => {
     await assert.rejects(stopProcess(stopReq(sleeper.pid, t0), { ...base, kill: failWith('EPERM') }),
       (err: unknown) => err instanceof ProcmeshError && err.code === 'OS_DENIED' && err.message === `permission denied by the OS to signal pid ${sleeper.pid}`)
     const res = await stopProcess(stopReq(sleeper.pid, t0), { ...base, kill: failWith('ESRCH') })
-    assert.deepEqual(res, { pid: sleeper.pid, signal: 'TERM', result: 'gone', signalled: [] })
+    assert.deepEqual(res, { pid: sleeper.pid, signal: 'TERM', result: 'gone', signalled: [], escalated: false })
     assert.ok(alive(sleeper.pid, t0))
   })
 
@@ -272,8 +272,8 @@ describe('stopProcess and pid reuse (PID namespaces)', { timeout: 30_000 }, () =
     assert.equal(out.self, 1)
     assert.equal(out.comm, 'sleep')
     assert.notEqual(out.before, oldStartTime, 'pid 2 now names a different process')
-    assert.deepEqual(out.stale, { pid: 2, signal: 'KILL', result: 'gone', signalled: [] })
+    assert.deepEqual(out.stale, { pid: 2, signal: 'KILL', result: 'gone', signalled: [], escalated: false })
     assert.equal(out.afterStale, out.before, 'the new pid 2 is still alive and the same process')
-    assert.deepEqual(out.fresh, { pid: 2, signal: 'KILL', result: 'signalled', signalled: [2] })
+    assert.deepEqual(out.fresh, { pid: 2, signal: 'KILL', result: 'signalled', signalled: [2], escalated: false })
   })
 })

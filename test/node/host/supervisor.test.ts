@@ -61,8 +61,8 @@ async function waitFor (what: string, check: () => boolean, timeoutMs = 10_000):
   }
 }
 
-async function waitExited (sup: Supervisor, managedId: string): Promise<ManagedInfo> {
-  await waitFor(`${managedId} to exit`, () => sup.get(managedId)?.exitedAt != null)
+async function waitExited (sup: Supervisor, managedId: string, timeoutMs = 10_000): Promise<ManagedInfo> {
+  await waitFor(`${managedId} to exit`, () => sup.get(managedId)?.exitedAt != null, timeoutMs)
   const info = sup.get(managedId)
   assert.ok(info !== undefined)
   return info
@@ -155,16 +155,21 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     assert.equal(text(chunks, 'stderr'), 'err\n')
     assert.deepEqual(end, { exited: true, exitCode: 0, signal: null, truncated: false })
     const info = sup.get(started.managedId)
-    assert.ok(info?.logFile != null)
-    assert.equal(statSync(info.logFile).mode & 0o777, 0o600)
-    assert.deepEqual(readFileSync(info.logFile, 'utf8').split('\n').sort(), ['', 'err', 'hi'])
+    assert.ok(info !== undefined)
+    // the process wrote its own files (0600), one per stream
+    for (const [stream, content] of [['stdout', 'hi\n'], ['stderr', 'err\n']] as const) {
+      assert.equal(statSync(info.logFiles[stream]).mode & 0o777, 0o600)
+      assert.equal(readFileSync(info.logFiles[stream], 'utf8'), content)
+    }
     assert.deepEqual({ ...info, exitedAt: 0 }, {
-      managedId: started.managedId, argv: ['sh', '-c', 'echo hi; echo err >&2'], pid: started.pid, startTime: started.startTime,
-      requestedBy: 'peer-a', exitCode: 0, signal: null, exitedAt: 0, logFile: info.logFile, logTruncated: false, outputBytes: { stdout: 3, stderr: 4 }
+      managedId: started.managedId, name: null, argv: ['sh', '-c', 'echo hi; echo err >&2'], pid: started.pid, startTime: started.startTime,
+      requestedBy: 'peer-a', state: 'exited', policy: { restart: 'no', maxRestarts: 10, backoffMs: 100, backoffMaxMs: 60_000 }, restarts: 0,
+      exitCode: 0, signal: null, exitedAt: 0, exitedWhileDown: false, nextRestartAt: null,
+      logFile: info.logFiles.stdout, logFiles: info.logFiles, logTruncated: false, outputBytes: { stdout: 3, stderr: 4 }
     })
     // a repeated non-follow read gives the same; an unknown id is NOT_FOUND
     assert.equal(text((await collect(sup, started.managedId, false)).chunks, 'stdout'), 'hi\n')
-    await assert.rejects(sup.logs('mnosuchid', false, async () => {}, AbortSignal.timeout(1000)), isCode('NOT_FOUND', 'no managed process mnosuchid on this node'))
+    await assert.rejects(sup.logs('mnosuchid', false, async () => {}, AbortSignal.timeout(1000)), isCode('NOT_FOUND', 'no managed process mnosuchid on this node (not a managed id, name or pid of one)'))
   })
 
   it('passes shell metacharacters literally', async () => {
@@ -324,13 +329,13 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     const sup = await makeSupervisor({ maxKept: 3 })
     const first = await sup.startProcess(req(['echo', 'first']), 'peer-a')
     const info = await waitExited(sup, first.managedId)
-    await waitFor('log file', () => info.logFile !== null && existsSync(info.logFile))
+    await waitFor('log file', () => existsSync(info.logFile))
     const sleepers = [await sup.startProcess(req(['sleep', '100']), 'peer-a'), await sup.startProcess(req(['sleep', '100']), 'peer-a')]
     const third = await sup.startProcess(req(['sleep', '100']), 'peer-a')
     assert.deepEqual(sup.list().map(p => p.managedId), [...sleepers, third].map(p => p.managedId))
     await assert.rejects(sup.logs(first.managedId, false, async () => {}, AbortSignal.timeout(1000)), isCode('NOT_FOUND'))
-    await waitFor('evicted log file removed', () => info.logFile !== null && !existsSync(info.logFile))
-    await assert.rejects(sup.startProcess(req(['true']), 'peer-a'), isCode('BUSY', /3 managed processes are running, the most this node keeps \(3\)/))
+    await waitFor('evicted log file removed', () => !existsSync(info.logFile))
+    await assert.rejects(sup.startProcess(req(['true']), 'peer-a'), isCode('BUSY', /3 managed processes are kept, the most this node keeps \(3\)/))
     assert.deepEqual([...sup.managedByPid().keys()].sort(), [...sleepers, third].map(p => p.pid).sort())
     for (const p of [...sleepers, third]) process.kill(p.pid, 'SIGKILL')
   })
@@ -381,7 +386,7 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     return process.memoryUsage().heapUsed
   }
 
-  it('survives a child writing 1 GiB: not blocked, memory flat, ring and log file at their caps', { timeout: 120_000 }, async () => {
+  it('survives a child writing 1 GiB: not blocked, memory flat, ring and log files at their caps', { timeout: 120_000 }, async () => {
     const sup = await makeSupervisor()
     const GiB = 1024 * 1024 * 1024
     const heapBaseline = await heapAfterGc()
@@ -391,20 +396,24 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     const begun = Date.now()
     try {
       const started = await sup.startProcess(req(['head', '-c', String(GiB), '/dev/zero']), 'peer-a')
-      const info = await waitExited(sup, started.managedId)
+      const info = await waitExited(sup, started.managedId, 60_000)
       const seconds = (Date.now() - begun) / 1000
       peak = Math.max(peak, process.memoryUsage.rss())
       const growthMiB = (peak - baseline) / 1024 / 1024
       console.log(`# 1 GiB of output: ${seconds.toFixed(2)} s, node RSS growth ${growthMiB.toFixed(1)} MiB`)
       assert.equal(info.exitCode, 0)
-      // Node's own pipe reads churn 64 KiB buffers, so the peak depends on GC timing on a busy
-      // machine; what must hold is that memory does not follow the output: a peak far below the
-      // 1 GiB written, and nothing retained once the garbage is collected.
+      // the node reads only what its ring keeps of a flood; memory must not follow the output
       assert.ok(growthMiB < 200, `RSS peaked ${growthMiB.toFixed(1)} MiB above the baseline while 1 GiB passed through`)
       const retainedMiB = (await heapAfterGc() - heapBaseline) / 1024 / 1024
       console.log(`# retained heap after GC: ${retainedMiB.toFixed(1)} MiB`)
       assert.ok(retainedMiB < 16, `heap retained ${retainedMiB.toFixed(1)} MiB after 1 GiB of output`)
-      await waitFor('pipes closed', () => (sup.get(started.managedId)?.outputBytes.stdout ?? 0) === GiB)
+      // everything the node saw is counted; copytruncate loses what lands between its last fstat and
+      // the truncate: microseconds, but /dev/zero writes gigabytes a second and a loaded machine can
+      // deschedule the node right there (88% was counted at load 16 on 2 cores), so allow less
+      await waitFor('output counted', () => sup.get(started.managedId)?.outputBytes.stdout !== info.outputBytes.stdout || info.exitedAt !== null)
+      const counted = sup.get(started.managedId)?.outputBytes.stdout ?? 0
+      console.log(`# bytes counted: ${counted} of ${GiB}`)
+      assert.ok(counted <= GiB && counted > GiB * 0.5, `counted ${counted} of ${GiB} bytes`)
       const { chunks, end } = await collect(sup, started.managedId, false)
       assert.equal(end.truncated, true)
       assert.equal(text(chunks, 'stdout').length, RING_BUFFER_BYTES)
@@ -412,11 +421,11 @@ describe('Supervisor', { timeout: 120_000 }, () => {
         assert.ok(Buffer.byteLength(c.data) <= LOG_CHUNK_BYTES * 3)
         assert.ok(JSON.stringify(c).length < 1024 * 1024)
       }
-      assert.ok(info.logFile !== null)
-      await waitFor('log file closed', () => statSync(info.logFile ?? '').size > MAX_LOG_FILE_BYTES)
-      const size = statSync(info.logFile).size
-      assert.ok(size > MAX_LOG_FILE_BYTES && size < MAX_LOG_FILE_BYTES + 200, `log file of ${size} bytes`)
-      assert.match(readFileSync(info.logFile).subarray(MAX_LOG_FILE_BYTES).toString(), /log file truncated at 8388608 bytes/)
+      // copytruncate: the file and its previous segment each at most the cap
+      const size = statSync(info.logFiles.stdout).size
+      const previous = statSync(`${info.logFiles.stdout}.1`).size
+      assert.ok(size <= MAX_LOG_FILE_BYTES, `log file of ${size} bytes`)
+      assert.ok(previous > 0 && previous <= MAX_LOG_FILE_BYTES, `previous segment of ${previous} bytes`)
       assert.equal(sup.get(started.managedId)?.logTruncated, true)
     } finally {
       clearInterval(sampler)
@@ -444,7 +453,8 @@ describe('Supervisor', { timeout: 120_000 }, () => {
       assert.notEqual(readStartTimeSync(s.pid, { includeZombies: true }), s.startTime, `pid ${s.pid} still there`)
     }
     assert.ok(sup.list().length <= 200)
-    assert.deepEqual(readdirSync(join(root, `s${dirs}`, 'logs')), [], 'silent processes leave no log files')
+    await waitFor('no log files', () => readdirSync(join(root, `s${dirs}`, 'logs')).length === 0, 5000)
+      .catch(() => { assert.deepEqual(readdirSync(join(root, `s${dirs}`, 'logs')), [], 'silent processes leave no log files') })
     await new Promise(resolve => setTimeout(resolve, 100))
     assert.equal([...exits.values()].reduce((a, b) => a + b, 0), 1000, 'no exit reported twice later')
   })
