@@ -8,7 +8,6 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-/** "2s", "500ms", "1m", or a bare number of seconds. */
 /** `--interval` of node and top: a duration within MIN_INTERVAL_MS..MAX_INTERVAL_MS; `fallback` when absent. */
 export function parseInterval (text: string | undefined, fallback: number): number {
   const ms = text !== undefined ? parseDuration(text, '--interval') : fallback
@@ -16,13 +15,23 @@ export function parseInterval (text: string | undefined, fallback: number): numb
   return ms
 }
 
+/** "2s", "500ms", "1m", "7d", or a bare number of seconds. */
 export function parseDuration (text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
   if (m === null) throw new UsageError(`${flag}: expected a duration like 2s, 500ms or 1m, got ${JSON.stringify(text)}`)
   const n = Number(m[1])
   const unit = m[2] ?? 's'
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000
   return Math.round(n * factor)
+}
+
+/** "256MiB", "64M", "1GiB", "500k", or a bare number of bytes. */
+export function parseSize (text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|b)?$/i.exec(text.trim())
+  if (m === null) throw new UsageError(`${flag}: expected a size like 256MiB, 64M or 1G, got ${JSON.stringify(text)}`)
+  const unit = (m[2] ?? '').toLowerCase()
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1
+  return Math.round(Number(m[1]) * factor)
 }
 
 /** Repeated K=V flags into a record. */

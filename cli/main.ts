@@ -25,6 +25,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },
   join: { summary: 'join the mesh of a token: store its key, make the inviter an admin', load: async () => (await import('./commands/join.js')).joinCommand },
   trust: { summary: 'list, grant or revoke the roles of peers on this node', load: async () => (await import('./commands/trust.js')).trustCommand },
+  history: { summary: 'what a host (or all) did over a time range: CPU/memory chart, top processes, starts and exits', load: async () => (await import('./commands/history.js')).historyCommand },
   audit: { summary: 'the audit log of a node: start/stop decisions, refusals, denied connections', load: async () => (await import('./commands/audit.js')).auditCommand },
   service: { summary: 'install, remove or show the systemd unit that runs the node at boot', load: async () => (await import('./commands/service.js')).serviceCommand },
   doctor: { summary: 'check this host: home and key files, socket, port, mDNS, clock; say how to fix', load: async () => (await import('./commands/doctor.js')).doctorCommand }
@@ -56,6 +57,21 @@ function defaultIO (): CliIO {
   }
 }
 
+/**
+ * `--from -2h`: parseArgs takes a value starting with a dash for an option, so a relative
+ * time (or a negative number) after a string option is joined to it (`--from=-2h`).
+ */
+export function joinNegativeValues (args: string[], options: OptionsConfig): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)$/.exec(args[i])
+    const next = args[i + 1]
+    if (m !== null && options[m[1]]?.type === 'string' && next !== undefined && /^-\d/.test(next)) { out.push(`${args[i]}=${next}`); i++; continue }
+    out.push(args[i])
+  }
+  return out
+}
+
 /** Run a command line and return its exit code (does not exit). */
 export async function runCommand (argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const [name, ...args] = argv
@@ -80,7 +96,7 @@ export async function runCommand (argv: string[], io: CliIO = defaultIO()): Prom
   let values: OptionValues
   let positionals: string[]
   try {
-    const parsed = parseArgs({ args: own, options: { ...COMMON_OPTIONS, ...spec.options }, allowPositionals: true, strict: true })
+    const parsed = parseArgs({ args: joinNegativeValues(own, spec.options), options: { ...COMMON_OPTIONS, ...spec.options }, allowPositionals: true, strict: true })
     values = parsed.values
     positionals = parsed.positionals
     if (values.help === true) { io.out(usageOf(spec)); return 0 }

@@ -28,6 +28,8 @@ import type { Logger } from './logger.js'
 import { MeshView } from './mesh/mesh-view.js'
 import { registerTargetMethods } from './control/control-methods.js'
 import { HistoryRing } from './host/history.js'
+import { HistoryRecorder } from './host/history/recorder.js'
+import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_RETENTION_MS, HistoryStore } from './host/history/store.js'
 import { HostServices, type ProcessControl } from './host/host-services.js'
 import { MeshProtocols } from './mesh/mesh-protocols.js'
 import type { Authorizer } from './mesh/reqresp.js'
@@ -48,8 +50,10 @@ export interface NodeConfig {
   readonly: boolean
   /** environment every started process begins with (PATH, resolved at the CLI edge) */
   spawnEnv: Readonly<Record<string, string>>
-  /** how long this node keeps its own host samples for peers (ms) */
+  /** how long this node keeps its durable history on disk (ms; --history); 0 records nothing */
   historyRetentionMs: number
+  /** size cap of the durable history on disk (bytes) */
+  historyMaxBytes: number
   /** start policy file (--policy); default: policy.json in the home when it exists */
   policyFile?: string
 }
@@ -57,7 +61,7 @@ export interface NodeConfig {
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
 
 export function defaultNodeConfig (home: string): NodeConfig {
-  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: 60 * 60 * 1000, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
+  return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: DEFAULT_HISTORY_RETENTION_MS, historyMaxBytes: DEFAULT_HISTORY_MAX_BYTES, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
 }
 
 /** A part of the node with a lifecycle; parts start in order and stop in reverse. */
@@ -184,14 +188,23 @@ export class ProcmeshNode {
     this.authorize = security.authorize
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
-    const history = new HistoryRing(this.config.intervalMs, this.config.historyRetentionMs)
+    const history = new HistoryRing(this.config.intervalMs)
+    const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
+      store: new HistoryStore({ dir: join(this.config.home, 'history'), retentionMs: this.config.historyRetentionMs, maxBytes: this.config.historyMaxBytes, log: this.log }),
+      intervalMs: this.config.intervalMs,
+      log: this.log,
+      managed: () => this.processControl.managedByPid()
+    })
     const supervisor = new Supervisor({
       logsDir: this.paths.logsDir,
       stateFile: join(this.config.home, 'starts.jsonl'),
       recordsFile: join(this.config.home, 'managed.json'),
       log: this.log,
       baseEnv: this.config.spawnEnv,
-      onEvent: event => { recordSupervisorEvent(security, event) }
+      onEvent: event => {
+        recordSupervisorEvent(security, event)
+        if (event.kind === 'exit') recorder?.noteManagedExit(event.info)
+      }
     })
     this.processControl = {
       start: async (req, requestedBy) => await supervisor.startProcess(req, requestedBy),
@@ -211,7 +224,7 @@ export class ProcmeshNode {
       libp2p,
       view,
       sampler: this.sampler,
-      onSnapshot: snap => { history.add(snap) },
+      onSnapshot: snap => { history.add(snap); recorder?.record(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
@@ -224,6 +237,7 @@ export class ProcmeshNode {
     const services = new HostServices({
       sampler: this.sampler,
       history,
+      recorder,
       // roles, --readonly, start policy and audit; the current processControl is looked up per call
       control: security.guard(() => this.processControl),
       nameOf: peerId => view.get(peerId)?.name
@@ -246,6 +260,8 @@ export class ProcmeshNode {
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
 
     const core: NodePart[] = [
+      // first: the announcer's first sample is recorded
+      ...(recorder !== undefined ? [recorder] : []),
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
       { label: 'dialer', start: () => { dialer.start() }, stop: () => { dialer.stop() } },
       // this node's summary and protocols before libp2p listens: a peer that connects at once

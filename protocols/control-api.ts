@@ -20,7 +20,7 @@ import { InvalidFieldError, isErrorCode, toProcmeshError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
   HISTORY, LOGS, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
-  REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateListTop, validateLogChunk, validateProcess, type LogChunk
+  REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateHistoryRequest, validateListTop, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
 import { PEER_REACH, type IdInfo, type PeerEntry } from './types.js'
@@ -247,8 +247,9 @@ const history: ControlMethod<HistoryParams, HistoryEntry[], HistoryEntry> = {
   name: CONTROL_METHODS.history,
   validateParams (value) {
     const r = paramsRecord(value)
-    const since = optional(r.since, v => expectNumber(v, 'since', { min: 0 }))
-    return { target: target(r), ...(since !== undefined ? { since } : {}) }
+    // the history protocol's request fields, checked together (a range needs from < to ...)
+    const { type: _type, ...fields } = validateHistoryRequest({ ...r, target: undefined, type: 'history' })
+    return { target: target(r), ...fields }
   },
   validateResult: value => targetList(value, validateHistoryEntry),
   validateNotification: value => validateHistoryEntry(value),

@@ -4,7 +4,7 @@
  */
 import type { AuditEntry } from './audit.js'
 import { isErrorCode, ProcmeshError, type ErrorCode } from './errors.js'
-import type { HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
+import type { HistoryRequest, HistoryResult, ListTop, LogChunk, SignalName } from './messages.js'
 import { expectArray, expectRecord, expectString, isRecord } from './validate.js'
 import type { ProcessInfo } from './types.js'
 import type { ManagedProcess, RestartPolicy } from './managed.js'
@@ -129,8 +129,8 @@ export interface RmParams { target: string, ref: string }
 export interface RmResult { peerId: string, name: string, managedId: string, managedName: string | null, stopped: boolean }
 export interface LogsResult { peerId: string, name: string, exited: boolean, exitCode: number | null, signal: string | null, truncated: boolean }
 
-/** `history`: one entry per target. */
-export interface HistoryParams { target: string, since?: number }
+/** `history`: one entry per target; the fields of the history protocol's request (`since`, or a range). */
+export type HistoryParams = { target: string } & Omit<HistoryRequest, 'type'>
 export type HistoryEntry =
   | { peerId: string, name: string, history: HistoryResult }
   | { peerId: string, name: string, error: PeerError }

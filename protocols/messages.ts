@@ -355,10 +355,148 @@ export const REMOVE: ProtocolDescriptor<RemoveRequest, RemoveResult> = {
 }
 
 // ---- history ----
-export interface HistoryRequest { type: 'history', since?: number }
-export interface HistoryPoint { at: number, cpuPercent: number, memUsed: number, load1: number, procCount: number }
-export interface HistoryResult { intervalMs: number, memTotal: number, points: HistoryPoint[] }
+/**
+ * Two shapes share one protocol id, compatibly: `since` alone (or nothing) asks for the
+ * node's in-memory ring of recent samples (sparklines, live figures: unchanged since 1.0.0);
+ * `from`/`to` ask for a time range of the durable history on disk, downsampled to `points`,
+ * with the top processes over the range or at `at`, and optionally the process starts and
+ * exits. A node that predates the range form ignores those fields and answers the ring:
+ * its answer has no `range`, which is how a client tells.
+ */
+export interface HistoryRequest {
+  type: 'history'
+  since?: number
+  from?: number
+  to?: number
+  /** points wanted in the host series (default HISTORY_DEFAULT_POINTS) */
+  points?: number
+  /** the top processes at this time rather than over the range */
+  at?: number
+  /** top processes wanted (default HISTORY_DEFAULT_TOP; 0 for none) */
+  top?: number
+  /** include process starts and exits */
+  events?: boolean
+  /** only processes whose name, user or command contains this (case-insensitive) */
+  filter?: string
+}
+/** A host sample, or the mean of the samples in a bucket (`cpuMax`: the highest sample in it). */
+export interface HistoryPoint { at: number, cpuPercent: number, memUsed: number, load1: number, procCount: number, cpuMax?: number }
+/**
+ * A process among the top ones: at a time (its figures then) or over a range (`cpuPercent`
+ * the mean over the range's samples counting 0 where it was not in the top, `cpuMax` and
+ * `rss` the highest, `samples` how many samples it was in the top).
+ */
+export interface HistoryProcess { pid: number, startTime: number, name: string, user: string, cpuPercent: number, rss: number, cpuMax?: number, samples?: number }
+export interface HistoryEvent {
+  at: number
+  kind: 'start' | 'exit'
+  pid: number
+  ppid: number
+  startTime: number
+  name: string
+  cmd: string
+  user: string
+  /** exits: ms from start to exit (exit seen at the next sample, so up to one interval late) */
+  lifetimeMs?: number
+  /** managed processes: the supervisor's record */
+  managedId?: string
+  exitCode?: number | null
+  signal?: string | null
+}
+export interface HistoryRange {
+  from: number
+  to: number
+  /** width of one point; the interval itself when the range is short */
+  bucketMs: number
+  /** samples recorded in the range */
+  samples: number
+  /** the oldest record this node still keeps (null: none) */
+  oldest: number | null
+}
+export interface HistoryResult {
+  intervalMs: number
+  memTotal: number
+  points: HistoryPoint[]
+  range?: HistoryRange
+  top?: HistoryProcess[]
+  /** with `at`: the sample nearest that time */
+  atSample?: { at: number, processes: HistoryProcess[] }
+  events?: HistoryEvent[]
+  /** more events matched than HISTORY_MAX_EVENTS; the latest ones were kept */
+  eventsTruncated?: boolean
+}
 export const MAX_HISTORY_POINTS = 100_000
+/** points of a range answer: a chart is a few hundred columns wide */
+export const HISTORY_MAX_RANGE_POINTS = 2000
+export const HISTORY_DEFAULT_POINTS = 500
+export const HISTORY_MAX_TOP = 100
+export const HISTORY_DEFAULT_TOP = 10
+/** events of one answer: 2,000 x ~300 B (cmd capped at HISTORY_MAX_CMD_BYTES) stays well under 2 MiB */
+export const HISTORY_MAX_EVENTS = 2000
+export const HISTORY_MAX_CMD_BYTES = 512
+/** the longest range asked at once (a year): far beyond any retention, refuses nonsense */
+export const HISTORY_MAX_RANGE_MS = 366 * 24 * 60 * 60 * 1000
+
+function validateHistoryProcess (v: unknown, path: string): HistoryProcess {
+  const p = expectRecord(v, path)
+  return {
+    pid: expectInt(p.pid, `${path}.pid`, { min: 0 }),
+    startTime: expectNumber(p.startTime, `${path}.startTime`, { min: 0 }),
+    name: expectString(p.name, `${path}.name`, { maxBytes: 1024 }),
+    user: expectString(p.user, `${path}.user`, { maxBytes: 256 }),
+    cpuPercent: expectNumber(p.cpuPercent, `${path}.cpuPercent`, { min: 0 }),
+    rss: expectNumber(p.rss, `${path}.rss`, { min: 0 }),
+    ...(p.cpuMax !== undefined ? { cpuMax: expectNumber(p.cpuMax, `${path}.cpuMax`, { min: 0 }) } : {}),
+    ...(p.samples !== undefined ? { samples: expectInt(p.samples, `${path}.samples`, { min: 0 }) } : {})
+  }
+}
+
+function validateHistoryEvent (v: unknown, path: string): HistoryEvent {
+  const e = expectRecord(v, path)
+  return {
+    at: expectNumber(e.at, `${path}.at`, { min: 0 }),
+    kind: expectOneOf(e.kind, `${path}.kind`, ['start', 'exit'] as const),
+    pid: expectInt(e.pid, `${path}.pid`, { min: 0 }),
+    ppid: expectInt(e.ppid, `${path}.ppid`, { min: 0 }),
+    startTime: expectNumber(e.startTime, `${path}.startTime`, { min: 0 }),
+    name: expectString(e.name, `${path}.name`, { maxBytes: 1024 }),
+    cmd: expectString(e.cmd, `${path}.cmd`, { maxBytes: HISTORY_MAX_CMD_BYTES * 4 }),
+    user: expectString(e.user, `${path}.user`, { maxBytes: 256 }),
+    ...(e.lifetimeMs !== undefined ? { lifetimeMs: expectNumber(e.lifetimeMs, `${path}.lifetimeMs`, { min: 0 }) } : {}),
+    ...(e.managedId !== undefined ? { managedId: expectString(e.managedId, `${path}.managedId`, { maxBytes: 64 }) } : {}),
+    ...(e.exitCode !== undefined ? { exitCode: e.exitCode === null ? null : expectInt(e.exitCode, `${path}.exitCode`) } : {}),
+    ...(e.signal !== undefined ? { signal: e.signal === null ? null : expectString(e.signal, `${path}.signal`, { maxBytes: 16 }) } : {})
+  }
+}
+
+/** Check a history request's fields together (also used by the control API). */
+export function validateHistoryRequest (value: unknown): HistoryRequest {
+  const r = expectRecord(value, 'request')
+  expectType(r, 'history')
+  const time = (v: unknown, name: string): number => expectNumber(v, name, { min: 0 })
+  const req: HistoryRequest = { type: 'history', since: optional(r.since, v => time(v, 'since')) }
+  const from = optional(r.from, v => time(v, 'from'))
+  const to = optional(r.to, v => time(v, 'to'))
+  if (from === undefined && to === undefined) {
+    for (const key of ['points', 'at', 'top', 'events', 'filter'] as const) {
+      if (r[key] !== undefined) throw new InvalidFieldError(key, 'needs a range (from and to)')
+    }
+    return req
+  }
+  if (from === undefined || to === undefined) throw new InvalidFieldError(from === undefined ? 'from' : 'to', 'a range needs both from and to')
+  if (from >= to) throw new InvalidFieldError('from', `must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`)
+  if (to - from > HISTORY_MAX_RANGE_MS) throw new InvalidFieldError('to', 'the range is longer than a year')
+  return {
+    type: 'history',
+    from,
+    to,
+    points: optional(r.points, v => expectInt(v, 'points', { min: 1, max: HISTORY_MAX_RANGE_POINTS })),
+    at: optional(r.at, v => time(v, 'at')),
+    top: optional(r.top, v => expectInt(v, 'top', { min: 0, max: HISTORY_MAX_TOP })),
+    events: optional(r.events, v => expectBoolean(v, 'events')),
+    filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES }))
+  }
+}
 
 export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
   id: HISTORY_PROTOCOL,
@@ -369,14 +507,10 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
   deadlineMs: 10_000,
   maxInboundStreams: 4,
   maxOutboundStreams: 16,
-  validateRequest (value) {
-    const r = expectRecord(value, 'request')
-    expectType(r, 'history')
-    return { type: 'history', since: optional(r.since, v => expectNumber(v, 'since', { min: 0 })) }
-  },
+  validateRequest: validateHistoryRequest,
   validateResult (value) {
     const r = expectRecord(value, 'result')
-    return {
+    const result: HistoryResult = {
       intervalMs: expectInt(r.intervalMs, 'result.intervalMs', { min: 1 }),
       memTotal: expectNumber(r.memTotal, 'result.memTotal', { min: 0 }),
       points: expectArray(r.points, 'result.points', MAX_HISTORY_POINTS).map((v, i) => {
@@ -386,10 +520,32 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
           cpuPercent: expectNumber(p.cpuPercent, `result.points[${i}].cpuPercent`, { min: 0 }),
           memUsed: expectNumber(p.memUsed, `result.points[${i}].memUsed`, { min: 0 }),
           load1: expectNumber(p.load1, `result.points[${i}].load1`, { min: 0 }),
-          procCount: expectInt(p.procCount, `result.points[${i}].procCount`, { min: 0 })
+          procCount: expectNumber(p.procCount, `result.points[${i}].procCount`, { min: 0 }),
+          ...(p.cpuMax !== undefined ? { cpuMax: expectNumber(p.cpuMax, `result.points[${i}].cpuMax`, { min: 0 }) } : {})
         }
       })
     }
+    if (r.range !== undefined) {
+      const g = expectRecord(r.range, 'result.range')
+      result.range = {
+        from: expectNumber(g.from, 'result.range.from', { min: 0 }),
+        to: expectNumber(g.to, 'result.range.to', { min: 0 }),
+        bucketMs: expectNumber(g.bucketMs, 'result.range.bucketMs', { min: 1 }),
+        samples: expectInt(g.samples, 'result.range.samples', { min: 0 }),
+        oldest: g.oldest === null ? null : expectNumber(g.oldest, 'result.range.oldest', { min: 0 })
+      }
+    }
+    if (r.top !== undefined) result.top = expectArray(r.top, 'result.top', HISTORY_MAX_TOP * 2).map((v, i) => validateHistoryProcess(v, `result.top[${i}]`))
+    if (r.atSample !== undefined) {
+      const a = expectRecord(r.atSample, 'result.atSample')
+      result.atSample = {
+        at: expectNumber(a.at, 'result.atSample.at', { min: 0 }),
+        processes: expectArray(a.processes, 'result.atSample.processes', HISTORY_MAX_TOP * 2).map((v, i) => validateHistoryProcess(v, `result.atSample.processes[${i}]`))
+      }
+    }
+    if (r.events !== undefined) result.events = expectArray(r.events, 'result.events', HISTORY_MAX_EVENTS).map((v, i) => validateHistoryEvent(v, `result.events[${i}]`))
+    if (r.eventsTruncated !== undefined) result.eventsTruncated = expectBoolean(r.eventsTruncated, 'result.eventsTruncated')
+    return result
   }
 }
 

@@ -1,7 +1,7 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
 import { expectNodeName, expectPlainText } from '../../protocols/text.js'
-import { UsageError, parseDuration, parseInterval, parsePairs, untilStopSignal } from '../args.js'
+import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
 
@@ -13,16 +13,35 @@ export const NODE_UNIT_OPTIONS = {
   bootstrap: { type: 'string', multiple: true },
   interval: { type: 'string' },
   'no-mdns': { type: 'boolean' },
-  readonly: { type: 'boolean' }
+  readonly: { type: 'boolean' },
+  history: { type: 'string' },
+  'history-size': { type: 'string' }
 } as const satisfies OptionsConfig
 
+/** below these the durable history cannot hold one segment */
+const MIN_HISTORY_RETENTION_MS = 60_000
+const MIN_HISTORY_BYTES = 1024 * 1024
+
+/** `--history DURATION`: how long the node keeps its durable history (0: record nothing). */
+export function parseHistoryRetention (text: string): number {
+  const ms = parseDuration(text, '--history')
+  if (ms !== 0 && ms < MIN_HISTORY_RETENTION_MS) throw new UsageError('--history: at least 1m (or 0: record nothing)')
+  return ms
+}
+
+/** `--history-size SIZE`: the cap of the durable history on disk. */
+export function parseHistorySize (text: string): number {
+  const bytes = parseSize(text, '--history-size')
+  if (bytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
+  return bytes
+}
+
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 1h] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
     ...NODE_UNIT_OPTIONS,
     policy: { type: 'string' },
-    'log-level': { type: 'string' },
-    history: { type: 'string' }
+    'log-level': { type: 'string' }
   },
   positionals: [0, 0],
   async run (ctx, values) {
@@ -50,6 +69,10 @@ export const nodeCommand: CommandSpec = {
     }
     const level = str(values, 'log-level') ?? 'info'
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
+    const historyText = str(values, 'history')
+    const historyRetentionMs = historyText !== undefined ? parseHistoryRetention(historyText) : defaults.historyRetentionMs
+    const sizeText = str(values, 'history-size')
+    const historyMaxBytes = sizeText !== undefined ? parseHistorySize(sizeText) : defaults.historyMaxBytes
     const config: NodeConfig = {
       ...defaults,
       name,
@@ -61,7 +84,8 @@ export const nodeCommand: CommandSpec = {
       readonly: bool(values, 'readonly'),
       // started processes find commands on the PATH the node was started with
       spawnEnv: { PATH: ctx.env.PATH ?? defaults.spawnEnv.PATH },
-      historyRetentionMs: str(values, 'history') !== undefined ? parseDuration(str(values, 'history') ?? '', '--history') : defaults.historyRetentionMs,
+      historyRetentionMs,
+      historyMaxBytes,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })

@@ -9,7 +9,7 @@ import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartRes
 import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
 import {
-  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateLogChunk,
+  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
   type ListRequest, type ListResult, type ListTop, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
@@ -92,12 +92,14 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   })
 
   handle(handlers, CONTROL_API.history, async (params, ctx) => {
-    const since = params.since
+    // the same fields as the protocol's request (`since`, or a range: from, to, points, at, top, events, filter)
+    const req = validateHistoryRequest({ ...params, target: undefined, type: 'history' })
     const { peers } = resolveTargets(params.target, deps.peers(), deps)
     return await Promise.all(peers.map(async (peer): Promise<HistoryEntry> => {
       let entry: HistoryEntry
       try {
-        const history = peer.self ? deps.services.history({ type: 'history', since }) : await forward(peer, HISTORY, { type: 'history', since }, { timeoutMs: FAN_OUT_TIMEOUT_MS })
+        const history = peer.self ? deps.services.history(req) : await forward(peer, HISTORY, req, { timeoutMs: FAN_OUT_TIMEOUT_MS })
+        if (req.from !== undefined && history.range === undefined) throw new ProcmeshError('SERVER_ERROR', `${peer.name} runs a procmesh without durable history (it answered only its recent samples)`)
         entry = { peerId: peer.peerId, name: peer.name, history }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }

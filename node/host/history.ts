@@ -1,9 +1,9 @@
-/** A bounded ring of this host's own samples, served to peers for sparklines and look-back. */
+/** A bounded ring of this host's own recent samples in memory, served to peers for sparklines and live figures. */
 import type { HistoryPoint, HistoryResult } from '../../protocols/messages.js'
 import type { Snapshot } from '../../protocols/types.js'
 
-/** Default retention: one hour of samples. */
-export const DEFAULT_HISTORY_RETENTION_MS = 60 * 60 * 1000
+/** The ring keeps one hour of samples (the durable history on disk keeps days: history/store.ts). */
+export const RING_RETENTION_MS = 60 * 60 * 1000
 /** However long the retention, never more points than this (memory bound: ~100 B a point). */
 export const MAX_HISTORY_RING_POINTS = 86_400
 
@@ -14,7 +14,7 @@ export class HistoryRing {
   private memTotal = 0
   readonly intervalMs: number
 
-  constructor (intervalMs: number, retentionMs = DEFAULT_HISTORY_RETENTION_MS) {
+  constructor (intervalMs: number, retentionMs = RING_RETENTION_MS) {
     this.intervalMs = intervalMs
     this.capacity = Math.max(1, Math.min(MAX_HISTORY_RING_POINTS, Math.ceil(retentionMs / intervalMs)))
   }

@@ -11,6 +11,8 @@ import type {
 import { compareProcesses, matchesFilter } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import type { HistoryRing } from './history.js'
+import type { HistoryRecorder } from './history/recorder.js'
+import { ProcmeshError } from '../../protocols/errors.js'
 import type { SharedSampler } from './sampler.js'
 
 export interface ManagedMark { managedId: string, startedBy: string, startTime?: number }
@@ -30,13 +32,15 @@ export interface ProcessControl {
 export class HostServices {
   private readonly sampler: SharedSampler
   private readonly ring: HistoryRing
+  private readonly recorder?: HistoryRecorder
   readonly control: ProcessControl
   /** peer id -> display name, for marking who started a managed process */
   private readonly nameOf: (peerId: string) => string | undefined
 
-  constructor (init: { sampler: SharedSampler, history: HistoryRing, control: ProcessControl, nameOf: (peerId: string) => string | undefined }) {
+  constructor (init: { sampler: SharedSampler, history: HistoryRing, recorder?: HistoryRecorder, control: ProcessControl, nameOf: (peerId: string) => string | undefined }) {
     this.sampler = init.sampler
     this.ring = init.history
+    this.recorder = init.recorder
     // a list right after a start or stop on this host must show it: invalidate the last scan
     const changed = <T>(result: T): T => { this.sampler.invalidate(); return result }
     this.control = {
@@ -77,8 +81,11 @@ export class HostServices {
     return { processes }
   }
 
+  /** `since` (or nothing): the in-memory ring; `from`/`to`: a range of the durable history. */
   history (req: HistoryRequest): HistoryResult {
-    return this.ring.query(req.since)
+    if (req.from === undefined) return this.ring.query(req.since)
+    if (this.recorder === undefined) throw new ProcmeshError('SERVER_ERROR', 'this node records no durable history')
+    return this.recorder.query(req)
   }
 }
 

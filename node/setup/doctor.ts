@@ -15,9 +15,11 @@ import { constants as fsConstants } from 'node:fs'
 import { lstat, open, readFile } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { networkInterfaces } from 'node:os'
+import { join } from 'node:path'
 import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { homePaths } from './home.js'
 import { meshFingerprint, parseSwarmKey } from '../security/swarm-key.js'
+import { historyUsageOnDisk } from '../host/history/store.js'
 
 export type FindingLevel = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -89,6 +91,8 @@ export interface HostFacts {
   port?: PortProbe
   interfaces?: InterfaceFacts[]
   mdnsBind?: BindProbe
+  /** the durable history in the home (node/host/history) */
+  history?: { bytes: number, segments: number, oldest: number | null }
 }
 
 /** What a running node told us over its control socket (gathered by the CLI). */
@@ -242,6 +246,13 @@ export function checkClock (now: number, node: NodeFacts | undefined): Finding {
   return { check, level: 'ok', message: `${iso}; ${node.skews.length} peer(s) agree within ${MAX_CLOCK_SKEW_MS / 1000} s${unreachable}` }
 }
 
+export function checkHistory (history: HostFacts['history']): Finding {
+  const check = 'history'
+  if (history === undefined || history.segments === 0) return { check, level: 'ok', message: 'nothing recorded yet (a running node records to history/ in the home)' }
+  const oldest = history.oldest === null ? 'unknown' : new Date(history.oldest).toISOString()
+  return { check, level: 'ok', message: `${(history.bytes / 1048576).toFixed(1)} MiB in ${history.segments} segment(s), oldest record ${oldest}` }
+}
+
 /** Every check, in the order they print. */
 export function judge (facts: HostFacts, node: NodeFacts | undefined): Finding[] {
   const paths = homePaths(facts.home)
@@ -254,7 +265,8 @@ export function judge (facts: HostFacts, node: NodeFacts | undefined): Finding[]
     checkControlSocket(paths.socket, facts.socketFile, facts.socket, node, facts.uid),
     checkListenPort(DEFAULT_LISTEN_PORT, facts.port, node),
     checkMdns(facts.interfaces, facts.mdnsBind),
-    checkClock(facts.now, node)
+    checkClock(facts.now, node),
+    checkHistory(facts.history)
   ]
 }
 
@@ -373,7 +385,8 @@ export async function gatherHostFacts (home: string, opts: { network: boolean, u
     identity: await identityFacts(paths.identityKey),
     swarmKey: await fileFacts(paths.swarmKey, true),
     socketFile: await fileFacts(paths.socket),
-    socket
+    socket,
+    history: historyUsageOnDisk(join(home, 'history'))
   }
   if (opts.network) {
     facts.port = await probeTcpPort(DEFAULT_LISTEN_PORT)

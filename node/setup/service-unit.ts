@@ -38,6 +38,9 @@ export interface NodeFlags {
   bootstrap: readonly string[]
   mdns: boolean
   interval?: string
+  /** durable history retention and size cap, as given to `procmesh node` */
+  history?: string
+  historySize?: string
   readonly: boolean
 }
 
@@ -49,6 +52,8 @@ export function nodeArgsFor (flags: NodeFlags): string[] {
   for (const ma of flags.listen) args.push('--listen', ma)
   for (const ma of flags.bootstrap) args.push('--bootstrap', ma)
   if (flags.interval !== undefined) args.push('--interval', flags.interval)
+  if (flags.history !== undefined) args.push('--history', flags.history)
+  if (flags.historySize !== undefined) args.push('--history-size', flags.historySize)
   if (!flags.mdns) args.push('--no-mdns')
   if (flags.readonly) args.push('--readonly')
   return args

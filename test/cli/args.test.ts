@@ -1,13 +1,21 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseDuration, parsePairs, resolveHome, UsageError } from '../../cli/args.js'
+import { parseDuration, parsePairs, parseSize, resolveHome, UsageError } from '../../cli/args.js'
 import { backoffDelay } from '../../node/mesh/dialer.js'
 
 describe('parseDuration', () => {
-  const ok: Array<[string, number]> = [['2s', 2000], ['500ms', 500], ['1m', 60000], ['3', 3000], ['1.5s', 1500], ['1h', 3600000]]
+  const ok: Array<[string, number]> = [['2s', 2000], ['500ms', 500], ['1m', 60000], ['3', 3000], ['1.5s', 1500], ['1h', 3600000], ['7d', 604800000]]
   for (const [text, ms] of ok) it(`${text} = ${ms} ms`, () => { assert.equal(parseDuration(text, '--x'), ms) })
-  for (const bad of ['', 'fast', '-1s', '2 s s', '1d']) {
+  for (const bad of ['', 'fast', '-1s', '2 s s', '1w']) {
     it(`rejects ${JSON.stringify(bad)}`, () => { assert.throws(() => parseDuration(bad, '--interval'), (e: Error) => e instanceof UsageError && e.message.startsWith('--interval:')) })
+  }
+})
+
+describe('parseSize', () => {
+  const ok: Array<[string, number]> = [['256MiB', 256 * 1024 ** 2], ['64M', 64 * 1024 ** 2], ['1G', 1024 ** 3], ['500k', 512000], ['1000', 1000], ['2b', 2]]
+  for (const [text, n] of ok) it(`${text} = ${n} bytes`, () => { assert.equal(parseSize(text, '--x'), n) })
+  for (const bad of ['', 'big', '-1M', '1T', '1 M B']) {
+    it(`rejects ${JSON.stringify(bad)}`, () => { assert.throws(() => parseSize(bad, '--history-size'), (e: Error) => e instanceof UsageError && e.message.startsWith('--history-size:')) })
   }
 })
 

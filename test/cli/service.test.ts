@@ -72,6 +72,11 @@ describe('service unit text', () => {
     assert.throws(() => renderUnit({ ...BASE, home: 'relative' }), /absolute/)
   })
 
+  it('carries the history retention and size cap to the node', () => {
+    const args = nodeArgsFor({ home: '/h', tags: {}, listen: [], bootstrap: [], mdns: true, readonly: false, history: '30d', historySize: '1GiB' })
+    assert.deepEqual(args, ['--home', '/h', '--history', '30d', '--history-size', '1GiB'])
+  })
+
   it('runs `node --home` with restart on failure and no sandbox a started process would inherit', () => {
     const unit = renderUnit({ ...BASE, nodeArgs: nodeArgsFor({ home: '/var/lib/procmesh', name: 'web 1', tags: { role: 'web' }, listen: [], bootstrap: ['/ip4/10.0.0.1/tcp/4001'], mdns: false, readonly: false }) })
     const [execStart] = unitValues(unit, 'ExecStart')
