@@ -103,8 +103,9 @@ describe('change-driven gossip across simulated hosts', { timeout: 300_000 }, ()
     const txRate = (await netTx(unwatched) - tx0) / ((Date.now() - t0) / 1000)
     const messages = await published() - sent0
     t.diagnostic(`${watcherHost.name} saw ${liveAts.size} distinct live samples of ${watched.name}; ${unwatched.name} published ${messages} messages and sent ${txRate.toFixed(0)} B/s`)
-    // figures at most every FIGURE_DELTA_MIN_MS (15 s), keep-alives every 60 s: at most one of each in 8 s
-    assert.ok(messages <= 2, `the unwatched host published ${messages} messages in 8 s`)
+    // figures at most every 15 s and a keep-alive every 15 s at this size; a loaded machine can add a
+    // full summary for a reconnecting peer: a handful at most, where a summary per interval was 8
+    assert.ok(messages <= 4, `the unwatched host published ${messages} messages in 8 s`)
     // interval 1 s over 8 s: a fresh sample nearly every second
     assert.ok(liveAts.size >= 4, `only ${liveAts.size} live samples in 8 s`)
     // bytes: its probes, others' messages it forwards, TCP acknowledgements (README: ~0.7 KB/s idle)
