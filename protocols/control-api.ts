@@ -19,7 +19,7 @@ import {
 import { InvalidFieldError, isErrorCode, toProcmeshError } from './errors.js'
 import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
-  HISTORY, LOGS, MANAGED_ID_PATTERN, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
+  HISTORY, LOGS, MANAGED_ID_PATTERN, REMOVE, RESTART, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
   REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateHistoryRequest, validateListTop, validateLogChunk, validateProcess, type LogChunk
 } from './messages.js'
 import { validateHost, validateTop } from './summary.js'
@@ -410,45 +410,29 @@ const ls: ControlMethod<LsParams, LsEntry[], LsEntry> = {
   timeoutMs: fanOut
 }
 
-function managedRef (r: Record<string, unknown>): string {
-  return expectString(r.ref, 'ref', { pattern: MANAGED_REF_PATTERN })
+/** restart and rm name one managed process on one target: its id, name or pid */
+function refParams (value: unknown): { target: string, ref: string } {
+  const r = paramsRecord(value)
+  return { target: target(r), ref: expectString(r.ref, 'ref', { pattern: MANAGED_REF_PATTERN }) }
 }
 
-/** `restart`: a managed process on one target by id, name or pid; answers the new pid. */
+/** `restart`: a managed process on one target by id, name or pid; answers the new pid (the mesh protocol's result). */
 const restart: ControlMethod<RestartParams, RestartResultEntry> = {
   name: CONTROL_METHODS.restart,
-  validateParams (value) {
-    const r = paramsRecord(value)
-    return { target: target(r), ref: managedRef(r) }
-  },
-  validateResult (value) {
-    const r = expectRecord(value, 'result')
-    return {
-      ...targetOfResult(value),
-      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
-      pid: expectInt(r.pid, 'result.pid', { min: 1 }),
-      startTime: expectNumber(r.startTime, 'result.startTime', { min: 0 })
-    }
-  },
+  validateParams: refParams,
+  validateResult: value => ({ ...targetOfResult(value), ...RESTART.validateResult(value) }),
   // a running process is stopped first (TERM, KILL after 5 s), then started again
   timeoutMs: () => RUN_TIMEOUT_MS
 }
 
-/** `rm`: forget a managed process on one target (stopped first when it runs). */
+/** `rm`: forget a managed process on one target (stopped first when it runs); the protocol's `name` is `managedName` here. */
 const rm: ControlMethod<RmParams, RmResult> = {
   name: CONTROL_METHODS.rm,
-  validateParams (value) {
-    const r = paramsRecord(value)
-    return { target: target(r), ref: managedRef(r) }
-  },
+  validateParams: refParams,
   validateResult (value) {
     const r = expectRecord(value, 'result')
-    return {
-      ...targetOfResult(value),
-      managedId: expectString(r.managedId, 'result.managedId', { pattern: MANAGED_ID_PATTERN }),
-      managedName: r.managedName === null ? null : expectString(r.managedName, 'result.managedName', { maxBytes: 64 }),
-      stopped: expectBoolean(r.stopped, 'result.stopped')
-    }
+    const removed = REMOVE.validateResult({ ...r, name: r.managedName })
+    return { ...targetOfResult(value), managedId: removed.managedId, managedName: removed.name, stopped: removed.stopped }
   },
   timeoutMs: () => RUN_TIMEOUT_MS
 }

@@ -10,6 +10,7 @@ import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import type { SignalName } from '../../protocols/messages.js'
 import type { CliContext } from '../context.js'
+import { safeText } from '../../protocols/text.js'
 
 /** A group start waits this long for the slowest host (the node gives each host its own deadline). */
 export const FAN_OUT_RUN_TIMEOUT_MS = 60_000
@@ -18,10 +19,8 @@ export const FAN_OUT_KILL_CONCURRENCY = 16
 /** Hosts the node may answer for in one group call (bounded like the view). */
 const MAX_FAN_OUT_ENTRIES = 4096
 
-/** Control characters of remote strings shown as \xNN, so a name or command cannot drive the terminal. */
-export function printable (text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-}
+/** Remote strings (names, commands, messages) with their control characters escaped: one rule, protocols/text.ts. */
+export const printable = safeText
 
 /** One host's answer to a group start; a malformed one that still names its host becomes its PROTOCOL_ERROR. */
 export function parseRunEntry (value: unknown): RunEntry {
