@@ -15,7 +15,7 @@ import { render, type TopWidgets } from './render.js'
 import type { Action, ConnectionState, Effect, State } from './model.js'
 import { psTarget, psTop } from './selectors.js'
 import { initialState, reduce } from './state.js'
-import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './view.js'
+import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './widgets/glyphs.js'
 
 export interface TopAppOptions {
   connect: Connect

@@ -7,9 +7,13 @@ import { MIN_COLS, MIN_ROWS, type Rect } from './layout.js'
 import { parentChain } from './rows.js'
 import type { State } from './model.js'
 import { layoutOf, selectRows } from './selectors.js'
-import {
-  detailsLines, detailsTitle, dialogFor, footerText, headerText, hostLines, isReachableOnline, procLines, procTitle, statusText, type Glyphs
-} from './view.js'
+import { detailsLines, detailsTitle } from './widgets/details.js'
+import { dialogFor } from './widgets/dialogs.js'
+import { footerText, statusText } from './widgets/footer.js'
+import type { Glyphs } from './widgets/glyphs.js'
+import { headerText } from './widgets/header.js'
+import { hostLines, isReachableOnline } from './widgets/hosts.js'
+import { procLines, procTitle } from './widgets/procs.js'
 
 export interface TopWidgets {
   screen: Widgets.Screen

@@ -4,7 +4,9 @@ import {
   KEYMAP, activeContexts, duplicateKeys, footerItems, helpSections, keyLabel, resolveKey
 } from '../../../cli/tui/keymap.js'
 import { reduce, type Modal, type State } from '../../../cli/tui/state.js'
-import { dialogFor, footerText, stripTags } from '../../../cli/tui/view.js'
+import { dialogFor } from '../../../cli/tui/widgets/dialogs.js'
+import { footerText } from '../../../cli/tui/widgets/footer.js'
+import { stripTags } from '../../../cli/tui/widgets/text.js'
 import { loadedState } from './fixtures.js'
 
 const TARGET = { peerId: 'p', hostName: 'h', pid: 5, startTime: 1, name: 'x', cmd: 'x' }

@@ -4,10 +4,15 @@ import { formatStart } from '../../../cli/format.js'
 import { computeLayout } from '../../../cli/tui/layout.js'
 import { parentChain } from '../../../cli/tui/rows.js'
 import { selectRows, type State } from '../../../cli/tui/state.js'
-import {
-  ASCII_GLYPHS, UNICODE_GLYPHS, bar, detailsLines, dialogFor, esc, fit, fitColumns, headerText, hostLines, hostState, meshTotals,
-  procLines, sanitize, shortStarter, sparkline, startCell, statusText, stripTags, type Column
-} from '../../../cli/tui/view.js'
+import { bar, sparkline } from '../../../cli/tui/widgets/charts.js'
+import { detailsLines } from '../../../cli/tui/widgets/details.js'
+import { dialogFor, selectionLines } from '../../../cli/tui/widgets/dialogs.js'
+import { statusText } from '../../../cli/tui/widgets/footer.js'
+import { ASCII_GLYPHS, UNICODE_GLYPHS } from '../../../cli/tui/widgets/glyphs.js'
+import { headerText, meshTotals } from '../../../cli/tui/widgets/header.js'
+import { formatLoad, hostLines, hostState } from '../../../cli/tui/widgets/hosts.js'
+import { procLines, shortStarter, startCell } from '../../../cli/tui/widgets/procs.js'
+import { esc, fit, fitColumns, sanitize, stripTags, type Column } from '../../../cli/tui/widgets/text.js'
 import { BETA, SELF, T0, loadedState, peer, proc, psEntry, run, sampleProcesses } from './fixtures.js'
 
 const U = UNICODE_GLYPHS
@@ -231,7 +236,6 @@ describe('details, status line, dialogs', () => {
 
 describe('formatLoad', () => {
   it('keeps three load averages within the 14-character column', async () => {
-    const { formatLoad } = await import('../../../cli/tui/view.js')
     assert.equal(formatLoad(0.5), '0.50')
     assert.equal(formatLoad(17.643), '17.6')
     assert.equal(formatLoad(123.4), '123')
@@ -241,7 +245,6 @@ describe('formatLoad', () => {
 
 describe('confirmation of a marked stop', () => {
   it('lists hosts and pids, one line per host, bounded', async () => {
-    const { selectionLines } = await import('../../../cli/tui/view.js')
     const ref = (host: string, pid: number): { peerId: string, hostName: string, pid: number, startTime: number, name: string, cmd: string } =>
       ({ peerId: `id-${host}`, hostName: host, pid, startTime: 1, name: 'sleep', cmd: 'sleep 60' })
     assert.deepEqual(selectionLines([ref('web1', 30), ref('web2', 7), ref('web1', 12)], 60, 10), ['web1: pid 12 30', 'web2: pid 7'])

@@ -1,0 +1,135 @@
+/**
+ * The processes pane: its title, the column set for the view, the rows and why a list is empty.
+ */
+import type { ProcessInfo } from '../../../protocols/types.js'
+import { formatAgo, formatBytes, shortId } from '../../format.js'
+import { SORT_LABELS, markKey, type HostProcs, type State } from '../model.js'
+import type { ProcRow } from '../rows.js'
+import { cpuColor } from './charts.js'
+import type { Glyphs } from './glyphs.js'
+import { esc, fit, fitColumns, headerLine, highlight, rowLine, sanitize, type Column } from './text.js'
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * START as `procmesh ps` shows it (HH:MM today, else `Mon DD`), without the locale
+ * machinery of toLocaleDateString: it runs for every visible row on every redraw.
+ */
+export function startCell (ms: number, now: number): string {
+  const d = new Date(ms)
+  const t = new Date(now)
+  if (d.getFullYear() === t.getFullYear() && d.getMonth() === t.getMonth() && d.getDate() === t.getDate()) {
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  }
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, '0')}`
+}
+
+export interface ProcRowData { row: ProcRow, now: number, g: Glyphs, marked?: boolean }
+
+const STATE_COLOR: Readonly<Record<string, string>> = { R: 'green-fg', D: 'yellow-fg', Z: 'red-fg', T: 'magenta-fg', t: 'magenta-fg' }
+
+/**
+ * Who started a managed process, short enough for a table cell: `name (peer id)` becomes
+ * the name, a bare peer id its short form. The details pane shows it whole.
+ */
+export function shortStarter (startedBy: string): string {
+  const named = /^(.+) \(\w{20,}\)$/.exec(startedBy)
+  if (named !== null) return named[1]
+  return /^\w{20,}$/.test(startedBy) ? shortId(startedBy) : startedBy
+}
+
+/** `[m:ID by WHO]` for a process started through the mesh, empty otherwise. */
+export function managedMark (p: ProcessInfo): string {
+  if (p.managedId === undefined) return ''
+  return p.startedBy !== undefined && p.startedBy !== '' ? `[m:${p.managedId} by ${shortStarter(p.startedBy)}]` : `[m:${p.managedId}]`
+}
+
+/** COMMAND: tree prefix, fold mark, managed mark (who started it), then the command line. */
+export function commandCell (row: ProcRow, g: Glyphs): string {
+  const p = row.proc
+  const lead = row.prefix !== '' ? `${g.tree(row.prefix)} ` : ''
+  const fold = row.folded ? `[+${row.subtreeCount - 1}] ` : ''
+  const mark = managedMark(p)
+  const cmd = p.cmd !== '' ? p.cmd : p.name
+  return sanitize(`${lead}${fold}${mark !== '' ? mark + ' ' : ''}${cmd}`)
+}
+
+export function procColumns (meshWide: boolean, tree: boolean): Array<Column<ProcRowData>> {
+  const cols: Array<Column<ProcRowData>> = []
+  if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
+  cols.push(
+    { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => `${r.marked === true ? '*' : ''}${r.row.proc.pid}`, style: r => r.marked === true ? 'yellow-fg' : undefined },
+    { header: 'USER', width: 9, priority: 70, cell: r => sanitize(r.row.proc.user) },
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => r.row.proc.cpuPercent >= 50 ? `${cpuColor(r.row.proc.cpuPercent)}-fg` : undefined },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) }
+  )
+  if (tree) {
+    cols.push(
+      { header: 'ΣCPU%', width: 6, align: 'right', priority: 55, cell: r => r.row.hasChildren ? r.row.subtreeCpu.toFixed(1) : '', style: r => r.row.folded ? 'bold' : undefined },
+      { header: 'ΣRSS', width: 7, align: 'right', priority: 54, cell: r => r.row.hasChildren ? formatBytes(r.row.subtreeRss) : '', style: r => r.row.folded ? 'bold' : undefined }
+    )
+  }
+  cols.push(
+    { header: 'S', width: 1, priority: 60, cell: r => sanitize(r.row.proc.state), style: r => STATE_COLOR[r.row.proc.state] },
+    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) },
+    { header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined }
+  )
+  return cols
+}
+
+/** The processes pane's title: whose processes, how many, filter, sort, view. */
+export function procTitle (s: State, rowCount: number, g: Glyphs): string {
+  const host = s.hosts.find(h => h.peerId === s.selectedHost)
+  const whose = s.meshWide ? 'all hosts' : sanitize(host?.name ?? '-')
+  const total = s.meshWide
+    ? Object.values(s.procs).reduce((n, h) => n + h.processes.length, 0)
+    : s.selectedHost !== undefined ? (s.procs[s.selectedHost]?.processes.length ?? 0) : 0
+  const count = s.filter !== '' ? `${rowCount} of ${total}` : String(rowCount)
+  const parts = [`Processes: ${whose} (${count})`]
+  if (s.filter !== '') parts.push(`filter "${sanitize(s.filter)}"`)
+  parts.push(`sort ${SORT_LABELS[s.sort]} ${s.reverse ? g.up : g.down}`)
+  parts.push(s.tree ? 'tree' : 'flat')
+  if (s.meshWide) parts.push('mesh-wide')
+  return ` ${parts.join(' │ ')} `
+}
+
+/** Why the list is empty, or a host's error above a stale list. */
+export function procNotice (s: State): string | undefined {
+  if (s.meshWide) {
+    const failed = Object.values(s.procs).filter(h => h.error !== undefined)
+    if (failed.length > 0) return failed.map(h => `${sanitize(h.name)}: ${sanitize(h.error?.message ?? '')}`).join('; ')
+    return Object.keys(s.procs).length === 0 ? 'listing the processes of every host…' : undefined
+  }
+  if (s.selectedHost === undefined) return s.connection === 'up' ? 'no host selected' : undefined
+  const h: HostProcs | undefined = s.procs[s.selectedHost]
+  const name = sanitize(s.hosts.find(x => x.peerId === s.selectedHost)?.name ?? 'the host')
+  if (h === undefined) return `listing the processes of ${name}…`
+  if (h.error !== undefined) {
+    const age = h.collectedAt !== undefined ? ` (showing the list from ${formatAgo(h.collectedAt, s.now)})` : ''
+    return `${name}: ${sanitize(h.error.message)}${age}`
+  }
+  return undefined
+}
+
+export function procLines (s: State, rows: readonly ProcRow[], width: number, visible: number, g: Glyphs, focused: boolean): string[] {
+  const cols = fitColumns(procColumns(s.meshWide, s.tree), width)
+  const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
+  const notice = procNotice(s)
+  let room = visible
+  if (notice !== undefined) {
+    lines.push(`{yellow-fg}${esc(fit(notice, width, 'left', g.ellipsis))}{/yellow-fg}`)
+    room--
+  } else if (rows.length === 0 && s.filter !== '') {
+    lines.push(esc(`nothing matches "${sanitize(s.filter)}" (Esc clears the filter)`))
+    return lines
+  }
+  // keep the cursor's row visible even when the notice takes a line
+  const top = s.procCursor >= s.procScroll + room ? s.procCursor - room + 1 : s.procScroll
+  const end = Math.min(rows.length, top + room)
+  for (let i = top; i < end; i++) {
+    const marked = s.marked[markKey({ peerId: rows[i].peerId, pid: rows[i].proc.pid, startTime: rows[i].proc.startTime })] !== undefined
+    const line = rowLine(cols, { row: rows[i], now: s.now, g, marked }, g)
+    lines.push(i === s.procCursor ? highlight(line, focused) : line)
+  }
+  return lines
+}
