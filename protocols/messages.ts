@@ -90,6 +90,7 @@ export function validateProcess (value: unknown, path: string): ProcessInfo {
   }
   if (p.managedId !== undefined) info.managedId = expectString(p.managedId, `${path}.managedId`, { pattern: MANAGED_ID_PATTERN })
   if (p.startedBy !== undefined) info.startedBy = expectString(p.startedBy, `${path}.startedBy`, { maxBytes: 256 })
+  if (p.managedName !== undefined) info.managedName = validateManagedName(p.managedName, `${path}.managedName`)
   return info
 }
 

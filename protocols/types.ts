@@ -21,6 +21,8 @@ export interface ProcessInfo {
   managedId?: string
   /** peer id (and name, where known) that started a managed process */
   startedBy?: string
+  /** the managed process's name (`procmesh run --name`), when it has one */
+  managedName?: string
 }
 
 export interface HostInfo {

@@ -1,10 +1,11 @@
 /**
  * The TUI's data source: polls the local node over the control API and turns answers
- * into actions. peers every second, ps for the listed host(s) every interval, history
+ * into actions. peers every second, ps for the listed host(s) and ls (the managed
+ * processes of every host, for their state and the exit notices) every interval, history
  * for the sparklines every ten seconds. When the node goes away (restart, crash) it
  * says so and reconnects with backoff instead of failing.
  */
-import { UnknownMethodError, type HistoryEntry, type LogsResult, type PsEntry } from '../../protocols/control.js'
+import { UnknownMethodError, type HistoryEntry, type LogsResult, type LsEntry, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
 import type { ListTop } from '../../protocols/messages.js'
 import { isNoNode, type ControlClient } from '../control-client.js'
@@ -35,7 +36,7 @@ const PS_BATCH_MS = 150
 const INPUT_QUIET_MS = 300
 /** ... but never more than this past their time: data must not freeze under a held-down key. */
 const MAX_HOLD_MS = 2000
-const HEAVY_POLLS: ReadonlySet<PollKind> = new Set<PollKind>(['ps', 'history'])
+const HEAVY_POLLS: ReadonlySet<PollKind> = new Set<PollKind>(['ps', 'history', 'ls'])
 /** A new target is listed this soon after it is chosen: moving over hosts with the keys does not fire a ps per host. */
 const TARGET_DEBOUNCE_MS = 80
 
@@ -49,7 +50,7 @@ export function historyPoints (entry: HistoryEntry): { peerId: string, points: C
   return { peerId: entry.peerId, points: entry.history.points.map(p => ({ at: p.at, cpu: p.cpuPercent })) }
 }
 
-type PollKind = 'peers' | 'ps' | 'history'
+type PollKind = 'peers' | 'ps' | 'history' | 'ls'
 
 export interface LogFollow {
   /** stop following (closes the connection, so the node ends the follow too) */
@@ -69,6 +70,7 @@ export class MeshDataSource {
   private readonly inFlight = new Set<PollKind>()
   private psAgain = false
   private historyUnsupported = false
+  private lsUnsupported = false
   /** the last error reported per poll, so a failure repeating every second is said once */
   private readonly lastError = new Map<PollKind | 'source', string>()
   private readonly follows = new Set<ControlClient>()
@@ -113,6 +115,7 @@ export class MeshDataSource {
   refreshNow (): void {
     this.schedule('ps', 0)
     this.schedule('peers', 0)
+    this.schedule('ls', 0)
   }
 
   /** The client of the current connection; fails at once while the node is away. */
@@ -160,6 +163,7 @@ export class MeshDataSource {
         this.schedule('peers', 0)
         this.schedule('ps', 0)
         this.schedule('history', 0)
+        this.schedule('ls', 0)
         return
       } catch (err: unknown) {
         const delay = reconnectDelay(this.attempt++)
@@ -227,7 +231,7 @@ export class MeshDataSource {
     const client = this.client
     if (client === undefined || this.stopped) return
     this.inFlight.add(kind)
-    const run = kind === 'peers' ? this.pollPeers(client) : kind === 'ps' ? this.pollPs(client) : this.pollHistory(client)
+    const run = kind === 'peers' ? this.pollPeers(client) : kind === 'ps' ? this.pollPs(client) : kind === 'ls' ? this.pollLs(client) : this.pollHistory(client)
     run.then(() => {
       this.lastError.delete(kind)
     }, (err: unknown) => {
@@ -237,8 +241,9 @@ export class MeshDataSource {
       this.inFlight.delete(kind)
       if (gen !== this.generation) return
       if (kind === 'ps' && this.psAgain) { this.psAgain = false; this.schedule('ps', 0); return }
-      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' ? this.opts.intervalMs : this.opts.historyMs
+      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' ? this.opts.intervalMs : this.opts.historyMs
       if (kind === 'history' && this.historyUnsupported) return
+      if (kind === 'ls' && this.lsUnsupported) return
       this.schedule(kind, period, true)
     }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
   }
@@ -277,6 +282,19 @@ export class MeshDataSource {
     } finally {
       if (timer !== undefined) clearTimeout(timer)
     }
+  }
+
+  private async pollLs (client: ControlClient): Promise<void> {
+    let entries: LsEntry[]
+    try {
+      // every host, not only the listed one: a crash loop anywhere in the mesh is worth a notice
+      entries = await client.ls({ target: 'all' })
+    } catch (err: unknown) {
+      // a node without `ls` still works: the managed view then shows the listed managed processes
+      if (err instanceof UnknownMethodError) { this.lsUnsupported = true; return }
+      throw err
+    }
+    this.opts.dispatch({ type: 'managed', entries })
   }
 
   private async pollHistory (client: ControlClient): Promise<void> {

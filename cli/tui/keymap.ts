@@ -10,7 +10,7 @@ import type { Action, State } from './model.js'
  * then `global`. With a modal: the modal's context (plus `input` for text prompts),
  * then `global`.
  */
-export type KeyContext = 'global' | 'main' | 'hosts' | 'procs' | 'details' | 'help' | 'filter' | 'start' | 'input' | 'signal' | 'confirm'
+export type KeyContext = 'global' | 'main' | 'hosts' | 'procs' | 'details' | 'help' | 'filter' | 'search' | 'start' | 'input' | 'signal' | 'confirm'
 
 export interface Binding {
   /** blessed key names (`key.full`): `up`, `j`, `S-g` (G), `C-c`, `enter`, `/` */
@@ -21,11 +21,18 @@ export interface Binding {
   description: string
   /** short text for the footer; bindings without one only appear in the help */
   footer?: string
+  /**
+   * Which footer items survive a narrow terminal: the highest ranks are kept, then shown in
+   * keymap order. KEEP (help, quit, cancelling a prompt) is always shown. Default 50.
+   */
+  rank?: number
   /** how the help names the keys, when joining their names is not clear */
   label?: string
 }
 
 const DIGITS = ['1', '2', '3', '4', '5', '6', '7', '8', '9']
+/** Footer rank of the items that must stay visible at any width the TUI draws at. */
+export const KEEP = 100
 
 export const KEYMAP: readonly Binding[] = [
   // ---- anywhere ----
@@ -38,36 +45,39 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['pagedown', 'C-f', 'space'], context: 'main', action: { type: 'page', dir: 1 }, description: 'page down' },
   { keys: ['home', 'g'], context: 'main', action: { type: 'jump', to: 'first' }, description: 'first row' },
   { keys: ['end', 'S-g'], context: 'main', action: { type: 'jump', to: 'last' }, description: 'last row (logs: follow again)' },
-  { keys: ['tab'], context: 'main', action: { type: 'focus', dir: 1 }, description: 'next pane', footer: 'Tab pane' },
+  { keys: ['tab'], context: 'main', action: { type: 'focus', dir: 1 }, description: 'next pane', footer: 'Tab pane', rank: 70 },
   { keys: ['S-tab'], context: 'main', action: { type: 'focus', dir: -1 }, description: 'previous pane' },
-  { keys: ['enter'], context: 'hosts', action: { type: 'enter' }, description: "go to this host's processes", footer: 'Enter procs' },
-  { keys: ['enter'], context: 'procs', action: { type: 'enter' }, description: 'details of the process (again: close)', footer: 'Enter details' },
+  { keys: ['enter'], context: 'hosts', action: { type: 'enter' }, description: "go to this host's processes", footer: 'Enter procs', rank: 60 },
+  { keys: ['enter'], context: 'procs', action: { type: 'enter' }, description: 'details of the process (again: close)', footer: 'Enter details', rank: 40 },
   { keys: ['escape'], context: 'main', action: { type: 'back' }, description: 'close the details, else clear the filter' },
 
   // ---- the view ----
-  { keys: ['/'], context: 'main', action: { type: 'openFilter' }, description: 'filter by name, command or user (all hosts in mesh-wide mode)', footer: '/ filter' },
-  { keys: ['t'], context: 'main', action: { type: 'toggleTree' }, description: 'tree or flat view', footer: 't tree' },
+  { keys: ['/', 'f4'], context: 'main', action: { type: 'openFilter' }, description: 'filter by name, command or user (all hosts in mesh-wide mode)', footer: '/ filter', rank: 80 },
+  { keys: ['f3'], context: 'main', action: { type: 'openSearch' }, description: 'search: move to the next process whose name, command or user matches (F3 again: next)' },
+  { keys: ['t', 'f5'], context: 'main', action: { type: 'toggleTree' }, description: 'tree or flat view', footer: 't tree', rank: 55 },
   { keys: ['+', '='], context: 'main', action: { type: 'fold', open: true }, description: 'unfold the branch (tree view)' },
-  { keys: ['-'], context: 'main', action: { type: 'fold', open: false }, description: 'fold the branch; on a leaf, its parent', footer: '+/- fold' },
-  { keys: ['c'], context: 'main', action: { type: 'sort', key: 'cpu' }, description: 'sort by CPU (again: reverse)', footer: 'c/m/p/n sort' },
+  { keys: ['-'], context: 'main', action: { type: 'fold', open: false }, description: 'fold the branch; on a leaf, its parent', footer: '+/- fold', rank: 10 },
+  { keys: ['c'], context: 'main', action: { type: 'sort', key: 'cpu' }, description: 'sort by CPU (again: reverse)', footer: 'c/m/p/n sort', rank: 45 },
   { keys: ['m'], context: 'main', action: { type: 'sort', key: 'mem' }, description: 'sort by memory (again: reverse)' },
   { keys: ['p'], context: 'main', action: { type: 'sort', key: 'pid' }, description: 'sort by PID (again: reverse)' },
   { keys: ['n'], context: 'main', action: { type: 'sort', key: 'name' }, description: 'sort by name (again: reverse)' },
-  { keys: ['r'], context: 'main', action: { type: 'reverse' }, description: 'reverse the sort', footer: 'r rev' },
-  { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh' },
+  { keys: ['f6'], context: 'main', action: { type: 'nextSort' }, description: 'next sort key (CPU, memory, PID, name)' },
+  { keys: ['r'], context: 'main', action: { type: 'reverse' }, description: 'reverse the sort', footer: 'r rev', rank: 15 },
+  { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh', rank: 50 },
+  { keys: ['S-m'], context: 'main', action: { type: 'toggleManaged' }, description: 'managed processes only (started through procmesh), with state and restarts', footer: 'M managed', rank: 65 },
 
   // ---- acting ----
-  { keys: ['v'], context: 'main', action: { type: 'toggleMark' }, description: 'mark the process (again: unmark); k then stops every marked one after one confirmation', footer: 'v mark' },
+  { keys: ['v'], context: 'main', action: { type: 'toggleMark' }, description: 'mark the process (again: unmark); k then stops every marked one after one confirmation', footer: 'v mark', rank: 20 },
   { keys: ['S-v'], context: 'main', action: { type: 'clearMarks' }, description: 'clear the marks' },
-  { keys: ['k'], context: 'main', action: { type: 'askStop' }, description: 'stop the process: pick a signal, then confirm', footer: 'k stop' },
-  { keys: ['x'], context: 'main', action: { type: 'askStart' }, description: 'start a command on the selected host', footer: 'x start' },
-  { keys: ['l'], context: 'main', action: { type: 'logs' }, description: 'logs of a managed process, following', footer: 'l logs' },
-  { keys: ['R'], context: 'main', action: { type: 'restart' }, description: 'restart a managed process (stop, start again with the same id)' },
-  { keys: ['?', 'f1'], context: 'main', action: { type: 'toggleHelp' }, description: 'this help', footer: '? help' },
-  { keys: ['q'], context: 'main', action: { type: 'quit' }, description: 'quit', footer: 'q quit' },
+  { keys: ['k', 'f9'], context: 'main', action: { type: 'askStop' }, description: 'stop the process: pick a signal, then confirm', footer: 'k stop', rank: 90 },
+  { keys: ['x'], context: 'main', action: { type: 'askStart' }, description: 'start a command on the selected host', footer: 'x start', rank: 35 },
+  { keys: ['l'], context: 'main', action: { type: 'logs' }, description: 'logs of a managed process, following', footer: 'l logs', rank: 30 },
+  { keys: ['S-r'], context: 'main', action: { type: 'restart' }, description: 'restart a managed process (stop, start again with the same id), after a confirmation', footer: 'R restart', rank: 25 },
+  { keys: ['?', 'f1'], context: 'main', action: { type: 'toggleHelp' }, description: 'this help', footer: '? help', rank: KEEP },
+  { keys: ['q', 'f10'], context: 'main', action: { type: 'quit' }, description: 'quit', footer: 'q quit', rank: KEEP },
 
   // ---- help overlay ----
-  { keys: ['?', 'f1', 'escape', 'q'], context: 'help', action: { type: 'toggleHelp' }, description: 'close the help', footer: 'Esc/?/q close' },
+  { keys: ['?', 'f1', 'escape', 'q', 'f10'], context: 'help', action: { type: 'toggleHelp' }, description: 'close the help', footer: 'Esc/?/q close', rank: KEEP },
   { keys: ['up', 'k'], context: 'help', action: { type: 'move', delta: -1 }, description: 'scroll up (when the help is taller than the terminal)' },
   { keys: ['down', 'j'], context: 'help', action: { type: 'move', delta: 1 }, description: 'scroll down', footer: 'Up/Down scroll' },
   { keys: ['pageup'], context: 'help', action: { type: 'page', dir: -1 }, description: 'page up' },
@@ -75,11 +85,16 @@ export const KEYMAP: readonly Binding[] = [
 
   // ---- filter prompt ----
   { keys: ['enter'], context: 'filter', action: { type: 'submit' }, description: 'keep the filter', footer: 'Enter keep' },
-  { keys: ['escape'], context: 'filter', action: { type: 'cancel' }, description: 'restore the previous filter', footer: 'Esc cancel' },
+  { keys: ['escape'], context: 'filter', action: { type: 'cancel' }, description: 'restore the previous filter', footer: 'Esc cancel', rank: KEEP },
+
+  // ---- search prompt ----
+  { keys: ['enter'], context: 'search', action: { type: 'submit' }, description: 'stay on the process found', footer: 'Enter keep' },
+  { keys: ['f3', 'C-n'], context: 'search', action: { type: 'searchNext' }, description: 'next match', footer: 'F3 next' },
+  { keys: ['escape'], context: 'search', action: { type: 'cancel' }, description: 'back to where the search began', footer: 'Esc cancel', rank: KEEP },
 
   // ---- start prompt ----
   { keys: ['enter'], context: 'start', action: { type: 'submit' }, description: 'start it: words split as a shell would, but no shell runs', footer: 'Enter start' },
-  { keys: ['escape'], context: 'start', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel' },
+  { keys: ['escape'], context: 'start', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel', rank: KEEP },
 
   // ---- text editing in prompts ----
   { keys: ['backspace'], context: 'input', action: { type: 'inputErase', what: 'char' }, description: 'delete a character' },
@@ -92,11 +107,11 @@ export const KEYMAP: readonly Binding[] = [
   { keys: DIGITS, context: 'signal', action: key => ({ type: 'pickIndex', index: Number(key) - 1 }), description: 'choose a signal by its number', label: '1-9' },
   { keys: ['t'], context: 'signal', action: { type: 'toggleSubtree' }, description: 'also stop its children (whole subtree)', footer: 't +children' },
   { keys: ['enter'], context: 'signal', action: { type: 'submit' }, description: 'choose this signal (a confirmation follows)', footer: 'Enter next' },
-  { keys: ['escape', 'q'], context: 'signal', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel' },
+  { keys: ['escape', 'q'], context: 'signal', action: { type: 'cancel' }, description: 'cancel', footer: 'Esc cancel', rank: KEEP },
 
   // ---- confirmation ----
-  { keys: ['y', 'S-y'], context: 'confirm', action: { type: 'confirm' }, description: 'yes: send the signal', footer: 'y yes' },
-  { keys: ['n', 'S-n', 'escape', 'enter', 'q'], context: 'confirm', action: { type: 'cancel' }, description: 'no (the default)', footer: 'n/Esc no' }
+  { keys: ['y', 'S-y'], context: 'confirm', action: { type: 'confirm' }, description: 'yes: send the signal (or restart)', footer: 'y yes', rank: KEEP },
+  { keys: ['n', 'S-n', 'escape', 'enter', 'q'], context: 'confirm', action: { type: 'cancel' }, description: 'no (the default)', footer: 'n/Esc no', rank: KEEP }
 ]
 
 /** The contexts searched for a key, most specific first. */
@@ -106,9 +121,11 @@ export function activeContexts (s: Pick<State, 'modal' | 'focus'>): KeyContext[]
   switch (m.kind) {
     case 'help': return ['help', 'global']
     case 'filter': return ['filter', 'input', 'global']
+    case 'search': return ['search', 'input', 'global']
     case 'start': return ['start', 'input', 'global']
     case 'signal': return ['signal', 'global']
-    case 'confirm': return ['confirm', 'global']
+    case 'confirm':
+    case 'confirmRestart': return ['confirm', 'global']
   }
 }
 
@@ -150,13 +167,15 @@ export function resolveKey (s: Pick<State, 'modal' | 'focus'>, key: string | und
 
 const KEY_NAMES: Readonly<Record<string, string>> = {
   up: 'Up', down: 'Down', left: 'Left', right: 'Right', pageup: 'PgUp', pagedown: 'PgDn', home: 'Home', end: 'End',
-  enter: 'Enter', escape: 'Esc', tab: 'Tab', 'S-tab': 'Shift-Tab', space: 'Space', backspace: 'Backspace', f1: 'F1'
+  enter: 'Enter', escape: 'Esc', tab: 'Tab', 'S-tab': 'Shift-Tab', space: 'Space', backspace: 'Backspace'
 }
 
 export function keyLabel (key: string): string {
   if (KEY_NAMES[key] !== undefined) return KEY_NAMES[key]
   const shifted = /^S-([a-z])$/.exec(key)
   if (shifted !== null) return shifted[1].toUpperCase()
+  const fkey = /^f(\d{1,2})$/.exec(key)
+  if (fkey !== null) return `F${fkey[1]}`
   const ctrl = /^C-(.)$/.exec(key)
   if (ctrl !== null) return `Ctrl-${ctrl[1].toUpperCase()}`
   return key
@@ -166,12 +185,14 @@ export function bindingLabel (b: Binding): string {
   return b.label ?? b.keys.map(keyLabel).join('/')
 }
 
-/** The footer for the current context: the short labels of its bindings, in keymap order. */
-export function footerItems (s: Pick<State, 'modal' | 'focus'>): string[] {
+export interface FooterItem { text: string, rank: number }
+
+/** The footer for the current context: the short labels of its bindings, in keymap order, with their ranks. */
+export function footerItems (s: Pick<State, 'modal' | 'focus'>): FooterItem[] {
   const contexts = activeContexts(s)
-  const items: string[] = []
+  const items: FooterItem[] = []
   for (const ctx of contexts) {
-    for (const b of KEYMAP) if (b.context === ctx && b.footer !== undefined) items.push(b.footer)
+    for (const b of KEYMAP) if (b.context === ctx && b.footer !== undefined) items.push({ text: b.footer, rank: b.rank ?? 50 })
   }
   return items
 }
@@ -181,8 +202,9 @@ const SECTION_TITLES: ReadonlyArray<[KeyContext, string]> = [
   ['hosts', 'Hosts pane'],
   ['procs', 'Processes pane'],
   ['signal', 'Stop: signal picker'],
-  ['confirm', 'Stop: confirmation'],
+  ['confirm', 'Stop and restart: confirmation'],
   ['filter', 'Filter prompt'],
+  ['search', 'Search prompt (F3)'],
   ['start', 'Start prompt'],
   ['input', 'Typing in a prompt'],
   ['help', 'This help'],
@@ -210,7 +232,7 @@ export function helpBlocks (): number[] {
 export function duplicateKeys (): string[] {
   const chains: KeyContext[][] = [
     ['hosts', 'main', 'global'], ['procs', 'main', 'global'], ['details', 'main', 'global'],
-    ['help', 'global'], ['filter', 'input', 'global'], ['start', 'input', 'global'], ['signal', 'global'], ['confirm', 'global']
+    ['help', 'global'], ['filter', 'input', 'global'], ['search', 'input', 'global'], ['start', 'input', 'global'], ['signal', 'global'], ['confirm', 'global']
   ]
   const dups = new Set<string>()
   for (const chain of chains) {

@@ -3,7 +3,8 @@
  * it asks of the app. Types and constants only, so the keymap, the rows, the layout,
  * the reducer and the views can all depend on it without depending on each other.
  */
-import type { PeerError, PsEntry } from '../../protocols/control.js'
+import type { LsEntry, PeerError, PsEntry } from '../../protocols/control.js'
+import type { ManagedProcess } from '../../protocols/managed.js'
 import type { SignalName } from '../../protocols/messages.js'
 import type { SortKey } from '../../protocols/processes.js'
 import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
@@ -19,6 +20,15 @@ export interface HostProcs {
   receivedAt: number
   collectedAt?: number
   processes: ProcessInfo[]
+  error?: PeerError
+}
+
+/** The latest `ls` answer for one host: its managed processes (all states). An error keeps the list seen before it. */
+export interface HostManaged {
+  peerId: string
+  name: string
+  receivedAt: number
+  processes: ManagedProcess[]
   error?: PeerError
 }
 
@@ -40,9 +50,13 @@ export type Modal =
   | { kind: 'help', scroll: number }
   /** the filter applies as it is typed; Esc restores `previous` */
   | { kind: 'filter', previous: string }
+  /** htop's F3: the cursor moves to a match as the query is typed; Esc goes back to `from` */
+  | { kind: 'search', query: string, from?: { peerId: string, pid: number }, fromCursor: number, failed?: boolean }
   /** `others`: the rest of a marked selection, stopped with `target` after one confirmation */
   | { kind: 'signal', target: ProcRef, index: number, tree: boolean, others?: readonly ProcRef[] }
   | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean, others?: readonly ProcRef[] }
+  /** restart stops a running process first: asked like a stop */
+  | { kind: 'confirmRestart', peerId: string, hostName: string, managedId: string, name: string, running: boolean }
   /** `warned`: the draft has shell operators and the user was told they pass literally */
   | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
 
@@ -78,6 +92,10 @@ export interface State {
   hosts: PeerEntry[]
   cpuTrail: Readonly<Record<string, readonly CpuPoint[]>>
   procs: Readonly<Record<string, HostProcs>>
+  /** managed processes per host, from `ls` (every host, for the exit notices) */
+  managed: Readonly<Record<string, HostManaged>>
+  /** the processes pane lists managed processes only, with their state and restarts */
+  managedOnly: boolean
   selectedHost?: string
   hostCursor: number
   hostScroll: number
@@ -114,6 +132,8 @@ export type Action =
   | { type: 'peers', peers: PeerEntry[] }
   /** `only`: the hosts a fan-out ps answered for; the processes of any other host are dropped */
   | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
+  /** `ls` answers: the managed processes of hosts, compared with the last to tell exits and crash loops */
+  | { type: 'managed', entries: LsEntry[] }
   /** CPU history per host, for the sparklines */
   | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
   | { type: 'connection', state: ConnectionState, note?: string }
@@ -130,6 +150,9 @@ export type Action =
   | { type: 'enter' }
   | { type: 'back' }
   | { type: 'openFilter' }
+  | { type: 'openSearch' }
+  | { type: 'searchNext' }
+  | { type: 'nextSort' }
   | { type: 'toggleTree' }
   | { type: 'fold', open: boolean }
   | { type: 'sort', key: SortKey }
@@ -139,6 +162,7 @@ export type Action =
   | { type: 'askStart' }
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }
+  | { type: 'toggleManaged' }
   | { type: 'toggleMark' }
   | { type: 'clearMarks' }
   | { type: 'toggleHelp' }

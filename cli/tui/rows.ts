@@ -3,9 +3,10 @@
  * folding, one host or the whole mesh. Pure, and memoised on the inputs that change
  * them, so moving the cursor over 20,000 rows never rebuilds the list.
  */
+import type { ManagedProcess } from '../../protocols/managed.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import { buildTree, compareProcesses, filterHaystack, filterNeedle, flattenTree, withAncestors, type ProcessNode, type SortKey } from '../../protocols/processes.js'
-import type { HostProcs } from './model.js'
+import type { HostManaged, HostProcs } from './model.js'
 
 export interface ProcRow {
   peerId: string
@@ -19,6 +20,8 @@ export interface ProcRow {
   subtreeCpu: number
   subtreeRss: number
   subtreeCount: number
+  /** managed-only view: the supervisor's record (state, restarts, last exit) */
+  managed?: ManagedProcess
 }
 
 /** The inputs of the rows; every field is compared by identity for the memo. */
@@ -31,6 +34,9 @@ export interface RowInputs {
   reverse: boolean
   tree: boolean
   folded: Readonly<Record<string, ReadonlySet<number>>>
+  /** list managed processes only, one row per supervisor record (flat) */
+  managedOnly: boolean
+  managed: Readonly<Record<string, HostManaged>>
 }
 
 const NO_FOLDS: ReadonlySet<number> = new Set()
@@ -134,8 +140,55 @@ export function sortFlat (rows: ProcRow[], key: SortKey, reverse: boolean): Proc
   return order.map(i => rows[i])
 }
 
+/**
+ * A managed record as a process row: the listed process when it runs (with the record's name),
+ * else what the record knows (its last pid and start time, no figures), so that a stopped,
+ * exited or crash-looping process can still be selected, restarted and its logs read.
+ */
+export function managedProc (m: ManagedProcess, live: ProcessInfo | undefined): ProcessInfo {
+  const name = m.name ?? undefined
+  if (live !== undefined) return name !== undefined && live.managedName === undefined ? { ...live, managedName: name } : live
+  const argv0 = m.argv[0] ?? ''
+  return {
+    pid: m.pid,
+    ppid: 0,
+    uid: -1,
+    user: '',
+    name: argv0.slice(argv0.lastIndexOf('/') + 1),
+    cmd: m.argv.join(' '),
+    state: '-',
+    cpuPercent: m.cpuPercent ?? 0,
+    rss: m.rss ?? 0,
+    startTime: m.startTime,
+    managedId: m.managedId,
+    ...(name !== undefined ? { managedName: name } : {})
+  }
+}
+
+/** One host's managed rows: from its `ls` answer, or (before one came, or from a node without `ls`) its listed managed processes. */
+function managedRows (peerId: string, input: RowInputs): ProcRow[] {
+  const host = input.procs[peerId]
+  const list = input.managed[peerId]
+  const needle = filterNeedle(input.filter)
+  const keep = (p: ProcessInfo): boolean => needle === '' || matches(p, needle) || (p.managedName ?? '').toLowerCase().includes(needle)
+  if (list === undefined || (list.error !== undefined && list.processes.length === 0)) {
+    if (host === undefined) return []
+    return host.processes.filter(p => p.managedId !== undefined && keep(p)).map(p => flatRow(peerId, host.name, p))
+  }
+  const live = new Map<string, ProcessInfo>()
+  for (const p of host?.processes ?? []) if (p.managedId !== undefined) live.set(p.managedId, p)
+  const rows: ProcRow[] = []
+  for (const m of list.processes) {
+    const running = live.get(m.managedId)
+    const proc = managedProc(m, running !== undefined && running.pid === m.pid ? running : undefined)
+    if (keep(proc)) rows.push({ ...flatRow(peerId, list.name, proc), managed: m })
+  }
+  return rows
+}
+
 /** Build the rows (not memoised): flat rows of several hosts sort together; trees stay per host. */
 export function buildRows (input: RowInputs): ProcRow[] {
+  if (input.managedOnly) return sortFlat(input.hostIds.flatMap(id => managedRows(id, input)), input.sort, input.reverse)
   const hosts = input.hostIds.map(id => input.procs[id]).filter((h): h is HostProcs => h !== undefined)
   const rows = hosts.flatMap(h => hostRows(h, input))
   return input.tree ? rows : sortFlat(rows, input.sort, input.reverse)
@@ -146,7 +199,9 @@ let memoRows: ProcRow[] = []
 
 function sameInputs (a: RowInputs, b: RowInputs): boolean {
   return a.procs === b.procs && a.filter === b.filter && a.sort === b.sort && a.reverse === b.reverse &&
-    a.tree === b.tree && a.folded === b.folded && a.hostIds.length === b.hostIds.length && a.hostIds.every((id, i) => id === b.hostIds[i])
+    a.tree === b.tree && a.folded === b.folded && a.managedOnly === b.managedOnly &&
+    // `ls` answers arrive every interval: they rebuild the rows only in the managed view
+    (!a.managedOnly || a.managed === b.managed) && a.hostIds.length === b.hostIds.length && a.hostIds.every((id, i) => id === b.hostIds[i])
 }
 
 /** buildRows with a one-entry memo: the state changes far more often than the rows do. */

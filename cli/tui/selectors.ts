@@ -30,7 +30,9 @@ export function selectRows (s: State): ProcRow[] {
     sort: s.sort,
     reverse: s.reverse,
     tree: s.tree,
-    folded: s.folded
+    folded: s.folded,
+    managedOnly: s.managedOnly,
+    managed: s.managed
   })
 }
 
@@ -54,10 +56,11 @@ export const MESH_WIDE_TOP_N = 200
 /**
  * Mesh-wide, flat and sorted by CPU or memory, the screen shows the busiest processes of all
  * hosts: each host is asked for its first MESH_WIDE_TOP_N by that key, not for everything.
- * The tree, other sort keys and a reversed order need every process.
+ * The tree, other sort keys, a reversed order and the managed view need every process.
  */
 export function psTop (s: State): ListTop | undefined {
-  if (!s.meshWide || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
+  // the managed view must see every managed process, busy or not
+  if (!s.meshWide || s.managedOnly || s.tree || s.reverse || (s.sort !== 'cpu' && s.sort !== 'mem')) return undefined
   return { by: s.sort, n: MESH_WIDE_TOP_N }
 }
 

@@ -4,16 +4,19 @@
  * node) the app must carry out. Destructive effects leave only through the
  * confirmation modal.
  */
+import type { ManagedProcess } from '../../protocols/managed.js'
 import { SIGNALS } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
+import { formatLastExit } from '../format.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
 import { helpBlocks } from './keymap.js'
 import { helpLayout } from './layout.js'
 import {
-  SORT_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostProcs, type LogView, type Modal,
+  SORT_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostManaged, type HostProcs, type LogView, type Modal,
   type Pane, type ProcRef, type State, type Step
 } from './model.js'
-import type { ProcRow } from './rows.js'
+import { matches, type ProcRow } from './rows.js'
+import { SORT_KEYS, filterNeedle } from '../../protocols/processes.js'
 import { layoutOf, refOf, selectRows, selectedHostEntry, selectedRow } from './selectors.js'
 
 export * from './model.js'
@@ -42,6 +45,8 @@ export function initialState (opts: InitOptions): State {
     hosts: [],
     cpuTrail: {},
     procs: {},
+    managed: {},
+    managedOnly: false,
     hostCursor: 0,
     hostScroll: 0,
     procCursor: 0,
@@ -210,6 +215,56 @@ function noTargetReason (s: State): string {
   return s.focus === 'hosts' ? 'select a process first (Tab to the processes pane)' : 'no process selected: the list is empty'
 }
 
+// ---- managed-process notices ----
+
+export interface Notice { text: string, level: 'info' | 'error' }
+
+/** How a managed process ended, in words: `exit code 1`, `killed by SIGKILL`, `exit not seen (node down)`. */
+export function exitWords (m: ManagedProcess): string {
+  const e = m.lastExit
+  if (e === null) return 'ended'
+  if (e.signal !== null) return `killed by ${formatLastExit(m)}`
+  if (e.code !== null) return `exit code ${e.code}`
+  return e.whileDown ? 'ended while the node was down' : 'ended (exit status unknown)'
+}
+
+function managedLabel (m: ManagedProcess): string {
+  return m.name ?? m.managedId
+}
+
+/**
+ * What changed for the user between two `ls` answers of one host (pure): a managed process
+ * that exited (a newer lastExit) or entered a crash loop. Stops through procmesh are the
+ * user's own doing and say nothing; the first answer of a host says nothing either.
+ */
+export function managedNotices (hostName: string, before: readonly ManagedProcess[], after: readonly ManagedProcess[], now: number): Notice[] {
+  const old = new Map(before.map(m => [m.managedId, m]))
+  const out: Notice[] = []
+  for (const m of after) {
+    const was = old.get(m.managedId)
+    const who = `${hostName}: ${managedLabel(m)}`
+    if (m.state === 'crash-loop') {
+      if (was?.state !== 'crash-loop') out.push({ text: `${who} entered crash-loop after ${m.restarts} restarts (${exitWords(m)}): M lists managed processes, R restarts it`, level: 'error' })
+      continue
+    }
+    if (m.state === 'stopped' || m.lastExit === null) continue
+    if (was?.lastExit !== null && was !== undefined && was.lastExit.at >= m.lastExit.at) continue
+    const failed = m.lastExit.signal !== null || m.lastExit.code !== 0
+    const next = m.state === 'restarting'
+      ? `; restarting${m.nextRestartAt !== null ? ` in ${Math.max(0, Math.ceil((m.nextRestartAt - now) / 1000))}s` : ''}`
+      : m.state === 'running' ? `; restarted (restart ${m.restarts})` : ''
+    out.push({ text: `${who} exited (${exitWords(m)})${next}`, level: failed ? 'error' : 'info' })
+  }
+  return out
+}
+
+function withNotices (s: State, notices: readonly Notice[]): State {
+  if (notices.length === 0) return s
+  const first = notices.find(n => n.level === 'error') ?? notices[0]
+  const more = notices.length > 1 ? ` (+${notices.length - 1} more)` : ''
+  return withStatus(s, first.text + more, notices.some(n => n.level === 'error') ? 'error' : 'info')
+}
+
 // ---- the reducer ----
 
 export function reduce (s: State, a: Action): Step {
@@ -250,6 +305,21 @@ export function reduce (s: State, a: Action): Step {
         }
       }
       return done(settle({ ...s, procs, details }))
+    }
+    case 'managed': {
+      if (a.entries.length === 0) return done(s)
+      const managed: Record<string, HostManaged> = { ...s.managed }
+      const notices: Notice[] = []
+      for (const e of a.entries) {
+        const old = s.managed[e.peerId]
+        if ('error' in e) {
+          managed[e.peerId] = { peerId: e.peerId, name: e.name, receivedAt: s.now, processes: old?.processes ?? [], error: e.error }
+          continue
+        }
+        if (old !== undefined) notices.push(...managedNotices(e.name, old.processes, e.processes, s.now))
+        managed[e.peerId] = { peerId: e.peerId, name: e.name, receivedAt: s.now, processes: e.processes }
+      }
+      return done(withNotices(settle({ ...s, managed }), notices))
     }
     case 'history': {
       const cpuTrail: Record<string, readonly CpuPoint[]> = { ...s.cpuTrail }
@@ -309,6 +379,12 @@ export function reduce (s: State, a: Action): Step {
     }
     case 'openFilter':
       return done({ ...s, modal: { kind: 'filter', previous: s.filter } })
+    case 'openSearch':
+      return done({ ...s, focus: 'procs', modal: { kind: 'search', query: '', from: s.procSel, fromCursor: s.procCursor } })
+    case 'nextSort': {
+      const key = SORT_KEYS[(SORT_KEYS.indexOf(s.sort) + 1) % SORT_KEYS.length]
+      return done(withStatus(settle({ ...s, sort: key, reverse: false }), `sorted by ${SORT_LABELS[key]}`))
+    }
     case 'toggleTree':
       return done(withStatus(settle({ ...s, tree: !s.tree }), s.tree ? 'flat view' : 'tree view: +/- fold and unfold'))
     case 'fold':
@@ -363,8 +439,13 @@ export function reduce (s: State, a: Action): Step {
       if (row.proc.managedId === undefined) {
         return done(withStatus(s, `${row.proc.name} (pid ${row.proc.pid}) was not started through procmesh: only managed processes can be restarted`, 'error'))
       }
-      return done(withStatus(s, `${row.hostName}: restarting ${row.proc.name} (${row.proc.managedId})…`),
-        [{ kind: 'restart', peerId: row.peerId, hostName: row.hostName, managedId: row.proc.managedId, name: row.proc.name }])
+      const running = row.managed === undefined || row.managed.state === 'running'
+      return done({ ...s, modal: { kind: 'confirmRestart', peerId: row.peerId, hostName: row.hostName, managedId: row.proc.managedId, name: row.proc.managedName ?? row.proc.name, running } })
+    }
+    case 'toggleManaged': {
+      const managedOnly = !s.managedOnly
+      return done(withStatus(settle({ ...s, managedOnly, procCursor: 0, procScroll: 0, procSel: undefined }),
+        managedOnly ? 'managed processes only (started through procmesh): state and restarts shown; M again lists all' : 'all processes'))
     }
     case 'toggleMeshWide': {
       const meshWide = !s.meshWide
@@ -379,6 +460,7 @@ export function reduce (s: State, a: Action): Step {
     // modal actions outside their modal do nothing (reduceModal handled them when one was open)
     case 'inputChar':
     case 'inputErase':
+    case 'searchNext':
     case 'submit':
     case 'cancel':
     case 'pick':
@@ -387,6 +469,25 @@ export function reduce (s: State, a: Action): Step {
     case 'confirm':
       return done(s)
   }
+}
+
+/**
+ * The search modal's cursor: the first row at or after `start` (wrapping) whose name, command,
+ * user or managed name holds `query`; the cursor stays and the prompt says so when none does.
+ */
+function searchTo (s: State, query: string, start: number): State {
+  if (s.modal?.kind !== 'search') return s
+  const rows = selectRows(s)
+  const needle = filterNeedle(query)
+  if (needle === '' || rows.length === 0) return { ...s, modal: { ...s.modal, failed: false } }
+  for (let k = 0; k < rows.length; k++) {
+    const i = (((start + k) % rows.length) + rows.length) % rows.length
+    const p = rows[i].proc
+    if (matches(p, needle) || (p.managedName ?? '').toLowerCase().includes(needle)) {
+      return settle({ ...s, procCursor: i, procSel: { peerId: rows[i].peerId, pid: p.pid }, modal: { ...s.modal, failed: false } })
+    }
+  }
+  return { ...s, modal: { ...s.modal, failed: true } }
 }
 
 function undefinedRef (row: ProcRow | undefined): ProcRef | undefined {
@@ -450,6 +551,19 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
       if (to !== undefined) return done({ ...s, modal: { kind: 'help', scroll: clamp(to, 0, hl.maxScroll) } })
       return passesModal(a) ? undefined : done(s)
     }
+    case 'search': {
+      if (a.type === 'inputChar' || a.type === 'inputErase') {
+        const query = editDraft(m.query, a)
+        return done(searchTo({ ...s, modal: { ...m, query } }, query, m.fromCursor))
+      }
+      if (a.type === 'searchNext') return done(searchTo(s, m.query, s.procCursor + 1))
+      if (a.type === 'submit') return done({ ...s, modal: undefined })
+      if (a.type === 'cancel') {
+        const back = m.from !== undefined ? { procSel: m.from } : { procCursor: m.fromCursor }
+        return done(settle({ ...s, ...back, modal: undefined }))
+      }
+      return passesModal(a) ? undefined : done(s)
+    }
     case 'filter': {
       if (a.type === 'inputChar' || a.type === 'inputErase') return done(settle({ ...s, filter: editDraft(s.filter, a) }))
       if (a.type === 'submit') return done({ ...s, modal: undefined })
@@ -482,6 +596,14 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
       if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
       return passesModal(a) ? undefined : done(s)
     }
+    case 'confirmRestart': {
+      if (a.type === 'confirm') {
+        return done(withStatus({ ...s, modal: undefined }, `${m.hostName}: restarting ${m.name} (${m.managedId})…`),
+          [{ kind: 'restart', peerId: m.peerId, hostName: m.hostName, managedId: m.managedId, name: m.name }])
+      }
+      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'restart cancelled'))
+      return passesModal(a) ? undefined : done(s)
+    }
     case 'start': {
       if (a.type === 'inputChar' || a.type === 'inputErase') return done({ ...s, modal: { ...m, draft: editDraft(m.draft, a), error: undefined, warned: false } })
       if (a.type === 'cancel') return done({ ...s, modal: undefined })
@@ -506,7 +628,7 @@ function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
 }
 
 const DATA_ACTIONS: ReadonlySet<Action['type']> = new Set<Action['type']>([
-  'peers', 'procs', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
+  'peers', 'procs', 'managed', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
 ])
 
 /** Data keeps flowing under a modal, and quit (Ctrl-C) always works; other keys are swallowed. */

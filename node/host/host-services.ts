@@ -15,7 +15,7 @@ import type { HistoryRecorder } from './history/recorder.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import type { SharedSampler } from './sampler.js'
 
-export interface ManagedMark { managedId: string, startedBy: string, startTime?: number }
+export interface ManagedMark { managedId: string, startedBy: string, startTime?: number, name?: string | null }
 
 /** The process-control side (supervisor + stop logic), provided by the supervisor module. */
 export interface ProcessControl {
@@ -63,7 +63,12 @@ export class HostServices {
       // a reused pid is not the managed process: the start time must match too
       if (m === undefined || (m.startTime !== undefined && m.startTime !== p.startTime)) { processes.push(p); continue }
       const name = this.nameOf(m.startedBy)
-      processes.push({ ...p, managedId: m.managedId, startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy })
+      processes.push({
+        ...p,
+        managedId: m.managedId,
+        startedBy: name !== undefined ? `${name} (${m.startedBy})` : m.startedBy,
+        ...(m.name !== undefined && m.name !== null ? { managedName: m.name } : {})
+      })
     }
     if (req.top === undefined) return { collectedAt: snap.collectedAt, processes }
     // the busiest first, in exactly the order every view sorts by that key

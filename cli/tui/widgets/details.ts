@@ -25,7 +25,7 @@ export function detailsLines (d: Details, parents: readonly ProcessInfo[], now: 
   lines.push(esc(`PID ${p.pid}  PPID ${p.ppid}  USER ${sanitize(p.user)} (uid ${p.uid})  STATE ${sanitize(p.state)}  CPU ${p.cpuPercent.toFixed(1)}%  RSS ${formatBytes(p.rss)}`) + gone)
   const ran = Math.max(0, Math.round((now - p.startTime) / 1000))
   lines.push(esc(`started ${dateTime(p.startTime)} (running ${formatUptime(ran)})`) +
-    (p.managedId !== undefined ? `  {magenta-fg}${esc(`managed ${p.managedId}${p.startedBy !== undefined ? ` started by ${sanitize(p.startedBy)}` : ''}`)}{/magenta-fg}` : ''))
+    (p.managedId !== undefined ? `  {magenta-fg}${esc(`managed ${p.managedName !== undefined ? `${sanitize(p.managedName)} ` : ''}${p.managedId}${p.startedBy !== undefined ? ` started by ${sanitize(p.startedBy)}` : ''}`)}{/magenta-fg}` : ''))
   const chain = parents.length > 0 ? parents.map(x => `${x.pid} ${sanitize(x.name)}`).join(' ← ') : '(none listed)'
   lines.push(esc(fit(`parents: ${chain}`, width).trimEnd()))
   const cmd = wrap(`cmd: ${sanitize(p.cmd !== '' ? p.cmd : `[${p.name}]`)}`, width)

@@ -26,7 +26,18 @@ export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undef
   const maxW = Math.max(20, cols - 4)
   switch (m.kind) {
     case 'filter':
+    case 'search':
       return undefined
+    case 'confirmRestart': {
+      const w = Math.min(maxW, 70)
+      const lines = [
+        `{bold}Restart ${esc(sanitize(m.name))} (${esc(m.managedId)}) on ${esc(sanitize(m.hostName))}?{/bold}`,
+        m.running ? esc('It is stopped first (TERM, KILL after 5 s), then started again with the same id.') : esc('It is not running: it is started again with the same id.'),
+        '',
+        '{green-fg}y{/green-fg}: yes, restart it     {red-fg}n{/red-fg}/Esc/Enter: no'
+      ]
+      return { title: ' Confirm restart ', lines, width: w, height: lines.length + 2 }
+    }
     case 'help': {
       const hl = helpLayout(cols, rows, helpBlocks())
       const sections = helpSections()

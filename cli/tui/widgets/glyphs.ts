@@ -15,6 +15,8 @@ export interface Glyphs {
   tree: (prefix: string) => string
   up: string
   down: string
+  /** before a managed process's name in the COMMAND column */
+  managed: string
 }
 
 export const UNICODE_GLYPHS: Glyphs = {
@@ -25,7 +27,8 @@ export const UNICODE_GLYPHS: Glyphs = {
   ellipsis: '…',
   tree: p => p,
   up: '↑',
-  down: '↓'
+  down: '↓',
+  managed: '◆'
 }
 
 export const ASCII_GLYPHS: Glyphs = {
@@ -36,5 +39,6 @@ export const ASCII_GLYPHS: Glyphs = {
   ellipsis: '~',
   tree: p => p.replace(/│/g, '|').replace(/├─/g, '|-').replace(/└─/g, '`-'),
   up: '^',
-  down: 'v'
+  down: 'v',
+  managed: '@'
 }

@@ -2,7 +2,8 @@
  * The processes pane: its title, the column set for the view, the rows and why a list is empty.
  */
 import type { ProcessInfo } from '../../../protocols/types.js'
-import { formatAgo, formatBytes, shortId } from '../../format.js'
+import type { ManagedProcess, ManagedState } from '../../../protocols/managed.js'
+import { formatAgo, formatBytes, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
 import { SORT_LABELS, markKey, type HostProcs, type State } from '../model.js'
 import type { ProcRow } from '../rows.js'
 import { cpuColor } from './charts.js'
@@ -38,10 +39,14 @@ export function shortStarter (startedBy: string): string {
   return /^\w{20,}$/.test(startedBy) ? shortId(startedBy) : startedBy
 }
 
-/** `[m:ID by WHO]` for a process started through the mesh, empty otherwise. */
-export function managedMark (p: ProcessInfo): string {
+/**
+ * A process started through the mesh: the marker and its name (`◆api`), or the marker alone;
+ * empty otherwise. The id and who started it are in the details pane (Enter), so a row at
+ * 80 columns keeps room for the command.
+ */
+export function managedMark (p: ProcessInfo, g: Glyphs): string {
   if (p.managedId === undefined) return ''
-  return p.startedBy !== undefined && p.startedBy !== '' ? `[m:${p.managedId} by ${shortStarter(p.startedBy)}]` : `[m:${p.managedId}]`
+  return `${g.managed}${p.managedName ?? ''}`
 }
 
 /** COMMAND: tree prefix, fold mark, managed mark (who started it), then the command line. */
@@ -49,12 +54,44 @@ export function commandCell (row: ProcRow, g: Glyphs): string {
   const p = row.proc
   const lead = row.prefix !== '' ? `${g.tree(row.prefix)} ` : ''
   const fold = row.folded ? `[+${row.subtreeCount - 1}] ` : ''
-  const mark = managedMark(p)
+  const mark = managedMark(p, g)
   const cmd = p.cmd !== '' ? p.cmd : p.name
   return sanitize(`${lead}${fold}${mark !== '' ? mark + ' ' : ''}${cmd}`)
 }
 
-export function procColumns (meshWide: boolean, tree: boolean): Array<Column<ProcRowData>> {
+const MANAGED_STATE_STYLE: Readonly<Record<ManagedState, string>> = {
+  running: 'green-fg', restarting: 'yellow-fg', 'crash-loop': 'red-fg bold', exited: 'grey-fg', stopped: 'grey-fg'
+}
+
+/** UP/EXIT of the managed view: how long it runs, else how it ended (`exit 1`, `SIGKILL`). */
+export function managedUpCell (m: ManagedProcess, now: number): string {
+  if (m.state === 'running') return formatDuration(now - m.startTime)
+  if (m.lastExit === null) return '-'
+  const how = formatLastExit(m)
+  return /^\d+$/.test(how) ? `exit ${how}` : how
+}
+
+/** The managed view: one row per supervisor record, with its name, state, restarts and how it ended. */
+function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
+  const cols: Array<Column<ProcRowData>> = []
+  if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
+  const m = (r: ProcRowData): ManagedProcess | undefined => r.row.managed
+  cols.push(
+    { header: 'NAME', width: 12, priority: 98, cell: r => sanitize(r.row.proc.managedName ?? '-'), style: () => 'magenta-fg' },
+    { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => { const x = m(r); return x === undefined || x.state === 'running' ? `${r.marked === true ? '*' : ''}${r.row.proc.pid}` : '-' } },
+    { header: 'STATE', width: 10, priority: 97, cell: r => m(r)?.state ?? 'running', style: r => MANAGED_STATE_STYLE[m(r)?.state ?? 'running'] },
+    { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
+    { header: 'UP/EXIT', width: 8, priority: 80, cell: r => { const x = m(r); return x !== undefined ? managedUpCell(x, r.now) : formatDuration(r.now - r.row.proc.startTime) } },
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1) },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) },
+    { header: 'POLICY', width: 13, priority: 50, cell: r => { const x = m(r); return x !== undefined ? formatPolicy(x) : '?' } },
+    { header: 'COMMAND', width: 20, priority: 99, flex: true, cell: r => sanitize(r.row.proc.cmd !== '' ? r.row.proc.cmd : r.row.proc.name) }
+  )
+  return cols
+}
+
+export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false): Array<Column<ProcRowData>> {
+  if (managedOnly) return managedColumns(meshWide)
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
   cols.push(
@@ -88,7 +125,7 @@ export function procTitle (s: State, rowCount: number, g: Glyphs): string {
   const parts = [`Processes: ${whose} (${count})`]
   if (s.filter !== '') parts.push(`filter "${sanitize(s.filter)}"`)
   parts.push(`sort ${SORT_LABELS[s.sort]} ${s.reverse ? g.up : g.down}`)
-  parts.push(s.tree ? 'tree' : 'flat')
+  parts.push(s.managedOnly ? 'managed only' : s.tree ? 'tree' : 'flat')
   if (s.meshWide) parts.push('mesh-wide')
   return ` ${parts.join(' │ ')} `
 }
@@ -112,7 +149,7 @@ export function procNotice (s: State): string | undefined {
 }
 
 export function procLines (s: State, rows: readonly ProcRow[], width: number, visible: number, g: Glyphs, focused: boolean): string[] {
-  const cols = fitColumns(procColumns(s.meshWide, s.tree), width)
+  const cols = fitColumns(procColumns(s.meshWide, s.tree, s.managedOnly), width)
   const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
   const notice = procNotice(s)
   let room = visible

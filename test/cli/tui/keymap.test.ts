@@ -95,10 +95,10 @@ describe('resolveKey', () => {
 
 describe('footer and help are generated from the keymap', () => {
   it('the footer shows the current context\'s keys', () => {
-    const main = footerItems(at())
+    const main = footerItems(at()).map(i => i.text)
     for (const item of ['k stop', 'x start', '/ filter', '? help', 'q quit', 'Enter details']) assert.ok(main.includes(item), item)
-    assert.ok(footerItems(at(undefined, 'hosts')).includes('Enter procs'))
-    assert.deepEqual(footerItems(at(MODALS[4])), ['y yes', 'n/Esc no'])
+    assert.ok(footerItems(at(undefined, 'hosts')).map(i => i.text).includes('Enter procs'))
+    assert.deepEqual(footerItems(at(MODALS[4])).map(i => i.text), ['y yes', 'n/Esc no'])
     const s = loadedState()
     const text = stripTags(footerText(s, 200))
     assert.match(text, /k stop {2}x start/)

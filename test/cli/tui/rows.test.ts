@@ -19,7 +19,7 @@ function randomHost (name: string, seed: number, n: number): HostProcs {
 function inputs (over: Partial<RowInputs> = {}): RowInputs {
   const a = randomHost('alpha', 1, 300)
   const b = randomHost('beta', 2, 300)
-  return { procs: { [a.peerId]: a, [b.peerId]: b }, hostIds: [a.peerId, b.peerId], filter: '', sort: 'cpu', reverse: false, tree: false, folded: {}, ...over }
+  return { procs: { [a.peerId]: a, [b.peerId]: b }, hostIds: [a.peerId, b.peerId], filter: '', sort: 'cpu', reverse: false, tree: false, folded: {}, managedOnly: false, managed: {}, ...over }
 }
 
 describe('rows', () => {

@@ -375,10 +375,16 @@ describe('details and logs', () => {
     assert.deepEqual(step.effects, [{ kind: 'stopLogs' }])
   })
 
-  it('R restarts a managed process by its id, and explains why an unmanaged one cannot be', () => {
-    const step = run(withManaged(), { type: 'restart' })
+  it('R asks first, then restarts a managed process by its id; n sends nothing; an unmanaged one cannot be', () => {
+    const asked = run(withManaged(), { type: 'restart' })
+    assert.deepEqual(asked.effects, [], 'nothing before the confirmation')
+    assert.equal(asked.state.modal?.kind, 'confirmRestart')
+    const step = run(asked.state, { type: 'confirm' })
     assert.deepEqual(step.effects, [{ kind: 'restart', peerId: SELF.peerId, hostName: SELF.name, managedId: 'm1', name: 'worker' }])
     assert.match(step.state.status?.text ?? '', /restarting worker \(m1\)/)
+    const no = run(asked.state, { type: 'cancel' })
+    assert.deepEqual(no.effects, [])
+    assert.equal(no.state.modal, undefined)
     const refused = run(loadedState(), { type: 'restart' })
     assert.deepEqual(refused.effects, [])
     assert.match(refused.state.status?.text ?? '', /not started through procmesh: only managed processes can be restarted/)

@@ -140,14 +140,15 @@ if (TMUX_MISSING && IN_CI) {
       await see(/Processes: tuitest \(/, 'back to the host')
     })
 
-    it('shows a managed process with who started it, and its logs', async (t) => {
+    it('shows a managed process with its marker, who started it in the details, and its logs', async (t) => {
       if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
       await pressEscape()
       keys('/')
       type(`tui-log-${MARKER}`)
       keys('Enter')
-      await see(new RegExp(`\\[m:[^\\]]+\\] \\S*node -e console\\.log\\('tui-log-${MARKER}'\\)`), 'the managed mark')
+      await see(new RegExp(`◆ \\S*node -e console\\.log\\('tui-log-${MARKER}'\\)`), 'the managed mark')
       type('l')
+      await see(/managed m[0-9a-z]+ started by /, 'the id and who started it in the details')
       await see(new RegExp(`logs .{1,3} following[\\s\\S]*\\n.tui-log-${MARKER}`), 'the logs in the details pane')
       await pressEscape()
       await see(/Enter details/, 'details closed')

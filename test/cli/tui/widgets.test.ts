@@ -141,12 +141,13 @@ describe('processes pane', () => {
     for (const l of lines) assert.equal(l.length, 120)
   })
 
-  it('adds HOST in mesh-wide mode and marks managed processes with who started them', () => {
-    const managed = proc(30, 1, 'job', { managedId: 'm7', startedBy: 'ops-laptop', cpuPercent: 99 })
+  it('adds HOST in mesh-wide mode and marks managed processes with a marker and their name', () => {
+    const managed = proc(30, 1, 'job', { managedId: 'm7', startedBy: 'ops-laptop', cpuPercent: 99, managedName: 'batch' })
     const s: State = run(loadedState(), { type: 'toggleMeshWide' }, { type: 'procs', entries: [psEntry(SELF, [managed]), psEntry(BETA, [proc(5, 1, 'redis')])] }).state
     const lines = procLines(s, selectRows(s), 140, 20, U, true).map(stripTags)
     assert.match(lines[0], /^HOST +PID USER/)
-    assert.match(lines[1], /^alpha +30 .*\[m:m7 by ops-laptop\] \/usr\/bin\/job/)
+    assert.match(lines[1], /^alpha +30 .* ◆batch \/usr\/bin\/job/)
+    assert.doesNotMatch(lines[1], /m7|ops-laptop/, 'the id and who started it are in the details pane')
     assert.match(lines[2], /^beta +5 /)
   })
 

@@ -59,6 +59,20 @@ describe('HostServices.list', () => {
     assert.equal(byPid.get(30)?.startedBy, 'hostB (peer-b)')
     assert.equal(byPid.get(20)?.managedId, undefined)
   })
+
+  it('carries a managed process\'s name (ps --json managedName), and none for an unnamed one', async () => {
+    const managed = new Map<number, ManagedMark>([
+      [30, { managedId: 'm1', startedBy: 'peer-b', startTime: T0 + 5, name: 'api' }],
+      [21, { managedId: 'm2', startedBy: 'peer-b', name: null }]
+    ])
+    const { processes } = await services(managed).list({ type: 'list' })
+    const byPid = new Map(processes.map(p => [p.pid, p]))
+    assert.equal(byPid.get(30)?.managedName, 'api')
+    assert.equal(byPid.get(21)?.managedId, 'm2')
+    assert.ok(!('managedName' in (byPid.get(21) ?? {})))
+    // and the wire checks it like a name given to run
+    assert.throws(() => LIST.validateResult({ collectedAt: 1, processes: [{ ...byPid.get(30), managedName: 'bad name!' }] }), /managedName/)
+  })
 })
 
 const loaded = (pid: number, cpuPercent: number, rss: number): ProcessInfo => ({ pid, ppid: 1, uid: 0, user: 'root', name: `p${pid}`, cmd: `p${pid}`, state: 'S', cpuPercent, rss, startTime: 1 })
