@@ -379,6 +379,12 @@ export interface HistoryRequest {
   events?: boolean
   /** only processes whose name, user or command contains this (case-insensitive) */
   filter?: string
+  /**
+   * one process (pid and start time together, so a reused pid is another process): the answer
+   * carries its CPU and RSS series over the range, from the samples where it was among the top
+   */
+  pid?: number
+  startTime?: number
 }
 /** A host sample, or the mean of the samples in a bucket (`cpuMax`: the highest sample in it). */
 export interface HistoryPoint { at: number, cpuPercent: number, memUsed: number, load1: number, procCount: number, cpuMax?: number }
@@ -425,7 +431,16 @@ export interface HistoryResult {
   events?: HistoryEvent[]
   /** more events matched than HISTORY_MAX_EVENTS; the latest ones were kept */
   eventsTruncated?: boolean
+  /** with `pid` and `startTime`: the process's series (one point per bucket it was in the top in) */
+  process?: { pid: number, startTime: number, points: HistoryProcessPoint[] }
 }
+/** A process in one bucket of its series: mean CPU over the samples it was in the top, and its highest RSS. */
+export interface HistoryProcessPoint { at: number, cpuPercent: number, rss: number }
+/**
+ * A process's series is read from raw samples (the minute rollups keep no per-process series),
+ * so it covers at most RAW_MAX_RANGE_MS of node/host/history/query.ts: 4 h, ~7,200 samples.
+ */
+export const HISTORY_MAX_PROCESS_RANGE_MS = 4 * 60 * 60 * 1000
 export const MAX_HISTORY_POINTS = 100_000
 /** points of a range answer: a chart is a few hundred columns wide */
 export const HISTORY_MAX_RANGE_POINTS = 2000
@@ -479,7 +494,7 @@ export function validateHistoryRequest (value: unknown): HistoryRequest {
   const from = optional(r.from, v => time(v, 'from'))
   const to = optional(r.to, v => time(v, 'to'))
   if (from === undefined && to === undefined) {
-    for (const key of ['points', 'at', 'top', 'events', 'filter'] as const) {
+    for (const key of ['points', 'at', 'top', 'events', 'filter', 'pid', 'startTime'] as const) {
       if (r[key] !== undefined) throw new InvalidFieldError(key, 'needs a range (from and to)')
     }
     return req
@@ -487,6 +502,10 @@ export function validateHistoryRequest (value: unknown): HistoryRequest {
   if (from === undefined || to === undefined) throw new InvalidFieldError(from === undefined ? 'from' : 'to', 'a range needs both from and to')
   if (from >= to) throw new InvalidFieldError('from', `must be before to (from ${new Date(from).toISOString()}, to ${new Date(to).toISOString()})`)
   if (to - from > HISTORY_MAX_RANGE_MS) throw new InvalidFieldError('to', 'the range is longer than a year')
+  const pid = optional(r.pid, v => expectInt(v, 'pid', { min: 0 }))
+  const startTime = optional(r.startTime, v => time(v, 'startTime'))
+  if ((pid === undefined) !== (startTime === undefined)) throw new InvalidFieldError(pid === undefined ? 'pid' : 'startTime', 'a process is named by pid and startTime together')
+  if (pid !== undefined && to - from > HISTORY_MAX_PROCESS_RANGE_MS) throw new InvalidFieldError('pid', `a process's series covers at most ${HISTORY_MAX_PROCESS_RANGE_MS / 3_600_000} h`)
   return {
     type: 'history',
     from,
@@ -495,7 +514,8 @@ export function validateHistoryRequest (value: unknown): HistoryRequest {
     at: optional(r.at, v => time(v, 'at')),
     top: optional(r.top, v => expectInt(v, 'top', { min: 0, max: HISTORY_MAX_TOP })),
     events: optional(r.events, v => expectBoolean(v, 'events')),
-    filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES }))
+    filter: optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES })),
+    ...(pid !== undefined && startTime !== undefined ? { pid, startTime } : {})
   }
 }
 
@@ -546,6 +566,21 @@ export const HISTORY: ProtocolDescriptor<HistoryRequest, HistoryResult> = {
     }
     if (r.events !== undefined) result.events = expectArray(r.events, 'result.events', HISTORY_MAX_EVENTS).map((v, i) => validateHistoryEvent(v, `result.events[${i}]`))
     if (r.eventsTruncated !== undefined) result.eventsTruncated = expectBoolean(r.eventsTruncated, 'result.eventsTruncated')
+    if (r.process !== undefined) {
+      const x = expectRecord(r.process, 'result.process')
+      result.process = {
+        pid: expectInt(x.pid, 'result.process.pid', { min: 0 }),
+        startTime: expectNumber(x.startTime, 'result.process.startTime', { min: 0 }),
+        points: expectArray(x.points, 'result.process.points', HISTORY_MAX_RANGE_POINTS).map((v, i) => {
+          const q = expectRecord(v, `result.process.points[${i}]`)
+          return {
+            at: expectNumber(q.at, `result.process.points[${i}].at`, { min: 0 }),
+            cpuPercent: expectNumber(q.cpuPercent, `result.process.points[${i}].cpuPercent`, { min: 0 }),
+            rss: expectNumber(q.rss, `result.process.points[${i}].rss`, { min: 0 })
+          }
+        })
+      }
+    }
     return result
   }
 }

@@ -13,7 +13,7 @@ import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
 import type { Action, ConnectionState, Effect, State } from './model.js'
-import { psTarget, psTop } from './selectors.js'
+import { procHistoryTarget, psTarget, psTop, trailRangeQuery } from './selectors.js'
 import { initialState, reduce } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './widgets/glyphs.js'
 
@@ -138,6 +138,7 @@ export class TopApp {
     this.clock = setInterval(() => { this.dispatch({ type: 'tick', now: Date.now() }) }, CLOCK_MS)
     this.data.start()
     this.data.setTarget(psTarget(this.state), psTop(this.state))
+    this.data.setRange(trailRangeQuery(this.state))
     return finished
   }
 
@@ -157,6 +158,9 @@ export class TopApp {
     if (!this.running) return
     const after = psTarget(state)
     if (after !== before || JSON.stringify(psTop(state)) !== topBefore) this.data?.setTarget(after, psTop(state))
+    // both compare with what they already fetch, so calling them on every action is cheap
+    this.data?.setRange(trailRangeQuery(state))
+    this.data?.setProcHistory(procHistoryTarget(state))
     this.invalidate(urgent)
   }
 

@@ -9,7 +9,8 @@ import { UnknownMethodError, type HistoryEntry, type LogsResult, type LsEntry, t
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
 import type { ListTop } from '../../protocols/messages.js'
 import { isNoNode, type ControlClient } from '../control-client.js'
-import { TRAIL_WINDOW_MS, type Action, type CpuPoint } from './model.js'
+import { SPARK_WIDTH, TRAIL_WINDOW_MS, type Action, type CpuPoint, type ProcPoint, type TrailRange } from './model.js'
+import type { ProcHistoryTarget } from './selectors.js'
 
 export type Connect = () => Promise<ControlClient>
 
@@ -36,7 +37,14 @@ const PS_BATCH_MS = 150
 const INPUT_QUIET_MS = 300
 /** ... but never more than this past their time: data must not freeze under a held-down key. */
 const MAX_HOLD_MS = 2000
-const HEAVY_POLLS: ReadonlySet<PollKind> = new Set<PollKind>(['ps', 'history', 'ls'])
+const HEAVY_POLLS: ReadonlySet<PollKind> = new Set<PollKind>(['ps', 'history', 'ls', 'range', 'procHistory'])
+/**
+ * A sparkline range is asked again this often: its newest cell moves, the rest changes only
+ * as the range slides (a 24 h cell is 90 minutes wide).
+ */
+export const RANGE_POLL_MS = 30_000
+/** Points of a process's history in the details pane: about a line's width. */
+export const PROC_HISTORY_POINTS = 60
 /** A new target is listed this soon after it is chosen: moving over hosts with the keys does not fire a ps per host. */
 const TARGET_DEBOUNCE_MS = 80
 
@@ -50,7 +58,7 @@ export function historyPoints (entry: HistoryEntry): { peerId: string, points: C
   return { peerId: entry.peerId, points: entry.history.points.map(p => ({ at: p.at, cpu: p.cpuPercent })) }
 }
 
-type PollKind = 'peers' | 'ps' | 'history' | 'ls'
+type PollKind = 'peers' | 'ps' | 'history' | 'ls' | 'range' | 'procHistory'
 
 export interface LogFollow {
   /** stop following (closes the connection, so the node ends the follow too) */
@@ -70,6 +78,8 @@ export class MeshDataSource {
   private readonly inFlight = new Set<PollKind>()
   private psAgain = false
   private historyUnsupported = false
+  private range?: { range: TrailRange, ms: number }
+  private procTarget?: ProcHistoryTarget
   private lsUnsupported = false
   /** the last error reported per poll, so a failure repeating every second is said once */
   private readonly lastError = new Map<PollKind | 'source', string>()
@@ -109,6 +119,22 @@ export class MeshDataSource {
     this.target = target
     this.top = top
     this.schedule('ps', TARGET_DEBOUNCE_MS)
+  }
+
+  /** Fetch the sparklines' range of every host's history (undefined: the live trail only). */
+  setRange (range: { range: TrailRange, ms: number } | undefined): void {
+    if (range?.range === this.range?.range) return
+    this.range = range
+    if (range !== undefined) this.schedule('range', 0)
+  }
+
+  /** Fetch this process's own history for the details pane (undefined: none open). */
+  setProcHistory (target: ProcHistoryTarget | undefined): void {
+    const same = target !== undefined && this.procTarget !== undefined && target.peerId === this.procTarget.peerId &&
+      target.pid === this.procTarget.pid && target.startTime === this.procTarget.startTime
+    if (same || (target === undefined && this.procTarget === undefined)) return
+    this.procTarget = target
+    if (target !== undefined) this.schedule('procHistory', TARGET_DEBOUNCE_MS)
   }
 
   /** Poll processes (and peers) now, e.g. after a start or a stop. */
@@ -164,6 +190,8 @@ export class MeshDataSource {
         this.schedule('ps', 0)
         this.schedule('history', 0)
         this.schedule('ls', 0)
+        if (this.range !== undefined) this.schedule('range', 0)
+        if (this.procTarget !== undefined) this.schedule('procHistory', 0)
         return
       } catch (err: unknown) {
         const delay = reconnectDelay(this.attempt++)
@@ -231,7 +259,12 @@ export class MeshDataSource {
     const client = this.client
     if (client === undefined || this.stopped) return
     this.inFlight.add(kind)
-    const run = kind === 'peers' ? this.pollPeers(client) : kind === 'ps' ? this.pollPs(client) : kind === 'ls' ? this.pollLs(client) : this.pollHistory(client)
+    const run = kind === 'peers' ? this.pollPeers(client)
+      : kind === 'ps' ? this.pollPs(client)
+        : kind === 'ls' ? this.pollLs(client)
+          : kind === 'range' ? this.pollRange(client)
+            : kind === 'procHistory' ? this.pollProcHistory(client)
+              : this.pollHistory(client)
     run.then(() => {
       this.lastError.delete(kind)
     }, (err: unknown) => {
@@ -241,8 +274,11 @@ export class MeshDataSource {
       this.inFlight.delete(kind)
       if (gen !== this.generation) return
       if (kind === 'ps' && this.psAgain) { this.psAgain = false; this.schedule('ps', 0); return }
-      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' ? this.opts.intervalMs : this.opts.historyMs
+      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' ? this.opts.intervalMs : kind === 'range' ? RANGE_POLL_MS : this.opts.historyMs
       if (kind === 'history' && this.historyUnsupported) return
+      // a range or a process no longer shown is not asked again
+      if (kind === 'range' && this.range === undefined) return
+      if (kind === 'procHistory' && this.procTarget === undefined) return
       if (kind === 'ls' && this.lsUnsupported) return
       this.schedule(kind, period, true)
     }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
@@ -295,6 +331,36 @@ export class MeshDataSource {
       throw err
     }
     this.opts.dispatch({ type: 'managed', entries })
+  }
+
+  private async pollRange (client: ControlClient): Promise<void> {
+    const want = this.range
+    if (want === undefined) return
+    const to = this.opts.now()
+    const result = await client.history({ target: 'all', from: to - want.ms, to, points: SPARK_WIDTH, top: 0 })
+    const entries = result.map(historyPoints).filter((h): h is { peerId: string, points: CpuPoint[] } => h !== undefined)
+    this.opts.dispatch({ type: 'rangeHistory', range: want.range, entries })
+  }
+
+  private async pollProcHistory (client: ControlClient): Promise<void> {
+    const t = this.procTarget
+    if (t === undefined) return
+    const to = this.opts.now()
+    const base = { type: 'procHistory' as const, peerId: t.peerId, pid: t.pid, startTime: t.startTime }
+    let result: HistoryEntry[]
+    try {
+      result = await client.history({ target: t.peerId, from: to - t.ms, to, points: PROC_HISTORY_POINTS, top: 0, pid: t.pid, startTime: t.startTime })
+    } catch (err: unknown) {
+      this.opts.dispatch({ ...base, points: [], note: `no history: ${errorMessage(err)}` })
+      return
+    }
+    const entry = result[0]
+    if (entry === undefined) return
+    if ('error' in entry) { this.opts.dispatch({ ...base, points: [], note: `no history: ${entry.error.message}` }); return }
+    const series = entry.history.process
+    if (series === undefined) { this.opts.dispatch({ ...base, points: [], note: `${entry.name} keeps no per-process history (an older procmesh)` }); return }
+    const points: ProcPoint[] = series.points.map(p => ({ at: p.at, cpu: p.cpuPercent, rss: p.rss }))
+    this.opts.dispatch({ ...base, points })
   }
 
   private async pollHistory (client: ControlClient): Promise<void> {

@@ -64,6 +64,7 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['f6'], context: 'main', action: { type: 'nextSort' }, description: 'next sort key (CPU, memory, PID, name)' },
   { keys: ['r'], context: 'main', action: { type: 'reverse' }, description: 'reverse the sort', footer: 'r rev', rank: 15 },
   { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh', rank: 50 },
+  { keys: ['w'], context: 'main', action: { type: 'cycleRange' }, description: "hosts' CPU sparklines: live, 1 h, 24 h, 7 d (from each host's recorded history)", footer: 'w range', rank: 28 },
   { keys: ['S-m'], context: 'main', action: { type: 'toggleManaged' }, description: 'managed processes only (started through procmesh), with state and restarts', footer: 'M managed', rank: 65 },
 
   // ---- acting ----

@@ -45,6 +45,13 @@ export interface ProcRef {
 
 export interface CpuPoint { at: number, cpu: number }
 
+/** A process's recorded past: CPU and RSS where it was among the top processes of its host. */
+export interface ProcPoint { at: number, cpu: number, rss: number }
+
+/** What the hosts pane's sparklines cover: the live trail, or a range of each host's durable history. */
+export type TrailRange = 'live' | '1h' | '24h' | '7d'
+export const TRAIL_RANGES: readonly TrailRange[] = ['live', '1h', '24h', '7d']
+
 export type Modal =
   /** `scroll`: first line shown, when the help is taller than the terminal */
   | { kind: 'help', scroll: number }
@@ -74,6 +81,8 @@ export interface LogView {
 
 export interface Details {
   target: ProcRef
+  /** its CPU and RSS over the last PROC_HISTORY_MS, from its host's history; `note` says why there is none */
+  history?: { points: readonly ProcPoint[], note?: string }
   /** the process as last listed; `gone` once a listing of its host no longer has it */
   snapshot: ProcessInfo
   gone: boolean
@@ -91,6 +100,9 @@ export interface State {
   /** self first, then by name */
   hosts: PeerEntry[]
   cpuTrail: Readonly<Record<string, readonly CpuPoint[]>>
+  trailRange: TrailRange
+  /** the hosts' CPU over `range` (not live), downsampled by each host to the sparkline's width */
+  rangeTrail?: { range: TrailRange, hosts: Readonly<Record<string, readonly CpuPoint[]>> }
   procs: Readonly<Record<string, HostProcs>>
   /** managed processes per host, from `ls` (every host, for the exit notices) */
   managed: Readonly<Record<string, HostManaged>>
@@ -134,6 +146,10 @@ export type Action =
   | { type: 'procs', entries: PsEntry[], only?: readonly string[] }
   /** `ls` answers: the managed processes of hosts, compared with the last to tell exits and crash loops */
   | { type: 'managed', entries: LsEntry[] }
+  /** a range of each host's durable history for the sparklines (not live) */
+  | { type: 'rangeHistory', range: TrailRange, entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
+  /** the details' process's own history, or why there is none */
+  | { type: 'procHistory', peerId: string, pid: number, startTime: number, points: readonly ProcPoint[], note?: string }
   /** CPU history per host, for the sparklines */
   | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
   | { type: 'connection', state: ConnectionState, note?: string }
@@ -163,6 +179,7 @@ export type Action =
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }
   | { type: 'toggleManaged' }
+  | { type: 'cycleRange' }
   | { type: 'toggleMark' }
   | { type: 'clearMarks' }
   | { type: 'toggleHelp' }
@@ -182,6 +199,16 @@ export interface Step { state: State, effects: Effect[] }
 
 /** CPU samples older than this are dropped: the sparkline shows this window. */
 export const TRAIL_WINDOW_MS = 8 * 60 * 1000
+
+const HOUR_MS = 60 * 60 * 1000
+/** The time each sparkline range covers. */
+export const TRAIL_RANGE_MS: Readonly<Record<TrailRange, number>> = { live: TRAIL_WINDOW_MS, '1h': HOUR_MS, '24h': 24 * HOUR_MS, '7d': 7 * 24 * HOUR_MS }
+/** How the hosts pane labels a range. */
+export const TRAIL_RANGE_LABELS: Readonly<Record<TrailRange, string>> = { live: `${TRAIL_WINDOW_MS / 60_000}m`, '1h': '1h', '24h': '24h', '7d': '7d' }
+/** Cells of a host's sparkline; a range is asked downsampled to exactly this many points. */
+export const SPARK_WIDTH = 16
+/** The details pane shows a process's last hour (the node keeps per-process series for at most 4 h). */
+export const PROC_HISTORY_MS = HOUR_MS
 
 export const SORT_LABELS: Readonly<Record<SortKey, string>> = { cpu: 'CPU', mem: 'memory', pid: 'PID', name: 'name' }
 

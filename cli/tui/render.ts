@@ -93,7 +93,7 @@ export function render (w: TopWidgets, s: State, g: Glyphs): void {
     setBorder(w.details, s.focus === 'details')
     const host = s.procs[d.target.peerId]
     const parents = host !== undefined ? parentChain(host.processes, d.target.pid) : []
-    setContent(w.details, detailsLines(d, parents, s.now, cols - 2, lay.detailRows).join('\n'))
+    setContent(w.details, detailsLines(d, parents, s.now, cols - 2, lay.detailRows, g).join('\n'))
   } else {
     w.details.hide()
   }

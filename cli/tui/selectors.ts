@@ -5,7 +5,7 @@
 import type { ListTop } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { computeLayout, type Layout } from './layout.js'
-import type { ProcRef, State } from './model.js'
+import { PROC_HISTORY_MS, TRAIL_RANGE_MS, type ProcRef, type State, type TrailRange } from './model.js'
 import { selectRowsFor, type ProcRow } from './rows.js'
 
 export function layoutOf (s: State): Layout {
@@ -67,4 +67,17 @@ export function psTop (s: State): ListTop | undefined {
 export function refOf (row: ProcRow): ProcRef {
   const p = row.proc
   return { peerId: row.peerId, hostName: row.hostName, pid: p.pid, startTime: p.startTime, name: p.name, cmd: p.cmd, managedId: p.managedId }
+}
+
+/** The range the data source should fetch for the sparklines; undefined for the live trail. */
+export function trailRangeQuery (s: State): { range: TrailRange, ms: number } | undefined {
+  return s.trailRange === 'live' ? undefined : { range: s.trailRange, ms: TRAIL_RANGE_MS[s.trailRange] }
+}
+
+/** The process whose own history the details pane shows, and the time it covers. */
+export interface ProcHistoryTarget { peerId: string, pid: number, startTime: number, ms: number }
+
+export function procHistoryTarget (s: State): ProcHistoryTarget | undefined {
+  const t = s.details?.target
+  return t !== undefined ? { peerId: t.peerId, pid: t.pid, startTime: t.startTime, ms: PROC_HISTORY_MS } : undefined
 }

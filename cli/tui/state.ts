@@ -12,7 +12,7 @@ import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js
 import { helpBlocks } from './keymap.js'
 import { helpLayout } from './layout.js'
 import {
-  SORT_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostManaged, type HostProcs, type LogView, type Modal,
+  SORT_LABELS, TRAIL_RANGES, TRAIL_RANGE_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostManaged, type HostProcs, type LogView, type Modal,
   type Pane, type ProcRef, type State, type Step
 } from './model.js'
 import { matches, type ProcRow } from './rows.js'
@@ -44,6 +44,7 @@ export function initialState (opts: InitOptions): State {
     connectionNote: opts.connectionNote ?? '',
     hosts: [],
     cpuTrail: {},
+    trailRange: 'live',
     procs: {},
     managed: {},
     managedOnly: false,
@@ -320,6 +321,25 @@ export function reduce (s: State, a: Action): Step {
         managed[e.peerId] = { peerId: e.peerId, name: e.name, receivedAt: s.now, processes: e.processes }
       }
       return done(withNotices(settle({ ...s, managed }), notices))
+    }
+    case 'rangeHistory': {
+      // an answer for a range the user has already left is dropped
+      if (a.range !== s.trailRange) return done(s)
+      const hosts: Record<string, readonly CpuPoint[]> = s.rangeTrail?.range === a.range ? { ...s.rangeTrail.hosts } : {}
+      for (const e of a.entries) hosts[e.peerId] = e.points
+      return done({ ...s, rangeTrail: { range: a.range, hosts } })
+    }
+    case 'procHistory': {
+      const d = s.details
+      if (d === undefined || d.target.peerId !== a.peerId || d.target.pid !== a.pid || d.target.startTime !== a.startTime) return done(s)
+      return done({ ...s, details: { ...d, history: { points: a.points, note: a.note } } })
+    }
+    case 'cycleRange': {
+      const trailRange = TRAIL_RANGES[(TRAIL_RANGES.indexOf(s.trailRange) + 1) % TRAIL_RANGES.length]
+      const text = trailRange === 'live'
+        ? `CPU sparklines: live, the last ${TRAIL_RANGE_LABELS.live}`
+        : `CPU sparklines: the last ${TRAIL_RANGE_LABELS[trailRange]}, from each host's recorded history`
+      return done(withStatus({ ...s, trailRange }, text))
     }
     case 'history': {
       const cpuTrail: Record<string, readonly CpuPoint[]> = { ...s.cpuTrail }

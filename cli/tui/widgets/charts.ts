@@ -43,3 +43,9 @@ export function sparkline (trail: readonly CpuPoint[], now: number, width: numbe
 export function cpuColor (percent: number): string {
   return percent >= 80 ? 'red' : percent >= 50 ? 'yellow' : 'green'
 }
+
+/** A sparkline of any series, each value as a share of `top` (a process's RSS, CPU beyond one core). */
+export function scaledSparkline (points: ReadonlyArray<{ at: number, value: number }>, now: number, width: number, g: Glyphs, windowMs: number, top: number): string {
+  const scale = top > 0 ? 100 / top : 0
+  return sparkline(points.map(p => ({ at: p.at, cpu: p.value * scale })), now, width, g, windowMs)
+}

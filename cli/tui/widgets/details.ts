@@ -3,7 +3,9 @@
  */
 import type { ProcessInfo } from '../../../protocols/types.js'
 import { formatBytes, formatUptime } from '../../format.js'
-import type { Details } from '../model.js'
+import { PROC_HISTORY_MS, type Details } from '../model.js'
+import { scaledSparkline } from './charts.js'
+import { UNICODE_GLYPHS, type Glyphs } from './glyphs.js'
 import { esc, fit, sanitize, wrap } from './text.js'
 
 function dateTime (ms: number): string {
@@ -17,8 +19,29 @@ export function detailsTitle (d: Details): string {
   return ` ${sanitize(d.target.name)} (pid ${d.target.pid}) on ${sanitize(d.target.hostName)}${logs} `
 }
 
+/**
+ * The process's own past from its host's history (issue 14): CPU and RSS over the last hour,
+ * each scaled to its highest value; cells stay blank where it was not among the busiest.
+ */
+export function historyLine (d: Details, now: number, width: number, g: Glyphs): string | undefined {
+  const h = d.history
+  if (h === undefined) return undefined
+  const span = `${PROC_HISTORY_MS / 3_600_000}h`
+  if (h.note !== undefined) return `{grey-fg}${esc(fit(`history ${span}: ${sanitize(h.note)}`, width).trimEnd())}{/grey-fg}`
+  if (h.points.length === 0) return `{grey-fg}${esc(fit(`history ${span}: not among the host's busiest processes in that time (only those are recorded)`, width).trimEnd())}{/grey-fg}`
+  const cpuMax = Math.max(...h.points.map(p => p.cpu))
+  const rssMax = Math.max(...h.points.map(p => p.rss))
+  const cpuLabel = ` max ${cpuMax.toFixed(1)}%`
+  const rssLabel = ` max ${formatBytes(rssMax)}`
+  const fixed = `history ${span}  CPU ${cpuLabel}  RSS ${rssLabel}`.length
+  const w = Math.max(4, Math.min(60, Math.floor((width - fixed) / 2)))
+  const cpu = scaledSparkline(h.points.map(p => ({ at: p.at, value: p.cpu })), now, w, g, PROC_HISTORY_MS, Math.max(100, cpuMax))
+  const rss = scaledSparkline(h.points.map(p => ({ at: p.at, value: p.rss })), now, w, g, PROC_HISTORY_MS, rssMax)
+  return `history ${span}  CPU {cyan-fg}${esc(cpu)}{/cyan-fg}${esc(cpuLabel)}  RSS {magenta-fg}${esc(rss)}{/magenta-fg}${esc(rssLabel)}`
+}
+
 /** The details pane: facts, command line, parent chain, then the tail of the logs. */
-export function detailsLines (d: Details, parents: readonly ProcessInfo[], now: number, width: number, height: number): string[] {
+export function detailsLines (d: Details, parents: readonly ProcessInfo[], now: number, width: number, height: number, g: Glyphs = UNICODE_GLYPHS): string[] {
   const p = d.snapshot
   const lines: string[] = []
   const gone = d.gone ? '  {red-fg}(no longer listed: it has exited){/red-fg}' : ''
@@ -26,6 +49,8 @@ export function detailsLines (d: Details, parents: readonly ProcessInfo[], now: 
   const ran = Math.max(0, Math.round((now - p.startTime) / 1000))
   lines.push(esc(`started ${dateTime(p.startTime)} (running ${formatUptime(ran)})`) +
     (p.managedId !== undefined ? `  {magenta-fg}${esc(`managed ${p.managedName !== undefined ? `${sanitize(p.managedName)} ` : ''}${p.managedId}${p.startedBy !== undefined ? ` started by ${sanitize(p.startedBy)}` : ''}`)}{/magenta-fg}` : ''))
+  const past = historyLine(d, now, width, g)
+  if (past !== undefined) lines.push(past)
   const chain = parents.length > 0 ? parents.map(x => `${x.pid} ${sanitize(x.name)}`).join(' ← ') : '(none listed)'
   lines.push(esc(fit(`parents: ${chain}`, width).trimEnd()))
   const cmd = wrap(`cmd: ${sanitize(p.cmd !== '' ? p.cmd : `[${p.name}]`)}`, width)

@@ -44,9 +44,14 @@ export function headerText (s: State, width: number, g: Glyphs): string {
     : s.connection === 'down'
       ? ` {red-fg}${esc(s.connectionNote !== '' ? s.connectionNote : 'node restarting…')}{/red-fg} │`
       : ` {yellow-fg}${esc(s.connectionNote !== '' ? s.connectionNote : 'connecting…')}{/yellow-fg} │`
-  const left = `{bold}procmesh top{/bold} │ node ${styled(sanitize(self?.name ?? '?'), 'bold')} │ mesh ${t.online}/${t.total} online │ ` +
-    `CPU ${styled(`${t.cpuPercent.toFixed(1)}%`, `${cpuColor(t.cpuPercent)}-fg`)} ${styled(bar(t.cpuPercent, 10, g), `${cpuColor(t.cpuPercent)}-fg`)} │ ` +
-    `MEM ${formatBytes(t.memUsed)}/${formatBytes(t.memTotal)} │${conn}`
+  const cpu = `CPU ${styled(`${t.cpuPercent.toFixed(1)}%`, `${cpuColor(t.cpuPercent)}-fg`)}`
+  const cpuBar = ` ${styled(bar(t.cpuPercent, 10, g), `${cpuColor(t.cpuPercent)}-fg`)}`
+  const body = `node ${styled(sanitize(self?.name ?? '?'), 'bold')} │ mesh ${t.online}/${t.total} online │ `
+  const mem = ` │ MEM ${formatBytes(t.memUsed)}/${formatBytes(t.memTotal)} │${conn}`
+  // narrow terminals lose the title, then the bar, before the figures and the clock
+  const room = width - clock(s.now).length - 1
+  const candidates = [`{bold}procmesh top{/bold} │ ${body}${cpu}${cpuBar}${mem}`, `${body}${cpu}${cpuBar}${mem}`, `${body}${cpu}${mem}`]
+  const left = candidates.find(c => textWidth(stripTags(c)) <= room) ?? candidates[candidates.length - 1]
   const right = clock(s.now)
   const pad = Math.max(1, width - textWidth(stripTags(left)) - right.length)
   return left + ' '.repeat(pad) + right

@@ -3,7 +3,7 @@
  */
 import type { PeerEntry, PeerStatus } from '../../../protocols/types.js'
 import { formatAgo, formatBytes, formatTags, formatUptime } from '../../format.js'
-import { TRAIL_WINDOW_MS, type CpuPoint, type State } from '../model.js'
+import { SPARK_WIDTH, TRAIL_RANGE_LABELS, TRAIL_RANGE_MS, type CpuPoint, type State, type TrailRange } from '../model.js'
 import { bar, cpuColor, sparkline } from './charts.js'
 import type { Glyphs } from './glyphs.js'
 import { esc, fitColumns, headerLine, highlight, rowLine, sanitize, type Column } from './text.js'
@@ -29,17 +29,23 @@ export function isReachableOnline (h: PeerEntry): boolean {
 
 export interface HostRowData { host: PeerEntry, trail: readonly CpuPoint[], now: number, g: Glyphs }
 
-export function hostColumns (): Array<Column<HostRowData>> {
+/**
+ * The hosts pane's columns; `range` is what the sparkline covers. At 80 columns NAME and MEM
+ * shrink first, and load and the sparkline are kept over SEEN, the bar, uptime and tags
+ * (issue 18: at 80x24 the pane showed neither).
+ */
+export function hostColumns (range: TrailRange = 'live'): Array<Column<HostRowData>> {
+  const windowMs = TRAIL_RANGE_MS[range]
   return [
     { header: 'STATUS', width: 10, priority: 100, cell: r => { const st = hostState(r.host); return `${r.g.status[st.glyph]} ${st.label}` }, style: r => `${hostState(r.host).color}-fg` },
-    { header: 'NAME', width: 18, priority: 99, cell: r => sanitize(r.host.name) + (r.host.self ? ' *' : ''), style: r => r.host.self ? 'bold' : undefined },
+    { header: 'NAME', width: 18, minWidth: 10, priority: 99, cell: r => sanitize(r.host.name) + (r.host.self ? ' *' : ''), style: r => r.host.self ? 'bold' : undefined },
     { header: 'CPU%', width: 6, align: 'right', priority: 98, cell: r => r.host.host.cpuPercent.toFixed(1), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
     { header: '', width: 10, priority: 60, cell: r => bar(r.host.host.cpuPercent, 10, r.g), style: r => `${cpuColor(r.host.host.cpuPercent)}-fg` },
-    { header: 'MEM', width: 13, align: 'right', priority: 90, cell: r => `${formatBytes(r.host.host.memUsed)}/${formatBytes(r.host.host.memTotal)}` },
+    { header: 'MEM', width: 13, minWidth: 10, align: 'right', priority: 90, cell: r => `${formatBytes(r.host.host.memUsed)}/${formatBytes(r.host.host.memTotal)}` },
     { header: 'PROCS', width: 6, align: 'right', priority: 80, cell: r => String(r.host.procCount) },
-    { header: 'LOAD', width: 14, priority: 70, cell: r => r.host.host.load.map(formatLoad).join(' ') },
+    { header: 'LOAD', width: 14, priority: 76, cell: r => r.host.host.load.map(formatLoad).join(' ') },
     { header: 'SEEN', width: 8, priority: 75, cell: r => r.host.self ? 'now' : formatAgo(r.host.lastSeen, r.now) },
-    { header: `CPU ${TRAIL_WINDOW_MS / 60_000}m`, width: 16, priority: 65, cell: r => sparkline(r.trail, r.now, 16, r.g), style: () => 'cyan-fg' },
+    { header: `CPU ${TRAIL_RANGE_LABELS[range]}`, width: SPARK_WIDTH, priority: 77, cell: r => sparkline(r.trail, r.now, SPARK_WIDTH, r.g, windowMs), style: () => range === 'live' ? 'cyan-fg' : 'magenta-fg' },
     { header: 'UP', width: 7, priority: 40, cell: r => formatUptime(r.host.host.uptime) },
     { header: 'TAGS', width: 8, priority: 50, flex: true, cell: r => sanitize(formatTags(r.host.tags)) }
   ]
@@ -47,7 +53,9 @@ export function hostColumns (): Array<Column<HostRowData>> {
 
 /** The hosts pane: column header, then the visible rows. */
 export function hostLines (s: State, width: number, rows: number, g: Glyphs, focused: boolean): string[] {
-  const cols = fitColumns(hostColumns(), width)
+  const cols = fitColumns(hostColumns(s.trailRange), width)
+  // a range not fetched yet draws blank cells rather than the live trail under its label
+  const ranged = s.trailRange !== 'live' ? (s.rangeTrail?.range === s.trailRange ? s.rangeTrail.hosts : {}) : undefined
   const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
   if (s.hosts.length === 0) {
     lines.push(s.connection === 'up' ? 'no hosts yet: waiting for the mesh view' : esc(s.connectionNote !== '' ? s.connectionNote : 'connecting to the node…'))
@@ -56,7 +64,8 @@ export function hostLines (s: State, width: number, rows: number, g: Glyphs, foc
   const end = Math.min(s.hosts.length, s.hostScroll + rows)
   for (let i = s.hostScroll; i < end; i++) {
     const host = s.hosts[i]
-    let line = rowLine(cols, { host, trail: s.cpuTrail[host.peerId] ?? [], now: s.now, g }, g)
+    const trail = ranged !== undefined ? ranged[host.peerId] ?? [] : s.cpuTrail[host.peerId] ?? []
+    let line = rowLine(cols, { host, trail, now: s.now, g }, g)
     if (host.status === 'offline') line = `{grey-fg}${line}{/grey-fg}`
     lines.push(i === s.hostCursor ? highlight(line, focused) : line)
   }

@@ -50,6 +50,8 @@ export function styled (text: string, style: string | undefined): string {
 export interface Column<T> {
   header: string
   width: number
+  /** a narrow terminal shrinks the column down to this before it drops any column (default: width) */
+  minWidth?: number
   align?: 'left' | 'right'
   /** higher survives longer when the terminal is narrow */
   priority: number
@@ -59,16 +61,27 @@ export interface Column<T> {
   style?: (row: T) => string | undefined
 }
 
-/** The columns that fit `width`, dropping the lowest priorities first, with sizes. */
+/**
+ * The columns that fit `width`, with sizes: shrinkable columns give up their slack first,
+ * then the lowest priorities are dropped; width won back goes to the shrunk columns (highest
+ * priority first), then to the flex column.
+ */
 export function fitColumns<T> (columns: ReadonlyArray<Column<T>>, width: number): Array<Column<T> & { size: number }> {
   let kept = [...columns]
-  const need = (cols: ReadonlyArray<Column<T>>): number => cols.reduce((n, c) => n + c.width, 0) + Math.max(0, cols.length - 1)
-  while (kept.length > 1 && need(kept) > width) {
+  const min = (c: Column<T>): number => Math.min(c.width, c.minWidth ?? c.width)
+  const need = (cols: ReadonlyArray<Column<T>>, w: (c: Column<T>) => number): number => cols.reduce((n, c) => n + w(c), 0) + Math.max(0, cols.length - 1)
+  while (kept.length > 1 && need(kept, min) > width) {
     const lowest = kept.reduce((lo, c) => c.priority < lo.priority ? c : lo)
     kept = kept.filter(c => c !== lowest)
   }
-  const spare = Math.max(0, width - need(kept))
-  return kept.map(c => ({ ...c, size: c.flex === true ? c.width + spare : c.width }))
+  const sizes = new Map(kept.map(c => [c, min(c)]))
+  let spare = Math.max(0, width - need(kept, min))
+  for (const c of [...kept].sort((a, b) => b.priority - a.priority)) {
+    const grow = Math.min(spare, c.width - min(c))
+    sizes.set(c, min(c) + grow)
+    spare -= grow
+  }
+  return kept.map(c => ({ ...c, size: (sizes.get(c) ?? c.width) + (c.flex === true ? spare : 0) }))
 }
 
 export function headerLine<T> (cols: ReadonlyArray<Column<T> & { size: number }>): string {

@@ -6,7 +6,7 @@
  */
 import {
   HISTORY_DEFAULT_POINTS, HISTORY_DEFAULT_TOP, HISTORY_MAX_EVENTS,
-  type HistoryEvent, type HistoryPoint, type HistoryProcess, type HistoryRequest, type HistoryResult
+  type HistoryEvent, type HistoryPoint, type HistoryProcess, type HistoryProcessPoint, type HistoryRequest, type HistoryResult
 } from '../../../protocols/messages.js'
 import { MINUTE_MS, procKey, type MinuteRollup } from './records.js'
 import type { HistoryStore, SegmentInfo, StoredSample } from './store.js'
@@ -125,6 +125,30 @@ function atSample (store: HistoryStore, segs: SegmentInfo[], at: number, n: numb
   return { at: best.t, processes: [...chosen].map(p => ({ pid: p.pid, startTime: p.startTime, name: p.name, user: p.user, cpuPercent: p.cpu10 / 10, rss: p.rssKiB * 1024 })) }
 }
 
+/**
+ * One process's series over the range, in buckets of `bucketMs`: mean CPU and highest RSS over
+ * the samples it was in the top in (a bucket where it was not stays out: a gap, not a zero).
+ * Raw samples only; the request's validator bounds the range (HISTORY_MAX_PROCESS_RANGE_MS).
+ */
+function processSeries (store: HistoryStore, segs: SegmentInfo[], from: number, to: number, bucketMs: number, pid: number, startTime: number): HistoryProcessPoint[] {
+  const buckets = new Map<number, { n: number, cpu10: number, rssKiB: number, firstAt: number }>()
+  for (const seg of segs) {
+    for (const s of store.readSamples(seg.base, from, to)) {
+      const p = s.procs.find(x => x.pid === pid && x.startTime === startTime)
+      if (p === undefined) continue
+      const k = Math.floor((s.t - from) / bucketMs)
+      const b = buckets.get(k) ?? { n: 0, cpu10: 0, rssKiB: 0, firstAt: s.t }
+      b.n++; b.cpu10 += p.cpu10; b.rssKiB = Math.max(b.rssKiB, p.rssKiB)
+      buckets.set(k, b)
+    }
+  }
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([k, b]) => ({
+    at: b.n === 1 ? b.firstAt : from + k * bucketMs,
+    cpuPercent: Math.round(b.cpu10 / b.n) / 10,
+    rss: b.rssKiB * 1024
+  }))
+}
+
 function mid (s: SegmentInfo): number {
   return (s.index.from + s.index.to) / 2
 }
@@ -159,6 +183,9 @@ export function answerRange (store: HistoryStore, req: HistoryRequest, intervalM
     } else {
       result.top = topOverRange(store, segs, from, to, samples, n, req.filter, useMinutes)
     }
+  }
+  if (req.pid !== undefined && req.startTime !== undefined) {
+    result.process = { pid: req.pid, startTime: req.startTime, points: processSeries(store, segs, from, to, bucketMs, req.pid, req.startTime) }
   }
   if (req.events === true) {
     // a start is dated by the process's start time, which may precede the segment it was

@@ -90,6 +90,10 @@ describe('history requests (protocol)', () => {
     assert.throws(() => validateHistoryRequest({ type: 'history', from: 1, to: 5, top: 1000 }), /top/)
     assert.throws(() => validateHistoryRequest({ type: 'history', events: true }), /events: needs a range/)
     assert.throws(() => validateHistoryRequest({ type: 'history', from: 0, to: 400 * 86_400_000 }), /longer than a year/)
+    assert.throws(() => validateHistoryRequest({ type: 'history', from: 1, to: 5, pid: 7 }), /startTime: a process is named by pid and startTime together/)
+    assert.throws(() => validateHistoryRequest({ type: 'history', pid: 7, startTime: 1 }), /pid: needs a range/)
+    assert.throws(() => validateHistoryRequest({ type: 'history', from: 0, to: 5 * 3_600_000, pid: 7, startTime: 1 }), /pid: a process's series covers at most 4 h/)
+    assert.deepEqual(validateHistoryRequest({ type: 'history', from: 1, to: 5, pid: 7, startTime: 2 }).pid, 7)
   })
   it('the control API takes the same fields and checks them alike', () => {
     assert.deepEqual(CONTROL_API.history.validateParams({ target: 'web3', from: 1, to: 5, top: 3, events: true }), { target: 'web3', from: 1, to: 5, top: 3, events: true, points: undefined, at: undefined, filter: undefined })
@@ -150,6 +154,23 @@ describe('history store on disk', () => {
     assert.equal(res.atSample?.at, T0 + 30_000)
     assert.equal(res.atSample?.processes[0].name, 'busy')
     assert.equal(res.top, undefined)
+    r.stop()
+  })
+
+  it('a process series (pid + start time) has its CPU and RSS where it was in the top, downsampled; a reused pid is not it', () => {
+    const now = { t: T0 }
+    const r = recorder(now)
+    r.start()
+    // pid 1000 is busy from T0 to T0+60s; then pid 1000 is reused by another process (new start time)
+    recordSpan(r, now, T0, T0 + 60_000)
+    recordSpan(r, now, T0 + 62_000, T0 + 120_000, () => [...table().filter(p => p.pid !== 1000), proc(1000, 80, 9e6, T0 + 61_000, 'reused')])
+    const res = r.query({ type: 'history', from: T0, to: T0 + 120_000, points: 12, pid: 1000, startTime: T0 - 10_000 })
+    const pts = res.process?.points ?? []
+    assert.equal(res.process?.pid, 1000)
+    assert.ok(pts.length >= 5 && pts.length <= 7, `one point per 10 s bucket of its first minute, got ${pts.length}`)
+    assert.ok(pts.every(p => p.cpuPercent === 95 && p.rss === Math.round(5e6 / 1024) * 1024 && p.at <= T0 + 60_000))
+    const wire = HISTORY.validateResult(JSON.parse(JSON.stringify(res)))
+    assert.deepEqual(wire.process, res.process)
     r.stop()
   })
 
