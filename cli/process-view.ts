@@ -13,6 +13,8 @@ export interface SelectOptions {
   sort?: SortSpec
   /** keep at most this many rows (after filter and sort) */
   limit?: number
+  /** only processes started through procmesh (`ps --managed`) */
+  managed?: boolean
 }
 
 export interface Selection {
@@ -36,16 +38,21 @@ export function sortProcesses (processes: readonly ProcessInfo[], sort: SortSpec
 
 /** Filter, then sort, then limit: the one order used by every view, so they agree. */
 export function selectProcesses (processes: readonly ProcessInfo[], options: SelectOptions = {}): Selection {
-  const filtered = filterProcesses(processes, options.filter)
+  const matching = filterProcesses(processes, options.filter)
+  const filtered = options.managed === true ? matching.filter(p => p.managedId !== undefined) : matching
   const sorted = options.sort !== undefined ? sortProcesses(filtered, options.sort) : filtered
   const limited = options.limit !== undefined && options.limit >= 0 ? sorted.slice(0, options.limit) : sorted
   return { processes: limited, matched: filtered.length, total: processes.length }
 }
 
-/** `[m:<id>]` (or `[m:<id> by <who>]`) for processes started through the mesh. */
+/**
+ * `@name` (or `@<managed id>` when it has no name) for a process started through the mesh:
+ * what `logs`, `kill` and `restart` take, in a few characters. Who started it is in `ls` and
+ * `ps --json` (`startedBy`); it used to take ~75 characters of every managed row (issue 18).
+ */
 export function managedMark (p: ProcessInfo): string {
   if (p.managedId === undefined) return ''
-  return p.startedBy !== undefined && p.startedBy !== '' ? `[m:${p.managedId} by ${p.startedBy}]` : `[m:${p.managedId}]`
+  return `@${p.managedName ?? p.managedId}`
 }
 
 /** The COMMAND cell: managed mark, then the command line (the name when it has none). */
@@ -139,7 +146,8 @@ export function processJson (p: ProcessInfo): Record<string, unknown> {
     cpuPercent: p.cpuPercent,
     rss: p.rss,
     startTime: p.startTime,
-    ...(p.managedId !== undefined ? { managedId: p.managedId } : {})
+    ...(p.managedId !== undefined ? { managedId: p.managedId } : {}),
+    ...(p.managedName !== undefined ? { managedName: p.managedName } : {})
   }
 }
 

@@ -45,7 +45,8 @@ function parseOptions (values: OptionValues, positionals: string[]): PsOptions {
     select: {
       filter: filter !== undefined && filter !== '' ? filter : undefined,
       sort: sortText !== undefined && isSortKey(sortText) ? { key: sortText } : DEFAULT_PS_SORT,
-      limit: limitText !== undefined ? parsePositiveInt(limitText, '--limit') : undefined
+      limit: limitText !== undefined ? parsePositiveInt(limitText, '--limit') : undefined,
+      ...(bool(values, 'managed') ? { managed: true } : {})
     },
     tree: bool(values, 'tree'),
     strict: bool(values, 'strict'),
@@ -128,13 +129,15 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
 }
 
 export const psCommand: CommandSpec = {
-  usage: `procmesh ps [TARGET] [--tree] [--sort ${SORT_KEYS.join('|')}] [--filter TEXT] [--limit N] [--strict] [--timeout 15s] [--home DIR] [--json]\n` +
+  usage: `procmesh ps [TARGET] [--tree] [--sort ${SORT_KEYS.join('|')}] [--filter TEXT] [--managed] [--limit N] [--strict] [--timeout 15s] [--home DIR] [--json]\n` +
     '  TARGET: a node name, peer id (or unique prefix), tag:KEY=VALUE, all, or self (default)\n' +
+    '  --managed: only processes started through procmesh (shown as @NAME, or @ID without a name)\n' +
     '  --strict: exit 1 when any target fails (default: only when all do)',
   options: {
     tree: { type: 'boolean' },
     sort: { type: 'string' },
     filter: { type: 'string' },
+    managed: { type: 'boolean' },
     limit: { type: 'string' },
     strict: { type: 'boolean' },
     timeout: { type: 'string' }

@@ -162,7 +162,7 @@ describe('procmesh ps', () => {
     assert.match(lines[0], /^PID +USER +CPU% +RSS +STATE +START +COMMAND$/)
     assert.equal(lines.length, 1 + PROCS_A.length)
     assert.ok(!r.out().includes('=='))
-    assert.match(r.out(), /\[m:job-1 by hostB\] sleep 1000/)
+    assert.match(r.out(), /@job-1 sleep 1000/)
     assert.equal(r.err(), '')
   })
 
@@ -188,6 +188,20 @@ describe('procmesh ps', () => {
     const doc = parseJson(r.out()) as Array<{ processes: Array<Record<string, unknown>> }>
     assert.deepEqual(Object.keys(doc[0].processes[0]), ['pid', 'ppid', 'user', 'name', 'cmd', 'state', 'cpuPercent', 'rss', 'startTime', 'managedId'])
     assert.equal(doc[0].processes[0].managedId, 'job-1')
+  })
+
+  it('--managed lists only managed processes, in the table and in --json (with managedName when named)', async () => {
+    const named = { ...ENTRY_A, processes: [...PROCS_A, proc(201, { name: 'python3', cmd: 'python3 -m http.server', managedId: 'job-2', managedName: 'api' })] }
+    node.handlers.set('ps', streamPs([named]))
+    const r = await cli(node, ['ps', '--managed'])
+    assert.equal(r.code, 0, r.err())
+    const lines = r.out().trimEnd().split('\n')
+    assert.equal(lines.length, 3, r.out())
+    assert.match(lines[1] + lines[2], /@job-1 sleep 1000/)
+    assert.match(lines[1] + lines[2], /@api python3 -m http\.server/)
+    const j = await cli(node, ['ps', '--managed', '--json'])
+    const doc = parseJson(j.out()) as Array<{ processes: Array<Record<string, unknown>> }>
+    assert.deepEqual(doc[0].processes.map(p => [p.managedId, p.managedName]), [['job-1', undefined], ['job-2', 'api']])
   })
 
   it('human and JSON output select the same rows', async () => {
@@ -314,7 +328,7 @@ describe('procmesh ps', () => {
     assert.match(lines[0], /ΣCPU%\s+ΣRSS/)
     assert.match(r.out(), /├─ nginx: master/)
     assert.match(r.out(), /│ └─ nginx: worker/)
-    assert.match(r.out(), /└─ \[m:job-1 by hostB\] sleep 1000/)
+    assert.match(r.out(), /└─ @job-1 sleep 1000/)
     const master = lines.find(l => l.includes('nginx: master')) ?? ''
     assert.match(master, / 31\.0 +60\.0M /) // 1 + 30 % CPU, 20 + 40 MiB
   })

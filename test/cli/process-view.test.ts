@@ -47,6 +47,12 @@ describe('selectProcesses', () => {
       assert.equal(s.total, ROWS.length)
     })
   }
+  it('--managed keeps only processes started through procmesh, after the filter', () => {
+    const rows = [...ROWS, proc(40, { managedId: 'm1', name: 'api' }), proc(41, { managedId: 'm2', name: 'nginx' })]
+    assert.deepEqual(selectProcesses(rows, { managed: true }).processes.map(p => p.pid), [40, 41])
+    assert.deepEqual(selectProcesses(rows, { managed: true, filter: 'nginx' }).processes.map(p => p.pid), [41])
+  })
+
   it('does not reorder its input', () => {
     selectProcesses(ROWS, { sort: { key: 'cpu' } })
     assert.deepEqual(ROWS.map(p => p.pid), [10, 11, 20, 30, 31])
@@ -56,8 +62,10 @@ describe('selectProcesses', () => {
 describe('managed processes', () => {
   const cases: Array<[Partial<ProcessInfo>, string, string]> = [
     [{}, '', '/usr/bin/p5 --flag'],
-    [{ managedId: 'm-abc' }, '[m:m-abc]', '[m:m-abc] /usr/bin/p5 --flag'],
-    [{ managedId: 'm-abc', startedBy: 'hostA' }, '[m:m-abc by hostA]', '[m:m-abc by hostA] /usr/bin/p5 --flag'],
+    [{ managedId: 'm-abc' }, '@m-abc', '@m-abc /usr/bin/p5 --flag'],
+    // who started it is in ls and ps --json, not in every row (it was ~75 characters)
+    [{ managedId: 'm-abc', startedBy: '12D3KooWQzj4mRkKs8gZzTy2bG2mJMbKZ5xN2qgKcTLdWhvVHeXG' }, '@m-abc', '@m-abc /usr/bin/p5 --flag'],
+    [{ managedId: 'm-abc', managedName: 'api', startedBy: 'hostA' }, '@api', '@api /usr/bin/p5 --flag'],
     [{ cmd: '' }, '', 'p5'] // no command line: the name
   ]
   for (const [extra, mark, label] of cases) {
@@ -86,7 +94,7 @@ describe('formatProcessTable', () => {
     assert.deepEqual(text.split('\n'), [
       'PID  USER   CPU%    RSS  STATE  START   COMMAND',
       ' 10  root    2.5  10.0M  S      09:05   nginx: master process',
-      ' 31  alice  99.5   2.0G  R      Mar 03  [m:job1] python3 train.py --epochs 10'
+      ' 31  alice  99.5   2.0G  R      Mar 03  @job1 python3 train.py --epochs 10'
     ])
   })
 
