@@ -2,7 +2,9 @@
  * Issue 5 in a real terminal against the multi-host harness: `procmesh top` runs in tmux inside
  * host-1 of three simulated hosts, attached to host-1's node, and drives the whole mesh: hosts
  * with their figures, another host's processes, the filter, mesh-wide search, stop and start on
- * host-2 (checked in host-2's own /proc), host-3 going offline, resizes, and a clean quit.
+ * host-2 (checked in host-2's own /proc), the managed view with its notices (issue 12), the
+ * sparkline ranges (issue 14), host-3 going offline, resizes down to 80x24 with help and quit
+ * still in the footer (issue 18), and a clean quit.
  *
  * The tests run in order and share one screen: each leaves the TUI as the next expects it.
  */
@@ -159,9 +161,41 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     await term.keys('/')
     await term.type(START_SLEEP)
     await term.keys('Enter')
-    await term.see(new RegExp(`\\b${pid} .*\\[m:${re(managedId)} by host-1\\] sleep ${START_SLEEP}`), 'the managed mark naming host-1', SCREEN_TIMEOUT_MS)
+    // a short marker in the row; the id and who started it in the details (Enter)
+    await term.see(new RegExp(`\\b${pid} .*[◆@] sleep ${START_SLEEP}`), 'the managed marker', SCREEN_TIMEOUT_MS)
+    await term.keys('Enter')
+    await term.see(new RegExp(`managed ${re(managedId)} started by host-1`), 'the details naming host-1', SCREEN_TIMEOUT_MS)
+    await term.keys('Enter')
     await term.escape()
     await term.see(/Processes: host-2 \(\d+\) /, 'the filter cleared')
+  })
+
+  it('M lists host-2\'s managed processes with state and restarts; a crash loop and an exit each show a notice', async (t) => {
+    if (unavailable(t, term)) return
+    await term.type('M')
+    const s = await term.see(new RegExp(`managed only[\\s\\S]*NAME +PID +STATE +RESTARTS[\\s\\S]*running +0 .*sleep ${START_SLEEP}`), 'the managed view of host-2', SCREEN_TIMEOUT_MS)
+    // the sleep stopped with k is listed too, as stopped, with no pid
+    assert.match(s, new RegExp(`- +(stopped|exited) +0 .*sleep ${STOP_SLEEP}`))
+    assert.doesNotMatch(s, /procmesh\.js node/, 'unmanaged processes are not listed')
+    // started on host-2 by its own user, while top on host-1 watches
+    await jsonIn<RunResult>(h2, ['run', 'self', '--name', 'crashy', '--restart', 'on-failure', '--max-restarts', '2', '--', 'sh', '-c', 'exit 7'])
+    await term.see(/host-2: crashy entered crash-loop after \d+ restarts \(exit code 7\)/, 'the crash-loop notice', MESH_TIMEOUT_MS)
+    await term.see(/crashy +- +crash-loop +\d+ +exit 7/, 'its row in the managed view', SCREEN_TIMEOUT_MS)
+    await jsonIn<RunResult>(h2, ['run', 'self', '--name', 'once', '--', 'sh', '-c', 'sleep 2; exit 3'])
+    await term.see(/host-2: once exited \(exit code 3\)/, 'the exit notice', MESH_TIMEOUT_MS)
+    await term.type('M')
+    await term.see(/Processes: host-2 \(\d+\) .*flat/, 'all processes again', SCREEN_TIMEOUT_MS)
+  })
+
+  it('w switches the hosts\' sparklines to 1h, 24h, 7d from the hosts\' history, and back', async (t) => {
+    if (unavailable(t, term)) return
+    await term.type('w')
+    await term.see(/LOAD[^\n]*CPU 1h/, 'the 1 h label', SCREEN_TIMEOUT_MS)
+    await term.type('w')
+    await term.see(/LOAD[^\n]*CPU 24h[\s\S]*CPU sparklines: the last 24h, from each host's recorded history/, 'the 24 h label and the note', SCREEN_TIMEOUT_MS)
+    await term.type('w')
+    await term.type('w')
+    await term.see(/LOAD[^\n]*CPU 8m/, 'live again', SCREEN_TIMEOUT_MS)
   })
 
   it('mesh-wide mode (a) finds a process started on host-3', async (t) => {
@@ -193,7 +227,14 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
   it('survives resizing, down to a too-small terminal and back', async (t) => {
     if (unavailable(t, term)) return
     await term.resize(80, 24)
-    await term.see(/host-2[\s\S]*Processes: host-2[\s\S]*COMMAND/, 'redrawn at 80x24')
+    // issue 18: at 80x24 help and quit stay in the footer, the hosts keep load and the sparkline
+    const small = await term.see(/host-2[\s\S]*Processes: host-2[\s\S]*COMMAND[\s\S]*\? help +q quit/, 'redrawn at 80x24 with ? help and q quit')
+    assert.match(small, /LOAD +CPU 8m/)
+    assert.ok(small.split('\n').every(l => Array.from(l).length <= 80))
+    await term.keys('F1')
+    await term.see(/Help: procmesh top/, 'F1 opens the help at 80x24')
+    await term.keys('F1')
+    await term.see(/\? help +q quit/, 'F1 closes it')
     await term.resize(30, 8)
     await term.see(/terminal too small/, 'the too-small notice')
     await term.resize(160, 45)
