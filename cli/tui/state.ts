@@ -433,7 +433,12 @@ export function reduce (s: State, a: Action): Step {
       if (marks.length > 0 && s.focus !== 'details') {
         return done({ ...s, modal: { kind: 'signal', target: marks[0], index: 0, tree: false, others: marks.slice(1) } })
       }
-      const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(currentTarget(s))
+      const row = s.focus === 'details' ? undefined : currentTarget(s)
+      // a managed record that is not running has no process to signal (its pid is the last one it had)
+      if (row?.managed !== undefined && row.managed.state !== 'running') {
+        return done(withStatus(s, `${row.proc.managedName ?? row.proc.managedId ?? row.proc.name} is not running (${row.managed.state}): nothing to stop; R restarts it`, 'error'))
+      }
+      const target = s.focus === 'details' && s.details !== undefined ? s.details.target : undefinedRef(row)
       if (target === undefined) return done(withStatus(s, noTargetReason(s), 'error'))
       return done({ ...s, modal: { kind: 'signal', target, index: 0, tree: false } })
     }

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  KEYMAP, activeContexts, duplicateKeys, footerItems, helpSections, keyLabel, resolveKey
+  KEEP, KEYMAP, activeContexts, duplicateKeys, footerItems, helpSections, keyLabel, resolveKey
 } from '../../../cli/tui/keymap.js'
 import { reduce, type Modal, type State } from '../../../cli/tui/state.js'
 import { dialogFor } from '../../../cli/tui/widgets/dialogs.js'
-import { footerText } from '../../../cli/tui/widgets/footer.js'
+import { footerFit, footerText } from '../../../cli/tui/widgets/footer.js'
 import { stripTags } from '../../../cli/tui/widgets/text.js'
 import { loadedState } from './fixtures.js'
 
@@ -103,6 +103,18 @@ describe('footer and help are generated from the keymap', () => {
     const text = stripTags(footerText(s, 200))
     assert.match(text, /k stop {2}x start/)
     assert.ok(stripTags(footerText(s, 30)).length <= 30, 'cut to the width')
+  })
+
+  it('at 80 columns the footer keeps ? help and q quit, dropping the least used keys instead', () => {
+    const text = stripTags(footerText(loadedState(), 80))
+    assert.ok(text.length <= 80, text)
+    assert.match(text, /k stop/)
+    assert.match(text, /\? help {2}q quit$/)
+    // a prompt keeps its way out at any width
+    const filter = reduce(loadedState(), { type: 'openFilter' }).state
+    assert.match(stripTags(footerText(filter, 20)), /Esc cancel/)
+    // ranks decide what goes, keymap order decides where the rest stand
+    assert.deepEqual(footerFit([{ text: 'a one', rank: 10 }, { text: 'b two', rank: 90 }, { text: '? help', rank: KEEP }], 14), ['b two', '? help'])
   })
 
   it('the help overlay holds every section', () => {

@@ -90,6 +90,19 @@ describe('managed-only view (M)', () => {
     assert.deepEqual(asked.effects, [])
     assert.deepEqual(run(asked.state, { type: 'confirm' }).effects, [{ kind: 'restart', peerId: SELF.peerId, hostName: 'alpha', managedId: 'm2', name: 'batch' }])
   })
+
+  it('k on a record that is not running says so instead of signalling its old pid', () => {
+    let s = run(managedState(), { type: 'toggleManaged' }).state
+    const i = selectRows(s).findIndex(r => r.proc.managedId === 'm2')
+    s = run(s, { type: 'jump', to: 'first' }, { type: 'move', delta: i }).state
+    const step = run(s, { type: 'askStop' })
+    assert.equal(step.state.modal, undefined)
+    assert.match(step.state.status?.text ?? '', /batch is not running \(restarting\): nothing to stop; R restarts it/)
+    // the running one is stopped as any process is
+    const j = selectRows(s).findIndex(r => r.proc.managedId === 'm1')
+    const other = run(s, { type: 'jump', to: 'first' }, { type: 'move', delta: j }, { type: 'askStop' }).state
+    assert.ok(other.modal?.kind === 'signal' && other.modal.target.pid === 30)
+  })
 })
 
 describe('managed notices', () => {
