@@ -81,7 +81,8 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
     { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => { const x = m(r); return x === undefined || x.state === 'running' ? `${r.marked === true ? '*' : ''}${r.row.proc.pid}` : '-' } },
     { header: 'STATE', width: 10, priority: 97, cell: r => m(r)?.state ?? 'running', style: r => MANAGED_STATE_STYLE[m(r)?.state ?? 'running'] },
     { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
-    { header: 'UP/EXIT', width: 8, priority: 80, cell: r => { const x = m(r); return x !== undefined ? managedUpCell(x, r.now) : formatDuration(r.now - r.row.proc.startTime) } },
+    // how it ended matters more than its figures when it is not running
+    { header: 'UP/EXIT', width: 8, priority: 92, cell: r => { const x = m(r); return x !== undefined ? managedUpCell(x, r.now) : formatDuration(r.now - r.row.proc.startTime) } },
     { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1) },
     { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) },
     { header: 'POLICY', width: 13, priority: 50, cell: r => { const x = m(r); return x !== undefined ? formatPolicy(x) : '?' } },

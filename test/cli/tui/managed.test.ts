@@ -70,6 +70,14 @@ describe('managed-only view (M)', () => {
     assert.ok(selectRows(back).some(r => r.proc.name === 'nginx'))
   })
 
+  it('at 80 columns keeps name, state, restarts and how it ended', () => {
+    const s = run(managedState(), { type: 'toggleManaged' }).state
+    const lines = procLines(s, selectRows(s), 78, 20, UNICODE_GLYPHS, true).map(stripTags)
+    assert.match(lines[0], /^NAME +PID STATE +RESTARTS UP\/EXIT +CPU% COMMAND/)
+    assert.match(lines.find(l => l.includes('batch')) ?? '', /batch +- restarting +2 exit 1 +\d+\.\d \/usr\/bin\/worker/)
+    for (const l of lines) assert.ok(l.length <= 78)
+  })
+
   it('before any ls answer, lists the managed processes ps shows', () => {
     const running = proc(30, 1, 'worker', { managedId: 'm1' })
     const s = run(loadedState(), { type: 'procs', entries: [psEntry(SELF, [...sampleProcesses(), running])] }, { type: 'toggleManaged' }).state
