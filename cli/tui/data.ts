@@ -76,7 +76,8 @@ export class MeshDataSource {
   private generation = 0
   private readonly timers = new Map<PollKind | 'reconnect', NodeJS.Timeout>()
   private readonly inFlight = new Set<PollKind>()
-  private psAgain = false
+  /** polls asked for while one was in flight (a new target, range or process): run again right after */
+  private readonly again = new Set<PollKind>()
   private historyUnsupported = false
   private range?: { range: TrailRange, ms: number }
   private procTarget?: ProcHistoryTarget
@@ -207,6 +208,7 @@ export class MeshDataSource {
     this.generation++
     for (const [kind, t] of this.timers) { clearTimeout(t); this.timers.delete(kind) }
     this.inFlight.clear()
+    this.again.clear()
     this.opts.dispatch({ type: 'connection', state: 'down', note: 'node restarting… reconnecting' })
     if (!this.stopped) {
       const delay = reconnectDelay(this.attempt++)
@@ -226,7 +228,7 @@ export class MeshDataSource {
     if (this.stopped || this.client === undefined) return
     if (this.inFlight.has(kind)) {
       // the answer in flight is for the old target: poll again right after it
-      if (kind === 'ps') this.psAgain = true
+      if (kind === 'ps' || kind === 'range' || kind === 'procHistory') this.again.add(kind)
       return
     }
     const old = this.timers.get(kind)
@@ -273,7 +275,7 @@ export class MeshDataSource {
     }).finally(() => {
       this.inFlight.delete(kind)
       if (gen !== this.generation) return
-      if (kind === 'ps' && this.psAgain) { this.psAgain = false; this.schedule('ps', 0); return }
+      if (this.again.delete(kind)) { this.schedule(kind, 0); return }
       const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' ? this.opts.intervalMs : kind === 'range' ? RANGE_POLL_MS : this.opts.historyMs
       if (kind === 'history' && this.historyUnsupported) return
       // a range or a process no longer shown is not asked again

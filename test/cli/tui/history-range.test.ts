@@ -102,4 +102,23 @@ describe('the data source asks the node', () => {
     assert.deepEqual(actions.find(a => a.type === 'rangeHistory'), { type: 'rangeHistory', range: '24h', entries: [{ peerId: SELF.peerId, points: [{ at: T0, cpu: 42 }] }] })
     assert.deepEqual(actions.find(a => a.type === 'procHistory'), { type: 'procHistory', peerId: SELF.peerId, pid: 21, startTime: 5, points: [{ at: T0, cpu: 7, rss: 1024 }] })
   })
+
+  it('a process chosen while the last one\'s answer is in flight is asked right after it, not a period later', async () => {
+    const node = new FakeNode()
+    node.handlers.set('peers', () => [SELF])
+    node.handlers.set('ps', () => [])
+    node.handlers.set('history', async params => {
+      await new Promise(resolve => setTimeout(resolve, 200))
+      const pid = (params as { pid?: number }).pid ?? 0
+      const history = { intervalMs: 2000, memTotal: 1, points: [], range: { from: 0, to: 1, bucketMs: 1, samples: 0, oldest: 0 }, process: { pid, startTime: 5, points: [] } }
+      return [{ peerId: SELF.peerId, name: 'alpha', history }]
+    })
+    const actions: Action[] = []
+    source = new MeshDataSource({ connect: node.connect, dispatch: a => { actions.push(a) }, intervalMs: 60_000, peersMs: 60_000, historyMs: 60_000, now: () => T0 })
+    source.start()
+    source.setProcHistory({ peerId: SELF.peerId, pid: 21, startTime: 5, ms: 3_600_000 })
+    await until(() => node.calls.some(c => (c.params as { pid?: number }).pid === 21), 3000, 'the first process asked')
+    source.setProcHistory({ peerId: SELF.peerId, pid: 22, startTime: 5, ms: 3_600_000 })
+    await until(() => actions.some(a => a.type === 'procHistory' && a.pid === 22), 3000, 'the second process asked within seconds')
+  })
 })
