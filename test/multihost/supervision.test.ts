@@ -140,6 +140,12 @@ describe('managed processes survive their node (simulated hosts)', { timeout: 30
   it('a duplicate name is refused with a clear error across the mesh', async (t) => {
     if (!requireHarness(t) || net === undefined) return
     const first = await jsonIn<RunResult>(a, ['run', b.name, '--name', 'dup', '--', 'sleep', '300'])
+    // ps across the mesh names it: @dup in the table, managedName in --json, and --managed lists only managed ones
+    const listed = await jsonIn<Array<{ processes: Array<{ pid: number, managedId?: string, managedName?: string }> }>>(a, ['ps', b.name, '--managed', '--json'])
+    assert.ok(listed[0].processes.every(p => p.managedId !== undefined))
+    assert.deepEqual(listed[0].processes.find(p => p.pid === first.pid), { ...listed[0].processes.find(p => p.pid === first.pid), managedId: first.managedId, managedName: 'dup' })
+    const table = await cliIn(a, ['ps', b.name, '--managed'])
+    assert.match(table.stdout, new RegExp(`\\b${first.pid} .*@dup sleep 300`))
     const second = await cliIn(a, ['run', b.name, '--name', 'dup', '--', 'sleep', '300'])
     assert.equal(second.code, 1)
     assert.match(second.stderr, new RegExp(`name dup is taken on this node by ${first.managedId} \\(running\\)`))
