@@ -4,23 +4,23 @@
  * node) the app must carry out. Destructive effects leave only through the
  * confirmation modal.
  */
-import type { ManagedProcess } from '../../protocols/managed.js'
-import { SIGNALS } from '../../protocols/messages.js'
+import { SORT_KEYS } from '../../protocols/processes.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { formatLastExit } from '../format.js'
-import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
-import { helpBlocks } from './keymap.js'
-import { helpLayout } from './layout.js'
 import {
-  SORT_LABELS, TRAIL_RANGES, TRAIL_RANGE_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostManaged, type HostProcs, type LogView, type Modal,
+  SORT_LABELS, TRAIL_RANGES, TRAIL_RANGE_LABELS, TRAIL_WINDOW_MS, markKey, type Action, type ConnectionState, type CpuPoint, type Details, type Effect, type HostManaged, type HostProcs, type LogView,
   type Pane, type ProcRef, type State, type Step
 } from './model.js'
-import { matches, type ProcRow } from './rows.js'
-import { SORT_KEYS, filterNeedle } from '../../protocols/processes.js'
+import { reduceModal } from './modals.js'
+import { managedNotices, withNotices, type Notice } from './notices.js'
+import type { ProcRow } from './rows.js'
 import { layoutOf, refOf, selectRows, selectedHostEntry, selectedRow } from './selectors.js'
+import { clamp, done, settle, withStatus } from './settle.js'
 
 export * from './model.js'
 export * from './selectors.js'
+export { exitWords, managedNotices, type Notice } from './notices.js'
+export { passesModal } from './modals.js'
+export { scrollFor, settle } from './settle.js'
 
 /** Log lines kept for the details pane: a screenful many times over, bounded. */
 export const MAX_LOG_LINES = 2000
@@ -63,63 +63,6 @@ export function initialState (opts: InitOptions): State {
     status: opts.status !== undefined ? { text: opts.status, level: 'info', at: opts.now } : undefined,
     quitting: false
   }
-}
-
-// ---- helpers ----
-
-function clamp (n: number, lo: number, hi: number): number {
-  return hi < lo ? lo : Math.max(lo, Math.min(hi, n))
-}
-
-/** Scroll offset that keeps the cursor visible, moving as little as possible. */
-export function scrollFor (cursor: number, scroll: number, visible: number, count: number): number {
-  if (count <= visible) return 0
-  let top = clamp(scroll, 0, count - visible)
-  if (cursor < top) top = cursor
-  if (cursor >= top + visible) top = cursor - visible + 1
-  return clamp(top, 0, count - visible)
-}
-
-function withStatus (s: State, text: string, level: 'info' | 'error' = 'info'): State {
-  return { ...s, status: { text, level, at: s.now } }
-}
-
-function done (state: State, effects: Effect[] = []): Step {
-  return { state, effects }
-}
-
-/** Bring cursors, selections and scroll offsets back in line with the hosts and rows. */
-export function settle (s: State): State {
-  const lay = layoutOf(s)
-  let hostCursor = s.hosts.findIndex(h => h.peerId === s.selectedHost)
-  let selectedHost = s.selectedHost
-  if (hostCursor < 0) {
-    hostCursor = clamp(s.hostCursor, 0, s.hosts.length - 1)
-    selectedHost = s.hosts[hostCursor]?.peerId ?? selectedHost
-  }
-  const hostScroll = scrollFor(hostCursor, s.hostScroll, lay.hostRows, s.hosts.length)
-  const next: State = { ...s, hostCursor, selectedHost, hostScroll }
-  const rows = selectRows(next)
-  const sel = s.procSel
-  let procCursor = sel !== undefined ? findRow(rows, sel.peerId, sel.pid, s.procCursor) : -1
-  if (procCursor < 0) procCursor = clamp(s.procCursor, 0, rows.length - 1)
-  const row = rows[procCursor]
-  next.procCursor = procCursor
-  next.procSel = row !== undefined ? { peerId: row.peerId, pid: row.proc.pid } : undefined
-  next.procScroll = scrollFor(procCursor, s.procScroll, lay.procRows, rows.length)
-  if (next.details?.logs !== undefined) {
-    const logs = next.details.logs
-    const maxScroll = Math.max(0, logs.lines.length - 1)
-    if (logs.scroll > maxScroll) next.details = { ...next.details, logs: { ...logs, scroll: maxScroll } }
-  }
-  return next
-}
-
-/** Index of a process in the rows; the old index first, since the row rarely moves. */
-function findRow (rows: readonly ProcRow[], peerId: string, pid: number, hint: number): number {
-  const at = rows[hint]
-  if (at !== undefined && at.proc.pid === pid && at.peerId === peerId) return hint
-  return rows.findIndex(r => r.proc.pid === pid && r.peerId === peerId)
 }
 
 function orderHosts (peers: readonly PeerEntry[]): PeerEntry[] {
@@ -189,22 +132,6 @@ function appendLog (logs: LogView, data: string): LogView {
   return { ...logs, lines: dropped > 0 ? lines.slice(dropped) : lines, partial, scroll: Math.min(scroll, MAX_LOG_LINES - 1) }
 }
 
-function dropLastWord (text: string): string {
-  return text.replace(/\s*\S+\s*$/, '')
-}
-
-function editDraft (draft: string, action: { type: 'inputChar', ch: string } | { type: 'inputErase', what: 'char' | 'word' | 'all' }): string {
-  if (action.type === 'inputChar') return draft + action.ch
-  if (action.what === 'all') return ''
-  if (action.what === 'word') return dropLastWord(draft)
-  return Array.from(draft).slice(0, -1).join('')
-}
-
-
-function describeTarget (t: ProcRef): string {
-  return `${t.name} (pid ${t.pid}) on ${t.hostName}`
-}
-
 /** What `k`, `l` and Enter act on: the details pane's process when it has the focus, else the cursor's. */
 function currentTarget (s: State): ProcRow | undefined {
   if (s.focus === 'hosts') return undefined
@@ -214,56 +141,6 @@ function currentTarget (s: State): ProcRow | undefined {
 /** Why there is no process to act on. */
 function noTargetReason (s: State): string {
   return s.focus === 'hosts' ? 'select a process first (Tab to the processes pane)' : 'no process selected: the list is empty'
-}
-
-// ---- managed-process notices ----
-
-export interface Notice { text: string, level: 'info' | 'error' }
-
-/** How a managed process ended, in words: `exit code 1`, `killed by SIGKILL`, `exit not seen (node down)`. */
-export function exitWords (m: ManagedProcess): string {
-  const e = m.lastExit
-  if (e === null) return 'ended'
-  if (e.signal !== null) return `killed by ${formatLastExit(m)}`
-  if (e.code !== null) return `exit code ${e.code}`
-  return e.whileDown ? 'ended while the node was down' : 'ended (exit status unknown)'
-}
-
-function managedLabel (m: ManagedProcess): string {
-  return m.name ?? m.managedId
-}
-
-/**
- * What changed for the user between two `ls` answers of one host (pure): a managed process
- * that exited (a newer lastExit) or entered a crash loop. Stops through procmesh are the
- * user's own doing and say nothing; the first answer of a host says nothing either.
- */
-export function managedNotices (hostName: string, before: readonly ManagedProcess[], after: readonly ManagedProcess[], now: number): Notice[] {
-  const old = new Map(before.map(m => [m.managedId, m]))
-  const out: Notice[] = []
-  for (const m of after) {
-    const was = old.get(m.managedId)
-    const who = `${hostName}: ${managedLabel(m)}`
-    if (m.state === 'crash-loop') {
-      if (was?.state !== 'crash-loop') out.push({ text: `${who} entered crash-loop after ${m.restarts} restarts (${exitWords(m)}): M lists managed processes, R restarts it`, level: 'error' })
-      continue
-    }
-    if (m.state === 'stopped' || m.lastExit === null) continue
-    if (was?.lastExit !== null && was !== undefined && was.lastExit.at >= m.lastExit.at) continue
-    const failed = m.lastExit.signal !== null || m.lastExit.code !== 0
-    const next = m.state === 'restarting'
-      ? `; restarting${m.nextRestartAt !== null ? ` in ${Math.max(0, Math.ceil((m.nextRestartAt - now) / 1000))}s` : ''}`
-      : m.state === 'running' ? `; restarted (restart ${m.restarts})` : ''
-    out.push({ text: `${who} exited (${exitWords(m)})${next}`, level: failed ? 'error' : 'info' })
-  }
-  return out
-}
-
-function withNotices (s: State, notices: readonly Notice[]): State {
-  if (notices.length === 0) return s
-  const first = notices.find(n => n.level === 'error') ?? notices[0]
-  const more = notices.length > 1 ? ` (+${notices.length - 1} more)` : ''
-  return withStatus(s, first.text + more, notices.some(n => n.level === 'error') ? 'error' : 'info')
 }
 
 // ---- the reducer ----
@@ -496,25 +373,6 @@ export function reduce (s: State, a: Action): Step {
   }
 }
 
-/**
- * The search modal's cursor: the first row at or after `start` (wrapping) whose name, command,
- * user or managed name holds `query`; the cursor stays and the prompt says so when none does.
- */
-function searchTo (s: State, query: string, start: number): State {
-  if (s.modal?.kind !== 'search') return s
-  const rows = selectRows(s)
-  const needle = filterNeedle(query)
-  if (needle === '' || rows.length === 0) return { ...s, modal: { ...s.modal, failed: false } }
-  for (let k = 0; k < rows.length; k++) {
-    const i = (((start + k) % rows.length) + rows.length) % rows.length
-    const p = rows[i].proc
-    if (matches(p, needle) || (p.managedName ?? '').toLowerCase().includes(needle)) {
-      return settle({ ...s, procCursor: i, procSel: { peerId: rows[i].peerId, pid: p.pid }, modal: { ...s.modal, failed: false } })
-    }
-  }
-  return { ...s, modal: { ...s.modal, failed: true } }
-}
-
 function undefinedRef (row: ProcRow | undefined): ProcRef | undefined {
   return row !== undefined ? refOf(row) : undefined
 }
@@ -562,101 +420,4 @@ function fold (s: State, open: boolean): State {
   if (parent === undefined) return s
   set.add(parent.proc.pid)
   return settle({ ...s, folded: { ...s.folded, [row.peerId]: set }, procSel: { peerId: parent.peerId, pid: parent.proc.pid } })
-}
-
-/** Actions while a modal is open; undefined lets the main reducer handle data actions. */
-function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
-  switch (m.kind) {
-    case 'help': {
-      if (a.type === 'toggleHelp' || a.type === 'cancel') return done({ ...s, modal: undefined })
-      const hl = helpLayout(s.size.cols, s.size.rows, helpBlocks())
-      const to = a.type === 'move' ? m.scroll + a.delta
-        : a.type === 'page' ? m.scroll + a.dir * Math.max(1, hl.visible - 1)
-          : a.type === 'jump' ? (a.to === 'first' ? 0 : hl.maxScroll) : undefined
-      if (to !== undefined) return done({ ...s, modal: { kind: 'help', scroll: clamp(to, 0, hl.maxScroll) } })
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'search': {
-      if (a.type === 'inputChar' || a.type === 'inputErase') {
-        const query = editDraft(m.query, a)
-        return done(searchTo({ ...s, modal: { ...m, query } }, query, m.fromCursor))
-      }
-      if (a.type === 'searchNext') return done(searchTo(s, m.query, s.procCursor + 1))
-      if (a.type === 'submit') return done({ ...s, modal: undefined })
-      if (a.type === 'cancel') {
-        const back = m.from !== undefined ? { procSel: m.from } : { procCursor: m.fromCursor }
-        return done(settle({ ...s, ...back, modal: undefined }))
-      }
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'filter': {
-      if (a.type === 'inputChar' || a.type === 'inputErase') return done(settle({ ...s, filter: editDraft(s.filter, a) }))
-      if (a.type === 'submit') return done({ ...s, modal: undefined })
-      if (a.type === 'cancel') return done(settle({ ...s, filter: m.previous, modal: undefined }))
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'signal': {
-      if (a.type === 'pick') return done({ ...s, modal: { ...m, index: clamp(m.index + a.delta, 0, SIGNALS.length - 1) } })
-      if (a.type === 'toggleSubtree') return done({ ...s, modal: { ...m, tree: !m.tree } })
-      if (a.type === 'pickIndex' && a.index >= 0 && a.index < SIGNALS.length) {
-        return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[a.index], tree: m.tree, others: m.others } })
-      }
-      if (a.type === 'submit') return done({ ...s, modal: { kind: 'confirm', target: m.target, signal: SIGNALS[m.index], tree: m.tree, others: m.others } })
-      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'confirm': {
-      if (a.type === 'confirm') {
-        const others = m.others ?? []
-        if (others.length > 0) {
-          // a marked selection: one stop each (the target checks pid + start time), marks cleared
-          const all = [m.target, ...others]
-          const hosts = new Set(all.map(t => t.peerId)).size
-          const effects: Effect[] = all.map(target => ({ kind: 'kill', target, signal: m.signal, tree: m.tree }))
-          return done(withStatus({ ...s, modal: undefined, marked: {} }, `sending SIG${m.signal} to ${all.length} processes on ${hosts} host${hosts === 1 ? '' : 's'}…`), effects)
-        }
-        const what = `SIG${m.signal} to ${describeTarget(m.target)}${m.tree ? ' and its children' : ''}`
-        return done(withStatus({ ...s, modal: undefined }, `sending ${what}…`), [{ kind: 'kill', target: m.target, signal: m.signal, tree: m.tree }])
-      }
-      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'stop cancelled'))
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'confirmRestart': {
-      if (a.type === 'confirm') {
-        return done(withStatus({ ...s, modal: undefined }, `${m.hostName}: restarting ${m.name} (${m.managedId})…`),
-          [{ kind: 'restart', peerId: m.peerId, hostName: m.hostName, managedId: m.managedId, name: m.name }])
-      }
-      if (a.type === 'cancel') return done(withStatus({ ...s, modal: undefined }, 'restart cancelled'))
-      return passesModal(a) ? undefined : done(s)
-    }
-    case 'start': {
-      if (a.type === 'inputChar' || a.type === 'inputErase') return done({ ...s, modal: { ...m, draft: editDraft(m.draft, a), error: undefined, warned: false } })
-      if (a.type === 'cancel') return done({ ...s, modal: undefined })
-      if (a.type === 'submit') {
-        let argv: string[]
-        try {
-          argv = splitArgv(m.draft)
-        } catch (err: unknown) {
-          if (!(err instanceof ArgvSyntaxError)) throw err
-          return done({ ...s, modal: { ...m, error: err.message } })
-        }
-        if (argv.length === 0) return done({ ...s, modal: { ...m, error: 'type a command, e.g. sleep 60' } })
-        const ops = shellLookalikes(m.draft)
-        if (ops.length > 0 && m.warned !== true) {
-          return done({ ...s, modal: { ...m, warned: true, error: `no shell runs here: ${ops.join(' ')} ${ops.length === 1 ? 'reaches' : 'reach'} the program as plain arguments. Enter again to run as is` } })
-        }
-        return done(withStatus({ ...s, modal: undefined }, `starting ${joinArgv(argv)} on ${m.hostName}…`), [{ kind: 'run', peerId: m.peerId, hostName: m.hostName, argv }])
-      }
-      return passesModal(a) ? undefined : done(s)
-    }
-  }
-}
-
-const DATA_ACTIONS: ReadonlySet<Action['type']> = new Set<Action['type']>([
-  'peers', 'procs', 'managed', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
-])
-
-/** Data keeps flowing under a modal, and quit (Ctrl-C) always works; other keys are swallowed. */
-export function passesModal (a: Action): boolean {
-  return DATA_ACTIONS.has(a.type) || a.type === 'quit'
 }
