@@ -101,7 +101,11 @@ describe('ProcessCollector on a fake procfs', () => {
       state: 'S',
       cpuPercent: 0,
       rss: 411 * 4096,
-      startTime: BTIME_MS + 343010
+      startTime: BTIME_MS + 343010,
+      threads: 1,
+      nice: 0,
+      priority: 20,
+      cpuTime: 0
     })
     assert.equal(get(first, 2).cmd, '[kthreadd]')
     assert.equal(get(first, 2).rss, 0)
@@ -122,7 +126,16 @@ describe('ProcessCollector on a fake procfs', () => {
       load: [0.08, 0.07, 0.03],
       memTotal: 24682416 * 1024,
       memUsed: (24682416 - 24223240) * 1024,
-      uptime: 344.36
+      uptime: 344.36,
+      // since boot, per core: "cpu0 1823 0 680 31753 5 0 10 3 0 0" is 7.3% busy
+      cores: [Math.round(100 * (1823 + 680 + 10 + 3) / (1823 + 680 + 31753 + 5 + 10 + 3)), Math.round(100 * (2017 + 770 + 20 + 5) / (2017 + 770 + 31379 + 75 + 20 + 5))],
+      memAvailable: 24223240 * 1024,
+      // Buffers + Cached + SReclaimable: free's buff/cache
+      memCached: (3540 + 150524 + 26368) * 1024,
+      swapTotal: 0,
+      swapUsed: 0,
+      // the fake tree has no self/mounts, diskstats, net/dev, file-nr or sockstat
+      disks: []
     })
     assert.ok(Math.abs(first.host.cpuPercent - (100 * (3841 + 1450 + 30 + 8)) / (3841 + 1450 + 63133 + 80 + 30 + 8)) < 1e-9)
 
