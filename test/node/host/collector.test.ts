@@ -275,3 +275,34 @@ describe('ProcessCollector on the real /proc', { skip: process.platform !== 'lin
     assert.equal(snapshot.host.cpus, os.cpus().length)
   })
 })
+
+describe('ProcessCollector host rates', () => {
+  it('disk and network bytes per second between two samples, none on the first', async () => {
+    const root = makeProcRoot()
+    try {
+      mkdirSync(join(root, 'net'))
+      mkdirSync(join(root, 'sys', 'fs'), { recursive: true })
+      const disk = (r: number, w: number): string => `   8       0 sda 1 0 ${r} 0 1 0 ${w} 0 0 0 0\n   8       1 sda1 1 0 ${r} 0 1 0 ${w} 0 0 0 0\n`
+      const net = (rx: number, tx: number): string => `h1\nh2\n    lo: 999 1 0 0 0 0 0 0 999 1 0 0 0 0 0 0\n  eth0: ${rx} 1 0 0 0 0 0 0 ${tx} 1 0 0 0 0 0 0\n`
+      writeFileSync(join(root, 'diskstats'), disk(1000, 2000))
+      writeFileSync(join(root, 'net', 'dev'), net(10_000, 20_000))
+      writeFileSync(join(root, 'sys', 'fs', 'file-nr'), '512\t0\t100000\n')
+      writeFileSync(join(root, 'net', 'sockstat'), 'sockets: used 42\n')
+      // no /sys/block in this fake tree's sysRoot: partitions are told by their names
+      let clock = 0
+      const collector = new ProcessCollector({ procRoot: root, sysRoot: join(root, 'no-sys'), platform: 'linux', passwdPath: PASSWD, now: () => clock })
+      const first = await collector.sample()
+      assert.equal(first.host.io, undefined, 'no rate without a previous sample')
+      assert.equal(first.host.openFiles, 512)
+      assert.equal(first.host.sockets, 42)
+      clock += 2000
+      writeFileSync(join(root, 'diskstats'), disk(1000 + 4000, 2000 + 8000))
+      writeFileSync(join(root, 'net', 'dev'), net(10_000 + 6000, 20_000 + 2000))
+      const second = await collector.sample()
+      // sda only (sda1 is inside it): 4,000 sectors of 512 bytes in 2 s; loopback left out
+      assert.deepEqual(second.host.io, { diskRead: 4000 * 512 / 2, diskWrite: 8000 * 512 / 2, netRx: 3000, netTx: 1000 })
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
