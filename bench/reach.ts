@@ -158,7 +158,8 @@ function table (r: ReachBenchResult): string {
       `run all -- true on ${r.fanOut.hosts} hosts, time to the last answer:`,
       `  procmesh control API  ${fmt(r.fanOut.api)}`,
       `  procmesh CLI          ${fmt(r.fanOut.cli)}`,
-      `  serf query            ${fmt(r.fanOut.serf)}`
+      `  serf query            ${fmt(r.fanOut.serf)}`,
+      `  failed runs (not every host answered): api ${r.fanOut.failures.api}, cli ${r.fanOut.failures.cli}, serf ${r.fanOut.failures.serf}`
     )
   }
   return lines.join('\n')

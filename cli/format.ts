@@ -1,5 +1,6 @@
 /** Pure formatting helpers for human output. */
 import type { ManagedProcess } from '../protocols/managed.js'
+import type { HostAlert } from '../protocols/types.js'
 import { safeText } from '../protocols/text.js'
 
 /**
@@ -103,3 +104,23 @@ export function formatLastExit (m: ManagedProcess): string {
 export function formatPolicy (m: ManagedProcess): string {
   return m.policy.restart === 'no' ? 'no' : `${m.policy.restart}/${m.policy.maxRestarts}`
 }
+
+/** htop's TIME+: `M:SS.hh` under an hour, `HhMM:SS` beyond (CPU seconds). */
+export function formatCpuTime (seconds: number): string {
+  const whole = Math.floor(seconds)
+  const h = Math.floor(whole / 3600)
+  const m = Math.floor((whole % 3600) / 60)
+  const ss = String(whole % 60).padStart(2, '0')
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}:${ss}`
+  return `${m}:${ss}.${String(Math.floor((seconds - whole) * 100)).padStart(2, '0')}`
+}
+
+/** A host's alerts at warning or above, e.g. `disk / 93% CRITICAL, mem 72% WARNING` (careful ones are for --json and the TUI). */
+export function formatHostAlerts (alerts: readonly HostAlert[] | undefined): string {
+  return (alerts ?? []).filter(a => a.level !== 'careful').map(a => {
+    const what = a.metric === 'disk' ? `disk ${safe(a.mount ?? '')}` : a.metric
+    const value = a.metric === 'load' ? `${a.value.toFixed(1)}/core` : `${Math.round(a.value)}%`
+    return `${what} ${value} ${a.level.toUpperCase()}`
+  }).join(', ')
+}
+

@@ -75,6 +75,14 @@ export function joinNegativeValues (args: string[], options: OptionsConfig): str
 /** Run a command line and return its exit code (does not exit). */
 export async function runCommand (argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const [name, ...args] = argv
+  // `procmesh help ps` is `procmesh ps --help`
+  if (name === 'help' && args.length > 0) {
+    if (COMMANDS[args[0]] === undefined) {
+      io.err(`procmesh help: unknown command ${JSON.stringify(args[0])}\n\n${mainUsage()}`)
+      return 2
+    }
+    return await runCommand([args[0], '--help'], io)
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.err : io.out)(mainUsage())
     return name === undefined ? 2 : 0

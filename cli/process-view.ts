@@ -4,7 +4,7 @@
  */
 import type { PsEntry } from '../protocols/control.js'
 import type { ProcessInfo } from '../protocols/types.js'
-import { formatBytes, formatStart, table, type Align } from './format.js'
+import { formatBytes, formatCpuTime, formatStart, table, type Align } from './format.js'
 import { compareProcesses, filterProcesses, type SortSpec, type TreeRow } from '../protocols/processes.js'
 
 export interface SelectOptions {
@@ -78,17 +78,32 @@ function cpuCell (n: number): string {
   return n.toFixed(1)
 }
 
-export const PROCESS_HEADERS = ['PID', 'USER', 'CPU%', 'RSS', 'STATE', 'START', 'COMMAND']
-const PROCESS_ALIGN: Align[] = ['right', 'left', 'right', 'right', 'left', 'left', 'left']
+export const PROCESS_HEADERS = ['PID', 'USER', 'NI', 'THR', 'CPU%', 'RSS', 'TIME+', 'STATE', 'START', 'ALERT', 'COMMAND']
+const PROCESS_ALIGN: Align[] = ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left', 'left', 'left']
 
-/** The cells of one table row, in PROCESS_HEADERS order. */
-export function processCells (p: ProcessInfo, now: number): string[] {
-  return [String(p.pid), p.user, cpuCell(p.cpuPercent), formatBytes(p.rss), p.state, formatStart(p.startTime, now), commandLabel(p)]
+/** `careful`, `WARNING`, `CRITICAL`: the answering host's own limits (protocols/thresholds.ts). */
+function alertCell (p: ProcessInfo): string {
+  return p.alert === undefined ? '' : p.alert === 'careful' ? p.alert : p.alert.toUpperCase()
 }
+
+/** The cells of one table row, in PROCESS_HEADERS order (a figure an older node does not send shows `-`). */
+export function processCells (p: ProcessInfo, now: number): string[] {
+  return [
+    String(p.pid), p.user, p.nice !== undefined ? String(p.nice) : '-', p.threads !== undefined ? String(p.threads) : '-',
+    cpuCell(p.cpuPercent), formatBytes(p.rss), p.cpuTime !== undefined ? formatCpuTime(p.cpuTime) : '-',
+    p.state, formatStart(p.startTime, now), alertCell(p), commandLabel(p)
+  ]
+}
+
+/** Columns shown only when some row has a value: older nodes send no NI/THR/TIME+, and most hosts no ALERT. */
+const OPTIONAL_COLUMNS = new Set(['NI', 'THR', 'TIME+', 'ALERT'])
 
 /** The human table of `procmesh ps`. COMMAND is last, so cutting lines to the width cuts only it. */
 export function formatProcessTable (processes: readonly ProcessInfo[], options: FormatOptions): string {
-  return fitLines(table(PROCESS_HEADERS, processes.map(p => processCells(p, options.now)), PROCESS_ALIGN), options.width)
+  const rows = processes.map(p => processCells(p, options.now))
+  const keep = PROCESS_HEADERS.map((h, i) => !OPTIONAL_COLUMNS.has(h) || rows.some(r => r[i] !== '' && r[i] !== '-'))
+  const pick = <T>(list: readonly T[]): T[] => list.filter((_, i) => keep[i])
+  return fitLines(table(pick(PROCESS_HEADERS), rows.map(pick), pick(PROCESS_ALIGN)), options.width)
 }
 
 export const TREE_HEADERS = ['PID', 'USER', 'CPU%', 'RSS', 'ΣCPU%', 'ΣRSS', 'STATE', 'START', 'COMMAND']
@@ -147,7 +162,13 @@ export function processJson (p: ProcessInfo): Record<string, unknown> {
     rss: p.rss,
     startTime: p.startTime,
     ...(p.managedId !== undefined ? { managedId: p.managedId } : {}),
-    ...(p.managedName !== undefined ? { managedName: p.managedName } : {})
+    ...(p.managedName !== undefined ? { managedName: p.managedName } : {}),
+    // additions beyond the contract's first fields, when the host sends them
+    ...(p.threads !== undefined ? { threads: p.threads } : {}),
+    ...(p.nice !== undefined ? { nice: p.nice } : {}),
+    ...(p.priority !== undefined ? { priority: p.priority } : {}),
+    ...(p.cpuTime !== undefined ? { cpuTime: p.cpuTime } : {}),
+    ...(p.alert !== undefined ? { alert: p.alert } : {})
   }
 }
 

@@ -38,6 +38,7 @@ import { NodeSecurity } from './security/security.js'
 import { Supervisor, type SupervisorEvent } from './host/supervisor.js'
 import { createProcReaders, stopProcess } from './host/process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
+import type { Thresholds } from '../protocols/thresholds.js'
 
 export interface NodeConfig {
   home: string
@@ -56,6 +57,8 @@ export interface NodeConfig {
   historyMaxBytes: number
   /** start policy file (--policy); default: policy.json in the home when it exists */
   policyFile?: string
+  /** the limits this host marks itself and its processes with (--alert; default Glances') */
+  thresholds?: Thresholds
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
@@ -81,7 +84,7 @@ export class ProcmeshNode {
   private viewState?: MeshView
   private readonly parts: NodePart[] = []
   private started: NodePart[] = []
-  private readonly sampler = new SharedSampler(new ProcessCollector())
+  private readonly sampler: SharedSampler
   private live?: LiveFigures
   private gossipStats?: AnnouncerStats
   private securityLayer?: NodeSecurity
@@ -103,6 +106,7 @@ export class ProcmeshNode {
     this.config = Object.freeze({ ...config, tags: Object.freeze({ ...config.tags }) })
     this.paths = homePaths(config.home)
     this.log = log
+    this.sampler = new SharedSampler(new ProcessCollector({ thresholds: config.thresholds }))
   }
 
   get libp2p (): ProcmeshLibp2p {

@@ -155,8 +155,14 @@ export function hostChanged (a: HostInfo, b: HostInfo): boolean {
   if (a.hostname !== b.hostname || a.cpus !== b.cpus || a.memTotal !== b.memTotal || a.platform !== b.platform || a.arch !== b.arch) return true
   if (Math.abs(a.cpuPercent - b.cpuPercent) >= CHANGE_CPU_POINTS) return true
   if (b.memTotal > 0 && Math.abs(a.memUsed - b.memUsed) >= CHANGE_MEM_FRACTION * b.memTotal) return true
+  // a figure crossing one of the host's own limits is news at once, whatever its size
+  if (alertKey(a) !== alertKey(b)) return true
   const dl = Math.abs(a.load[0] - b.load[0])
   return dl >= CHANGE_LOAD_MIN && dl >= CHANGE_LOAD_RATIO * Math.max(a.load[0], b.load[0])
+}
+
+function alertKey (h: HostInfo): string {
+  return (h.alerts ?? []).map(x => `${x.metric}:${x.mount ?? ''}:${x.level}`).join(' ')
 }
 
 /**

@@ -14,6 +14,7 @@ import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
 import { MAX_SUMMARY_BYTES } from './limits.js'
 import { validateSummary } from './summary.js'
+import { ALERT_LEVELS } from './thresholds.js'
 import type { ProcessInfo, Summary } from './types.js'
 import {
   expectArray, expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString, isOneOf, optional
@@ -21,6 +22,8 @@ import {
 import { expectType, type ProtocolDescriptor } from './wire.js'
 
 // ---- limits of the messages ----
+/** Linux's default threads-max is in the millions; no process has more than this */
+const MAX_PROCESS_THREADS = 4_194_304
 /** argv entries: generous for real commands, small enough to refuse abuse by count */
 export const MAX_ARGS = 1024
 /** one argument: longer ones are refused with the index of the argument */
@@ -88,6 +91,12 @@ export function validateProcess (value: unknown, path: string): ProcessInfo {
     rss: expectNumber(p.rss, `${path}.rss`, { min: 0 }),
     startTime: expectNumber(p.startTime, `${path}.startTime`, { min: 0 })
   }
+  if (p.threads !== undefined) info.threads = expectInt(p.threads, `${path}.threads`, { min: 0, max: MAX_PROCESS_THREADS })
+  if (p.nice !== undefined) info.nice = expectInt(p.nice, `${path}.nice`, { min: -20, max: 19 })
+  // real-time tasks: -2 .. -100 (top shows -100 as "rt")
+  if (p.priority !== undefined) info.priority = expectInt(p.priority, `${path}.priority`, { min: -100, max: 139 })
+  if (p.cpuTime !== undefined) info.cpuTime = expectNumber(p.cpuTime, `${path}.cpuTime`, { min: 0 })
+  if (p.alert !== undefined) info.alert = expectOneOf(p.alert, `${path}.alert`, ALERT_LEVELS)
   if (p.managedId !== undefined) info.managedId = expectString(p.managedId, `${path}.managedId`, { pattern: MANAGED_ID_PATTERN })
   if (p.startedBy !== undefined) info.startedBy = expectString(p.startedBy, `${path}.startedBy`, { maxBytes: 256 })
   if (p.managedName !== undefined) info.managedName = validateManagedName(p.managedName, `${path}.managedName`)

@@ -17,6 +17,16 @@ export interface ProcessInfo {
   rss: number
   /** ms since the epoch */
   startTime: number
+  /** kernel threads of the process (absent where the platform does not say) */
+  threads?: number
+  /** -20 (most favoured) .. 19 */
+  nice?: number
+  /** top's PR: 20 + nice for normal tasks, negative for real-time ones */
+  priority?: number
+  /** CPU time used since the process started, user + system, seconds (htop's TIME+) */
+  cpuTime?: number
+  /** over the answering host's process limits (see protocols/thresholds.ts) */
+  alert?: AlertLevel
   /** set for processes started through the mesh */
   managedId?: string
   /** peer id (and name, where known) that started a managed process */
@@ -34,9 +44,53 @@ export interface HostInfo {
   cpuPercent: number
   load: [number, number, number]
   memTotal: number
+  /** memTotal - MemAvailable (see node/host/proc-parse.ts parseMeminfo for how this differs from `free`) */
   memUsed: number
   /** seconds since boot */
   uptime: number
+  // Optional figures: Linux hosts report them; other platforms and older nodes may not.
+  /** CPU% of each core, 0..100, rounded */
+  cores?: number[]
+  /** MemAvailable, bytes */
+  memAvailable?: number
+  /** Buffers + Cached + SReclaimable (`free`'s buff/cache), bytes */
+  memCached?: number
+  swapTotal?: number
+  swapUsed?: number
+  /** data filesystems, as df lists them */
+  disks?: DiskUsage[]
+  /** bytes per second over the last interval: whole disks, and every interface but loopback */
+  io?: HostIo
+  /** file handles open on the host (/proc/sys/fs/file-nr) */
+  openFiles?: number
+  /** sockets in use (/proc/net/sockstat) */
+  sockets?: number
+  /** figures over this host's limits (see protocols/thresholds.ts) */
+  alerts?: HostAlert[]
+}
+
+export interface DiskUsage {
+  mount: string
+  fstype: string
+  /** bytes */
+  total: number
+  used: number
+  /** free to unprivileged users: df's Avail */
+  avail: number
+}
+
+export interface HostIo { diskRead: number, diskWrite: number, netRx: number, netTx: number }
+
+/** Glances' three levels of attention. */
+export type AlertLevel = 'careful' | 'warning' | 'critical'
+
+export interface HostAlert {
+  /** cpu, mem, swap and disk in percent; load per core */
+  metric: 'cpu' | 'mem' | 'swap' | 'load' | 'disk'
+  /** the mount point, for disk */
+  mount?: string
+  level: AlertLevel
+  value: number
 }
 
 export interface Snapshot {

@@ -35,7 +35,10 @@ export interface PmNode {
 
 /** Run the procmesh CLI inside a host (start to exit is what a user waits for). */
 export async function cliIn (node: PmNode, flavor: Flavor, args: string[], timeoutMs = 30_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const cmd = procmeshCommand(flavor, [...args, '--home', node.home])
+  // --home must come before a `--` (after it everything is the command's argv)
+  const dashes = args.indexOf('--')
+  const withHome = dashes < 0 ? [...args, '--home', node.home] : [...args.slice(0, dashes), '--home', node.home, ...args.slice(dashes)]
+  const cmd = procmeshCommand(flavor, withHome)
   return await node.host.exec(cmd.argv, { env: cmd.env, timeoutMs })
 }
 

@@ -4,6 +4,7 @@ import { expectNodeName, expectPlainText } from '../../protocols/text.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
+import { parseThresholds, type Thresholds } from '../../protocols/thresholds.js'
 
 /** The node's flags that `procmesh service install` also takes and writes into the unit's ExecStart. */
 export const NODE_UNIT_OPTIONS = {
@@ -15,7 +16,8 @@ export const NODE_UNIT_OPTIONS = {
   'no-mdns': { type: 'boolean' },
   readonly: { type: 'boolean' },
   history: { type: 'string' },
-  'history-size': { type: 'string' }
+  'history-size': { type: 'string' },
+  alert: { type: 'string', multiple: true }
 } as const satisfies OptionsConfig
 
 /** below these the durable history cannot hold one segment */
@@ -37,7 +39,7 @@ export function parseHistorySize (text: string): number {
 }
 
 export const nodeCommand: CommandSpec = {
-  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
+  usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--alert METRIC=C,W,X]... [--log-level info] [--home DIR]',
   options: {
     ...NODE_UNIT_OPTIONS,
     policy: { type: 'string' },
@@ -73,6 +75,8 @@ export const nodeCommand: CommandSpec = {
     const historyRetentionMs = historyText !== undefined ? parseHistoryRetention(historyText) : defaults.historyRetentionMs
     const sizeText = str(values, 'history-size')
     const historyMaxBytes = sizeText !== undefined ? parseHistorySize(sizeText) : defaults.historyMaxBytes
+    let thresholds: Thresholds
+    try { thresholds = parseThresholds(strs(values, 'alert')) } catch (err: unknown) { throw new UsageError(err instanceof Error ? err.message : String(err)) }
     const config: NodeConfig = {
       ...defaults,
       name,
@@ -86,6 +90,7 @@ export const nodeCommand: CommandSpec = {
       spawnEnv: { PATH: ctx.env.PATH ?? defaults.spawnEnv.PATH },
       historyRetentionMs,
       historyMaxBytes,
+      thresholds,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })

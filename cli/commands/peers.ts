@@ -1,7 +1,7 @@
 import type { PeerEntry } from '../../protocols/types.js'
 import type { CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
-import { formatAgo, formatBytes, formatPercent, formatTags, safe, table } from '../format.js'
+import { formatAgo, formatBytes, formatHostAlerts, formatPercent, formatTags, safe, table } from '../format.js'
 
 /** The CLI contract's fields of a peers entry, in its order. */
 export function peerJson (p: PeerEntry): Record<string, unknown> {
@@ -35,21 +35,32 @@ export function peersTable (peers: PeerEntry[], now: number): string {
 
 function peersRows (peers: PeerEntry[], now: number): string {
   return table(
-    ['NAME', 'STATUS', 'REACH', 'CPU', 'MEM', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS'],
+    ['NAME', 'STATUS', 'REACH', 'CPU', 'MEM', 'SWAP', 'DISK', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS', 'ALERTS'],
     peers.map(p => [
       p.self ? `${p.name} *` : p.name,
       p.status,
       p.self ? '-' : p.reach ?? '?',
       formatPercent(p.host.cpuPercent),
       `${formatBytes(p.host.memUsed)}/${formatBytes(p.host.memTotal)}`,
+      p.host.swapTotal === undefined ? '-' : p.host.swapTotal === 0 ? 'none' : `${formatBytes(p.host.swapUsed ?? 0)}/${formatBytes(p.host.swapTotal)}`,
+      fullestDisk(p),
       String(p.procCount),
       p.host.load.map(l => l.toFixed(2)).join(' '),
       p.self ? 'now' : formatAgo(p.lastSeen, now),
       p.peerId,
-      formatTags(p.tags)
+      formatTags(p.tags),
+      formatHostAlerts(p.host.alerts)
     ]),
-    ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left', 'left', 'left']
+    ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left', 'left', 'left', 'left']
   )
+}
+
+/** The fullest data filesystem as df reads it (`93% /var`), `-` when the host reports none. */
+function fullestDisk (p: PeerEntry): string {
+  const used = (p.host.disks ?? []).map(d => ({ mount: d.mount, pct: d.used + d.avail > 0 ? (d.used / (d.used + d.avail)) * 100 : 0 }))
+  if (used.length === 0) return '-'
+  const top = used.reduce((a, b) => b.pct > a.pct ? b : a)
+  return `${Math.ceil(top.pct)}% ${safe(top.mount)}`
 }
 
 export const peersCommand: CommandSpec = {

@@ -18,6 +18,7 @@ import { bool, str, strs, type CommandSpec, type OptionValues } from '../command
 import type { CliContext } from '../context.js'
 import { nodeRunning } from '../control-client.js'
 import { NODE_UNIT_OPTIONS, parseHistoryRetention, parseHistorySize } from './node.js'
+import { parseThresholds } from '../../protocols/thresholds.js'
 
 /** systemctl gets this long per call (enable --now waits for the start job). */
 const SYSTEMCTL_TIMEOUT_MS = 60_000
@@ -93,7 +94,9 @@ async function nodeFlags (ctx: CliContext, values: OptionValues): Promise<NodeFl
   if (history !== undefined) parseHistoryRetention(history)
   const historySize = str(values, 'history-size')
   if (historySize !== undefined) parseHistorySize(historySize)
-  return { home: ctx.home, name, tags, listen, bootstrap, interval, history, historySize, mdns: !bool(values, 'no-mdns'), readonly: bool(values, 'readonly') }
+  const alerts = strs(values, 'alert')
+  try { parseThresholds(alerts) } catch (err: unknown) { throw new UsageError(err instanceof Error ? err.message : String(err)) }
+  return { home: ctx.home, name, tags, listen, bootstrap, interval, history, historySize, alerts, mdns: !bool(values, 'no-mdns'), readonly: bool(values, 'readonly') }
 }
 
 interface Systemd { running: boolean, pid1: string }
@@ -235,7 +238,7 @@ async function status (ctx: CliContext, scope: ServiceScope, path: string, root:
 
 export const serviceCommand: CommandSpec = {
   usage: 'procmesh service install|uninstall|status [--user|--system] [--home DIR] [--root DIR] [--json]\n' +
-    '       procmesh service install ... [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--history 7d] [--history-size 256MiB] [--no-mdns] [--readonly] [--dry-run]\n' +
+    '       procmesh service install ... [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--history 7d] [--history-size 256MiB] [--alert METRIC=C,W,X]... [--no-mdns] [--readonly] [--dry-run]\n' +
     '  a systemd unit running `procmesh node --home DIR` at boot, restarting it on failure.\n' +
     '  --system (default for root): /etc/systemd/system; --user: ~/.config/systemd/user.\n' +
     '  --dry-run prints the unit; --root DIR writes into an image root and starts nothing.\n' +

@@ -70,10 +70,10 @@ export class HostServices {
         ...(m.name !== undefined && m.name !== null ? { managedName: m.name } : {})
       })
     }
-    if (req.top === undefined) return { collectedAt: snap.collectedAt, processes }
+    if (req.top === undefined) return { collectedAt: snap.collectedAt, processes: this.sampler.exactRss(processes) }
     // the busiest first, in exactly the order every view sorts by that key
     const top = processes.sort(compareProcesses(req.top.by)).slice(0, req.top.n)
-    return { collectedAt: snap.collectedAt, processes: top, total: processes.length }
+    return { collectedAt: snap.collectedAt, processes: this.sampler.exactRss(top), total: processes.length }
   }
 
   /** The managed records with the CPU and RSS of their running processes from the latest sample. */

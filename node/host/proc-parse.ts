@@ -35,12 +35,21 @@ export interface PidStat {
    * dozen pages per CPU (seen: 4232 vs 4400 KiB for an idle bash on a 2-CPU 6.18 kernel).
    */
   rssPages: number
+  /** field 18: the kernel's priority as top's PR shows it (20 + nice for normal tasks; negative for real-time) */
+  priority: number
+  /** field 19: -20 (most favoured) .. 19 */
+  nice: number
+  /** field 20 */
+  threads: number
 }
 
 /** Fields of /proc/[pid]/stat counted after the `)` that closes comm: field 3 is index 0. */
 const STAT_INDEX_PPID = 4 - 3
 const STAT_INDEX_UTIME = 14 - 3
 const STAT_INDEX_STIME = 15 - 3
+const STAT_INDEX_PRIORITY = 18 - 3
+const STAT_INDEX_NICE = 19 - 3
+const STAT_INDEX_THREADS = 20 - 3
 const STAT_INDEX_STARTTIME = 22 - 3
 const STAT_INDEX_RSS = 24 - 3
 
@@ -75,6 +84,9 @@ export function parseProcStat (text: string): PidStat {
   let stime = -1
   let startTicks = -1
   let rssPages = -1
+  let priority = 0
+  let nice = 0
+  let threads = 1
   for (let index = 1; index <= STAT_INDEX_RSS; index++) {
     if (text.charCodeAt(pos) !== CHAR_SPACE) {
       throw new ProcParseError(`stat: field ${index + 3} missing in ${preview(text)}`)
@@ -87,6 +99,7 @@ export function parseProcStat (text: string): PidStat {
       end++
     }
     if (index === STAT_INDEX_PPID || index === STAT_INDEX_UTIME || index === STAT_INDEX_STIME ||
+        (index >= STAT_INDEX_PRIORITY && index <= STAT_INDEX_THREADS) ||
         index === STAT_INDEX_STARTTIME || index === STAT_INDEX_RSS) {
       const value = parseDecimal(text, start, end)
       if (value === undefined) {
@@ -96,11 +109,14 @@ export function parseProcStat (text: string): PidStat {
       else if (index === STAT_INDEX_UTIME) utime = value
       else if (index === STAT_INDEX_STIME) stime = value
       else if (index === STAT_INDEX_STARTTIME) startTicks = value
+      else if (index === STAT_INDEX_PRIORITY) priority = value
+      else if (index === STAT_INDEX_NICE) nice = value
+      else if (index === STAT_INDEX_THREADS) threads = value
       else rssPages = value
     }
     pos = end
   }
-  return { pid, comm, state, ppid, cpuTicks: utime + stime, startTicks, rssPages: Math.max(0, rssPages) }
+  return { pid, comm, state, ppid, cpuTicks: utime + stime, startTicks, rssPages: Math.max(0, rssPages), priority, nice, threads }
 }
 
 /** A signed decimal integer filling text[start, end) exactly, or undefined. */
@@ -197,6 +213,8 @@ export interface SystemStat {
   cpu: CpuTimes
   /** number of cpuN lines: the online CPUs */
   cpus: number
+  /** the cpuN lines, in the kernel's order (per-core CPU%, as htop's meters) */
+  cores: CpuTimes[]
   /** boot time, seconds since the epoch */
   btime: number
 }
@@ -204,14 +222,15 @@ export interface SystemStat {
 /** Parse /proc/stat. Throws ProcParseError when the cpu line or btime is missing. */
 export function parseSystemStat (text: string): SystemStat {
   let cpu: CpuTimes | undefined
-  let cpus = 0
+  const cores: CpuTimes[] = []
   let btime: number | undefined
   for (const line of text.split('\n')) {
     if (line.startsWith('cpu ')) {
       cpu = parseCpuLine(line)
     } else if (line.startsWith('cpu')) {
       const c = line.charCodeAt(3)
-      if (c >= CHAR_0 && c <= CHAR_9) cpus++
+      // a core line the kernel garbled still counts as a CPU; its own figure reads 0
+      if (c >= CHAR_0 && c <= CHAR_9) cores.push(tryCpuLine(line.slice(line.indexOf(' '))) ?? { total: 0, idle: 0 })
     } else if (line.startsWith('btime ')) {
       const value = Number(line.slice(6).trim())
       if (Number.isSafeInteger(value) && value > 0) btime = value
@@ -219,12 +238,20 @@ export function parseSystemStat (text: string): SystemStat {
   }
   if (cpu === undefined) throw new ProcParseError('stat: no aggregate "cpu" line')
   if (btime === undefined) throw new ProcParseError('stat: no valid btime line')
-  return { cpu, cpus, btime }
+  return { cpu, cpus: cores.length, cores, btime }
 }
 
+function tryCpuLine (line: string): CpuTimes | undefined {
+  try {
+    return parseCpuLine(line)
+  } catch {
+    return undefined
+  }
+}
+
+/** `cpu  user nice system idle iowait irq softirq steal guest guest_nice`, or the same after `cpuN`. */
 function parseCpuLine (line: string): CpuTimes {
-  // cpu  user nice system idle iowait irq softirq steal guest guest_nice
-  const fields = line.slice(4).trim().split(/\s+/).map(Number)
+  const fields = line.replace(/^cpu\s/, '').trim().split(/\s+/).map(Number)
   if (fields.length < 4 || fields.some(n => !Number.isFinite(n) || n < 0)) {
     throw new ProcParseError(`stat: bad cpu line "${line}"`)
   }
@@ -239,8 +266,18 @@ export interface MemInfo {
   memTotal: number
   /** bytes */
   memAvailable: number
-  /** memTotal - memAvailable: what `free` reports as used, give or take the page cache */
+  /**
+   * memTotal - memAvailable: memory the kernel could not hand to a new program without
+   * swapping. procps-ng's `free` (before 4.0.3) says total - free - buff/cache, which leaves
+   * out unreclaimable caches and shared memory, so it reads lower (~300 MB on a desktop).
+   */
   memUsed: number
+  /** Buffers + Cached + SReclaimable: `free`'s buff/cache, bytes */
+  cached: number
+  /** bytes; 0 without swap */
+  swapTotal: number
+  /** SwapTotal - SwapFree, bytes */
+  swapUsed: number
 }
 
 /**
@@ -257,7 +294,107 @@ export function parseMeminfo (text: string): MemInfo {
     available = free + (kbField(text, 'Buffers') ?? 0) + (kbField(text, 'Cached') ?? 0)
   }
   available = Math.min(available, total)
-  return { memTotal: total * 1024, memAvailable: available * 1024, memUsed: (total - available) * 1024 }
+  const cached = (kbField(text, 'Buffers') ?? 0) + (kbField(text, 'Cached') ?? 0) + (kbField(text, 'SReclaimable') ?? 0)
+  const swapTotal = kbField(text, 'SwapTotal') ?? 0
+  const swapUsed = Math.max(0, swapTotal - (kbField(text, 'SwapFree') ?? swapTotal))
+  return {
+    memTotal: total * 1024,
+    memAvailable: available * 1024,
+    memUsed: (total - available) * 1024,
+    cached: Math.min(cached, total) * 1024,
+    swapTotal: swapTotal * 1024,
+    swapUsed: swapUsed * 1024
+  }
+}
+
+/** Bytes moved by the disks or the network interfaces since boot. */
+export interface IoCounters { read: number, written: number }
+
+/** diskstats counts 512-byte sectors whatever the device's sector size (Documentation/admin-guide/iostats.rst). */
+const DISKSTATS_SECTOR_BYTES = 512
+
+/**
+ * Parse /proc/diskstats into bytes read and written, summed over the devices `isDisk` accepts
+ * (whole disks: a partition's I/O is already counted in its disk, a device-mapper or md device's
+ * in the disks beneath it). Malformed lines are skipped.
+ */
+export function parseDiskstats (text: string, isDisk: (name: string) => boolean): IoCounters {
+  let read = 0
+  let written = 0
+  for (const line of text.split('\n')) {
+    // major minor name reads merged sectors-read ms writes merged sectors-written ...
+    const f = line.trim().split(/\s+/)
+    if (f.length < 10 || !isDisk(f[2])) continue
+    const r = Number(f[5])
+    const w = Number(f[9])
+    if (Number.isFinite(r) && Number.isFinite(w)) {
+      read += r * DISKSTATS_SECTOR_BYTES
+      written += w * DISKSTATS_SECTOR_BYTES
+    }
+  }
+  return { read, written }
+}
+
+/** Parse /proc/net/dev into bytes received (`read`) and sent (`written`) by every interface but loopback. */
+export function parseNetDev (text: string): IoCounters {
+  let read = 0
+  let written = 0
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':')
+    if (colon < 0) continue
+    const name = line.slice(0, colon).trim()
+    if (name === 'lo' || name === '') continue
+    // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes ...
+    const f = line.slice(colon + 1).trim().split(/\s+/)
+    if (f.length < 9) continue
+    const rx = Number(f[0])
+    const tx = Number(f[8])
+    if (Number.isFinite(rx) && Number.isFinite(tx)) {
+      read += rx
+      written += tx
+    }
+  }
+  return { read, written }
+}
+
+/** /proc/sys/fs/file-nr: "allocated unused max" -> the file handles open on the host. */
+export function parseFileNr (text: string): number | undefined {
+  const n = Number(text.trim().split(/\s+/)[0])
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
+/** /proc/net/sockstat's "sockets: used N" -> N. */
+export function parseSockstat (text: string): number | undefined {
+  const m = /^sockets: used (\d+)/m.exec(text)
+  return m === null ? undefined : Number(m[1])
+}
+
+/** A mounted filesystem worth a disk-usage figure. */
+export interface Mount { device: string, mount: string, fstype: string }
+
+/**
+ * Filesystems that hold data on a local device (or pool), as opposed to pseudo and image
+ * filesystems. Network filesystems are left out on purpose: statfs on a hung NFS or CIFS server
+ * blocks a libuv thread for good, and the host that serves them reports them itself.
+ */
+const DATA_FSTYPES = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'jfs', 'reiserfs', 'vfat', 'exfat', 'ntfs', 'ntfs3', 'fuseblk', 'bcachefs'])
+
+/**
+ * The data filesystems of /proc/self/mounts, as df lists them without -a: one mount per device
+ * (the shortest mount point, so a bind mount does not count a disk twice), and a container's
+ * overlay root. Mount points are unescaped (`\040` is a space).
+ */
+export function parseMounts (text: string): Mount[] {
+  const byDevice = new Map<string, Mount>()
+  for (const line of text.split('\n')) {
+    const [device, rawMount, fstype] = line.split(' ')
+    if (device === undefined || rawMount === undefined || fstype === undefined) continue
+    const mount = rawMount.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)))
+    if (!DATA_FSTYPES.has(fstype) && !(fstype === 'overlay' && mount === '/')) continue
+    const seen = byDevice.get(device)
+    if (seen === undefined || mount.length < seen.mount.length) byDevice.set(device, { device, mount, fstype })
+  }
+  return [...byDevice.values()].sort((a, b) => a.mount.localeCompare(b.mount))
 }
 
 function kbField (text: string, key: string): number | undefined {

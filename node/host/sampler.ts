@@ -3,9 +3,13 @@
  * serialised (CPU% is a delta against the previous sample, so two overlapping
  * scans would corrupt each other) and concurrent callers share one scan.
  */
-import type { Snapshot } from '../../protocols/types.js'
+import type { ProcessInfo, Snapshot } from '../../protocols/types.js'
 
-export interface Collector { sample: () => Promise<Snapshot> }
+export interface Collector {
+  sample: () => Promise<Snapshot>
+  /** the same processes with RSS read exactly (see ProcessCollector.exactRss); optional */
+  exactRss?: (processes: readonly ProcessInfo[]) => ProcessInfo[]
+}
 
 /** A list served from a snapshot this young needs no new scan (ms). */
 export const FRESH_ENOUGH_MS = 250
@@ -45,6 +49,11 @@ export class SharedSampler {
   async fresh (maxAgeMs = FRESH_ENOUGH_MS, now = Date.now()): Promise<Snapshot> {
     if (this.latestSnap !== undefined && this.latestGeneration >= this.generation && now - this.latestSnap.collectedAt <= maxAgeMs) return this.latestSnap
     return await this.sample()
+  }
+
+  /** RSS as ps reads it for the processes an answer names (a sample reads an approximation for most). */
+  exactRss (processes: readonly ProcessInfo[]): ProcessInfo[] {
+    return this.collector.exactRss?.(processes) ?? [...processes]
   }
 
   /** The process table changed here: the next list must not be served from an older scan. */

@@ -41,6 +41,8 @@ export interface NodeFlags {
   /** durable history retention and size cap, as given to `procmesh node` */
   history?: string
   historySize?: string
+  /** --alert METRIC=C,W,X, as given to `procmesh node` */
+  alerts?: string[]
   readonly: boolean
 }
 
@@ -54,6 +56,7 @@ export function nodeArgsFor (flags: NodeFlags): string[] {
   if (flags.interval !== undefined) args.push('--interval', flags.interval)
   if (flags.history !== undefined) args.push('--history', flags.history)
   if (flags.historySize !== undefined) args.push('--history-size', flags.historySize)
+  for (const a of flags.alerts ?? []) args.push('--alert', a)
   if (!flags.mdns) args.push('--no-mdns')
   if (flags.readonly) args.push('--readonly')
   return args

@@ -649,6 +649,18 @@ describe('without a node', () => {
     assert.equal(await runCommand(['--help'], c.io({})), 0)
     for (const name of ['ps', 'run', 'kill', 'logs']) assert.match(c.out(), new RegExp(`^  ${name} `, 'm'))
   })
+
+  it('`help ps` shows the options of ps, as `ps --help` does; `help nope` names the unknown command', async () => {
+    const a = capture()
+    assert.equal(await runCommand(['help', 'ps'], a.io({})), 0)
+    const b = capture()
+    assert.equal(await runCommand(['ps', '--help'], b.io({})), 0)
+    assert.equal(a.out(), b.out())
+    assert.match(a.out(), /--filter/)
+    const c = capture()
+    assert.equal(await runCommand(['help', 'nope'], c.io({})), 2)
+    assert.match(c.err(), /procmesh help: unknown command "nope"/)
+  })
 })
 
 describe('procmesh run on a group target', () => {

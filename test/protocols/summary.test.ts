@@ -6,6 +6,11 @@ import { sampleSummary } from '../fixtures-summary.js'
 
 const enc = new TextEncoder()
 
+function withHost (extra: Record<string, unknown>): unknown {
+  const s = sampleSummary()
+  return { ...s, host: { ...s.host, ...extra } }
+}
+
 describe('summary codec', () => {
   it('round-trips a valid summary', () => {
     const s = sampleSummary()
@@ -25,13 +30,36 @@ describe('summary codec', () => {
     ['bad top entry', { ...sampleSummary(), topMem: [{ pid: 'x' }] }, /summary\.topMem\[0\]\.pid: expected a finite number/],
     ['tag value not string', { ...sampleSummary(), tags: { a: 1 } }, /summary\.tags\.a: expected a string/],
     ['interval too small', { ...sampleSummary(), intervalMs: 1 }, /summary\.intervalMs: must be >= 200/],
-    ['addr not string', { ...sampleSummary(), addrs: [5] }, /summary\.addrs\[0\]: expected a string/]
+    ['addr not string', { ...sampleSummary(), addrs: [5] }, /summary\.addrs\[0\]: expected a string/],
+    ['a core over 100%', withHost({ cores: [10, 101] }), /summary\.host\.cores\[1\]: must be <= 100/],
+    ['swap used over total', withHost({ swapTotal: 10, swapUsed: 11 }), /summary\.host\.swapUsed: 11 is more than swapTotal \(10\)/],
+    ['a disk more used than big', withHost({ disks: [{ mount: '/', fstype: 'ext4', total: 10, used: 11, avail: 0 }] }), /summary\.host\.disks\[0\]\.used: 11 is more than total \(10\)/],
+    ['an escape in a mount point', withHost({ disks: [{ mount: '/\u001b]0;pwned\u0007', fstype: 'ext4', total: 10, used: 1, avail: 9 }] }), /summary\.host\.disks\[0\]\.mount: contains the control character U\+001B/],
+    ['an unknown alert level', withHost({ alerts: [{ metric: 'cpu', level: 'panic', value: 99 }] }), /summary\.host\.alerts\[0\]\.level: expected one of careful, warning, critical/],
+    ['an absurd I/O rate', withHost({ io: { diskRead: 1e300, diskWrite: 0, netRx: 0, netTx: 0 } }), /summary\.host\.io\.diskRead: must be <= 1000000000000/]
   ]
   for (const [name, value, message] of invalid) {
     it(`rejects ${name}`, () => {
       assert.throws(() => validateSummary(value), (err: Error) => message.test(err.message))
     })
   }
+
+  it('carries the optional host figures, and drops fields it does not know', () => {
+    const extras = {
+      cores: [12, 87],
+      memAvailable: 5e9,
+      memCached: 1e9,
+      swapTotal: 2e9,
+      swapUsed: 1e8,
+      disks: [{ mount: '/', fstype: 'ext4', total: 1e11, used: 6e10, avail: 3e10 }],
+      io: { diskRead: 1000, diskWrite: 2000, netRx: 300, netTx: 400 },
+      openFiles: 1824,
+      sockets: 231,
+      alerts: [{ metric: 'disk' as const, mount: '/', level: 'careful' as const, value: 66.7 }]
+    }
+    const s = withHost({ ...extras, gpuTemp: 80 })
+    assert.deepEqual(decodeSummary(enc.encode(JSON.stringify(s))).host, { ...sampleSummary().host, ...extras })
+  })
 
   it('rejects oversized bytes before parsing', () => {
     const big = enc.encode('{' + ' '.repeat(MAX_SUMMARY_BYTES) + '}')

@@ -101,7 +101,11 @@ describe('ProcessCollector on a fake procfs', () => {
       state: 'S',
       cpuPercent: 0,
       rss: 411 * 4096,
-      startTime: BTIME_MS + 343010
+      startTime: BTIME_MS + 343010,
+      threads: 1,
+      nice: 0,
+      priority: 20,
+      cpuTime: 0
     })
     assert.equal(get(first, 2).cmd, '[kthreadd]')
     assert.equal(get(first, 2).rss, 0)
@@ -122,7 +126,16 @@ describe('ProcessCollector on a fake procfs', () => {
       load: [0.08, 0.07, 0.03],
       memTotal: 24682416 * 1024,
       memUsed: (24682416 - 24223240) * 1024,
-      uptime: 344.36
+      uptime: 344.36,
+      // since boot, per core: "cpu0 1823 0 680 31753 5 0 10 3 0 0" is 7.3% busy
+      cores: [Math.round(100 * (1823 + 680 + 10 + 3) / (1823 + 680 + 31753 + 5 + 10 + 3)), Math.round(100 * (2017 + 770 + 20 + 5) / (2017 + 770 + 31379 + 75 + 20 + 5))],
+      memAvailable: 24223240 * 1024,
+      // Buffers + Cached + SReclaimable: free's buff/cache
+      memCached: (3540 + 150524 + 26368) * 1024,
+      swapTotal: 0,
+      swapUsed: 0,
+      // the fake tree has no self/mounts, diskstats, net/dev, file-nr or sockstat
+      disks: []
     })
     assert.ok(Math.abs(first.host.cpuPercent - (100 * (3841 + 1450 + 30 + 8)) / (3841 + 1450 + 63133 + 80 + 30 + 8)) < 1e-9)
 
@@ -260,5 +273,36 @@ describe('ProcessCollector on the real /proc', { skip: process.platform !== 'lin
     assert.ok(Math.abs(self.startTime - (Date.now() - process.uptime() * 1000)) < 5000)
     assert.equal(snapshot.host.platform, 'darwin')
     assert.equal(snapshot.host.cpus, os.cpus().length)
+  })
+})
+
+describe('ProcessCollector host rates', () => {
+  it('disk and network bytes per second between two samples, none on the first', async () => {
+    const root = makeProcRoot()
+    try {
+      mkdirSync(join(root, 'net'))
+      mkdirSync(join(root, 'sys', 'fs'), { recursive: true })
+      const disk = (r: number, w: number): string => `   8       0 sda 1 0 ${r} 0 1 0 ${w} 0 0 0 0\n   8       1 sda1 1 0 ${r} 0 1 0 ${w} 0 0 0 0\n`
+      const net = (rx: number, tx: number): string => `h1\nh2\n    lo: 999 1 0 0 0 0 0 0 999 1 0 0 0 0 0 0\n  eth0: ${rx} 1 0 0 0 0 0 0 ${tx} 1 0 0 0 0 0 0\n`
+      writeFileSync(join(root, 'diskstats'), disk(1000, 2000))
+      writeFileSync(join(root, 'net', 'dev'), net(10_000, 20_000))
+      writeFileSync(join(root, 'sys', 'fs', 'file-nr'), '512\t0\t100000\n')
+      writeFileSync(join(root, 'net', 'sockstat'), 'sockets: used 42\n')
+      // no /sys/block in this fake tree's sysRoot: partitions are told by their names
+      let clock = 0
+      const collector = new ProcessCollector({ procRoot: root, sysRoot: join(root, 'no-sys'), platform: 'linux', passwdPath: PASSWD, now: () => clock })
+      const first = await collector.sample()
+      assert.equal(first.host.io, undefined, 'no rate without a previous sample')
+      assert.equal(first.host.openFiles, 512)
+      assert.equal(first.host.sockets, 42)
+      clock += 2000
+      writeFileSync(join(root, 'diskstats'), disk(1000 + 4000, 2000 + 8000))
+      writeFileSync(join(root, 'net', 'dev'), net(10_000 + 6000, 20_000 + 2000))
+      const second = await collector.sample()
+      // sda only (sda1 is inside it): 4,000 sectors of 512 bytes in 2 s; loopback left out
+      assert.deepEqual(second.host.io, { diskRead: 4000 * 512 / 2, diskWrite: 8000 * 512 / 2, netRx: 3000, netTx: 1000 })
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })

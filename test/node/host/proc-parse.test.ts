@@ -9,7 +9,12 @@ import {
   pageSizeFromStatm,
   parseCmdline,
   parseLoadavg,
+  parseDiskstats,
+  parseFileNr,
   parseMeminfo,
+  parseMounts,
+  parseNetDev,
+  parseSockstat,
   parsePasswd,
   parseProcStat,
   parseProcStatus,
@@ -34,37 +39,37 @@ describe('parseProcStat', () => {
     {
       file: '5899/stat',
       why: 'recorded: sleep 1234 run as uid 1000',
-      want: { pid: 5899, comm: 'sleep', state: 'S', ppid: 5888, cpuTicks: 0, startTicks: 34301, rssPages: 411 }
+      want: { pid: 5899, comm: 'sleep', state: 'S', ppid: 5888, cpuTicks: 0, startTicks: 34301, rssPages: 411, priority: 20, nice: 0, threads: 1 }
     },
     {
       file: '2/stat',
       why: 'recorded: kernel thread kthreadd, no RSS',
-      want: { pid: 2, comm: 'kthreadd', state: 'S', ppid: 0, cpuTicks: 0, startTicks: 23, rssPages: 0 }
+      want: { pid: 2, comm: 'kthreadd', state: 'S', ppid: 0, cpuTicks: 0, startTicks: 23, rssPages: 0, priority: 20, nice: 0, threads: 1 }
     },
     {
       file: '5927/stat',
       why: 'recorded: a zombie',
-      want: { pid: 5927, comm: 'sleep', state: 'Z', ppid: 5925, cpuTicks: 0, startTicks: 34332, rssPages: 0 }
+      want: { pid: 5927, comm: 'sleep', state: 'Z', ppid: 5925, cpuTicks: 0, startTicks: 34332, rssPages: 0, priority: 20, nice: 0, threads: 1 }
     },
     {
       file: '5944/stat',
       why: 'recorded: comm with spaces and nested parentheses',
-      want: { pid: 5944, comm: 'my (weird) proc', state: 'S', ppid: 5888, cpuTicks: 3, startTicks: 34384, rssPages: 3324 }
+      want: { pid: 5944, comm: 'my (weird) proc', state: 'S', ppid: 5888, cpuTicks: 3, startTicks: 34384, rssPages: 3324, priority: 20, nice: 0, threads: 1 }
     },
     {
       file: '1/stat',
       why: 'recorded init with utime and stime',
-      want: { pid: 1, comm: 'systemd', state: 'S', ppid: 0, cpuTicks: 43 + 142, startTicks: 23, rssPages: 3383 }
+      want: { pid: 1, comm: 'systemd', state: 'S', ppid: 0, cpuTicks: 43 + 142, startTicks: 23, rssPages: 3383, priority: 20, nice: 0, threads: 12 }
     },
     {
       file: 'hand/stat-tricky-comm',
       why: 'comm containing ") R 99 (" that would fool a split at the first ")"',
-      want: { pid: 4242, comm: 'x) R 99 (y', state: 'S', ppid: 1, cpuTicks: 300, startTicks: 5000, rssPages: 300 }
+      want: { pid: 4242, comm: 'x) R 99 (y', state: 'S', ppid: 1, cpuTicks: 300, startTicks: 5000, rssPages: 300, priority: 20, nice: 0, threads: 1 }
     },
     {
       file: 'hand/stat-negative-priority',
-      why: 'comm ending in ")", state D, negative priority and nice before the fields we read',
-      want: { pid: 4243, comm: 'a b) c)', state: 'D', ppid: 1, cpuTicks: 10, startTicks: 123456, rssPages: 12 }
+      why: 'comm ending in ")", state D, a real-time priority and nice -20, 4 threads',
+      want: { pid: 4243, comm: 'a b) c)', state: 'D', ppid: 1, cpuTicks: 10, startTicks: 123456, rssPages: 12, priority: -2, nice: -20, threads: 4 }
     }
   ]
   for (const { file, why, want } of valid) {
@@ -291,5 +296,67 @@ describe('CPU percent', () => {
   it('host: recorded /proc/stat since boot lies in 0..100', () => {
     const percent = hostCpuPercent({ total: 0, idle: 0 }, parseSystemStat(fixture('stat')).cpu)
     assert.ok(percent > 0 && percent < 100)
+  })
+})
+
+describe('host figures beyond CPU and memory', () => {
+  it('meminfo: swap, and cached as free counts buff/cache', () => {
+    const mem = parseMeminfo('MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 600 kB\nBuffers: 10 kB\nCached: 300 kB\nSReclaimable: 40 kB\nSwapTotal: 2000 kB\nSwapFree: 1500 kB\n')
+    assert.deepEqual(mem, { memTotal: 1000 * 1024, memAvailable: 600 * 1024, memUsed: 400 * 1024, cached: 350 * 1024, swapTotal: 2000 * 1024, swapUsed: 500 * 1024 })
+  })
+
+  it('stat: one entry per cpuN line, a garbled one counted as idle', () => {
+    const stat = parseSystemStat('cpu  10 0 10 80 0 0 0 0 0 0\ncpu0 10 0 0 40 0 0 0 0 0 0\ncpu1 bad\nbtime 1\n')
+    assert.equal(stat.cpus, 2)
+    assert.deepEqual(stat.cores, [{ total: 50, idle: 40 }, { total: 0, idle: 0 }])
+  })
+
+  it('diskstats: sectors of whole disks only, in bytes', () => {
+    const text = [
+      '   8       0 sda 100 0 2048 0 50 0 4096 0 0 0 0',
+      '   8       1 sda1 90 0 1024 0 40 0 2048 0 0 0 0',
+      '   7       0 loop0 5 0 8 0 0 0 0 0 0 0 0',
+      ' 253       0 dm-0 10 0 512 0 5 0 512 0 0 0 0',
+      ' 259       0 nvme0n1 1 0 10 0 1 0 20 0 0 0 0',
+      'garbage'
+    ].join('\n')
+    const disks = new Set(['sda', 'nvme0n1'])
+    assert.deepEqual(parseDiskstats(text, n => disks.has(n)), { read: (2048 + 10) * 512, written: (4096 + 20) * 512 })
+  })
+
+  it('net/dev: every interface but loopback', () => {
+    const text = [
+      'Inter-|   Receive                                                |  Transmit',
+      ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed',
+      '    lo: 5000 50 0 0 0 0 0 0 5000 50 0 0 0 0 0 0',
+      '  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0',
+      'veth1:300 3 0 0 0 0 0 0 400 4 0 0 0 0 0 0'
+    ].join('\n')
+    assert.deepEqual(parseNetDev(text), { read: 1300, written: 2400 })
+  })
+
+  it('file-nr and sockstat', () => {
+    assert.equal(parseFileNr('1824\t0\t9223372036854775807\n'), 1824)
+    assert.equal(parseFileNr('x'), undefined)
+    assert.equal(parseSockstat('sockets: used 231\nTCP: inuse 5 orphan 0 tw 0 alloc 7 mem 1\n'), 231)
+    assert.equal(parseSockstat('TCP: inuse 5\n'), undefined)
+  })
+
+  it('mounts: data filesystems once per device, bind mounts and pseudo filesystems left out, escapes decoded', () => {
+    const text = [
+      'proc /proc proc rw 0 0',
+      '/dev/vda / ext4 rw 0 0',
+      '/dev/vda /run/netns ext4 rw 0 0',
+      '/dev/vdb1 /srv/my\\040data xfs rw 0 0',
+      'tmpfs /dev/shm tmpfs rw 0 0',
+      '/dev/loop0 /snap/core/1 squashfs ro 0 0',
+      'server:/x /mnt/nfs nfs4 rw 0 0',
+      'overlay / overlay rw 0 0'
+    ].join('\n')
+    assert.deepEqual(parseMounts(text), [
+      { device: '/dev/vda', mount: '/', fstype: 'ext4' },
+      { device: 'overlay', mount: '/', fstype: 'overlay' },
+      { device: '/dev/vdb1', mount: '/srv/my data', fstype: 'xfs' }
+    ])
   })
 })
