@@ -191,6 +191,8 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     if (unavailable(t, term)) return
     await term.type('w')
     await term.see(/LOAD[^\n]*CPU 1h/, 'the 1 h label', SCREEN_TIMEOUT_MS)
+    // host-1's recorded samples reach its row: a sparkline glyph between SEEN and UP (blank until they do)
+    await term.see(/host-1 \*[^\n]*now +[▁▂▃▄▅▆▇█_.:=+*#-]+ +\d+[smhd]/, 'host-1\'s 1 h sparkline drawn from its history', SCREEN_TIMEOUT_MS)
     await term.type('w')
     await term.see(/LOAD[^\n]*CPU 24h[\s\S]*CPU sparklines: the last 24h, from each host's recorded history/, 'the 24 h label and the note', SCREEN_TIMEOUT_MS)
     await term.type('w')
