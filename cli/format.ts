@@ -1,4 +1,5 @@
 /** Pure formatting helpers for human output. */
+import type { ManagedProcess } from '../protocols/managed.js'
 import { safeText } from '../protocols/text.js'
 
 /**
@@ -78,4 +79,26 @@ export function table (headers: string[], rawRows: string[][], align: Align[] = 
     return align[i] === 'right' ? c.padStart(widths[i]) : c.padEnd(widths[i])
   }).join('  ').trimEnd()
   return [line(headers), ...rows.map(line)].join('\n')
+}
+
+/** `3s`, `4m12s`, `2h05m`, `3d4h`. */
+export function formatDuration (ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`
+}
+
+/** `0`, `1`, `SIGKILL`, `?` (exited while no node watched), `-` (never exited). */
+export function formatLastExit (m: ManagedProcess): string {
+  const e = m.lastExit
+  if (e === null) return '-'
+  if (e.signal !== null) return e.signal.startsWith('SIG') ? e.signal : `SIG${e.signal}`
+  if (e.code !== null) return String(e.code)
+  return e.whileDown ? '? (node down)' : '?'
+}
+
+export function formatPolicy (m: ManagedProcess): string {
+  return m.policy.restart === 'no' ? 'no' : `${m.policy.restart}/${m.policy.maxRestarts}`
 }

@@ -1,9 +1,8 @@
 import { validateLsEntry } from '../../protocols/control-api.js'
 import type { LsEntry, LsParams } from '../../protocols/control.js'
-import type { ManagedProcess } from '../../protocols/managed.js'
 import { UsageError } from '../args.js'
 import type { CommandSpec } from '../command.js'
-import { formatBytes, formatPercent, table } from '../format.js'
+import { formatBytes, formatDuration, formatLastExit, formatPercent, formatPolicy, table } from '../format.js'
 
 /** One entry from the node (it forwards what peers sent); a broken entry that names its peer becomes its PROTOCOL_ERROR. */
 export function parseLsEntry (value: unknown): LsEntry {
@@ -14,28 +13,6 @@ export function parseLsEntry (value: unknown): LsEntry {
 export function printable (text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
-}
-
-/** `3s`, `4m12s`, `2h05m`, `3d4h`. */
-export function formatDuration (ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000))
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`
-}
-
-/** `0`, `1`, `SIGKILL`, `?` (exited while no node watched), `-` (never exited). */
-export function formatLastExit (m: ManagedProcess): string {
-  const e = m.lastExit
-  if (e === null) return '-'
-  if (e.signal !== null) return e.signal.startsWith('SIG') ? e.signal : `SIG${e.signal}`
-  if (e.code !== null) return String(e.code)
-  return e.whileDown ? '? (node down)' : '?'
-}
-
-export function formatPolicy (m: ManagedProcess): string {
-  return m.policy.restart === 'no' ? 'no' : `${m.policy.restart}/${m.policy.maxRestarts}`
 }
 
 /** The table `procmesh ls` prints (pure). */

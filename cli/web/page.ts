@@ -1,10 +1,11 @@
 /**
- * The dashboard's static files, as strings compiled into the CLI (no build step,
- * no files to find at run time): one HTML page, one stylesheet, one script.
- * Nothing inline, so the page's CSP can forbid inline script and style.
+ * The dashboard's static files, as strings compiled into the CLI (no files to find at
+ * run time): one HTML page, one stylesheet, one script. The script is the browser code
+ * in cli/web/page/, bundled by build/page.mjs (part of `npm run build`) into
+ * dist/cli/web/page-script.js. Nothing inline, so the page's CSP can forbid inline
+ * script and style.
  */
-import { PAGE_APP_JS } from './page-app.js'
-import { PAGE_LIB_JS } from './page-lib.js'
+import { errorMessage } from '../../protocols/errors.js'
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -282,19 +283,30 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#2f6fdf"/><circle cx="5" cy="5" r="2" fill="#fff"/><circle cx="11" cy="5" r="2" fill="#fff"/><circle cx="8" cy="11" r="2" fill="#fff"/></svg>
 `
 
-/** The whole script: the pure helpers (PM), then the DOM code. */
-export const PAGE_JS = PAGE_LIB_JS + '\n' + PAGE_APP_JS
-
 export interface StaticAsset {
   type: string
   body: string
 }
 
-/** Every path the server answers outside /api. */
-export const STATIC_ASSETS: ReadonlyMap<string, StaticAsset> = new Map([
-  ['/', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
-  ['/index.html', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
-  ['/app.js', { type: 'text/javascript; charset=utf-8', body: PAGE_JS }],
-  ['/app.css', { type: 'text/css; charset=utf-8', body: PAGE_CSS }],
-  ['/favicon.svg', { type: 'image/svg+xml', body: FAVICON_SVG }]
-])
+/** What a missing script means: the sources were compiled without the page's build step. */
+export const PAGE_NOT_BUILT = 'the dashboard\'s script is not built (dist/cli/web/page-script.js): run npm run build'
+
+let assets: Promise<ReadonlyMap<string, StaticAsset>> | undefined
+
+/**
+ * Every path the server answers outside /api. The script is imported on first use, so a
+ * checkout compiled by tsc alone fails here with PAGE_NOT_BUILT, not at every import of the CLI.
+ */
+export async function loadStaticAssets (): Promise<ReadonlyMap<string, StaticAsset>> {
+  assets ??= import('./page-script.js').then(({ PAGE_JS }) => new Map([
+    ['/', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
+    ['/index.html', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
+    ['/app.js', { type: 'text/javascript; charset=utf-8', body: PAGE_JS }],
+    ['/app.css', { type: 'text/css; charset=utf-8', body: PAGE_CSS }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: FAVICON_SVG }]
+  ]), (err: unknown) => {
+    assets = undefined
+    throw new Error(`${PAGE_NOT_BUILT} (${errorMessage(err)})`)
+  })
+  return await assets
+}

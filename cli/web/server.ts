@@ -14,7 +14,7 @@ import {
 import { fetchPeers, getHistory, getHosts, getProcesses, ok, signalProcess, startProcess, type ApiResponse, type WithNode } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
-import { STATIC_ASSETS } from './page.js'
+import { loadStaticAssets, type StaticAsset } from './page.js'
 import { parseHistoryQuery, parseJsonBody, parseProcessesQuery, parseSignalRequest, parseStartBody } from './requests.js'
 
 /** The largest request body: a start's argv and env are capped far below this by the protocol. */
@@ -76,6 +76,7 @@ export class WebServer {
   private readonly routes: Array<[RegExp, Route]>
   private server?: Server
   private boundPort?: number
+  private assets: ReadonlyMap<string, StaticAsset> = new Map()
 
   constructor (opts: WebServerOptions) {
     // control starts processes as the node's user: on loopback too, any local user could (issue 17 finding 12)
@@ -139,6 +140,7 @@ export class WebServer {
     if (!isLoopback(this.opts.listen.host) && this.opts.token === undefined) {
       throw new Error(`refusing to serve ${this.opts.listen.host} without an API token: it is not a loopback address`)
     }
+    this.assets = await loadStaticAssets()
     const server = createServer((req, res) => { this.onRequest(req, res) })
     server.requestTimeout = REQUEST_TIMEOUT_MS
     server.headersTimeout = HEADERS_TIMEOUT_MS
@@ -194,7 +196,7 @@ export class WebServer {
       await this.serveApi(req, res, url)
       return
     }
-    const asset = STATIC_ASSETS.get(url.pathname)
+    const asset = this.assets.get(url.pathname)
     if (asset === undefined) throw notFound(`no page at ${url.pathname}`)
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(req.method ?? '?', url.pathname, ['GET', 'HEAD'])
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': asset.type, 'Content-Length': Buffer.byteLength(asset.body), 'Cache-Control': 'no-cache' })
