@@ -66,6 +66,13 @@ export type HistoryEntryJson =
 /** `GET /api/info` */
 export interface InfoJson { version: string, allowControl: boolean, tokenRequired: boolean }
 
+/**
+ * What a managed process did, as the event stream tells it: `exited` (it is not running
+ * now: exited, stopped, or waiting for its policy's restart), `restarted` (it exited and
+ * its policy already started it again), `crash-loop` (its restart budget is spent).
+ */
+export type ManagedChange = 'exited' | 'restarted' | 'crash-loop'
+
 /** `GET /api/events`: what the event stream sends (each as `event: TYPE` with the JSON as data). */
 export type MeshEvent =
   /** the whole view: sent to each new listener and after the node comes back */
@@ -77,3 +84,5 @@ export type MeshEvent =
   | { type: 'summary', peer: HostJson }
   /** the node could not be asked (not running, restarting); the view is unknown until the next snapshot */
   | { type: 'node-error', error: ErrorJson }
+  /** a managed process exited or entered crash-loop: `process` is its record now */
+  | { type: 'managed', change: ManagedChange, peerId: string, host: string, process: ManagedProcess }

@@ -4,9 +4,11 @@
  * Node-free modules; the process rules themselves (filter, sort, tree) are
  * protocols/processes.ts, the same code as the CLI's and the TUI's.
  */
+import type { ManagedProcess } from '../../protocols/managed.js'
 import { buildTree, type ProcessNode } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
-import type { HostJson } from './api-types.js'
+import { formatLastExit } from '../format.js'
+import type { HostJson, ManagedChange } from './api-types.js'
 
 /** A process across refreshes: a pid with the start time it had (pids are reused). */
 export function processKey (p: Pick<ProcessInfo, 'pid' | 'startTime'>): string {
@@ -149,4 +151,92 @@ export function compareHosts (a: Pick<HostJson, 'self' | 'name' | 'peerId'>, b: 
 /** Memory in use as a percentage of the total (0 when the total is unknown). */
 export function memPercent (host: Pick<HostJson['host'], 'memUsed' | 'memTotal'> | undefined): number {
   return host !== undefined && host.memTotal > 0 ? 100 * host.memUsed / host.memTotal : 0
+}
+
+// ---- managed processes ----
+
+/** How a managed process last ended, in words: `code 1`, `SIGKILL`, `exit status unknown`. */
+export function exitText (m: Pick<ManagedProcess, 'lastExit'>): string {
+  const shown = formatLastExit(m)
+  if (shown === '-') return 'never exited'
+  if (shown.startsWith('?')) return 'exit status unknown'
+  return shown.startsWith('SIG') ? shown : `code ${shown}`
+}
+
+/** The notice the page shows when the event stream says a managed process exited or entered crash-loop. */
+export function managedNotice (ev: { change: ManagedChange, host: string, process: ManagedProcess }): { text: string, kind: 'warn' | 'error' } {
+  const m = ev.process
+  const label = `${m.name ?? m.managedId} on ${ev.host}`
+  const restarts = `${m.restarts} restart${m.restarts === 1 ? '' : 's'}`
+  if (ev.change === 'crash-loop') return { text: `${label} is in crash-loop after ${restarts} (last exit: ${exitText(m)}); it stays down until restarted`, kind: 'error' }
+  if (ev.change === 'restarted') return { text: `${label} exited (${exitText(m)}) and was restarted by its policy (${restarts})`, kind: 'warn' }
+  const after = m.state === 'restarting' ? '; restarting' : m.state === 'stopped' ? '; stopped through procmesh' : ''
+  return { text: `${label} exited (${exitText(m)})${after}`, kind: m.state === 'stopped' ? 'warn' : 'error' }
+}
+
+// ---- the history chart ----
+
+export type RangeChoice = '1h' | '24h' | '7d'
+export const RANGE_CHOICES: Readonly<Record<RangeChoice, number>> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 }
+
+export function isRangeChoice (value: unknown): value is RangeChoice {
+  return value === '1h' || value === '24h' || value === '7d'
+}
+
+/**
+ * An SVG path through (time, value) points on a width x height box spanning from..to
+ * and 0..max; the line breaks where two points are further apart than `gapMs` (the
+ * node was down), so a gap is not drawn as a slope.
+ */
+export function chartPath (points: ReadonlyArray<{ at: number, value: number }>, from: number, to: number, width: number, height: number, max: number, gapMs: number): string {
+  const span = to > from ? to - from : 1
+  const top = max > 0 ? max : 1
+  let d = ''
+  let prev: number | undefined
+  for (const p of points) {
+    const x = (p.at - from) / span * width
+    const y = height - Math.max(0, Math.min(1, p.value / top)) * height
+    d += `${prev === undefined || p.at - prev > gapMs ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)} `
+    prev = p.at
+  }
+  return d.trimEnd()
+}
+
+/** Points further apart than this are a gap: three points' width, and never less than 10 s (as `procmesh history`). */
+export function gapThreshold (bucketMs: number): number {
+  return Math.max(3 * bucketMs, 10_000)
+}
+
+/** The index of the point nearest a time (-1 for no points). */
+export function nearestPoint (points: ReadonlyArray<{ at: number }>, at: number): number {
+  let best = -1
+  let bestDistance = Infinity
+  points.forEach((p, i) => {
+    const d = Math.abs(p.at - at)
+    if (d < bestDistance) { best = i; bestDistance = d }
+  })
+  return best
+}
+
+/** A datetime-local input's value (local time, `2026-11-29T03:10`) as ms since the epoch; undefined when empty or invalid. */
+export function parseLocalDateTime (value: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value)
+  if (m === null) return undefined
+  const at = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)).getTime()
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** ms since the epoch as a datetime-local input's value, to the minute. */
+export function toLocalDateTime (ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number): string => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`
+}
+
+/** A time on the chart's axis: HH:MM within a day's range, else Mon DD HH:MM. */
+export function formatChartTime (ms: number, spanMs: number): string {
+  const d = new Date(ms)
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  if (spanMs <= 86_400_000) return hm
+  return `${d.toLocaleDateString('en-US', { month: 'short', day: '2-digit' })} ${hm}`
 }

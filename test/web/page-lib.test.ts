@@ -10,7 +10,10 @@ import { Script } from 'node:vm'
 import type { ProcessInfo } from '../../protocols/types.js'
 import { buildTree, compareColumn, compareNodes, flattenTree, type ColumnKey, type SortKey } from '../../protocols/processes.js'
 import { SIGNALS } from '../../protocols/signals.js'
-import { ancestorKeys, findNode, foldedPids, hostStatusClass, hostStatusText, parentKeys, parseEnvLines, processKey, sparkPoints, sseParser, type SseMessage } from '../../cli/web/page-lib.js'
+import {
+  ancestorKeys, chartPath, findNode, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
+  sparkPoints, sseParser, toLocalDateTime, type SseMessage
+} from '../../cli/web/page-lib.js'
 import { PAGE_HTML, loadStaticAssets } from '../../cli/web/page.js'
 import { PAGE_JS } from '../../cli/web/page-script.js'
 
@@ -110,6 +113,32 @@ describe('web page: helpers', () => {
     assert.equal(hostStatusText({ status: 'stale', self: false }), 'stale')
     assert.equal(hostStatusClass({ status: 'online', self: false, reach: 'unreachable' }), 'unreachable')
     assert.equal(hostStatusClass({ status: 'offline', self: false, reach: 'unreachable' }), 'offline')
+  })
+})
+
+describe('web page: the history chart', () => {
+  it('places points by time on the box and breaks the line at gaps', () => {
+    const pts = [{ at: 0, value: 0 }, { at: 10, value: 50 }, { at: 20, value: 100 }, { at: 90, value: 200 }]
+    assert.equal(chartPath(pts, 0, 100, 1000, 100, 100, 30), 'M0.0,100.0 L100.0,50.0 L200.0,0.0 M900.0,0.0')
+    assert.equal(chartPath([], 0, 100, 1000, 100, 100, 30), '')
+    assert.equal(gapThreshold(2000), 10_000)
+    assert.equal(gapThreshold(60_000), 180_000)
+  })
+
+  it('picks the point nearest a time', () => {
+    const pts = [{ at: 10 }, { at: 20 }, { at: 40 }]
+    assert.equal(nearestPoint(pts, 0), 0)
+    assert.equal(nearestPoint(pts, 31), 2)
+    assert.equal(nearestPoint(pts, 16), 1)
+    assert.equal(nearestPoint([], 5), -1)
+  })
+
+  it('reads and writes datetime-local values in local time', () => {
+    const at = new Date(2026, 10, 29, 3, 10).getTime()
+    assert.equal(parseLocalDateTime('2026-11-29T03:10'), at)
+    assert.equal(toLocalDateTime(at), '2026-11-29T03:10')
+    assert.equal(parseLocalDateTime(''), undefined)
+    assert.equal(parseLocalDateTime('29.11.2026'), undefined)
   })
 })
 

@@ -6,7 +6,9 @@
  * Data flow: /api/events keeps the host list live; the selected host's processes and
  * a mesh-wide search are polled while shown; render functions only draw from state.
  * The process rules (filter, sort, tree), formatting, argv splitting and the signal
- * list are the CLI's and the node's own modules.
+ * list are the CLI's and the node's own modules. The host's history chart is
+ * history.ts, its managed processes managed.ts; notices of managed processes that
+ * exit or crash-loop arrive on the event stream.
  */
 import { buildTree, columnDescends, compareColumn, filterProcesses, flattenTree, isColumnKey, type ColumnKey } from '../../../protocols/processes.js'
 import { SIGNALS } from '../../../protocols/signals.js'
@@ -15,10 +17,14 @@ import { formatAgo, formatBytes, formatPercent, formatStart } from '../../format
 import { splitArgv } from '../../tui/argv.js'
 import type { ErrorJson, HistoryEntryJson, HostJson, InfoJson, MeshEvent, PsEntryJson } from '../api-types.js'
 import {
-  ancestorKeys, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints, type SseMessage
+  ancestorKeys, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
+  type SseMessage
 } from '../page-lib.js'
 import { byId, closest, h, svg } from './dom.js'
+import { HistoryPanel } from './history.js'
+import { ManagedView } from './managed.js'
 import { Api, ApiError } from './net.js'
+import { showNotice } from './notices.js'
 
 const PROCS_REFRESH_MS = 3000
 const SEARCH_REFRESH_MS = 5000
@@ -50,6 +56,8 @@ const $ = {
   filter: byId('filter', HTMLInputElement),
   expandAll: byId('expand-all', HTMLButtonElement),
   collapseAll: byId('collapse-all', HTMLButtonElement),
+  managedOnly: byId('managed-only', HTMLInputElement),
+  procWrap: byId('proc-wrap', HTMLDivElement),
   procsStatus: byId('procs-status', HTMLParagraphElement),
   procTable: byId('proc-table', HTMLTableElement),
   procBody: byId('proc-body', HTMLTableSectionElement),
@@ -110,6 +118,13 @@ const S = {
 }
 
 const api = new Api(reason => { askToken(reason) })
+const historyPanel = new HistoryPanel(api)
+const managed = new ManagedView(api, {
+  allowControl: () => S.info.allowControl,
+  hostName: peerId => S.hosts.get(peerId)?.name ?? peerId,
+  status: (text, kind) => { if (text === null) $.procsStatus.hidden = true; else setStatus($.procsStatus, text, kind) },
+  toast: (text, kind) => { toast(text, kind) }
+})
 let eventsAbort: AbortController | null = null
 let eventsRetry: ReturnType<typeof setTimeout> | undefined
 let eventsBackoff = EVENTS_BACKOFF_MIN_MS
@@ -162,6 +177,11 @@ function onEvent (msg: SseMessage): void {
     S.hosts.delete(ev.peerId)
   } else if (ev.type === 'node-error') {
     setConn('node-down', `${ev.error.code}: ${ev.error.message}`)
+  } else if (ev.type === 'managed') {
+    const notice = managedNotice(ev)
+    showNotice(notice.text, notice.kind)
+    if (ev.peerId === S.selected) { managed.refresh(); refreshProcs() }
+    return
   }
   renderHosts()
   if (ev.type === 'snapshot' || ev.type === 'peer-status') renderProcsHead()
@@ -318,6 +338,19 @@ function selectHost (peerId: string): void {
   renderHosts()
   renderProcs()
   refreshProcs()
+  historyPanel.show(peerId)
+  managed.show(peerId, $.managedOnly.checked)
+}
+
+/** "Managed only": the host's managed processes as `procmesh ls` lists them, instead of its process tree. */
+function toggleManaged (): void {
+  const on = $.managedOnly.checked
+  $.procWrap.hidden = on
+  $.filter.hidden = on
+  $.expandAll.hidden = on
+  $.collapseAll.hidden = on
+  managed.show(S.selected, on)
+  if (!on) renderProcs()
 }
 
 // ---- the selected host's processes ----
@@ -365,6 +398,13 @@ function setStatus (el: HTMLElement, text: string, kind: '' | 'error' | 'warn' =
   el.textContent = text
 }
 
+/** The process table's state under the toolbar (while the managed view is shown, it tells its own there). */
+function procsStatus (text: string | null, kind: '' | 'error' = ''): void {
+  if (managed.shown) return
+  if (text === null) $.procsStatus.hidden = true
+  else setStatus($.procsStatus, text, kind)
+}
+
 function shownProcesses (procs: PsOk): ProcessInfo[] {
   return filterProcesses(procs.processes, S.filter.trim())
 }
@@ -373,9 +413,9 @@ function renderProcs (): void {
   renderProcsHead()
   const tbody = $.procBody
   renderSortHeaders($.procTable)
-  if (S.procsError !== null) setStatus($.procsStatus, `${S.procsError.code}: ${S.procsError.message}`, 'error')
-  else if (S.procs === null) setStatus($.procsStatus, S.selected === null ? 'No hosts yet.' : 'Loading processes…')
-  else $.procsStatus.hidden = true
+  if (S.procsError !== null) procsStatus(`${S.procsError.code}: ${S.procsError.message}`, 'error')
+  else if (S.procs === null) procsStatus(S.selected === null ? 'No hosts yet.' : 'Loading processes…')
+  else procsStatus(null)
   if (S.procs === null) { tbody.replaceChildren(); return }
   const now = Date.now()
   const shown = shownProcesses(S.procs)
@@ -419,7 +459,7 @@ function renderProcs (): void {
     ]))
   }
   tbody.replaceChildren(frag)
-  if (rows.length === 0) setStatus($.procsStatus, S.filter !== '' ? `No process matches "${S.filter}".` : 'No processes.')
+  if (rows.length === 0) procsStatus(S.filter !== '' ? `No process matches "${S.filter}".` : 'No processes.')
 }
 
 function renderSortHeaders (table: HTMLTableElement): void {
@@ -776,6 +816,7 @@ function bind (): void {
   $.filter.addEventListener('input', () => { S.filter = $.filter.value; renderProcs() })
   $.expandAll.addEventListener('click', () => { foldAll(false) })
   $.collapseAll.addEventListener('click', () => { foldAll(true) })
+  $.managedOnly.addEventListener('change', toggleManaged)
   $.procTable.addEventListener('click', onSortClick)
   $.searchTable.addEventListener('click', onSortClick)
   $.procBody.addEventListener('click', onProcClick)
