@@ -5,23 +5,10 @@
  * project compiles it too.
  */
 import type { ManagedProcess } from '../../protocols/managed.js'
-import type { HostInfo, PeerReach, PeerStatus, ProcessInfo } from '../../protocols/types.js'
+import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
 
-/** A host: the fields of `procmesh peers --json` the API shows. */
-export interface HostJson {
-  peerId: string
-  name: string
-  status: PeerStatus
-  lastSeen: number
-  tags: Record<string, string>
-  addrs: string[]
-  self: boolean
-  host: HostInfo
-  procCount: number
-  version: string
-  /** how the dashboard's node reaches the host now; older nodes do not say */
-  reach?: PeerReach
-}
+/** A host: the fields of `procmesh peers --json` the API shows (`reach`: how the dashboard's node reaches it now; older nodes do not say). */
+export type HostJson = Pick<PeerEntry, 'peerId' | 'name' | 'status' | 'lastSeen' | 'tags' | 'addrs' | 'self' | 'host' | 'procCount' | 'version' | 'reach'>
 
 export interface ErrorJson { code: string, message: string }
 
