@@ -97,24 +97,44 @@ const $ = {
   toast: byId('toast', HTMLDivElement)
 }
 
-const S = {
-  info: { version: '', allowControl: false, tokenRequired: false } as InfoJson,
-  hosts: new Map<string, HostJson>(),
-  history: new Map<string, SparkPoint[]>(),
-  conn: { state: 'connecting' as ConnState, message: '' },
-  selected: null as string | null,
-  procs: null as PsOk | null,
-  procsError: null as ErrorJson | null,
+/** Everything the page shows; render functions draw from it. */
+interface PageState {
+  info: InfoJson
+  hosts: Map<string, HostJson>
+  history: Map<string, SparkPoint[]>
+  conn: { state: ConnState, message: string }
+  selected: string | null
+  procs: PsOk | null
+  procsError: ErrorJson | null
   /** folded processes by processKey, so a fold survives refreshes and not pid reuse */
-  folded: new Set<string>(),
-  sort: { key: 'pid' as ColumnKey, reverse: false },
+  folded: Set<string>
+  sort: { key: ColumnKey, reverse: boolean }
+  filter: string
+  search: string
+  searchResults: PsEntryJson[] | null
+  searchError: string | null
+  detail: { peerId: string, key: string } | null
+  stopTarget: { peerId: string, hostName: string, pid: number, startTime: number, name: string } | null
+  pendingReveal: { peerId: string, pid: number } | null
+}
+
+const S: PageState = {
+  info: { version: '', allowControl: false, tokenRequired: false },
+  hosts: new Map(),
+  history: new Map(),
+  conn: { state: 'connecting', message: '' },
+  selected: null,
+  procs: null,
+  procsError: null,
+  folded: new Set(),
+  sort: { key: 'pid', reverse: false },
   filter: '',
   search: '',
-  searchResults: null as PsEntryJson[] | null,
-  searchError: null as string | null,
-  detail: null as { peerId: string, key: string } | null,
-  stopTarget: null as { peerId: string, hostName: string, pid: number, startTime: number, name: string } | null,
-  pendingReveal: null as { peerId: string, pid: number } | null
+  searchResults: null,
+  searchError: null,
+  detail: null,
+  stopTarget: null,
+  pendingReveal: null
 }
 
 const api = new Api(reason => { askToken(reason) })
