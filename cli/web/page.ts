@@ -302,7 +302,10 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .toast[data-kind="warn"] { background: #8a6200; }
 
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-.toolbar label.check { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
+.toolbar label.check { display: flex; align-items: center; gap: 6px; white-space: nowrap; margin-left: auto; }
+.toolbar input[type="checkbox"] { flex: none; min-width: 0; margin: 0; }
+#managed-table th, .top-table th { padding: 6px 8px; }
+#managed-table .col-cmd { max-width: 280px; }
 
 .history { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
 .history-head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; margin-bottom: 6px; }
