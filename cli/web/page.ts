@@ -54,7 +54,7 @@ export const PAGE_HTML = `<!doctype html>
           </form>
         </div>
         <div id="history-chart" class="chart" tabindex="0" role="img" aria-label="CPU and memory of this host over the range; click or use the arrow keys to pick a time"></div>
-        <div class="chart-axis muted"><span id="chart-from"></span><span class="legend"><span class="key key-cpu">CPU</span> <span class="key key-mem">memory</span></span><span id="chart-to"></span></div>
+        <div class="chart-axis muted"><span id="chart-from"></span><span class="legend"><span class="key key-cpu">CPU 0–100%</span> <span class="key key-cpu-max">peak</span> <span id="key-mem" class="key key-mem">memory</span></span><span id="chart-to"></span></div>
         <p id="history-status" class="status" hidden></p>
         <div id="history-top" class="history-top" hidden>
           <p id="history-top-title" class="muted"></p>
@@ -328,6 +328,7 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .key::before { content: ""; display: inline-block; width: 10px; height: 3px; margin-right: 4px; vertical-align: middle; }
 .key-cpu::before { background: var(--cpu); }
 .key-mem::before { background: var(--mem); }
+.key-cpu-max::before { background: var(--cpu); opacity: .3; }
 .history-top { margin-top: 6px; }
 .history-top p { margin: 4px 0; }
 .top-table { font-size: 12px; }

@@ -32,6 +32,7 @@ export class HistoryPanel {
     chart: byId('history-chart', HTMLDivElement),
     axisFrom: byId('chart-from', HTMLSpanElement),
     axisTo: byId('chart-to', HTMLSpanElement),
+    memKey: byId('key-mem', HTMLSpanElement),
     status: byId('history-status', HTMLParagraphElement),
     top: byId('history-top', HTMLDivElement),
     topTitle: byId('history-top-title', HTMLParagraphElement),
@@ -135,6 +136,7 @@ export class HistoryPanel {
     this.el.axisFrom.textContent = this.peerId !== null && span > 0 ? formatChartTime(from, span) : ''
     this.el.axisTo.textContent = this.peerId !== null && span > 0 ? (this.choice !== null ? 'now' : formatChartTime(to, span)) : ''
     const data = this.data
+    this.el.memKey.textContent = data !== null && data.memTotal > 0 ? `memory 0–${formatBytes(data.memTotal)}` : 'memory'
     if (data === null) { this.el.chart.replaceChildren(); return }
     const gap = gapThreshold(data.range?.bucketMs ?? data.intervalMs)
     const line = (cls: string, value: (p: HistoryPointJson) => number, max: number): SVGPathElement =>
