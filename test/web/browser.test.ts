@@ -382,7 +382,10 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       await hostButton(page, hosts[2].name).click()
       await page.locator('#managed-only').check()
       const mrow = page.locator('#managed-body tr', { has: page.locator('.col-mname', { hasText: new RegExp(`^${name}$`) }) })
-      await mrow.waitFor({ timeout: 15_000 })
+      // ls asks host-3 through host-1's node: generous on a loaded machine
+      await mrow.waitFor({ timeout: 40_000 }).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}; the page says: ${await page.locator('#procs-status').textContent() ?? ''}; rows: ${await page.locator('#managed-body').textContent() ?? ''}`)
+      })
       assert.equal(await page.locator('#proc-wrap').isVisible(), false, 'the tree gives way to the managed list')
       assert.equal(await mrow.locator('.col-mid').textContent(), run.managedId)
       assert.equal(await mrow.locator('.col-pid').textContent(), String(run.pid))
@@ -410,7 +413,7 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       try {
         await hostButton(ro.page, hosts[2].name).click()
         await ro.page.locator('#managed-only').check()
-        await ro.page.locator('#managed-body tr', { has: ro.page.locator('.col-mname', { hasText: name }) }).waitFor({ timeout: 15_000 })
+        await ro.page.locator('#managed-body tr', { has: ro.page.locator('.col-mname', { hasText: name }) }).waitFor({ timeout: 40_000 })
         assert.equal(await ro.page.locator('#managed-body button').count(), 0)
       } finally {
         await ro.page.close()
