@@ -92,7 +92,7 @@ export function formatDuration (ms: number): string {
 }
 
 /** `0`, `1`, `SIGKILL`, `?` (exited while no node watched), `-` (never exited). */
-export function formatLastExit (m: ManagedProcess): string {
+export function formatLastExit (m: Pick<ManagedProcess, 'lastExit'>): string {
   const e = m.lastExit
   if (e === null) return '-'
   if (e.signal !== null) return e.signal.startsWith('SIG') ? e.signal : `SIG${e.signal}`

@@ -13,6 +13,7 @@ import {
 import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
 import { MAX_SUMMARY_BYTES } from './limits.js'
+import { SIGNALS, type SignalName } from './signals.js'
 import { validateSummary } from './summary.js'
 import { ALERT_LEVELS } from './thresholds.js'
 import type { ProcessInfo, Summary } from './types.js'
@@ -51,15 +52,7 @@ export const FORBIDDEN_ENV = [
   'DYLD_LIBRARY_PATH', 'PYTHONSTARTUP', 'PERL5OPT', 'BASH_ENV', 'ENV'
 ] as const
 
-export const SIGNALS = ['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT'] as const
-export type SignalName = typeof SIGNALS[number]
-
-/** `TERM`, `term`, `SIGTERM` and `sigterm` all name TERM; undefined for anything outside SIGNALS. */
-export function signalFromText (text: string): SignalName | undefined {
-  const upper = text.trim().toUpperCase()
-  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
-  return SIGNALS.find(s => s === bare)
-}
+export { SIGNALS, signalFromText, type SignalName } from './signals.js'
 
 // ---- list ----
 /**

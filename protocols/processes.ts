@@ -94,6 +94,8 @@ export interface FlattenOptions {
   folded?: ReadonlySet<number>
   /** order among siblings (roots included); input order when absent */
   sort?: SortSpec
+  /** order among siblings by a table column (compareColumn); wins over `sort` */
+  compare?: Comparator<ProcessNode>
 }
 
 export type Comparator<T> = (a: T, b: T) => number
@@ -130,6 +132,45 @@ export function compareProcesses (key: SortKey, reverse = false): Comparator<Pro
  */
 export function compareNodes (key: SortKey, reverse = false): Comparator<ProcessNode> {
   return byKey<ProcessNode>(key, reverse, n => n.subtreeCpu, n => n.subtreeRss, n => n.process)
+}
+
+/**
+ * The columns a process table sorts by (the web dashboard's headers): the sort keys,
+ * plus user, state, start time and the subtree totals. Here `cpu` and `mem` are the
+ * process's own figures and `scpu` / `smem` its subtree's, as the table shows both.
+ */
+export type ColumnKey = SortKey | 'user' | 'state' | 'start' | 'scpu' | 'smem'
+export const COLUMN_KEYS: readonly ColumnKey[] = ['name', 'pid', 'user', 'cpu', 'mem', 'scpu', 'smem', 'state', 'start']
+
+export function isColumnKey (value: unknown): value is ColumnKey {
+  return isOneOf(value, COLUMN_KEYS)
+}
+
+/** Columns that measure load run descending by default; names and times ascending. */
+export function columnDescends (key: ColumnKey): boolean {
+  return key === 'cpu' || key === 'mem' || key === 'scpu' || key === 'smem'
+}
+
+/** A row a table sorts: a process, with its subtree totals when it is a tree node (a flat row counts as its own subtree). */
+export interface ColumnRow { process: ProcessInfo, subtreeCpu?: number, subtreeRss?: number }
+
+/** Comparator of table rows by a column in its natural direction, pid ascending breaking ties; `reverse` flips the whole order. */
+export function compareColumn<T extends ColumnRow> (key: ColumnKey, reverse = false): Comparator<T> {
+  const base: Comparator<T> = (a, b) => {
+    const pa = a.process
+    const pb = b.process
+    let d = 0
+    if (key === 'cpu') d = pb.cpuPercent - pa.cpuPercent
+    else if (key === 'mem') d = pb.rss - pa.rss
+    else if (key === 'scpu') d = (b.subtreeCpu ?? pb.cpuPercent) - (a.subtreeCpu ?? pa.cpuPercent)
+    else if (key === 'smem') d = (b.subtreeRss ?? pb.rss) - (a.subtreeRss ?? pa.rss)
+    else if (key === 'name') d = compareText(pa.name, pb.name)
+    else if (key === 'user') d = compareText(pa.user, pb.user)
+    else if (key === 'state') d = compareText(pa.state, pb.state)
+    else if (key === 'start') d = pa.startTime - pb.startTime
+    return d !== 0 ? d : pa.pid - pb.pid
+  }
+  return reverse ? (a, b) => base(b, a) : base
 }
 
 /**
@@ -208,7 +249,7 @@ export function buildTree (processes: readonly ProcessInfo[]): ProcessNode[] {
 /** Display rows in depth-first order; children of folded pids are left out. */
 export function flattenTree (roots: readonly ProcessNode[], options: FlattenOptions = {}): TreeRow[] {
   const folded = options.folded ?? new Set<number>()
-  const cmp = options.sort !== undefined ? compareNodes(options.sort.key, options.sort.reverse === true) : undefined
+  const cmp = options.compare ?? (options.sort !== undefined ? compareNodes(options.sort.key, options.sort.reverse === true) : undefined)
   const arrange = (nodes: readonly ProcessNode[]): ProcessNode[] => cmp !== undefined ? [...nodes].sort(cmp) : [...nodes]
 
   const rows: TreeRow[] = []

@@ -16,6 +16,21 @@ export function expectRecord (value: unknown, path: string): Record<string, unkn
   return value
 }
 
+/**
+ * Bytes of `text` in UTF-8, as Buffer.byteLength counts them (a lone surrogate is the
+ * 3-byte replacement character), without Buffer: the browser dashboard shares this module.
+ */
+export function utf8ByteLength (text: string): number {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++ } else n += 3
+  }
+  return n
+}
+
 export interface StringRules { maxBytes?: number, minLength?: number, noNul?: boolean, pattern?: RegExp }
 
 export function expectString (value: unknown, path: string, rules: StringRules = {}): string {
@@ -23,7 +38,8 @@ export function expectString (value: unknown, path: string, rules: StringRules =
   if (rules.minLength !== undefined && value.length < rules.minLength) {
     throw new InvalidFieldError(path, rules.minLength === 1 ? 'must not be empty' : `shorter than ${rules.minLength} characters`)
   }
-  if (rules.maxBytes !== undefined && Buffer.byteLength(value) > rules.maxBytes) {
+  // a UTF-16 unit is 1 to 3 bytes: count only when the length alone does not decide
+  if (rules.maxBytes !== undefined && value.length * 3 > rules.maxBytes && (value.length > rules.maxBytes || utf8ByteLength(value) > rules.maxBytes)) {
     throw new InvalidFieldError(path, `longer than ${rules.maxBytes} bytes`)
   }
   if (rules.noNul === true && value.includes('\0')) throw new InvalidFieldError(path, 'contains a NUL byte')

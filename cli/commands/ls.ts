@@ -4,8 +4,6 @@ import { UsageError } from '../args.js'
 import type { CommandSpec } from '../command.js'
 import { formatBytes, formatDuration, formatLastExit, formatPercent, formatPolicy, table } from '../format.js'
 
-export { formatDuration, formatLastExit, formatPolicy }
-
 /** One entry from the node (it forwards what peers sent); a broken entry that names its peer becomes its PROTOCOL_ERROR. */
 export function parseLsEntry (value: unknown): LsEntry {
   return validateLsEntry(value)

@@ -1,10 +1,11 @@
 import type { PeerEntry } from '../../protocols/types.js'
+import type { HostJson } from '../web/api-types.js'
 import type { CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
 import { formatAgo, formatBytes, formatHostAlerts, formatPercent, formatTags, safe, table } from '../format.js'
 
 /** The CLI contract's fields of a peers entry, in its order. */
-export function peerJson (p: PeerEntry): Record<string, unknown> {
+export function peerJson (p: PeerEntry): HostJson {
   return {
     peerId: p.peerId,
     name: p.name,

@@ -3,6 +3,7 @@ import { untilStopSignal } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
 import { DEFAULT_WEB_LISTEN, WEB_TOKEN_FILE, isLoopback, loadOrCreateToken, parseListen } from '../web/access.js'
+import { loadStaticAssets } from '../web/page.js'
 import { WebServer } from '../web/server.js'
 
 export const webCommand: CommandSpec = {
@@ -39,6 +40,8 @@ export const webCommand: CommandSpec = {
       }
     }
 
+    // a checkout compiled by tsc alone has no page script: say so before listening
+    await loadStaticAssets().catch((err: unknown) => { throw new ProcmeshError('UNAVAILABLE', errorMessage(err)) })
     const server = new WebServer({
       listen,
       home: ctx.home,

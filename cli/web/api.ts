@@ -4,13 +4,14 @@
  * the server maps thrown errors to statuses.
  */
 import { randomUUID } from 'node:crypto'
-import type { HistoryEntry, KillParams, PsParams, RunParams } from '../../protocols/control.js'
+import type { HistoryEntry, HistoryParams, KillParams, LsEntry, PsParams, RestartParams, RunParams } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import type { HistoryPoint } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import type { ControlClient } from '../control-client.js'
 import { peerJson } from '../commands/peers.js'
 import { isGroupTarget, psEntryJson, selectProcesses } from '../process-view.js'
+import type { HistoryEntryJson, ManagedEntryJson, RestartJson } from './api-types.js'
 import { HttpError, STATUS_BY_CODE } from './http-errors.js'
 import type { HistoryQuery, ProcessesQuery } from './requests.js'
 
@@ -44,13 +45,37 @@ export async function fetchPeers (node: WithNode, signal?: AbortSignal): Promise
 export async function getProcesses (node: WithNode, query: ProcessesQuery, signal?: AbortSignal): Promise<ApiResponse> {
   const params: PsParams = { target: query.target, ...(query.filter !== undefined ? { filter: query.filter } : {}) }
   const entries = await node(async c => await c.ps(params, { signal }))
-  if (entries.length === 0 && !isGroupTarget(query.target)) throw new ProcmeshError('UNKNOWN_PEER', `no peer matched ${JSON.stringify(query.target)}`)
-  if (entries.length === 1 && !isGroupTarget(query.target)) {
-    const only = entries[0]
-    if ('error' in only) throw new HttpError(STATUS_BY_CODE[only.error.code], only.error.code, `${only.name}: ${only.error.message}`)
-  }
+  checkLoneTarget(query.target, entries)
   const select = { filter: query.filter, sort: query.sort, limit: query.limit }
   return ok(entries.map(e => 'error' in e ? psEntryJson(e) : psEntryJson(e, selectProcesses(e.processes, select).processes)))
+}
+
+/** A lone target (not `all` or `tag:`) that matched nothing or failed answers its error, as the CLI exits 1. */
+function checkLoneTarget (target: string, entries: ReadonlyArray<{ name: string } | { name: string, error: { code: ProcmeshError['code'], message: string } }>): void {
+  if (isGroupTarget(target)) return
+  if (entries.length === 0) throw new ProcmeshError('UNKNOWN_PEER', `no peer matched ${JSON.stringify(target)}`)
+  const only = entries[0]
+  if (entries.length === 1 && 'error' in only) throw new HttpError(STATUS_BY_CODE[only.error.code], only.error.code, `${only.name}: ${only.error.message}`)
+}
+
+/** `GET /api/managed`: as `procmesh ls TARGET --json`, one entry per target peer (a lone failed target answers its error). */
+export async function getManaged (node: WithNode, target: string, signal?: AbortSignal): Promise<ApiResponse> {
+  const entries = await node(async c => await c.ls({ target }, { signal }))
+  checkLoneTarget(target, entries)
+  return ok(entries satisfies ManagedEntryJson[])
+}
+
+export async function fetchManaged (node: WithNode): Promise<LsEntry[]> {
+  return await node(async c => await c.ls({ target: 'all' }))
+}
+
+/** `POST /api/managed/{host}/{ref}/restart`: as `procmesh restart --json` (the target checks the caller's exec role). */
+export async function restartManaged (node: WithNode, params: RestartParams): Promise<ApiResponse> {
+  if (isGroupTarget(params.target)) {
+    throw new ProcmeshError('INVALID_REQUEST', `host: a restart names exactly one host; ${JSON.stringify(params.target)} is a group target`)
+  }
+  const r = await node(async c => await c.restart(params))
+  return ok({ peerId: r.peerId, name: r.name, managedId: r.managedId, pid: r.pid, startTime: r.startTime } satisfies RestartJson)
 }
 
 /**
@@ -76,18 +101,37 @@ export function downsample (points: readonly HistoryPoint[], max: number): Histo
   return out
 }
 
-/** One host's history for sparklines: `{ peerId, name, intervalMs, memTotal, points }` or `{ peerId, name, error }`. */
-export function historyEntryJson (entry: HistoryEntry, maxPoints: number): Record<string, unknown> {
+/**
+ * One host's history: `{ peerId, name, intervalMs, memTotal, points }` (at most maxPoints)
+ * plus, for a range, `range` and the top processes (`top`, or `atSample` with `at`);
+ * `{ peerId, name, error }` for a host that failed.
+ */
+export function historyEntryJson (entry: HistoryEntry, maxPoints: number): HistoryEntryJson {
   const { peerId, name } = entry
   if ('error' in entry) return { peerId, name, error: { code: entry.error.code, message: entry.error.message } }
   const h = entry.history
-  return { peerId, name, intervalMs: h.intervalMs, memTotal: h.memTotal, points: downsample(h.points, maxPoints) }
+  return {
+    peerId,
+    name,
+    intervalMs: h.intervalMs,
+    memTotal: h.memTotal,
+    points: downsample(h.points, maxPoints),
+    ...(h.range !== undefined ? { range: h.range } : {}),
+    ...(h.top !== undefined ? { top: h.top } : {}),
+    ...(h.atSample !== undefined ? { atSample: h.atSample } : {})
+  }
 }
 
-/** `GET /api/history`: each target's recent host samples (CPU, memory, load, process count). */
+/**
+ * `GET /api/history`: each target's host samples (CPU, memory, load, process count):
+ * the recent ones kept in memory (`since`), or a range of the durable history with the
+ * top processes over it or at a time.
+ */
 export async function getHistory (node: WithNode, query: HistoryQuery, signal?: AbortSignal): Promise<ApiResponse> {
-  const entries = await node(async c => await c.history({ target: query.target, since: query.since }, { signal }))
-  return ok(entries.map(e => historyEntryJson(e, query.points)))
+  const { points, ...params } = query
+  const request: HistoryParams = 'from' in params ? { ...params, points } : params
+  const entries = await node(async c => await c.history(request, { signal }))
+  return ok(entries.map(e => historyEntryJson(e, points)))
 }
 
 /** A request id per HTTP request unless the client sent one: a retry by the node never starts twice. */

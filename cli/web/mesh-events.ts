@@ -6,20 +6,9 @@
 import { toProcmeshError } from '../../protocols/errors.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { peerJson } from '../commands/peers.js'
+import type { MeshEvent } from './api-types.js'
 
-/** A host as the API shows it: the fields of `procmesh peers --json`. */
-export type HostJson = Record<string, unknown>
-
-export type MeshEvent =
-  /** the whole view: sent to each new listener and after the node comes back */
-  | { type: 'snapshot', hosts: HostJson[] }
-  | { type: 'peer-joined', peer: HostJson }
-  | { type: 'peer-left', peerId: string, name: string }
-  | { type: 'peer-status', peer: HostJson, previous: string }
-  /** a newer summary (figures, last seen, tags, addresses) with the status unchanged */
-  | { type: 'summary', peer: HostJson }
-  /** the node could not be asked (not running, restarting); the view is unknown until the next snapshot */
-  | { type: 'node-error', error: { code: string, message: string } }
+export type { HostJson, MeshEvent } from './api-types.js'
 
 export type MeshListener = (event: MeshEvent) => void
 

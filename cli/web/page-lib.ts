@@ -1,340 +1,242 @@
 /**
- * The dashboard's pure browser functions (tree, sort, filter, formatting, argv
- * splitting, the event-stream parser), as plain ES2017 source served in /app.js.
- * Kept apart from the DOM code so tests can run them in node:vm and check them
- * against protocols/processes.ts, which they port.
- *
- * The source is a String.raw template: it must contain no backtick and no "${".
+ * The dashboard's pure helpers: what the browser page (cli/web/page/) computes that
+ * needs no DOM, so node tests check it directly. Like the page it imports only
+ * Node-free modules; the process rules themselves (filter, sort, tree) are
+ * protocols/processes.ts, the same code as the CLI's and the TUI's.
  */
-export const PAGE_LIB_JS = String.raw`'use strict'
-var PM = (function () {
-  var SORT_KEYS = ['name', 'pid', 'user', 'cpu', 'mem', 'scpu', 'smem', 'state', 'start']
+import type { ManagedProcess } from '../../protocols/managed.js'
+import { buildTree, type ProcessNode } from '../../protocols/processes.js'
+import type { ProcessInfo } from '../../protocols/types.js'
+import { formatLastExit } from '../format.js'
+import type { HostJson, ManagedChange } from './api-types.js'
 
-  /** A process across refreshes: a pid with the start time it had (pids are reused). */
-  function processKey (p) {
-    return p.pid + ':' + p.startTime
+/** A process across refreshes: a pid with the start time it had (pids are reused). */
+export function processKey (p: Pick<ProcessInfo, 'pid' | 'startTime'>): string {
+  return `${p.pid}:${p.startTime}`
+}
+
+/**
+ * The pids to fold in this list, from the folded process keys the page keeps: a
+ * folded parent stays folded across refreshes, and a reused pid does not inherit it.
+ */
+export function foldedPids (processes: readonly ProcessInfo[], foldedKeys: ReadonlySet<string>): Set<number> {
+  const out = new Set<number>()
+  for (const p of processes) if (foldedKeys.has(processKey(p))) out.add(p.pid)
+  return out
+}
+
+/** Keys of every process that has children in the list's tree (to fold everything). */
+export function parentKeys (processes: readonly ProcessInfo[]): string[] {
+  const keys: string[] = []
+  const stack: ProcessNode[] = buildTree(processes)
+  while (stack.length > 0) {
+    const n = stack.pop() as ProcessNode
+    if (n.children.length > 0) keys.push(processKey(n.process))
+    stack.push(...n.children)
   }
+  return keys
+}
 
-  /**
-   * The forest of processes, as protocols/processes.ts builds it: a process whose parent
-   * is absent (or itself) is a root; a parent cycle is cut at its lowest pid; a repeated
-   * pid keeps its first row; subtree totals include the process itself.
-   */
-  function buildTree (processes) {
-    var byPid = new Map()
-    var order = []
-    processes.forEach(function (p) {
-      if (byPid.has(p.pid)) return
-      var node = { process: p, children: [], depth: 0, subtreeCpu: 0, subtreeRss: 0, subtreeCount: 0 }
-      byPid.set(p.pid, node)
-      order.push(node)
-    })
-    var parentOf = new Map()
-    order.forEach(function (node) {
-      var pid = node.process.pid
-      var ppid = node.process.ppid
-      if (ppid !== pid && byPid.has(ppid)) parentOf.set(pid, ppid)
-    })
-    var WALKING = 1
-    var DONE = 2
-    var state = new Map()
-    order.forEach(function (node) {
-      var path = []
-      var cur = node.process.pid
-      while (cur !== undefined && state.get(cur) === undefined) {
-        state.set(cur, WALKING)
-        path.push(cur)
-        cur = parentOf.get(cur)
-      }
-      if (cur !== undefined && state.get(cur) === WALKING) {
-        var cycle = path.slice(path.indexOf(cur))
-        parentOf.delete(cycle.reduce(function (a, b) { return Math.min(a, b) }))
-      }
-      path.forEach(function (pid) { state.set(pid, DONE) })
-    })
-    var roots = []
-    order.forEach(function (node) {
-      var parent = parentOf.get(node.process.pid)
-      if (parent === undefined) roots.push(node)
-      else byPid.get(parent).children.push(node)
-    })
-    var visit = []
-    var stack = roots.slice()
-    while (stack.length > 0) {
-      var n = stack.pop()
-      visit.push(n)
-      n.children.forEach(function (child) {
-        child.depth = n.depth + 1
-        stack.push(child)
-      })
+/** The tree node of a pid, if it is in the list. */
+export function findNode (processes: readonly ProcessInfo[], pid: number): ProcessNode | undefined {
+  const stack: ProcessNode[] = buildTree(processes)
+  while (stack.length > 0) {
+    const n = stack.pop() as ProcessNode
+    if (n.process.pid === pid) return n
+    stack.push(...n.children)
+  }
+  return undefined
+}
+
+/** The chain of ancestors of a process (nearest first), by ppid within the list. */
+export function ancestorKeys (processes: readonly ProcessInfo[], pid: number): string[] {
+  const byPid = new Map<number, ProcessInfo>()
+  for (const p of processes) if (!byPid.has(p.pid)) byPid.set(p.pid, p)
+  const keys: string[] = []
+  const seen = new Set([pid])
+  let cur = byPid.get(pid)
+  while (cur !== undefined && cur.ppid !== cur.pid && !seen.has(cur.ppid)) {
+    const parent = byPid.get(cur.ppid)
+    if (parent === undefined) break
+    seen.add(cur.ppid)
+    cur = parent
+    keys.push(processKey(cur))
+  }
+  return keys
+}
+
+/** KEY=VALUE per line (blank lines skipped) into an object; throws naming the bad line. */
+export function parseEnvLines (text: string): Record<string, string> | undefined {
+  const env: Record<string, string> = {}
+  let count = 0
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return
+    const eq = line.indexOf('=')
+    if (eq <= 0) throw new Error(`env line ${i + 1}: expected KEY=VALUE`)
+    env[line.slice(0, eq).trim()] = line.slice(eq + 1)
+    count++
+  })
+  return count > 0 ? env : undefined
+}
+
+export interface SseMessage { event: string, data: string, id: string }
+
+/** Incremental text/event-stream parser: push() text as it arrives; onEvent per complete event. */
+export function sseParser (onEvent: (msg: SseMessage) => void): { push: (text: string) => void } {
+  let buffer = ''
+  let event = ''
+  let data: string[] = []
+  let id = ''
+  const line = (l: string): void => {
+    if (l === '') {
+      if (data.length > 0) onEvent({ event: event === '' ? 'message' : event, data: data.join('\n'), id })
+      event = ''
+      data = []
+      return
     }
-    for (var i = visit.length - 1; i >= 0; i--) {
-      var v = visit[i]
-      v.subtreeCpu = v.process.cpuPercent
-      v.subtreeRss = v.process.rss
-      v.subtreeCount = 1
-      v.children.forEach(function (c) {
-        v.subtreeCpu += c.subtreeCpu
-        v.subtreeRss += c.subtreeRss
-        v.subtreeCount += c.subtreeCount
-      })
-    }
-    return roots
+    if (l.startsWith(':')) return
+    const colon = l.indexOf(':')
+    const field = colon < 0 ? l : l.slice(0, colon)
+    let value = colon < 0 ? '' : l.slice(colon + 1)
+    if (value.startsWith(' ')) value = value.slice(1)
+    if (field === 'event') event = value
+    else if (field === 'data') data.push(value)
+    else if (field === 'id') id = value
   }
-
-  function compareText (a, b) {
-    var la = a.toLowerCase()
-    var lb = b.toLowerCase()
-    if (la !== lb) return la < lb ? -1 : 1
-    return a < b ? -1 : a > b ? 1 : 0
-  }
-
-  /**
-   * Comparator of tree nodes (or of { process } rows with subtree figures absent):
-   * numbers that measure load run descending, names and times ascending, pid
-   * ascending breaks ties; reverse flips the whole order.
-   */
-  function compareNodes (key, reverse) {
-    var base = function (a, b) {
-      var pa = a.process
-      var pb = b.process
-      var d = 0
-      if (key === 'cpu') d = pb.cpuPercent - pa.cpuPercent
-      else if (key === 'mem') d = pb.rss - pa.rss
-      else if (key === 'scpu') d = (b.subtreeCpu !== undefined ? b.subtreeCpu : pb.cpuPercent) - (a.subtreeCpu !== undefined ? a.subtreeCpu : pa.cpuPercent)
-      else if (key === 'smem') d = (b.subtreeRss !== undefined ? b.subtreeRss : pb.rss) - (a.subtreeRss !== undefined ? a.subtreeRss : pa.rss)
-      else if (key === 'name') d = compareText(pa.name, pb.name)
-      else if (key === 'user') d = compareText(pa.user, pb.user)
-      else if (key === 'state') d = compareText(pa.state, pb.state)
-      else if (key === 'start') d = pa.startTime - pb.startTime
-      return d !== 0 ? d : pa.pid - pb.pid
-    }
-    return reverse ? function (a, b) { return base(b, a) } : base
-  }
-
-  /**
-   * Display rows depth first; children of folded nodes (by processKey) are left out.
-   * opts: { folded: Set, sort: { key, reverse } }
-   */
-  function flattenTree (roots, opts) {
-    var folded = (opts && opts.folded) || new Set()
-    var sort = opts && opts.sort
-    var cmp = sort ? compareNodes(sort.key, sort.reverse === true) : null
-    var arrange = function (nodes) { return cmp ? nodes.slice().sort(cmp) : nodes.slice() }
-    var rows = []
-    var stack = []
-    var push = function (nodes) { for (var i = nodes.length - 1; i >= 0; i--) stack.push(nodes[i]) }
-    push(arrange(roots))
-    while (stack.length > 0) {
-      var node = stack.pop()
-      var hasChildren = node.children.length > 0
-      var isFolded = hasChildren && folded.has(processKey(node.process))
-      rows.push({ node: node, process: node.process, depth: node.depth, hasChildren: hasChildren, folded: isFolded })
-      if (hasChildren && !isFolded) push(arrange(node.children))
-    }
-    return rows
-  }
-
-  /** Keys of every node that has children (to fold everything). */
-  function parentKeys (roots) {
-    var keys = []
-    var stack = roots.slice()
-    while (stack.length > 0) {
-      var n = stack.pop()
-      if (n.children.length > 0) keys.push(processKey(n.process))
-      n.children.forEach(function (c) { stack.push(c) })
-    }
-    return keys
-  }
-
-  /** The chain of ancestors of a process (nearest first), by ppid within the list. */
-  function ancestorKeys (processes, pid) {
-    var byPid = new Map()
-    processes.forEach(function (p) { if (!byPid.has(p.pid)) byPid.set(p.pid, p) })
-    var keys = []
-    var seen = new Set([pid])
-    var cur = byPid.get(pid)
-    while (cur && cur.ppid !== cur.pid && byPid.has(cur.ppid) && !seen.has(cur.ppid)) {
-      seen.add(cur.ppid)
-      cur = byPid.get(cur.ppid)
-      keys.push(processKey(cur))
-    }
-    return keys
-  }
-
-  /** As the CLI's --filter: a case-insensitive substring of name, command or user. */
-  function matchesFilter (p, text) {
-    var needle = text.trim().toLowerCase()
-    if (needle === '') return true
-    return p.name.toLowerCase().indexOf(needle) >= 0 || p.cmd.toLowerCase().indexOf(needle) >= 0 || p.user.toLowerCase().indexOf(needle) >= 0
-  }
-
-  function filterProcesses (processes, text) {
-    return processes.filter(function (p) { return matchesFilter(p, text) })
-  }
-
-  function formatBytes (n) {
-    if (typeof n !== 'number' || !isFinite(n) || n < 0) return '-'
-    var units = ['B', 'K', 'M', 'G', 'T']
-    var v = n
-    var i = 0
-    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-    return i === 0 ? v + 'B' : (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + units[i]
-  }
-
-  function formatPercent (n) {
-    return typeof n === 'number' && isFinite(n) ? n.toFixed(1) + '%' : '-'
-  }
-
-  function pad2 (n) {
-    return n < 10 ? '0' + n : String(n)
-  }
-
-  /** HH:MM today, else Mon DD (as the CLI's START column). */
-  function formatStart (ms, now) {
-    var d = new Date(ms)
-    var today = new Date(now)
-    if (d.toDateString() === today.toDateString()) return pad2(d.getHours()) + ':' + pad2(d.getMinutes())
-    var months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-    return months[d.getMonth()] + ' ' + pad2(d.getDate())
-  }
-
-  function formatAgo (then, now) {
-    var s = Math.max(0, Math.round((now - then) / 1000))
-    if (s < 60) return s + 's ago'
-    if (s < 3600) return Math.floor(s / 60) + 'm ago'
-    if (s < 86400) return Math.floor(s / 3600) + 'h ago'
-    return Math.floor(s / 86400) + 'd ago'
-  }
-
-  function formatDuration (seconds) {
-    var d = Math.floor(seconds / 86400)
-    var h = Math.floor((seconds % 86400) / 3600)
-    var m = Math.floor((seconds % 3600) / 60)
-    if (d > 0) return d + 'd ' + h + 'h'
-    if (h > 0) return h + 'h ' + m + 'm'
-    return m + 'm'
-  }
-
-  /**
-   * A command line into argv, without a shell: words split on blanks, 'single' and
-   * "double" quotes group (no expansion of any kind), a backslash escapes the next
-   * character outside single quotes. Throws an Error naming an unclosed quote.
-   */
-  function splitArgs (text) {
-    var args = []
-    var cur = ''
-    var inWord = false
-    var quote = ''
-    for (var i = 0; i < text.length; i++) {
-      var c = text[i]
-      if (quote === "'") {
-        if (c === "'") quote = ''
-        else cur += c
-      } else if (quote === '"') {
-        if (c === '"') quote = ''
-        else if (c === '\\' && i + 1 < text.length && (text[i + 1] === '"' || text[i + 1] === '\\')) cur += text[++i]
-        else cur += c
-      } else if (c === "'" || c === '"') {
-        quote = c
-        inWord = true
-      } else if (c === '\\' && i + 1 < text.length) {
-        cur += text[++i]
-        inWord = true
-      } else if (/\s/.test(c)) {
-        if (inWord) args.push(cur)
-        cur = ''
-        inWord = false
-      } else {
-        cur += c
-        inWord = true
-      }
-    }
-    if (quote !== '') throw new Error('unclosed ' + (quote === '"' ? 'double' : 'single') + ' quote')
-    if (inWord) args.push(cur)
-    return args
-  }
-
-  /** KEY=VALUE per line (blank lines skipped) into an object; throws naming the bad line. */
-  function parseEnvLines (text) {
-    var env = {}
-    var count = 0
-    text.split(/\r?\n/).forEach(function (line, i) {
-      if (line.trim() === '') return
-      var eq = line.indexOf('=')
-      if (eq <= 0) throw new Error('env line ' + (i + 1) + ': expected KEY=VALUE')
-      env[line.slice(0, eq).trim()] = line.slice(eq + 1)
-      count++
-    })
-    return count > 0 ? env : undefined
-  }
-
-  /** Incremental text/event-stream parser: push() text as it arrives; onEvent({ event, data, id }) per event. */
-  function sseParser (onEvent) {
-    var buffer = ''
-    var event = ''
-    var data = []
-    var id = ''
-    function line (l) {
-      if (l === '') {
-        if (data.length > 0) onEvent({ event: event || 'message', data: data.join('\n'), id: id })
-        event = ''
-        data = []
-        return
-      }
-      if (l[0] === ':') return
-      var colon = l.indexOf(':')
-      var field = colon < 0 ? l : l.slice(0, colon)
-      var value = colon < 0 ? '' : l.slice(colon + 1)
-      if (value[0] === ' ') value = value.slice(1)
-      if (field === 'event') event = value
-      else if (field === 'data') data.push(value)
-      else if (field === 'id') id = value
-    }
-    return {
-      push: function (text) {
-        buffer += text
-        var m
-        while ((m = /\r\n|\r|\n/.exec(buffer)) !== null) {
-          // a lone CR at the end may be the first half of CRLF: wait for more
-          if (m[0] === '\r' && m.index === buffer.length - 1) break
-          line(buffer.slice(0, m.index))
-          buffer = buffer.slice(m.index + m[0].length)
-        }
-      }
-    }
-  }
-
-  /** SVG polyline points for values on a width x height box; max is the top of the scale. */
-  function sparkPoints (values, width, height, max) {
-    if (values.length === 0) return ''
-    var top = max > 0 ? max : 1
-    var step = values.length > 1 ? width / (values.length - 1) : 0
-    return values.map(function (v, i) {
-      var y = height - Math.max(0, Math.min(1, v / top)) * height
-      return (values.length > 1 ? i * step : width).toFixed(1) + ',' + y.toFixed(1)
-    }).join(' ')
-  }
-
   return {
-    SORT_KEYS: SORT_KEYS,
-    processKey: processKey,
-    buildTree: buildTree,
-    compareNodes: compareNodes,
-    flattenTree: flattenTree,
-    parentKeys: parentKeys,
-    ancestorKeys: ancestorKeys,
-    matchesFilter: matchesFilter,
-    filterProcesses: filterProcesses,
-    formatBytes: formatBytes,
-    formatPercent: formatPercent,
-    formatStart: formatStart,
-    formatAgo: formatAgo,
-    formatDuration: formatDuration,
-    splitArgs: splitArgs,
-    parseEnvLines: parseEnvLines,
-    sseParser: sseParser,
-    sparkPoints: sparkPoints
+    push (text: string): void {
+      buffer += text
+      let m: RegExpExecArray | null
+      while ((m = /\r\n|\r|\n/.exec(buffer)) !== null) {
+        // a lone CR at the end may be the first half of CRLF: wait for more
+        if (m[0] === '\r' && m.index === buffer.length - 1) break
+        line(buffer.slice(0, m.index))
+        buffer = buffer.slice(m.index + m[0].length)
+      }
+    }
   }
-})()
-`
+}
+
+/** SVG polyline points for values evenly spread on a width x height box; max is the top of the scale. */
+export function sparkPoints (values: readonly number[], width: number, height: number, max: number): string {
+  if (values.length === 0) return ''
+  const top = max > 0 ? max : 1
+  const step = values.length > 1 ? width / (values.length - 1) : 0
+  return values.map((v, i) => {
+    const y = height - Math.max(0, Math.min(1, v / top)) * height
+    return `${(values.length > 1 ? i * step : width).toFixed(1)},${y.toFixed(1)}`
+  }).join(' ')
+}
+
+/** Status as shown: an online host says how this node reaches it when not directly. */
+export function hostStatusText (p: Pick<HostJson, 'status' | 'self' | 'reach'>): string {
+  if (p.status !== 'online' || p.self) return p.status
+  if (p.reach === 'unreachable') return 'online · unreachable from this node'
+  if (p.reach === 'relayed') return 'online · relayed'
+  return p.status
+}
+
+/** The status a host card is styled by: online but unreachable from here is not plainly online. */
+export function hostStatusClass (p: Pick<HostJson, 'status' | 'self' | 'reach'>): string {
+  return p.status === 'online' && !p.self && p.reach === 'unreachable' ? 'unreachable' : p.status
+}
+
+/** Hosts in display order: this node first, then by name (peer id breaking ties). */
+export function compareHosts (a: Pick<HostJson, 'self' | 'name' | 'peerId'>, b: Pick<HostJson, 'self' | 'name' | 'peerId'>): number {
+  if (a.self !== b.self) return a.self ? -1 : 1
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1
+  return a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0
+}
+
+/** Memory in use as a percentage of the total (0 when the total is unknown). */
+export function memPercent (host: Pick<HostJson['host'], 'memUsed' | 'memTotal'> | undefined): number {
+  return host !== undefined && host.memTotal > 0 ? 100 * host.memUsed / host.memTotal : 0
+}
+
+// ---- managed processes ----
+
+/** How a managed process last ended, in words: `code 1`, `SIGKILL`, `exit status unknown`. */
+export function exitText (m: Pick<ManagedProcess, 'lastExit'>): string {
+  const shown = formatLastExit(m)
+  if (shown === '-') return 'never exited'
+  if (shown.startsWith('?')) return 'exit status unknown'
+  return shown.startsWith('SIG') ? shown : `code ${shown}`
+}
+
+/** The notice the page shows when the event stream says a managed process exited or entered crash-loop. */
+export function managedNotice (ev: { change: ManagedChange, host: string, process: ManagedProcess }): { text: string, kind: 'warn' | 'error' } {
+  const m = ev.process
+  const label = `${m.name ?? m.managedId} on ${ev.host}`
+  const restarts = `${m.restarts} restart${m.restarts === 1 ? '' : 's'}`
+  if (ev.change === 'crash-loop') return { text: `${label} is in crash-loop after ${restarts} (last exit: ${exitText(m)}); it stays down until restarted`, kind: 'error' }
+  if (ev.change === 'restarted') return { text: `${label} exited (${exitText(m)}) and was restarted by its policy (${restarts})`, kind: 'warn' }
+  const after = m.state === 'restarting' ? '; restarting' : m.state === 'stopped' ? '; stopped through procmesh' : ''
+  return { text: `${label} exited (${exitText(m)})${after}`, kind: m.state === 'stopped' ? 'warn' : 'error' }
+}
+
+// ---- the history chart ----
+
+export type RangeChoice = '1h' | '24h' | '7d'
+export const RANGE_CHOICES: Readonly<Record<RangeChoice, number>> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 }
+
+export function isRangeChoice (value: unknown): value is RangeChoice {
+  return value === '1h' || value === '24h' || value === '7d'
+}
+
+/**
+ * An SVG path through (time, value) points on a width x height box spanning from..to
+ * and 0..max; the line breaks where two points are further apart than `gapMs` (the
+ * node was down), so a gap is not drawn as a slope.
+ */
+export function chartPath (points: ReadonlyArray<{ at: number, value: number }>, from: number, to: number, width: number, height: number, max: number, gapMs: number): string {
+  const span = to > from ? to - from : 1
+  const top = max > 0 ? max : 1
+  let d = ''
+  let prev: number | undefined
+  for (const p of points) {
+    const x = (p.at - from) / span * width
+    const y = height - Math.max(0, Math.min(1, p.value / top)) * height
+    d += `${prev === undefined || p.at - prev > gapMs ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)} `
+    prev = p.at
+  }
+  return d.trimEnd()
+}
+
+/** Points further apart than this are a gap: three points' width, and never less than 10 s (as `procmesh history`). */
+export function gapThreshold (bucketMs: number): number {
+  return Math.max(3 * bucketMs, 10_000)
+}
+
+/** The index of the point nearest a time (-1 for no points). */
+export function nearestPoint (points: ReadonlyArray<{ at: number }>, at: number): number {
+  let best = -1
+  let bestDistance = Infinity
+  points.forEach((p, i) => {
+    const d = Math.abs(p.at - at)
+    if (d < bestDistance) { best = i; bestDistance = d }
+  })
+  return best
+}
+
+/** A datetime-local input's value (local time, `2026-11-29T03:10`) as ms since the epoch; undefined when empty or invalid. */
+export function parseLocalDateTime (value: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value)
+  if (m === null) return undefined
+  const at = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)).getTime()
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** ms since the epoch as a datetime-local input's value, to the minute. */
+export function toLocalDateTime (ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number): string => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`
+}
+
+/** A time on the chart's axis: HH:MM within a day's range, else Mon DD HH:MM. */
+export function formatChartTime (ms: number, spanMs: number): string {
+  const d = new Date(ms)
+  const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+  if (spanMs <= 86_400_000) return hm
+  return `${d.toLocaleDateString('en-US', { month: 'short', day: '2-digit' })} ${hm}`
+}

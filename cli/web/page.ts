@@ -1,10 +1,11 @@
 /**
- * The dashboard's static files, as strings compiled into the CLI (no build step,
- * no files to find at run time): one HTML page, one stylesheet, one script.
- * Nothing inline, so the page's CSP can forbid inline script and style.
+ * The dashboard's static files, as strings compiled into the CLI (no files to find at
+ * run time): one HTML page, one stylesheet, one script. The script is the browser code
+ * in cli/web/page/, bundled by build/page.mjs (part of `npm run build`) into
+ * dist/cli/web/page-script.js. Nothing inline, so the page's CSP can forbid inline
+ * script and style.
  */
-import { PAGE_APP_JS } from './page-app.js'
-import { PAGE_LIB_JS } from './page-lib.js'
+import { errorMessage } from '../../protocols/errors.js'
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -37,13 +38,50 @@ export const PAGE_HTML = `<!doctype html>
         <h2 id="procs-title">Select a host</h2>
         <span id="procs-meta" class="muted"></span>
       </div>
+      <section id="history" class="history" aria-labelledby="history-title">
+        <div class="history-head">
+          <h3 id="history-title">CPU and memory</h3>
+          <div class="ranges" role="group" aria-label="Time range">
+            <button type="button" data-range="1h" aria-pressed="true">1 h</button>
+            <button type="button" data-range="24h" aria-pressed="false">24 h</button>
+            <button type="button" data-range="7d" aria-pressed="false">7 d</button>
+          </div>
+          <form id="range-form" class="range-form">
+            <input id="range-from" type="datetime-local" aria-label="From" required>
+            <span class="muted">to</span>
+            <input id="range-to" type="datetime-local" aria-label="To (empty: now)">
+            <button type="submit">Show</button>
+          </form>
+        </div>
+        <div id="history-chart" class="chart" tabindex="0" role="img" aria-label="CPU and memory of this host over the range; click or use the arrow keys to pick a time"></div>
+        <div class="chart-axis muted"><span id="chart-from"></span><span class="legend"><span class="key key-cpu">CPU 0–100%</span> <span class="key key-cpu-max">peak</span> <span id="key-mem" class="key key-mem">memory</span></span><span id="chart-to"></span></div>
+        <p id="history-status" class="status" hidden></p>
+        <div id="history-top" class="history-top" hidden>
+          <p id="history-top-title" class="muted"></p>
+          <table class="proc-table top-table" aria-label="Top processes at the chosen time">
+            <thead><tr><th class="col-cmd">Process</th><th class="num">PID</th><th class="col-user">User</th><th class="num">CPU%</th><th class="num">Mem</th><th class="col-start">Started</th></tr></thead>
+            <tbody id="history-top-body"></tbody>
+          </table>
+        </div>
+      </section>
       <div class="toolbar">
         <input id="filter" type="search" placeholder="Filter this host: name, command, user" aria-label="Filter the processes of this host" autocomplete="off" spellcheck="false">
         <button id="expand-all" type="button">Expand all</button>
         <button id="collapse-all" type="button">Collapse all</button>
+        <label class="check"><input id="managed-only" type="checkbox"> Managed only</label>
       </div>
       <p id="procs-status" class="status" hidden></p>
-      <div class="table-wrap">
+      <div id="managed-wrap" class="table-wrap" hidden>
+        <table id="managed-table" class="proc-table" aria-label="Managed processes">
+          <thead><tr>
+            <th class="col-mname">Name</th><th class="col-mid">ID</th><th class="num col-pid">PID</th><th class="col-mstate">State</th>
+            <th class="num col-restarts">Restarts</th><th class="num col-uptime">Uptime</th><th class="col-exit">Last exit</th>
+            <th class="num col-cpu">CPU%</th><th class="num col-mem">Mem</th><th class="col-policy">Policy</th><th class="col-cmd">Command</th><th class="col-actions"><span class="sr-only">Actions</span></th>
+          </tr></thead>
+          <tbody id="managed-body"></tbody>
+        </table>
+      </div>
+      <div id="proc-wrap" class="table-wrap">
         <table id="proc-table" class="proc-table" role="treegrid" aria-label="Process tree">
           <thead><tr>
             <th data-sort="name" class="col-cmd"><button type="button">Command</button></th>
@@ -121,6 +159,17 @@ export const PAGE_HTML = `<!doctype html>
     </div>
   </form>
 </dialog>
+<dialog id="restart-dialog" aria-labelledby="restart-text">
+  <form id="restart-form">
+    <p id="restart-text" class="dialog-title"></p>
+    <p class="muted">A running process gets TERM (KILL after 5 s) and is started again with the same id; its restart budget starts afresh.</p>
+    <p id="restart-error" class="error" role="alert"></p>
+    <div class="dialog-actions">
+      <button id="restart-cancel" type="button">Cancel</button>
+      <button id="restart-confirm" class="primary" type="submit">Restart</button>
+    </div>
+  </form>
+</dialog>
 <dialog id="token-dialog" aria-labelledby="token-title">
   <form id="token-form">
     <p id="token-title" class="dialog-title">API token</p>
@@ -130,6 +179,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="dialog-actions"><button class="primary" type="submit">Save</button></div>
   </form>
 </dialog>
+<div id="notices" class="notices" role="log" aria-live="polite" aria-label="Notices about managed processes"></div>
 <div id="toast" class="toast" role="status" aria-live="polite" hidden></div>
 </body>
 </html>
@@ -251,9 +301,53 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .toast[data-kind="error"] { background: var(--bad); }
 .toast[data-kind="warn"] { background: #8a6200; }
 
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.toolbar label.check { display: flex; align-items: center; gap: 6px; white-space: nowrap; margin-left: auto; }
+.toolbar input[type="checkbox"] { flex: none; min-width: 0; margin: 0; }
+#managed-table th, .top-table th { padding: 6px 8px; }
+#managed-table .col-cmd { max-width: 280px; }
+
+.history { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
+.history-head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; margin-bottom: 6px; }
+.history-head h3 { margin: 0; font-size: 13px; font-weight: 600; }
+.ranges { display: flex; gap: 4px; }
+.ranges button { padding: 2px 8px; font-size: 12px; }
+.ranges button[aria-pressed="true"] { background: var(--sel); border-color: var(--accent); }
+.range-form { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin-left: auto; font-size: 12px; }
+.range-form input { padding: 2px 6px; font-size: 12px; }
+.range-form button { padding: 2px 8px; font-size: 12px; }
+.chart { height: 110px; cursor: crosshair; border-radius: 4px; background: var(--bg); }
+.chart svg { width: 100%; height: 100%; display: block; }
+.chart .line { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+.chart .line-cpu { stroke: var(--cpu); }
+.chart .line-cpumax { stroke: var(--cpu); opacity: .3; }
+.chart .line-mem { stroke: var(--mem); }
+.chart .cursor { stroke: var(--text); stroke-width: 1; vector-effect: non-scaling-stroke; opacity: .6; }
+.chart-axis { display: flex; justify-content: space-between; font-size: 11px; margin-top: 2px; }
+.legend { display: flex; gap: 10px; }
+.key::before { content: ""; display: inline-block; width: 10px; height: 3px; margin-right: 4px; vertical-align: middle; }
+.key-cpu::before { background: var(--cpu); }
+.key-mem::before { background: var(--mem); }
+.key-cpu-max::before { background: var(--cpu); opacity: .3; }
+.history-top { margin-top: 6px; }
+.history-top p { margin: 4px 0; }
+.top-table { font-size: 12px; }
+.state-running { color: var(--ok); }
+.state-restarting { color: var(--warn); }
+.state-crash-loop { color: var(--bad); font-weight: 600; }
+.state-exited, .state-stopped { color: var(--muted); }
+.col-actions { text-align: right; }
+.col-actions button { padding: 1px 8px; font-size: 12px; }
+
+.notices { position: fixed; top: 56px; right: 16px; display: flex; flex-direction: column; gap: 6px; z-index: 15; max-width: min(440px, calc(100vw - 32px)); }
+.notice { display: flex; gap: 8px; align-items: flex-start; background: var(--panel); border: 1px solid var(--line); border-left: 4px solid var(--warn); border-radius: 8px; padding: 8px 10px; box-shadow: 0 4px 16px rgba(0, 0, 0, .15); font-size: 13px; }
+.notice[data-kind="error"] { border-left-color: var(--bad); }
+.notice-text { flex: 1; word-break: break-word; }
+.notice button { padding: 0 6px; font-size: 12px; }
+
 /* with the details open beside it, the table keeps its main columns */
 @media (max-width: 1700px) {
-  body.details-open .col-state, body.details-open .col-start, body.details-open .col-smem { display: none; }
+  body.details-open .col-state, body.details-open .col-start, body.details-open .col-smem, body.details-open .col-policy, body.details-open .col-mid { display: none; }
   body.details-open .col-cmd { max-width: 340px; }
 }
 @media (max-width: 1100px) {
@@ -269,7 +363,8 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
   .host-list { flex-direction: row; overflow-x: auto; scroll-snap-type: x mandatory; padding-bottom: 4px; }
   .host-item { flex: 0 0 78%; scroll-snap-align: start; }
   .toolbar input { flex-basis: 100%; }
-  .col-user, .col-scpu, .col-smem, .col-state, .col-start { display: none; }
+  .col-user, .col-scpu, .col-smem, .col-state, .col-start, .col-mid, .col-uptime, .col-policy, .col-exit { display: none; }
+  .range-form { margin-left: 0; }
   .proc-table td { padding: 3px 5px; }
   .proc-table th button { padding: 6px 5px; }
   .col-cmd { max-width: 44vw; }
@@ -282,19 +377,30 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#2f6fdf"/><circle cx="5" cy="5" r="2" fill="#fff"/><circle cx="11" cy="5" r="2" fill="#fff"/><circle cx="8" cy="11" r="2" fill="#fff"/></svg>
 `
 
-/** The whole script: the pure helpers (PM), then the DOM code. */
-export const PAGE_JS = PAGE_LIB_JS + '\n' + PAGE_APP_JS
-
 export interface StaticAsset {
   type: string
   body: string
 }
 
-/** Every path the server answers outside /api. */
-export const STATIC_ASSETS: ReadonlyMap<string, StaticAsset> = new Map([
-  ['/', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
-  ['/index.html', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
-  ['/app.js', { type: 'text/javascript; charset=utf-8', body: PAGE_JS }],
-  ['/app.css', { type: 'text/css; charset=utf-8', body: PAGE_CSS }],
-  ['/favicon.svg', { type: 'image/svg+xml', body: FAVICON_SVG }]
-])
+/** What a missing script means: the sources were compiled without the page's build step. */
+export const PAGE_NOT_BUILT = 'the dashboard\'s script is not built (dist/cli/web/page-script.js): run npm run build'
+
+let assets: Promise<ReadonlyMap<string, StaticAsset>> | undefined
+
+/**
+ * Every path the server answers outside /api. The script is imported on first use, so a
+ * checkout compiled by tsc alone fails here with PAGE_NOT_BUILT, not at every import of the CLI.
+ */
+export async function loadStaticAssets (): Promise<ReadonlyMap<string, StaticAsset>> {
+  assets ??= import('./page-script.js').then(({ PAGE_JS }) => new Map([
+    ['/', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
+    ['/index.html', { type: 'text/html; charset=utf-8', body: PAGE_HTML }],
+    ['/app.js', { type: 'text/javascript; charset=utf-8', body: PAGE_JS }],
+    ['/app.css', { type: 'text/css; charset=utf-8', body: PAGE_CSS }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: FAVICON_SVG }]
+  ]), (err: unknown) => {
+    assets = undefined
+    throw new Error(`${PAGE_NOT_BUILT} (${errorMessage(err)})`)
+  })
+  return await assets
+}

@@ -2,11 +2,17 @@
  * Validation of what HTTP clients send: query parameters, path segments and JSON
  * bodies become control-API params or a 400 naming the bad field. Pure.
  */
-import type { KillParams, RunParams } from '../../protocols/control.js'
+import type { KillParams, RestartParams, RunParams } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
-import { MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES, REQUEST_ID_PATTERN, SIGNALS, signalFromText, validateArgv, validateEnv, type SignalName } from '../../protocols/messages.js'
+import {
+  HISTORY_DEFAULT_POINTS, HISTORY_MAX_RANGE_MS, HISTORY_MAX_RANGE_POINTS, HISTORY_MAX_TOP, MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES,
+  REQUEST_ID_PATTERN, SIGNALS, signalFromText, validateArgv, validateEnv, type SignalName
+} from '../../protocols/messages.js'
+import { MANAGED_REF_PATTERN } from '../../protocols/managed.js'
 import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import { isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
+import { UsageError } from '../args.js'
+import { parseTime } from '../commands/history.js'
 import { badRequest } from './http-errors.js'
 
 /** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */
@@ -84,18 +90,79 @@ export function parseProcessesQuery (params: URLSearchParams): ProcessesQuery {
   }
 }
 
-export interface HistoryQuery {
-  target: string
-  since: number
-  points: number
+/**
+ * A history request: `since` asks for the recent samples a node keeps in memory
+ * (sparklines); `from`/`to` for a range of its durable history, with the top processes
+ * over the range (`top`) or at a time (`at`), and a process filter.
+ */
+export type HistoryQuery =
+  | { target: string, since: number, points: number }
+  | { target: string, from: number, to: number, points: number, at?: number, top?: number, filter?: string }
+
+/** A time parameter, as the CLI's `history` flags take it (`-2h`, an ISO date-time, ms since the epoch, `now`, `03:10`). */
+function queryTime (params: URLSearchParams, name: string, now: number, future = false): number | undefined {
+  const text = singleQuery(params, name)
+  if (text === undefined) return undefined
+  try {
+    return parseTime(text.slice(0, 100), now, name, { future })
+  } catch (err: unknown) {
+    if (err instanceof UsageError) throw badRequest(err.message)
+    throw err
+  }
 }
 
-/** `GET /api/history?host=TARGET[&since=MS_EPOCH][&points=N]` */
+function iso (ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+/**
+ * `GET /api/history?host=TARGET[&since=MS_EPOCH][&points=N]`, or a range:
+ * `GET /api/history?host=TARGET&from=T[&to=T][&points=N][&at=T][&top=N][&filter=TEXT]`
+ * (to defaults to now). A range must start before it ends, span at most a year and hold `at`.
+ */
 export function parseHistoryQuery (params: URLSearchParams, now: number): HistoryQuery {
   const target = parseTarget(singleQuery(params, 'host'), 'host')
-  const since = queryInt(params, 'since', 0, Number.MAX_SAFE_INTEGER) ?? Math.max(0, now - DEFAULT_HISTORY_WINDOW_MS)
-  const points = queryInt(params, 'points', 1, MAX_HISTORY_POINTS_PER_HOST) ?? DEFAULT_HISTORY_POINTS
-  return { target, since, points }
+  if (!params.has('from') && !params.has('to')) {
+    for (const name of ['at', 'top', 'filter']) if (params.has(name)) throw badRequest(`${name}: needs a range (from, and to unless it is now)`)
+    const since = queryInt(params, 'since', 0, Number.MAX_SAFE_INTEGER) ?? Math.max(0, now - DEFAULT_HISTORY_WINDOW_MS)
+    const points = queryInt(params, 'points', 1, MAX_HISTORY_POINTS_PER_HOST) ?? DEFAULT_HISTORY_POINTS
+    return { target, since, points }
+  }
+  if (params.has('since')) throw badRequest('since: give either since or a range (from, to), not both')
+  const from = queryTime(params, 'from', now)
+  if (from === undefined) throw badRequest('from: missing; a range needs its start (to defaults to now)')
+  const to = queryTime(params, 'to', now, true) ?? now
+  if (from >= to) throw badRequest(`from: ${iso(from)} is not before to (${iso(to)})`)
+  if (to - from > HISTORY_MAX_RANGE_MS) throw badRequest(`to: the range ${iso(from)} .. ${iso(to)} is longer than ${HISTORY_MAX_RANGE_MS / 86_400_000} days`)
+  const at = queryTime(params, 'at', now)
+  if (at !== undefined && (at < from || at > to)) throw badRequest(`at: ${iso(at)} is outside the range ${iso(from)} .. ${iso(to)}`)
+  const points = queryInt(params, 'points', 1, HISTORY_MAX_RANGE_POINTS) ?? HISTORY_DEFAULT_POINTS
+  const top = queryInt(params, 'top', 0, HISTORY_MAX_TOP)
+  const filter = singleQuery(params, 'filter')
+  if (filter !== undefined && Buffer.byteLength(filter) > MAX_FILTER_BYTES) throw badRequest(`filter: longer than ${MAX_FILTER_BYTES} bytes`)
+  return {
+    target,
+    from,
+    to,
+    points,
+    ...(at !== undefined ? { at } : {}),
+    ...(top !== undefined ? { top } : {}),
+    ...(filter !== undefined && filter !== '' ? { filter } : {})
+  }
+}
+
+/** `GET /api/managed?host=TARGET`: the managed processes of TARGET, as `procmesh ls`. */
+export function parseManagedQuery (params: URLSearchParams): string {
+  return parseTarget(singleQuery(params, 'host'), 'host')
+}
+
+/** `POST /api/managed/{host}/{ref}/restart` with an empty JSON object as the body; ref: a managed id, name or pid. */
+export function parseRestartRequest (hostSegment: string, refSegment: string, value: unknown): RestartParams {
+  const target = parseTarget(hostSegment, 'host')
+  if (!MANAGED_REF_PATTERN.test(refSegment)) throw badRequest(`ref: expected a managed process's id, name or pid, got ${JSON.stringify(refSegment.slice(0, 70))}`)
+  const extra = Object.keys(checked(() => expectRecord(value, 'body')))
+  if (extra.length > 0) throw badRequest(`${extra[0]}: unknown field in the body (a restart takes none: send {})`)
+  return { target, ref: refSegment }
 }
 
 /** `POST /api/processes` body: `{ host, argv, cwd?, env?, requestId? }`. */

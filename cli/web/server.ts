@@ -11,11 +11,16 @@ import { withClient } from '../control-client.js'
 import {
   bearerToken, formatHostPort, isLoopback, isLoopbackHostHeader, originMatches, tokenMatches, type ListenAddress
 } from './access.js'
-import { fetchPeers, getHistory, getHosts, getProcesses, ok, signalProcess, startProcess, type ApiResponse, type WithNode } from './api.js'
+import {
+  fetchManaged, fetchPeers, getHistory, getHosts, getManaged, getProcesses, ok, restartManaged, signalProcess, startProcess, type ApiResponse, type WithNode
+} from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
+import { ManagedWatcher } from './managed-events.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
-import { STATIC_ASSETS } from './page.js'
-import { parseHistoryQuery, parseJsonBody, parseProcessesQuery, parseSignalRequest, parseStartBody } from './requests.js'
+import { loadStaticAssets, type StaticAsset } from './page.js'
+import {
+  parseHistoryQuery, parseJsonBody, parseManagedQuery, parseProcessesQuery, parseRestartRequest, parseSignalRequest, parseStartBody
+} from './requests.js'
 
 /** The largest request body: a start's argv and env are capped far below this by the protocol. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -51,6 +56,8 @@ export interface WebServerOptions {
   /** runs control-API calls; default: a fresh connection to the node in `home` per call */
   node?: WithNode
   pollIntervalMs?: number
+  /** how often managed processes are compared for exit notices (default MANAGED_POLL_INTERVAL_MS) */
+  managedPollIntervalMs?: number
   maxBodyBytes?: number
   /** diagnostics (never a token or a header) */
   log?: (line: string) => void
@@ -70,12 +77,14 @@ export class WebServer {
   private readonly opts: WebServerOptions
   private readonly node: WithNode
   private readonly poller: PeerPoller
+  private readonly managed: ManagedWatcher
   private readonly log: (line: string) => void
   private readonly eventStreams = new Set<ServerResponse>()
   private readonly sockets = new Set<Socket>()
   private readonly routes: Array<[RegExp, Route]>
   private server?: Server
   private boundPort?: number
+  private assets: ReadonlyMap<string, StaticAsset> = new Map()
 
   constructor (opts: WebServerOptions) {
     // control starts processes as the node's user: on loopback too, any local user could (issue 17 finding 12)
@@ -86,6 +95,11 @@ export class WebServer {
     this.poller = new PeerPoller({
       fetchPeers: async () => await fetchPeers(this.node),
       intervalMs: opts.pollIntervalMs,
+      onListenerError: err => { this.log(`event listener failed: ${errorMessage(err)}`) }
+    })
+    this.managed = new ManagedWatcher({
+      fetchManaged: async () => await fetchManaged(this.node),
+      intervalMs: opts.managedPollIntervalMs,
       onListenerError: err => { this.log(`event listener failed: ${errorMessage(err)}`) }
     })
     this.routes = [
@@ -104,6 +118,14 @@ export class WebServer {
         handle: async (req, _url, _res, m) => {
           this.requireControl()
           return await signalProcess(this.node, parseSignalRequest(decodeSegment(m[1], 'host'), decodeSegment(m[2], 'pid'), await this.readJson(req)))
+        }
+      }],
+      [/^\/api\/managed$/, { methods: ['GET'], handle: async (_req, url, res) => await getManaged(this.node, parseManagedQuery(url.searchParams), abortOnClose(res)) }],
+      [/^\/api\/managed\/([^/]+)\/([^/]+)\/restart$/, {
+        methods: ['POST'],
+        handle: async (req, _url, _res, m) => {
+          this.requireControl()
+          return await restartManaged(this.node, parseRestartRequest(decodeSegment(m[1], 'host'), decodeSegment(m[2], 'ref'), await this.readJson(req)))
         }
       }],
       [/^\/api\/history$/, { methods: ['GET'], handle: async (_req, url, res) => await getHistory(this.node, parseHistoryQuery(url.searchParams, Date.now()), abortOnClose(res)) }],
@@ -139,6 +161,7 @@ export class WebServer {
     if (!isLoopback(this.opts.listen.host) && this.opts.token === undefined) {
       throw new Error(`refusing to serve ${this.opts.listen.host} without an API token: it is not a loopback address`)
     }
+    this.assets = await loadStaticAssets()
     const server = createServer((req, res) => { this.onRequest(req, res) })
     server.requestTimeout = REQUEST_TIMEOUT_MS
     server.headersTimeout = HEADERS_TIMEOUT_MS
@@ -159,6 +182,7 @@ export class WebServer {
   async stop (): Promise<void> {
     const server = this.server
     this.poller.stop()
+    this.managed.stop()
     for (const res of this.eventStreams) res.end()
     this.eventStreams.clear()
     if (server === undefined) return
@@ -194,7 +218,7 @@ export class WebServer {
       await this.serveApi(req, res, url)
       return
     }
-    const asset = STATIC_ASSETS.get(url.pathname)
+    const asset = this.assets.get(url.pathname)
     if (asset === undefined) throw notFound(`no page at ${url.pathname}`)
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(req.method ?? '?', url.pathname, ['GET', 'HEAD'])
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': asset.type, 'Content-Length': Buffer.byteLength(asset.body), 'Cache-Control': 'no-cache' })
@@ -269,13 +293,16 @@ export class WebServer {
       res.write(text)
     }
     write('retry: 2000\n\n')
-    const unsubscribe = this.poller.subscribe((event: MeshEvent) => {
+    const send = (event: MeshEvent): void => {
       write(`id: ${++seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
-    })
+    }
+    const unsubscribe = this.poller.subscribe(send)
+    const unsubscribeManaged = this.managed.subscribe(send)
     const keepalive = setInterval(() => { write(': keepalive\n\n') }, EVENT_KEEPALIVE_MS)
     const close = (): void => {
       clearInterval(keepalive)
       unsubscribe()
+      unsubscribeManaged()
       this.eventStreams.delete(res)
     }
     res.once('close', close)

@@ -15,6 +15,7 @@ import type { RunResult } from '../../protocols/control.js'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { LocalNode, REPO, removeHome, runCli, tempHome, waitFor, type CliResult } from '../helpers/procmesh.js'
 import { EXE, ensureBinary, runFile } from '../helpers/binary.js'
+import { assertServesPage } from './serves-page.js'
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
 const linux = process.platform === 'linux'
@@ -88,6 +89,12 @@ describe('the single executable', { skip: linux ? false : 'built and tested on L
     const unit = await exe(['service', 'install', '--dry-run', '--home', empty])
     assert.equal(unit.code, 0, unit.stderr)
     assert.match(unit.stdout, new RegExp(`^ExecStart=${EXE} node --home ${empty}$`, 'm'), 'a service runs the executable itself')
+  })
+
+  it('serves the dashboard (its script is inside the executable)', async () => {
+    const home = await tempHome('pm-exe-')
+    homes.push(home)
+    await assertServesPage(EXE, [], home)
   })
 
   it('needs only the C and C++ runtimes of the README\'s glibc', async (t) => {

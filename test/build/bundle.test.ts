@@ -10,6 +10,7 @@ import { mkdtemp, readdir, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BIN, REPO, removeHome, tempHome, waitFor, type CliResult } from '../helpers/procmesh.js'
+import { assertServesPage } from './serves-page.js'
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
 const CJS_BUNDLE = join(REPO, 'dist', 'procmesh.bundle.cjs')
@@ -44,6 +45,7 @@ describe('bundles', () => {
     const p = await run(process.execPath, [CJS_BUNDLE, 'peers', '--home', home])
     assert.equal(p.code, 1)
     assert.match(p.stderr, /no node is running for home/)
+    await assertServesPage(process.execPath, [CJS_BUNDLE], home)
   })
 
   it('bin/procmesh.js runs the ESM bundle with PROCMESH_BUNDLE=1, node included', async () => {
@@ -92,5 +94,7 @@ describe('the npm package', () => {
     const p = await run(cmd, ['peers', '--home', join(dir, 'empty-home')])
     assert.equal(p.code, 1)
     assert.match(p.stderr, /no node is running for home/)
+    // the dashboard's script is in the bundle too (the unbundled dist/cli is gone)
+    await assertServesPage(cmd, [], join(dir, 'empty-home'))
   })
 })

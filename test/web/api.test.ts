@@ -177,6 +177,47 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     }
   })
 
+  it('GET /api/history with a range: the durable history of each host, and a bad range is a 400 naming the parameter', async () => {
+    const r = await http(`${ro}/api/history?host=all&from=-1h&points=50`)
+    assert.equal(r.status, 200, r.text)
+    const entries = r.json as Array<{ name: string, points: Array<{ at: number }>, range?: { from: number, to: number, bucketMs: number } }>
+    assert.deepEqual(entries.map(e => e.name).sort(), ['webtest', 'webtest2'])
+    for (const e of entries) {
+      assert.ok(e.range !== undefined && e.range.to - e.range.from === 3_600_000, JSON.stringify(e.range))
+      assert.ok(e.points.length <= 50)
+    }
+    const at = await http(`${ro}/api/history?host=webtest&from=-10m&at=-1s&top=3&points=1`)
+    assert.equal(at.status, 200, at.text)
+    const [one] = at.json as Array<{ atSample?: { at: number, processes: Array<{ pid: number, name: string }> } }>
+    assert.ok(one.atSample !== undefined && one.atSample.processes.length > 0, at.text.slice(0, 300))
+    const bad: Array<[string, string]> = [
+      ['host=all&from=-1h&to=-2h', 'from: '],
+      ['host=all&from=tomorrow', 'from: expected a time like'],
+      ['host=all&from=-1h&points=5000', 'points: expected an integer from 1 to 2000'],
+      ['host=all&top=3', 'top: needs a range']
+    ]
+    for (const [query, fragment] of bad) {
+      const res = await http(`${ro}/api/history?${query}`)
+      assert.equal(res.status, 400, query)
+      assert.equal(errorOf(res).code, 'INVALID_REQUEST')
+      assert.ok(errorOf(res).message.startsWith(fragment), `${query}: ${errorOf(res).message}`)
+    }
+  })
+
+  it('GET /api/managed is `ls --json`; a restart needs --allow-control', async () => {
+    const r = await http(`${ro}/api/managed?host=all`)
+    assert.equal(r.status, 200, r.text)
+    assert.deepEqual((r.json as Array<{ name: string, processes: unknown[] }>).map(e => e.name).sort(), ['webtest', 'webtest2'])
+    assert.equal((await http(`${ro}/api/managed?host=nosuchhost`)).status, 404)
+    const denied = await http(`${ro}/api/managed/webtest/api/restart`, { method: 'POST', body: {} })
+    assert.equal(denied.status, 403)
+    const unknown = await ctlHttp(`${ctl}/api/managed/webtest/nosuchname/restart`, { method: 'POST', body: {} })
+    assert.equal(unknown.status, 404, unknown.text)
+    assert.match(errorOf(unknown).message, /nosuchname/)
+    const badRef = await ctlHttp(`${ctl}/api/managed/webtest/a%20b/restart`, { method: 'POST', body: {} })
+    assert.equal(badRef.status, 400)
+  })
+
   it('GET /api/events: a snapshot, then joins and status changes, from one poller that stops with the last listener', async () => {
     assert.equal(readOnly.eventsPolling, false, 'no polling before anyone listens')
     const first = await openEvents(`${ro}/api/events`)

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { CONTROL_DISABLED_MESSAGE } from '../../cli/web/http-errors.js'
 import { createSimNet, harnessSkipReason, hostPid, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
-import { grantRoles, jsonIn, nodeHome, pidsIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
+import { cliIn, grantRoles, jsonIn, nodeHome, pidsIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 import { CHROMIUM, CHROMIUM_ARGS, http, removeDir, requireChromium, startWebCli, tempDir, type WebProcess } from './helpers.js'
 
 const SCREENSHOTS = process.env.PROCMESH_SCREENSHOTS
@@ -27,6 +27,9 @@ async function screenshot (page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false })
 }
+
+interface LsJson { peerId: string, name: string, processes: Array<{ managedId: string, name: string | null, pid: number, state: string, restarts: number }> }
+interface HistoryJson { history: { atSample?: { at: number, processes: Array<{ pid: number }> } } }
 
 interface PsJson { peerId: string, name: string, processes: Array<{ pid: number, ppid: number, cmd: string, startTime: number, managedId?: string }> }
 
@@ -304,6 +307,149 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       assert.deepEqual(errors, [])
     } finally {
       await page.close()
+    }
+  })
+
+  it('shows a host\'s CPU and memory over a chosen range, and the top processes at a time picked on the chart', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    // a process holding some memory: among host-2's top processes by memory in every sample
+    const hog = hosts[1].spawn(['perl', '-e', '$x = "a" x 30_000_000; sleep 600', `${marker}-hog`])
+    targets.push(hog)
+    const hogPid = await hostPid(hog)
+    await waitFor(async () => {
+      const r = await jsonIn<HistoryJson[]>(hosts[0], ['history', hosts[1].name, '--at', 'now', '--json'])
+      return r[0]?.history.atSample?.processes.some(p => p.pid === hogPid) === true ? true : undefined
+    }, { timeoutMs: 30_000, what: 'host-2\'s history to hold a sample with the perl process' })
+    const { page, errors } = await open(readOnly)
+    try {
+      await hostButton(page, hosts[1].name).click()
+      const cpuLine = page.locator('#history-chart svg path.line-cpu')
+      await waitFor(async () => ((await cpuLine.getAttribute('d', { timeout: 1000 }).catch(() => null)) ?? '').startsWith('M') ? true : undefined,
+        { timeoutMs: 20_000, what: 'the CPU line of the last hour' })
+      assert.equal(await page.locator('#history .ranges button[aria-pressed="true"]').textContent(), '1 h')
+      assert.equal(await page.locator('#history-chart svg path.line-mem').count(), 1, 'a memory line')
+      assert.equal(await page.locator('#chart-to').textContent(), 'now')
+
+      // another range: 24 h
+      await page.locator('#history .ranges button[data-range="24h"]').click()
+      await page.locator('#history .ranges button[data-range="24h"][aria-pressed="true"]').waitFor({ timeout: 5000 })
+      await waitFor(async () => ((await cpuLine.getAttribute('d', { timeout: 1000 }).catch(() => null)) ?? '').startsWith('M') ? true : undefined,
+        { timeoutMs: 20_000, what: 'the CPU line of the last day' })
+      // from/to: the last two hours, given by hand
+      await page.locator('#range-from').fill(await page.evaluate('(() => { const d = new Date(Date.now() - 7200000); const p = n => String(n).padStart(2, "0"); return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) })()') as string)
+      await page.locator('#range-form button[type="submit"]').click()
+      await waitFor(async () => await page.locator('#history .ranges button[aria-pressed="true"]').count() === 0 ? true : undefined, { timeoutMs: 5000, what: 'no preset pressed' })
+      await waitFor(async () => ((await cpuLine.getAttribute('d', { timeout: 1000 }).catch(() => null)) ?? '').startsWith('M') ? true : undefined,
+        { timeoutMs: 20_000, what: 'the CPU line of the chosen range' })
+      await screenshot(page, 'history-chart')
+
+      // pick the latest time on the chart (a click near its right edge): its top processes are listed
+      await page.locator('#history .ranges button[data-range="1h"]').click()
+      const hogRow = page.locator(`#history-top-body tr[data-pid="${hogPid}"]`)
+      await waitFor(async () => {
+        await waitFor(async () => ((await cpuLine.getAttribute('d', { timeout: 1000 }).catch(() => null)) ?? '').startsWith('M') ? true : undefined, { timeoutMs: 20_000, what: 'the chart' })
+        const box = await page.locator('#history-chart').boundingBox()
+        if (box === null) return undefined
+        await page.locator('#history-chart').click({ position: { x: box.width - 2, y: box.height / 2 } })
+        await page.locator('#history-top-title', { hasText: /^Top processes at|^No process sample/ }).waitFor({ timeout: 10_000 })
+        if (await hogRow.count() > 0) return true
+        // the chart's last point may predate the sample with the process: fetch the range again
+        await page.locator('#history .ranges button[data-range="24h"]').click()
+        await page.locator('#history .ranges button[data-range="1h"]').click()
+        return undefined
+      }, { timeoutMs: 60_000, what: 'the perl process among the top processes at the picked time' })
+      assert.match(await page.locator('#history-top-title').textContent() ?? '', /^Top processes at .+ \(CPU \d+\.\d%, memory /)
+      assert.equal(await hogRow.locator('td').first().textContent(), 'perl')
+      assert.ok(await page.locator('#history-chart svg line.cursor').count() === 1, 'the picked time is marked')
+      // the keyboard picks too
+      await page.locator('#history-chart').focus()
+      await page.keyboard.press('Home')
+      await page.locator('#history-top-title', { hasText: /^(Top processes at|No process sample)/ }).waitFor({ timeout: 10_000 })
+      await screenshot(page, 'history-top')
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      hog.kill('SIGKILL')
+    }
+  })
+
+  it('the managed-only filter lists managed processes as `ls` does, and restarts one with --allow-control', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const name = `api-${marker.slice(-8)}`
+    const run = await jsonIn<{ managedId: string, pid: number }>(hosts[0], ['run', hosts[2].name, '--name', name, '--', 'sleep', '600'])
+    const { page, errors } = await open(control)
+    try {
+      await hostButton(page, hosts[2].name).click()
+      await page.locator('#managed-only').check()
+      const mrow = page.locator('#managed-body tr', { has: page.locator('.col-mname', { hasText: new RegExp(`^${name}$`) }) })
+      // ls asks host-3 through host-1's node: generous on a loaded machine
+      await mrow.waitFor({ timeout: 40_000 }).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}; the page says: ${await page.locator('#procs-status').textContent() ?? ''}; rows: ${await page.locator('#managed-body').textContent() ?? ''}`)
+      })
+      assert.equal(await page.locator('#proc-wrap').isVisible(), false, 'the tree gives way to the managed list')
+      assert.equal(await mrow.locator('.col-mid').textContent(), run.managedId)
+      assert.equal(await mrow.locator('.col-pid').textContent(), String(run.pid))
+      assert.equal(await mrow.locator('.col-mstate').textContent(), 'running')
+      assert.equal(await mrow.locator('.col-restarts').textContent(), '0')
+      assert.equal(await mrow.locator('.col-policy').textContent(), 'no')
+      await screenshot(page, 'managed-only')
+
+      await mrow.locator('button', { hasText: 'Restart' }).click()
+      await page.locator('#restart-dialog').waitFor({ state: 'visible' })
+      assert.match(await page.locator('#restart-text').textContent() ?? '', new RegExp(`^Restart ${name} \\(pid ${run.pid}\\) on ${hosts[2].name}\\?$`))
+      await page.locator('#restart-confirm').click()
+      await page.locator('#toast', { hasText: `restarted ${name} (pid ` }).waitFor({ timeout: 20_000 })
+      const newPid = Number(/\(pid (\d+)\)/.exec(await page.locator('#toast').textContent() ?? '')?.[1])
+      assert.ok(newPid > 0 && newPid !== run.pid, `a new pid (${newPid})`)
+      const listed = await jsonIn<LsJson[]>(hosts[0], ['ls', hosts[2].name])
+      const record = listed[0].processes.find(p => p.name === name)
+      assert.equal(record?.pid, newPid, 'ls agrees: the same record runs with the new pid')
+      assert.equal(record?.managedId, run.managedId)
+      assert.ok(!(await pidsIn(hosts[2])).includes(run.pid), 'the old process is gone')
+      await page.locator(`#managed-body tr[data-pid="${newPid}"]`).waitFor({ timeout: 10_000 })
+
+      // without --allow-control the list has no restart
+      const ro = await open(readOnly)
+      try {
+        await hostButton(ro.page, hosts[2].name).click()
+        await ro.page.locator('#managed-only').check()
+        await ro.page.locator('#managed-body tr', { has: ro.page.locator('.col-mname', { hasText: name }) }).waitFor({ timeout: 40_000 })
+        assert.equal(await ro.page.locator('#managed-body button').count(), 0)
+      } finally {
+        await ro.page.close()
+      }
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['rm', hosts[2].name, name])
+    }
+  })
+
+  it('tells when a managed process exits or enters crash-loop', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const quitter = `quit-${marker.slice(-8)}`
+    const looper = `loop-${marker.slice(-8)}`
+    const { page, errors } = await open(readOnly)
+    try {
+      // the server compares managed processes every 3 s once a page listens: let it take its first look
+      await new Promise(resolve => setTimeout(resolve, 4000))
+      await jsonIn(hosts[0], ['run', hosts[2].name, '--name', quitter, '--', 'sh', '-c', 'sleep 2; exit 3'])
+      await jsonIn(hosts[0], ['run', hosts[2].name, '--name', looper, '--restart', 'on-failure', '--max-restarts', '2', '--backoff', '10ms', '--', 'sh', '-c', 'exit 1'])
+      const exited = page.locator('#notices .notice', { hasText: `${quitter} on ${hosts[2].name} exited (code 3)` })
+      const looping = page.locator('#notices .notice', { hasText: `${looper} on ${hosts[2].name} is in crash-loop after 2 restarts` })
+      await exited.waitFor({ timeout: 30_000 })
+      await looping.waitFor({ timeout: 30_000 })
+      assert.equal(await looping.getAttribute('data-kind'), 'error')
+      await screenshot(page, 'notices')
+      // a notice stays until dismissed
+      await exited.locator('button').click()
+      await exited.waitFor({ state: 'detached', timeout: 5000 })
+      assert.equal(await looping.count(), 1)
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['rm', hosts[2].name, quitter])
+      await cliIn(hosts[0], ['rm', hosts[2].name, looper])
     }
   })
 

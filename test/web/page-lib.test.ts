@@ -1,47 +1,21 @@
 /**
- * The browser's pure helpers, run in node:vm: the tree port must agree with
- * protocols/processes.ts (the CLI and TUI's), and the page's scripts must parse.
+ * The dashboard's pure helpers (cli/web/page-lib.ts, shared with the browser bundle),
+ * the column sort it takes from protocols/processes.ts, and the served script itself:
+ * bundled from cli/web/page/ by build/page.mjs, a classic script that parses, looks up
+ * only elements the page has and never writes HTML.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Script, createContext, runInContext } from 'node:vm'
+import { Script } from 'node:vm'
 import type { ProcessInfo } from '../../protocols/types.js'
-import { buildTree, flattenTree, type ProcessNode, type SortKey } from '../../protocols/processes.js'
-import { PAGE_APP_JS } from '../../cli/web/page-app.js'
-import { PAGE_LIB_JS } from '../../cli/web/page-lib.js'
-import { PAGE_HTML, PAGE_JS, STATIC_ASSETS } from '../../cli/web/page.js'
-
-interface PageNode { process: ProcessInfo, children: PageNode[], depth: number, subtreeCpu: number, subtreeRss: number, subtreeCount: number }
-interface PageRow { process: ProcessInfo, depth: number, hasChildren: boolean, folded: boolean }
-interface PageLib {
-  SORT_KEYS: string[]
-  processKey: (p: ProcessInfo) => string
-  buildTree: (ps: ProcessInfo[]) => PageNode[]
-  flattenTree: (roots: PageNode[], opts: { folded?: Set<string>, sort?: { key: string, reverse?: boolean } }) => PageRow[]
-  parentKeys: (roots: PageNode[]) => string[]
-  ancestorKeys: (ps: ProcessInfo[], pid: number) => string[]
-  matchesFilter: (p: ProcessInfo, text: string) => boolean
-  formatBytes: (n: number) => string
-  formatStart: (ms: number, now: number) => string
-  splitArgs: (text: string) => string[]
-  parseEnvLines: (text: string) => Record<string, string> | undefined
-  sseParser: (onEvent: (e: { event: string, data: string, id: string }) => void) => { push: (text: string) => void }
-  sparkPoints: (values: number[], width: number, height: number, max: number) => string
-}
-
-function loadLib (): PageLib {
-  const context = createContext({})
-  // the lib defines PM with var at the top of a classic script: a global of the context
-  runInContext(PAGE_LIB_JS + '\n;globalThis.__pm = PM', context)
-  return (context as { __pm: PageLib }).__pm
-}
-
-const PM = loadLib()
-
-/** Values made in the vm's realm have its Array and Object: compare them as plain data. */
-function plain<T> (value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T
-}
+import { buildTree, compareColumn, compareNodes, flattenTree, type ColumnKey, type SortKey } from '../../protocols/processes.js'
+import { SIGNALS } from '../../protocols/signals.js'
+import {
+  ancestorKeys, chartPath, findNode, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
+  sparkPoints, sseParser, toLocalDateTime, type SseMessage
+} from '../../cli/web/page-lib.js'
+import { PAGE_HTML, loadStaticAssets } from '../../cli/web/page.js'
+import { PAGE_JS } from '../../cli/web/page-script.js'
 
 function proc (pid: number, ppid: number, extra: Partial<ProcessInfo> = {}): ProcessInfo {
   return { pid, ppid, uid: 0, user: 'root', name: `p${pid}`, cmd: `p${pid} --x`, state: 'S', cpuPercent: (pid * 7) % 13, rss: ((pid * 31) % 17) * 1024, startTime: 1_700_000_000_000 + pid, ...extra }
@@ -60,138 +34,146 @@ function randomProcesses (seed: number, n: number): ProcessInfo[] {
   return list
 }
 
-function shapeOfCli (nodes: readonly ProcessNode[]): unknown[] {
-  return nodes.map(n => [n.process.pid, n.depth, n.subtreeCount, Math.round(n.subtreeCpu * 1000), n.subtreeRss, shapeOfCli(n.children)])
-}
-function shapeOfPage (nodes: readonly PageNode[]): unknown[] {
-  return plain(nodes.map(n => [n.process.pid, n.depth, n.subtreeCount, Math.round(n.subtreeCpu * 1000), n.subtreeRss, shapeOfPage(n.children)]))
-}
-
-describe('web page: the tree agrees with protocols/processes.ts', () => {
-  it('on a simple tree, with totals', () => {
-    const ps = [proc(1, 0), proc(2, 1), proc(3, 2), proc(4, 1), proc(9, 99)]
-    const roots = PM.buildTree(ps)
-    assert.deepEqual(shapeOfPage(roots), shapeOfCli(buildTree(ps)))
-    assert.equal(roots[0].subtreeCount, 4)
-  })
-
-  for (let seed = 1; seed <= 40; seed++) {
-    it(`on random lists with cycles and duplicates (seed ${seed})`, () => {
+describe('web page: the tree, folding and column sort', () => {
+  it('the subtree columns sort a tree like the CLI sorts cpu and mem (by subtree totals)', () => {
+    for (let seed = 1; seed <= 30; seed++) {
       const ps = randomProcesses(seed, 5 + seed * 3)
-      const pageRoots = PM.buildTree(ps)
-      const cliRoots = buildTree(ps)
-      assert.deepEqual(shapeOfPage(pageRoots), shapeOfCli(cliRoots))
-      // the page's Σ columns sort like the CLI's tree sorts cpu and mem (by subtree totals)
-      const keys: Array<[string, SortKey]> = [['pid', 'pid'], ['name', 'name'], ['scpu', 'cpu'], ['smem', 'mem']]
-      for (const [pageKey, cliKey] of keys) {
+      const roots = buildTree(ps)
+      const pairs: Array<[ColumnKey, SortKey]> = [['pid', 'pid'], ['name', 'name'], ['scpu', 'cpu'], ['smem', 'mem']]
+      for (const [column, key] of pairs) {
         for (const reverse of [false, true]) {
-          const page = plain(PM.flattenTree(pageRoots, { sort: { key: pageKey, reverse } }).map(r => [r.process.pid, r.depth]))
-          const cli = flattenTree(cliRoots, { sort: { key: cliKey, reverse } }).map(r => [r.process.pid, r.depth])
-          assert.deepEqual(page, cli, `${pageKey} reverse=${String(reverse)}`)
+          const page = flattenTree(roots, { compare: compareColumn(column, reverse) }).map(r => [r.process.pid, r.depth])
+          const cli = flattenTree(roots, { sort: { key, reverse } }).map(r => [r.process.pid, r.depth])
+          assert.deepEqual(page, cli, `seed ${seed} ${column} reverse=${String(reverse)}`)
         }
       }
-      const visible = ps.filter((p, i) => ps.findIndex(q => q.pid === p.pid) === i).length
-      assert.equal(PM.flattenTree(pageRoots, {}).length, visible, 'every process appears exactly once')
-    })
-  }
-
-  it('folds by pid and start time', () => {
-    const ps = [proc(1, 0), proc(2, 1), proc(3, 2), proc(4, 1)]
-    const roots = PM.buildTree(ps)
-    const folded = new Set([PM.processKey(ps[1])])
-    const rows = PM.flattenTree(roots, { folded, sort: { key: 'pid' } })
-    assert.deepEqual(plain(rows.map(r => r.process.pid)), [1, 2, 4])
-    assert.equal(rows[1].folded, true)
-    assert.deepEqual(plain(PM.parentKeys(roots).sort()), [PM.processKey(ps[0]), PM.processKey(ps[1])].sort())
-    assert.deepEqual(plain(PM.ancestorKeys(ps, 3)), [PM.processKey(ps[1]), PM.processKey(ps[0])])
+      assert.equal(compareNodes('pid')(roots[0], roots[0]), 0)
+    }
   })
 
-  it('sorts by the other columns with pid breaking ties', () => {
-    const ps = [proc(3, 0, { user: 'bob', state: 'R', startTime: 30 }), proc(1, 0, { user: 'alice', state: 'S', startTime: 20 }), proc(2, 0, { user: 'alice', state: 'S', startTime: 10 })]
-    const order = (key: string, reverse = false): number[] => plain(PM.flattenTree(PM.buildTree(ps), { sort: { key, reverse } }).map(r => r.process.pid))
+  it('cpu and mem columns sort by the process\'s own figures, the others ascending, pid breaking ties', () => {
+    const ps = [proc(3, 0, { user: 'bob', state: 'R', startTime: 30, cpuPercent: 1 }), proc(1, 0, { user: 'alice', state: 'S', startTime: 20, cpuPercent: 5 }), proc(2, 0, { user: 'alice', state: 'S', startTime: 10, cpuPercent: 5 })]
+    const order = (key: ColumnKey, reverse = false): number[] => flattenTree(buildTree(ps), { compare: compareColumn(key, reverse) }).map(r => r.process.pid)
     assert.deepEqual(order('user'), [1, 2, 3])
     assert.deepEqual(order('state'), [3, 1, 2])
     assert.deepEqual(order('start'), [2, 1, 3])
     assert.deepEqual(order('start', true), [3, 1, 2])
+    assert.deepEqual(order('cpu'), [1, 2, 3])
+    // a parent with a busy child: cpu is its own figure, scpu its subtree's
+    const tree = [proc(10, 0, { cpuPercent: 1 }), proc(11, 10, { cpuPercent: 50 }), proc(20, 0, { cpuPercent: 2 })]
+    const roots = (key: ColumnKey): number[] => flattenTree(buildTree(tree), { compare: compareColumn(key) }).filter(r => r.depth === 0).map(r => r.process.pid)
+    assert.deepEqual(roots('cpu'), [20, 10])
+    assert.deepEqual(roots('scpu'), [10, 20])
+  })
+
+  it('folds by pid and start time: a reused pid does not inherit a fold', () => {
+    const ps = [proc(1, 0), proc(2, 1), proc(3, 2), proc(4, 1)]
+    const folded = new Set([processKey(ps[1])])
+    const rows = flattenTree(buildTree(ps), { folded: foldedPids(ps, folded), compare: compareColumn('pid') })
+    assert.deepEqual(rows.map(r => r.process.pid), [1, 2, 4])
+    assert.equal(rows[1].folded, true)
+    const reused = [proc(1, 0), proc(2, 1, { startTime: 5 }), proc(3, 2)]
+    assert.deepEqual([...foldedPids(reused, folded)], [])
+    assert.deepEqual(parentKeys(ps).sort(), [processKey(ps[0]), processKey(ps[1])].sort())
+    assert.deepEqual(ancestorKeys(ps, 3), [processKey(ps[1]), processKey(ps[0])])
+    assert.deepEqual(ancestorKeys([proc(5, 6), proc(6, 5)], 5), [processKey(proc(6, 5))], 'a parent cycle ends the walk')
+    assert.equal(findNode(ps, 2)?.subtreeCount, 2)
+    assert.equal(findNode(ps, 99), undefined)
   })
 })
 
 describe('web page: helpers', () => {
-  it('filters like the CLI: name, command or user, case-insensitive', () => {
-    const p = proc(5, 1, { name: 'nginx', cmd: 'nginx: worker', user: 'www-data' })
-    for (const text of ['NGINX', 'worker', 'www', '', '  ']) assert.equal(PM.matchesFilter(p, text), true, text)
-    assert.equal(PM.matchesFilter(p, 'apache'), false)
-  })
-
-  it('splits command lines without a shell', () => {
-    const table: Array<[string, string[]]> = [
-      ['sleep 600', ['sleep', '600']],
-      ['  a   b  ', ['a', 'b']],
-      ["echo 'a b' \"c d\"", ['echo', 'a b', 'c d']],
-      ["echo '$HOME' \"$(id)\" ;|&", ['echo', '$HOME', '$(id)', ';|&']],
-      ['a\\ b c', ['a b', 'c']],
-      ['say "he said \\"hi\\""', ['say', 'he said "hi"']],
-      ["''", ['']],
-      ['', []]
-    ]
-    for (const [text, argv] of table) assert.deepEqual(plain(PM.splitArgs(text)), argv, text)
-    assert.throws(() => PM.splitArgs('echo "open'), /unclosed double quote/)
-    assert.throws(() => PM.splitArgs("echo 'open"), /unclosed single quote/)
-  })
-
   it('parses environment lines', () => {
-    assert.deepEqual(plain(PM.parseEnvLines('A=1\n\nB=x=y\r\n')), { A: '1', B: 'x=y' })
-    assert.equal(PM.parseEnvLines(' \n'), undefined)
-    assert.throws(() => PM.parseEnvLines('A=1\nnope'), /env line 2: expected KEY=VALUE/)
+    assert.deepEqual(parseEnvLines('A=1\n\nB=x=y\r\n'), { A: '1', B: 'x=y' })
+    assert.equal(parseEnvLines(' \n'), undefined)
+    assert.throws(() => parseEnvLines('A=1\nnope'), /env line 2: expected KEY=VALUE/)
   })
 
   it('parses event streams split anywhere', () => {
     const text = 'retry: 2000\n\n: keepalive\n\nid: 1\nevent: snapshot\ndata: {"a":1}\n\nevent: x\r\ndata: l1\r\ndata: l2\r\n\r\n'
     for (let cut = 0; cut <= text.length; cut++) {
-      const got: Array<{ event: string, data: string, id: string }> = []
-      const parser = PM.sseParser(e => { got.push({ event: e.event, data: e.data, id: e.id }) })
+      const got: SseMessage[] = []
+      const parser = sseParser(e => { got.push(e) })
       parser.push(text.slice(0, cut))
       parser.push(text.slice(cut))
       assert.deepEqual(got, [{ event: 'snapshot', data: '{"a":1}', id: '1' }, { event: 'x', data: 'l1\nl2', id: '1' }], `cut at ${cut}`)
     }
   })
 
-  it('formats like the CLI', () => {
-    assert.equal(PM.formatBytes(0), '0B')
-    assert.equal(PM.formatBytes(1536), '1.5K')
-    assert.equal(PM.formatBytes(200 * 1024 * 1024), '200M')
-    assert.equal(PM.formatBytes(-1), '-')
-    const now = new Date(2026, 0, 15, 12, 0).getTime()
-    assert.equal(PM.formatStart(new Date(2026, 0, 15, 9, 5).getTime(), now), '09:05')
-    assert.equal(PM.formatStart(new Date(2026, 0, 3, 9, 5).getTime(), now), 'Jan 03')
+  it('draws sparklines inside their box', () => {
+    assert.equal(sparkPoints([], 100, 24, 100), '')
+    assert.equal(sparkPoints([50], 100, 24, 100), '100.0,12.0')
+    assert.equal(sparkPoints([0, 100, 250], 100, 24, 100), '0.0,24.0 50.0,0.0 100.0,0.0')
   })
 
-  it('draws sparklines inside their box', () => {
-    assert.equal(PM.sparkPoints([], 100, 24, 100), '')
-    assert.equal(PM.sparkPoints([50], 100, 24, 100), '100.0,12.0')
-    assert.equal(PM.sparkPoints([0, 100, 250], 100, 24, 100), '0.0,24.0 50.0,0.0 100.0,0.0')
+  it('says how an online host is reached', () => {
+    assert.equal(hostStatusText({ status: 'online', self: false, reach: 'relayed' }), 'online · relayed')
+    assert.equal(hostStatusText({ status: 'online', self: false, reach: 'unreachable' }), 'online · unreachable from this node')
+    assert.equal(hostStatusText({ status: 'online', self: true, reach: 'unreachable' }), 'online')
+    assert.equal(hostStatusText({ status: 'stale', self: false }), 'stale')
+    assert.equal(hostStatusClass({ status: 'online', self: false, reach: 'unreachable' }), 'unreachable')
+    assert.equal(hostStatusClass({ status: 'offline', self: false, reach: 'unreachable' }), 'offline')
+  })
+})
+
+describe('web page: the history chart', () => {
+  it('places points by time on the box and breaks the line at gaps', () => {
+    const pts = [{ at: 0, value: 0 }, { at: 10, value: 50 }, { at: 20, value: 100 }, { at: 90, value: 200 }]
+    assert.equal(chartPath(pts, 0, 100, 1000, 100, 100, 30), 'M0.0,100.0 L100.0,50.0 L200.0,0.0 M900.0,0.0')
+    assert.equal(chartPath([], 0, 100, 1000, 100, 100, 30), '')
+    assert.equal(gapThreshold(2000), 10_000)
+    assert.equal(gapThreshold(60_000), 180_000)
+  })
+
+  it('picks the point nearest a time', () => {
+    const pts = [{ at: 10 }, { at: 20 }, { at: 40 }]
+    assert.equal(nearestPoint(pts, 0), 0)
+    assert.equal(nearestPoint(pts, 31), 2)
+    assert.equal(nearestPoint(pts, 16), 1)
+    assert.equal(nearestPoint([], 5), -1)
+  })
+
+  it('reads and writes datetime-local values in local time', () => {
+    const at = new Date(2026, 10, 29, 3, 10).getTime()
+    assert.equal(parseLocalDateTime('2026-11-29T03:10'), at)
+    assert.equal(toLocalDateTime(at), '2026-11-29T03:10')
+    assert.equal(parseLocalDateTime(''), undefined)
+    assert.equal(parseLocalDateTime('29.11.2026'), undefined)
   })
 })
 
 describe('web page: static files', () => {
-  it('the scripts parse, and hold no template leftovers', () => {
-    assert.doesNotThrow(() => new Script(PAGE_APP_JS, { filename: 'app.js' }))
+  it('the bundled script is one classic script that parses and leaks no global', () => {
     assert.doesNotThrow(() => new Script(PAGE_JS, { filename: 'app.js' }))
-    for (const text of [PAGE_JS, PAGE_HTML]) assert.ok(!text.includes('${'), 'no unexpanded ${')
+    assert.match(PAGE_JS, /^"use strict";\n\(\(\) => \{/, 'an IIFE')
+    assert.ok(!PAGE_HTML.includes('${'), 'no unexpanded ${ in the page')
   })
+
+  it('carries the shared code, not copies: the signal list and the CLI\'s argv splitter', () => {
+    assert.ok(PAGE_JS.includes('// protocols/signals.ts'), 'the signal list is protocols/signals.ts')
+    for (const s of SIGNALS) assert.ok(PAGE_JS.includes(`"${s}"`), s)
+    assert.ok(PAGE_JS.includes('// cli/tui/argv.ts'), 'the argv splitter is the TUI\'s')
+    assert.ok(PAGE_JS.includes('// protocols/processes.ts'), 'the tree is protocols/processes.ts')
+  })
+
   it('the page names every element the script looks up', () => {
     const ids = new Set([...PAGE_HTML.matchAll(/id="([^"]+)"/g)].map(m => m[1]))
-    const wanted = new Set([...PAGE_APP_JS.matchAll(/\$\('([^']+)'\)/g)].map(m => m[1]))
-    const missing = [...wanted].filter(id => !ids.has(id))
-    assert.deepEqual(missing, [])
+    const wanted = new Set([...PAGE_JS.matchAll(/byId\("([^"]+)"/g)].map(m => m[1]))
+    assert.ok(wanted.size > 20, `the script looks up its elements by id (${wanted.size})`)
+    assert.deepEqual([...wanted].filter(id => !ids.has(id)), [])
   })
+
   it('has no inline script or style (the CSP forbids them)', () => {
     assert.ok(!/<script(?![^>]*\bsrc=)/.test(PAGE_HTML), 'every script has a src')
     assert.ok(!/\sstyle=/.test(PAGE_HTML), 'no style attributes')
     assert.ok(!/\son[a-z]+=/.test(PAGE_HTML), 'no inline event handlers')
-    assert.ok(!PAGE_JS.includes('innerHTML'), 'mesh text never becomes HTML')
+    assert.ok(!PAGE_JS.includes('innerHTML') && !PAGE_JS.includes('insertAdjacentHTML') && !PAGE_JS.includes('outerHTML'), 'mesh text never becomes HTML')
+    assert.ok(!/\beval\(|new Function\(/.test(PAGE_JS), 'no eval')
   })
-  it('serves exactly the page, its script, its style and an icon', () => {
-    assert.deepEqual([...STATIC_ASSETS.keys()].sort(), ['/', '/app.css', '/app.js', '/favicon.svg', '/index.html'])
+
+  it('serves exactly the page, its script, its style and an icon', async () => {
+    const assets = await loadStaticAssets()
+    assert.deepEqual([...assets.keys()].sort(), ['/', '/app.css', '/app.js', '/favicon.svg', '/index.html'])
+    assert.equal(assets.get('/app.js')?.body, PAGE_JS)
   })
 })

@@ -9,7 +9,7 @@ import {
 } from '../../cli/web/access.js'
 import { HttpError, STATUS_BY_CODE, httpErrorFrom } from '../../cli/web/http-errors.js'
 import {
-  parseHistoryQuery, parseJsonBody, parsePidSegment, parseProcessesQuery, parseSignalName, parseSignalRequest, parseStartBody
+  parseHistoryQuery, parseJsonBody, parseManagedQuery, parsePidSegment, parseProcessesQuery, parseRestartRequest, parseSignalName, parseSignalRequest, parseStartBody
 } from '../../cli/web/requests.js'
 
 function rejects400 (fn: () => unknown, fragment: string | RegExp): void {
@@ -97,6 +97,50 @@ describe('web: query and body validation', () => {
     assert.deepEqual(parseHistoryQuery(new URLSearchParams('host=x&since=5&points=10'), 0), { target: 'x', since: 5, points: 10 })
     rejects400(() => parseHistoryQuery(new URLSearchParams('host=x&points=100000'), 0), 'points: expected an integer from 1 to 1000')
     rejects400(() => parseHistoryQuery(new URLSearchParams('since=1'), 0), 'host: missing')
+  })
+  it('history ranges: from/to as the CLI takes times, points up to 2000, at and top, filter', () => {
+    const now = Date.parse('2026-11-29T12:00:00Z')
+    const q = (text: string): ReturnType<typeof parseHistoryQuery> => parseHistoryQuery(new URLSearchParams(text), now)
+    assert.deepEqual(q('host=web&from=-1h'), { target: 'web', from: now - 3_600_000, to: now, points: 500 })
+    assert.deepEqual(q('host=web&from=-7d&to=-1d&points=2000&filter=nginx'), { target: 'web', from: now - 7 * 86_400_000, to: now - 86_400_000, points: 2000, filter: 'nginx' })
+    assert.deepEqual(q(`host=web&from=2026-11-29T10:00Z&to=${now}&at=2026-11-29T11:00Z&top=10&points=1`),
+      { target: 'web', from: Date.parse('2026-11-29T10:00Z'), to: now, points: 1, at: Date.parse('2026-11-29T11:00Z'), top: 10 })
+  })
+  it('history ranges: a bad range is a 400 naming the parameter', () => {
+    const now = Date.parse('2026-11-29T12:00:00Z')
+    const bad: Array<[string, string | RegExp]> = [
+      ['host=web&from=-1h&to=-2h', /^from: 2026-11-29T11:00:00\.000Z is not before to \(2026-11-29T10:00:00\.000Z\)$/],
+      ['host=web&from=-1h&to=-1h', 'is not before to'],
+      ['host=web&to=-1h', 'from: missing; a range needs its start'],
+      ['host=web&from=yesterday', 'from: expected a time like 03:10, 2026-11-29T03:10Z or -2h, got "yesterday"'],
+      ['host=web&from=-1h&to=soon', 'to: expected a time like'],
+      ['host=web&from=-1h&to=banana', 'to: expected a time like'],
+      ['host=web&from=2024-01-01&to=2026-01-02', 'to: the range 2024-01-01T00:00:00.000Z .. 2026-01-02T00:00:00.000Z is longer than 366 days'],
+      ['host=web&from=-1h&at=-2h', 'at: 2026-11-29T10:00:00.000Z is outside the range'],
+      ['host=web&from=-1h&at=noon', 'at: expected a time like'],
+      ['host=web&from=-1h&points=0', 'points: expected an integer from 1 to 2000'],
+      ['host=web&from=-1h&points=2001', 'points: expected an integer from 1 to 2000'],
+      ['host=web&from=-1h&top=101', 'top: expected an integer from 0 to 100'],
+      ['host=web&from=-1h&from=-2h', 'from: given 2 times'],
+      ['host=web&since=5&from=-1h', 'since: give either since or a range'],
+      ['host=web&at=-1h', 'at: needs a range'],
+      ['host=web&top=5', 'top: needs a range'],
+      ['host=web&filter=x', 'filter: needs a range'],
+      [`host=web&from=-1h&filter=${'x'.repeat(300)}`, 'filter: longer than'],
+      ['from=-1h', 'host: missing']
+    ]
+    for (const [text, fragment] of bad) rejects400(() => parseHistoryQuery(new URLSearchParams(text), now), fragment)
+  })
+  it('managed queries and restart requests', () => {
+    assert.equal(parseManagedQuery(new URLSearchParams('host=all')), 'all')
+    rejects400(() => parseManagedQuery(new URLSearchParams('')), 'host: missing')
+    assert.deepEqual(parseRestartRequest('web1', 'api', {}), { target: 'web1', ref: 'api' })
+    assert.deepEqual(parseRestartRequest('web1', '1234', {}), { target: 'web1', ref: '1234' })
+    rejects400(() => parseRestartRequest('web1', 'a b', {}), 'ref: expected a managed process\'s id, name or pid')
+    rejects400(() => parseRestartRequest('web1', '../x', {}), 'ref:')
+    rejects400(() => parseRestartRequest('web1', 'api', { force: true }), 'force: unknown field in the body (a restart takes none')
+    rejects400(() => parseRestartRequest('web1', 'api', []), 'body: expected an object')
+    rejects400(() => parseRestartRequest('', 'api', {}), 'host: must not be empty')
   })
   it('JSON bodies', () => {
     assert.deepEqual(parseJsonBody('{"a":1}'), { a: 1 })
