@@ -38,6 +38,7 @@ import { NodeSecurity } from './security/security.js'
 import { Supervisor, type SupervisorEvent } from './host/supervisor.js'
 import { createProcReaders, stopProcess } from './host/process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
+import { openDeployService } from './deploy/deploy-node.js'
 
 export interface NodeConfig {
   home: string
@@ -242,11 +243,17 @@ export class ProcmeshNode {
       control: security.guard(() => this.processControl),
       nameOf: peerId => view.get(peerId)?.name
     })
+    // deployments: specs in the home, replicas of the specs placed here run as managed processes
+    const deploy = await openDeployService({
+      home: this.config.home, libp2p, view, security, control: services.control, key, readonly: this.config.readonly,
+      spawnPath: this.config.spawnEnv.PATH ?? '', log: this.log, self: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags })
+    })
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
       onDenied: security.onDenied,
       log: this.log,
-      selfSummary: () => view.get(this.peerId)
+      selfSummary: () => view.get(this.peerId),
+      extra: [deploy.servedProtocol()]
     })
     this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log: this.log })
@@ -258,6 +265,7 @@ export class ProcmeshNode {
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId, trustedName: id => security.trust.entry(id)?.name })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
+    deploy.registerMethods(this.handlers)
 
     const core: NodePart[] = [
       // first: the announcer's first sample is recorded
@@ -287,6 +295,8 @@ export class ProcmeshNode {
       { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
+      // after the supervisor: its first pass counts the copies the supervisor re-adopted
+      { label: 'deploy', start: async () => { await deploy.start() }, stop: () => { deploy.stop() } },
       ...this.parts,
       control,
       {

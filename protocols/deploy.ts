@@ -446,3 +446,80 @@ export interface DeploymentStatus {
 }
 
 export function isReplicaState (v: unknown): v is ReplicaState { return isOneOf(v, REPLICA_STATES) }
+
+export function validateDeploymentStatus (value: unknown, path: string): DeploymentStatus {
+  const r = expectRecord(value, path)
+  const text = (v: unknown, p: string): string => expectString(v, p, { maxBytes: 4096 })
+  return {
+    name: validateDeployName(r.name, `${path}.name`),
+    version: expectInt(r.version, `${path}.version`, { min: 1, max: MAX_DEPLOY_VERSION }),
+    hash: expectString(r.hash, `${path}.hash`, { pattern: FULL_HASH }),
+    author: text(r.author, `${path}.author`),
+    issuedAt: expectInt(r.issuedAt, `${path}.issuedAt`, { min: 0 }),
+    argv: expectArray(r.argv, `${path}.argv`, 4096).map((a, i) => expectString(a, `${path}.argv[${i}]`, { maxBytes: MAX_SPEC_BYTES })),
+    selector: text(r.selector, `${path}.selector`),
+    replicas: r.replicas === 'every' ? 'every' : expectInt(r.replicas, `${path}.replicas`, { min: 0, max: MAX_REPLICAS }),
+    spread: expectInt(r.spread, `${path}.spread`, { min: 1, max: MAX_SPREAD }),
+    restart: expectOneOf(r.restart, `${path}.restart`, RESTART_POLICIES),
+    desired: expectInt(r.desired, `${path}.desired`, { min: 0 }),
+    running: expectInt(r.running, `${path}.running`, { min: 0 }),
+    old: expectInt(r.old, `${path}.old`, { min: 0 }),
+    placed: expectArray(r.placed, `${path}.placed`, MAX_REPLICAS * MAX_SPREAD).map((v, i) => {
+      const p = expectRecord(v, `${path}.placed[${i}]`)
+      return {
+        host: text(p.host, `${path}.placed[${i}].host`),
+        peerId: text(p.peerId, `${path}.placed[${i}].peerId`),
+        slot: expectInt(p.slot, `${path}.placed[${i}].slot`, { min: 1, max: MAX_SPREAD }),
+        copy: text(p.copy, `${path}.placed[${i}].copy`),
+        state: expectOneOf(p.state, `${path}.placed[${i}].state`, REPLICA_STATES)
+      }
+    }),
+    problems: expectArray(r.problems, `${path}.problems`, 10_000).map((p, i) => text(p, `${path}.problems[${i}]`)),
+    here: expectOneOf(r.here, `${path}.here`, ACCEPTANCES)
+  }
+}
+
+// ---- the control API's deploy and undeploy ----
+/** What `procmesh deploy` asks the local node to sign and spread. */
+export interface DeployParams {
+  name: string
+  argv: string[]
+  cwd?: string
+  env?: Record<string, string>
+  selector: string
+  replicas: number | 'every'
+  spread?: number
+  restart?: RestartPolicyName
+}
+
+export interface DeployResult { name: string, version: number, hash: string, author: string, deleted: boolean }
+
+export function validateDeployParams (value: unknown): DeployParams {
+  const r = expectRecord(value ?? {}, 'params')
+  const selector = expectString(r.selector, 'selector', { minLength: 1, maxBytes: MAX_SELECTOR_NAMES * (MAX_NAME_BYTES + 1) })
+  parseSelector(selector)
+  return {
+    name: validateDeployName(r.name),
+    argv: validateArgv(r.argv),
+    ...(r.cwd !== undefined ? { cwd: expectString(r.cwd, 'cwd', { maxBytes: MAX_PATH_BYTES, minLength: 1, noNul: true }) } : {}),
+    ...(r.env !== undefined ? { env: validateEnv(r.env) } : {}),
+    selector,
+    replicas: r.replicas === 'every' ? 'every' : expectInt(r.replicas, 'replicas', { min: 1, max: MAX_REPLICAS }),
+    ...(r.spread !== undefined ? { spread: expectInt(r.spread, 'spread', { min: 1, max: MAX_SPREAD }) } : {}),
+    ...(r.restart !== undefined ? { restart: expectOneOf(r.restart, 'restart', RESTART_POLICIES) } : {})
+  }
+}
+
+export function validateDeployResult (value: unknown): DeployResult {
+  const r = expectRecord(value, 'result')
+  return {
+    name: validateDeployName(r.name, 'result.name'),
+    version: expectInt(r.version, 'result.version', { min: 1, max: MAX_DEPLOY_VERSION }),
+    hash: expectString(r.hash, 'result.hash', { pattern: FULL_HASH }),
+    author: expectString(r.author, 'result.author', { maxBytes: 128 }),
+    deleted: expectBoolean(r.deleted, 'result.deleted')
+  }
+}
+
+/** The restart policy of copies unless the deploy says otherwise: a deployment is meant to stay up. */
+export const DEFAULT_DEPLOY_RESTART: RestartPolicyName = 'always'
