@@ -84,6 +84,8 @@ export class DeployService {
   private readonly busy = new Set<string>()
   private readonly failures = new Map<string, { at: number, message: string }>()
   private readonly audited = new Set<string>()
+  /** the live hosts of the last pass, to log changes (the bench reads detection times from them) */
+  private lastLive = new Map<string, string>()
 
   constructor (init: DeployInit) {
     this.init = init
@@ -289,10 +291,21 @@ export class DeployService {
     try {
       const copies = this.copies()
       const live = this.liveHosts()
+      this.noteLive(live)
       for (const name of this.init.store.names()) this.reconcileOne(name, copies.get(name) ?? [], live)
       this.publishDigest(copies)
     } catch (err: unknown) {
       this.init.log.error('deploy: reconcile failed: %s', errorMessage(err))
+    }
+  }
+
+  private noteLive (live: HostFacts[]): void {
+    const now = new Map(live.map(h => [h.peerId, h.name]))
+    const lost = [...this.lastLive].filter(([id]) => !now.has(id)).map(([, n]) => n)
+    const added = [...now].filter(([id]) => !this.lastLive.has(id)).map(([, n]) => n)
+    this.lastLive = now
+    if (lost.length > 0 || added.length > 0) {
+      this.init.log.info('deploy: live hosts %d%s%s', now.size, lost.length > 0 ? `, lost ${lost.join(' ')}` : '', added.length > 0 ? `, new ${added.join(' ')}` : '')
     }
   }
 
@@ -367,6 +380,7 @@ export class DeployService {
     const failed = this.failures.get(name)
     if (failed !== undefined && Date.now() - failed.at < START_RETRY_MS) return
     this.busy.add(name)
+    this.init.log.info('deploy: placed %s here, starting it', name)
     const requestId = `deploy-${randomBytes(12).toString('hex')}`
     this.init.control.start({
       type: 'start',
