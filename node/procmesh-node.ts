@@ -246,7 +246,9 @@ export class ProcmeshNode {
     // deployments: specs in the home, replicas of the specs placed here run as managed processes
     const deploy = await openDeployService({
       home: this.config.home, libp2p, view, security, control: services.control, key, readonly: this.config.readonly,
-      spawnPath: this.config.spawnEnv.PATH ?? '', log: this.log, self: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags })
+      spawnPath: this.config.spawnEnv.PATH ?? '', log: this.log, self: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags }),
+      // the prober below exists before the deploy part starts (it starts after the prober)
+      probe: async peerId => await prober.probe(peerIdFromString(peerId))
     })
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),

@@ -180,5 +180,14 @@ export const DEPLOY_SETTLE_MS = 3000
  * same at 5 as at 1,000 hosts.
  */
 export const DEPLOY_ANTI_ENTROPY_MS = 30_000
+/**
+ * The host next in line for a copy (it would take it if the holder were lost) probes the holder
+ * this often (ms), with the prober's yamux ping (12 bytes each way): the mesh's round-robin probe
+ * reaches a given member from a given node only every N seconds, so at 10 hosts a silent loss
+ * took 5-9.5 s to notice (bench/deploy.ts); a failed probe marks the holder suspect at once.
+ */
+export const DEPLOY_WATCH_MS = 1000
+/** Holders one node watches at most: its watching costs at most this many pings a second. */
+export const MAX_DEPLOY_WATCHED = 16
 /** Digest changes (copies starting, exiting) are gathered this long before one digest is published. */
 export const DEPLOY_DIGEST_DEBOUNCE_MS = 100

@@ -37,6 +37,8 @@ export interface DeployNodeInit {
   self: () => HostFacts
   readonly: boolean
   spawnPath: string
+  /** the liveness prober's probe of one member (a failure marks it suspect in the view) */
+  probe: (peerId: string) => Promise<boolean>
   log: Logger
 }
 
@@ -91,6 +93,7 @@ export async function openDeployService (init: DeployNodeInit): Promise<DeploySe
       })
     },
     sign: async bytes => await init.key.sign(bytes),
+    probe: init.probe,
     log: init.log
   })
 }

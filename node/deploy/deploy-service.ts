@@ -15,12 +15,12 @@ import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import {
-  DEFAULT_DEPLOY_RESTART, DEPLOY_SYNC, copyName, signSpec, specHash, type DeployParams, type DeployResult, decodeDigest, encodeDigest, matchesSelector, parseCopyName, parseSelector, placement, shortHash,
+  DEFAULT_DEPLOY_RESTART, DEPLOY_SYNC, copyName, signSpec, specHash, type DeployParams, type DeployResult, decodeDigest, encodeDigest, matchesSelector, parseCopyName, parseSelector, placement, shortHash, slotScore,
   type Acceptance, type DeployDigest, type DeploySpec, type DeploymentStatus, type DigestEntry, type HostFacts, type Placed, type ReplicaStatus
 } from '../../protocols/deploy.js'
 import { DEPLOY_TOPIC } from '../../protocols/ids.js'
 import {
-  DEPLOY_ANTI_ENTROPY_MS, DEPLOY_DIGEST_DEBOUNCE_MS, DEPLOY_SETTLE_MS, MAX_DEPLOYMENTS, MAX_SPREAD, RECONCILE_TICK_MS
+  DEPLOY_ANTI_ENTROPY_MS, DEPLOY_DIGEST_DEBOUNCE_MS, DEPLOY_SETTLE_MS, DEPLOY_WATCH_MS, MAX_DEPLOY_WATCHED, MAX_DEPLOYMENTS, MAX_SPREAD, MAX_VIEW_PEERS, RECONCILE_TICK_MS
 } from '../../protocols/limits.js'
 import { DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MS, DEFAULT_MAX_RESTARTS, type ManagedProcess } from '../../protocols/managed.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
@@ -52,6 +52,8 @@ export interface DeployInit {
   auditRefusal: (spec: DeploySpec, reason: string) => void
   /** sign with this node's identity key: specs issued here carry this node as author */
   sign: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>
+  /** probe a member now (the prober's ping: a failure marks it suspect in the view); false: it did not answer */
+  probe: (peerId: string) => Promise<boolean>
   log: Logger
 }
 
@@ -86,6 +88,12 @@ export class DeployService {
   private readonly audited = new Set<string>()
   /** the live hosts of the last pass, to log changes (the bench reads detection times from them) */
   private lastLive = new Map<string, string>()
+  /** holders of copies this host would take over, probed every DEPLOY_WATCH_MS */
+  private watched = new Set<string>()
+  private watchTimer?: ReturnType<typeof setInterval>
+  private readonly probing = new Set<string>()
+  /** rendezvous scores, cached: a pass places every deployment again */
+  private readonly scores = new Map<string, number>()
 
   constructor (init: DeployInit) {
     this.init = init
@@ -119,6 +127,8 @@ export class DeployService {
     this.scheduleTick()
     this.antiEntropyTimer = setInterval(() => { this.antiEntropy() }, DEPLOY_ANTI_ENTROPY_MS)
     this.antiEntropyTimer.unref()
+    this.watchTimer = setInterval(() => { this.watch() }, DEPLOY_WATCH_MS)
+    this.watchTimer.unref()
     for (const peer of libp2p.getPeers()) this.sync(peer.toString())
   }
 
@@ -128,6 +138,7 @@ export class DeployService {
     clearTimeout(this.tickTimer)
     clearTimeout(this.kickTimer)
     clearInterval(this.antiEntropyTimer)
+    clearInterval(this.watchTimer)
     const { libp2p } = this.init
     libp2p.removeEventListener('peer:connect', this.onConnect)
     libp2p.services.pubsub.unsubscribe(DEPLOY_TOPIC)
@@ -177,6 +188,8 @@ export class DeployService {
     const prev = this.digests.get(from)
     if (prev !== undefined && d.seq <= prev.seq) return false
     this.digests.set(from, d)
+    // digests of hosts the view no longer holds go, so fresh identities cannot grow the map without bound
+    if (this.digests.size > MAX_VIEW_PEERS) for (const id of this.digests.keys()) if (this.init.view.get(id) === undefined) this.digests.delete(id)
     return true
   }
 
@@ -254,11 +267,54 @@ export class DeployService {
     return true
   }
 
-  private place (held: HeldSpec, selfDecision: HostDecision, live: HostFacts[]): { placed: Placed[], matching: HostFacts[] } {
+  private place (held: HeldSpec, selfDecision: HostDecision, live: HostFacts[]): { placed: Placed[], matching: HostFacts[], candidates: HostFacts[] } {
     const sel = parseSelector(held.spec.selector)
     const matching = live.filter(h => matchesSelector(sel, h))
     const candidates = matching.filter(h => this.accepts(h, held, selfDecision))
-    return { placed: placement(held.spec, candidates.map(h => h.peerId)), matching }
+    return { placed: placement(held.spec, candidates.map(h => h.peerId), this.score), matching, candidates }
+  }
+
+  private readonly score = (name: string, peerId: string, slot: number): number => {
+    const key = `${name}\n${peerId}\n${slot}`
+    let s = this.scores.get(key)
+    if (s === undefined) {
+      // bounded: deployments x hosts x spread of a live mesh stay far below it
+      if (this.scores.size >= 100_000) this.scores.clear()
+      s = slotScore(name, peerId, slot)
+      this.scores.set(key, s)
+    }
+    return s
+  }
+
+  /**
+   * The holders whose copies this host would take if they were lost (it is not placed, and the
+   * placement without the holder puts a copy here). `every` has none: a lost host's copy does
+   * not move.
+   */
+  private successorOf (held: HeldSpec, placed: Placed[], candidates: HostFacts[]): string[] {
+    if (held.spec.replicas === 'every' || placed.some(p => p.peerId === this.selfId) || !candidates.some(h => h.peerId === this.selfId)) return []
+    const out: string[] = []
+    for (const holder of new Set(placed.map(p => p.peerId))) {
+      const without = placement(held.spec, candidates.filter(h => h.peerId !== holder).map(h => h.peerId), this.score)
+      if (without.some(p => p.peerId === this.selfId)) out.push(holder)
+    }
+    return out
+  }
+
+  /** Ping each watched holder (one probe in flight per holder); a failure shows in the view at once. */
+  private watch (): void {
+    for (const peerId of this.watched) {
+      if (this.probing.has(peerId)) continue
+      this.probing.add(peerId)
+      this.init.probe(peerId).then(ok => {
+        if (!ok) {
+          this.init.log.info('deploy: %s, holding copies this host would take, did not answer a probe', peerId)
+          this.kick()
+        }
+      }).catch((err: unknown) => {
+        this.init.log.debug('deploy: probe of %s failed: %s', peerId, errorMessage(err))
+      }).finally(() => { this.probing.delete(peerId) })
+    }
   }
 
   /** Copies of `held` another host reports running, or undefined when it has not reported on this spec. */
@@ -292,7 +348,11 @@ export class DeployService {
       const copies = this.copies()
       const live = this.liveHosts()
       this.noteLive(live)
-      for (const name of this.init.store.names()) this.reconcileOne(name, copies.get(name) ?? [], live)
+      const watch = new Set<string>()
+      for (const name of this.init.store.names()) {
+        for (const holder of this.reconcileOne(name, copies.get(name) ?? [], live)) if (watch.size < MAX_DEPLOY_WATCHED) watch.add(holder)
+      }
+      this.watched = watch
       this.publishDigest(copies)
     } catch (err: unknown) {
       this.init.log.error('deploy: reconcile failed: %s', errorMessage(err))
@@ -309,12 +369,13 @@ export class DeployService {
     }
   }
 
-  private reconcileOne (name: string, copies: Copy[], live: HostFacts[]): void {
+  /** One deployment's pass; returns the holders this host should watch (successorOf). */
+  private reconcileOne (name: string, copies: Copy[], live: HostFacts[]): string[] {
     const f = this.followed(name)
     if (f === undefined) {
       // undeployed (or only an untrusted author speaks for the name): every copy goes
       for (const c of copies) this.removeCopy(c, 'undeployed')
-      return
+      return []
     }
     const { held, decision } = f
     const spec = held.spec
@@ -324,9 +385,9 @@ export class DeployService {
         this.init.auditRefusal(spec, decision.reason)
       }
       for (const c of copies) this.removeCopy(c, decision.reason ?? 'not placed here')
-      return
+      return []
     }
-    const { placed } = this.place(held, decision, live)
+    const { placed, candidates } = this.place(held, decision, live)
     const share = (peerId: string): number => placed.filter(p => p.peerId === peerId).length
     const mine = placed.filter(p => p.peerId === this.selfId)
     const current = copies.filter(c => c.version === spec.version)
@@ -348,6 +409,7 @@ export class DeployService {
       const done = c.version !== spec.version && mine.length > 0 ? myShareRunning : allHaveShare
       if (done) this.removeCopy(c, c.version !== spec.version ? `replaced by version ${spec.version}` : 'placed on another host')
     }
+    return this.successorOf(held, placed, candidates)
   }
 
   /**
