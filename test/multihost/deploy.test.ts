@@ -167,7 +167,7 @@ describe('deployments on simulated hosts', { timeout: 600_000 }, () => {
     assert.ok(minSeen >= 2, `at least 2 copies ran at every sample during the roll (saw ${minSeen})`)
   })
 
-  it('a host whose trust lacks the author\'s exec role never runs a copy and audits the refusal', async (t) => {
+  it('a host whose trust lacks the author\'s exec role never runs a copy and audits the refusal; granted, it runs one (every)', async (t) => {
     if (!requireHarness(t) || net === undefined) return
     await jsonIn<DeployResult>(admin, ['deploy', 'agent', '--on', 'all', '--replicas', 'every', '--', ...SERVICE])
     // admin (itself) and the three web hosts trust the author: 4 copies; the fifth host none
@@ -188,6 +188,13 @@ describe('deployments on simulated hosts', { timeout: 600_000 }, () => {
     assert.ok(status[0].problems.some(p => p.includes(other.name) && p.includes('exec')), `deployments says why: ${JSON.stringify(status[0].problems)}`)
     await new Promise(resolve => setTimeout(resolve, 2000))
     assert.ok(!(await copiesRunning(admin, 'agent')).some(c => c.host === other.name))
+    // `every` follows the hosts that run it: once the fifth host grants exec, it runs a copy too
+    await grantRoles(other, admin, ['exec'])
+    const all = await waitFor(async () => {
+      const c = await copiesRunning(admin, 'agent')
+      return c.length === 5 ? c : undefined
+    }, { timeoutMs: 30_000, intervalMs: 500, what: `a copy of agent on ${other.name} after the grant` })
+    assert.ok(all.some(c => c.host === other.name))
   })
 
   it('undeploy stops every copy', async (t) => {
