@@ -32,13 +32,13 @@ import { HistoryRecorder } from './host/history/recorder.js'
 import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_RETENTION_MS, HistoryStore } from './host/history/store.js'
 import { HostServices, type ProcessControl } from './host/host-services.js'
 import { MeshProtocols } from './mesh/mesh-protocols.js'
+import { openDeployService } from './deploy/deploy-node.js'
 import type { Authorizer } from './mesh/reqresp.js'
 import { SharedSampler } from './host/sampler.js'
 import { NodeSecurity } from './security/security.js'
 import { Supervisor, type SupervisorEvent } from './host/supervisor.js'
 import { createProcReaders, stopProcess } from './host/process-control.js'
 import { ProcmeshError } from '../protocols/errors.js'
-import { openDeployService } from './deploy/deploy-node.js'
 
 export interface NodeConfig {
   home: string
