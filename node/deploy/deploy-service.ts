@@ -600,11 +600,11 @@ export class DeployService {
       const refusing = matching.filter(h => !this.accepts(h, held, decision))
       const desired = spec.replicas === 'every' ? placed.length : spec.replicas
       const problems: string[] = []
-      if (spec.replicas !== 'every' && placed.length < spec.replicas) {
+      if (matching.length === 0) problems.push(`no live host matches ${spec.selector}`)
+      else if (spec.replicas !== 'every' && placed.length < spec.replicas) {
         problems.push(`only ${placed.length} of ${spec.replicas} replicas can be placed: ${matching.length} live host(s) match ${spec.selector}` +
           `${refusing.length > 0 ? `, ${refusing.length} of them refuse the spec` : ''}${spec.spread > 1 ? `, at most ${spec.spread} per host` : ', at most one per host'}`)
       }
-      if (matching.length === 0) problems.push(`no live host matches ${spec.selector}`)
       for (const h of refusing) {
         const why = h.peerId === this.selfId ? decision.reason ?? decision.a : acceptanceText(this.entryOf(h.peerId, n)?.a ?? 'no-exec')
         problems.push(`${h.name} refuses it: ${why}`)
