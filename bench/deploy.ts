@@ -12,6 +12,7 @@
  * Kubernetes (node NotReady after ~40 s, pods evicted 300 s later).
  *
  *   node dist/bench/deploy.js [--hosts 10] [--runs 3] [--json]
+ *   node dist/bench/deploy.js --every [--hosts 20] [--json]   # a spec applied on every host
  */
 import { parseArgs } from 'node:util'
 import { invokedDirectly, printResult } from './lib/entry.js'
@@ -105,6 +106,45 @@ export async function runDeployBench (hosts: number, runs: number, log: (line: s
   return { hosts, runs: results, ...(total !== undefined ? { total } : {}), failures }
 }
 
+export interface EveryResult { hosts: number, spreadMs?: Stats, lastMs?: number, missing: string[] }
+
+/**
+ * A spec applied on every host: `deploy --replicas every` on one node to the copy running on
+ * each of `hosts` hosts (each node's `started` log line against the time the deploy was asked).
+ */
+export async function runEveryBench (hosts: number, log: (line: string) => void): Promise<EveryResult> {
+  const net = await createSimNet({ hosts, prefix: 'pmbe' })
+  const nodes: MeshNode[] = []
+  try {
+    const [admin] = net.hosts
+    nodes.push(await startNodeIn(admin, [], 120_000))
+    await shareMeshKey(admin, net.hosts.slice(1))
+    for (const h of net.hosts.slice(1)) nodes.push(await startNodeIn(h, [], 120_000))
+    const adminId = await jsonIn<{ peerId: string }>(admin, ['id'])
+    for (const h of net.hosts.slice(1)) await jsonIn<unknown>(h, ['trust', 'add', adminId.peerId, '--role', 'exec'])
+    await waitFor(async () => {
+      const peers = await jsonIn<Array<{ status: string }>>(admin, ['peers'])
+      return peers.length === hosts && peers.every(p => p.status === 'online') ? true : undefined
+    }, { timeoutMs: 180_000, intervalMs: 1000, what: 'the mesh to converge' })
+    log(`${hosts} hosts up`)
+    const t0 = Date.now()
+    await jsonIn<unknown>(admin, ['deploy', 'bench', '--on', 'all', '--replicas', 'every', '--', ...SERVICE])
+    await waitFor(async () => { const c = await copiesOn(admin); return c.length === hosts ? c : undefined }, { timeoutMs: 120_000, intervalMs: 1000, what: `${hosts} copies` })
+    const times: number[] = []
+    const missing: string[] = []
+    for (const n of nodes) {
+      const at = logTime(n.log(), t0, /deploy: started bench-v1-1 \(pid/)
+      if (at === undefined) missing.push(n.host.name)
+      else times.push(at - t0)
+    }
+    const spreadMs = summarize(times)
+    return { hosts, ...(spreadMs !== undefined ? { spreadMs, lastMs: spreadMs.max } : {}), missing }
+  } finally {
+    for (const n of nodes) await stopNode(n)
+    await net.destroy()
+  }
+}
+
 function table (r: DeployBenchResult): string {
   const lines = [`host lost (link cut) -> replacement copy running, ${r.hosts} hosts, default settings`]
   for (const [i, x] of r.runs.entries()) lines.push(`  run ${i + 1}: detection ${x.detectionMs} ms + placement ${x.placementMs} ms + start ${x.startMs} ms = ${x.totalMs} ms`)
@@ -116,7 +156,12 @@ function table (r: DeployBenchResult): string {
 }
 
 if (invokedDirectly(import.meta.url)) {
-  const { values } = parseArgs({ options: { hosts: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } } })
-  const result = await runDeployBench(Number(values.hosts ?? 10), Number(values.runs ?? 3), line => { process.stderr.write(`${line}\n`) })
-  printResult(values.json === true, table(result), result)
+  const { values } = parseArgs({ options: { hosts: { type: 'string' }, runs: { type: 'string' }, every: { type: 'boolean' }, json: { type: 'boolean' } } })
+  if (values.every === true) {
+    const r = await runEveryBench(Number(values.hosts ?? 20), line => { process.stderr.write(`${line}\n`) })
+    printResult(values.json === true, `deploy --replicas every on ${r.hosts} hosts -> copy running on each: median ${r.spreadMs?.median ?? '-'} ms, last ${r.lastMs ?? '-'} ms (target < 2000 ms)${r.missing.length > 0 ? `; no start logged on ${r.missing.join(' ')}` : ''}`, r)
+  } else {
+    const result = await runDeployBench(Number(values.hosts ?? 10), Number(values.runs ?? 3), line => { process.stderr.write(`${line}\n`) })
+    printResult(values.json === true, table(result), result)
+  }
 }
