@@ -14,6 +14,7 @@ import {
   type LsEntry, type LsParams, type PsParams, type RestartParams, type RestartResultEntry, type RmParams, type RmResult, type RunEntry, type RunParams, type RunResult, type TrustAddParams, type TrustAddResult, type TrustListResult,
   type TrustRemoveParams, type TrustRemoveResult
 } from '../protocols/control.js'
+import type { DeployParams, DeployResult, DeploymentStatus } from '../protocols/deploy.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
 import type { LogChunk } from '../protocols/messages.js'
 import type { IdInfo, PeerEntry } from '../protocols/types.js'
@@ -259,6 +260,9 @@ export class ControlClient {
   ls (params: LsParams, opts?: InvokeOptions<LsEntry>): Promise<LsEntry[]> { return this.invoke(CONTROL_API.ls, params, opts) }
   restart (params: RestartParams, opts?: InvokeOptions<never>): Promise<RestartResultEntry> { return this.invoke(CONTROL_API.restart, params, opts) }
   rm (params: RmParams, opts?: InvokeOptions<never>): Promise<RmResult> { return this.invoke(CONTROL_API.rm, params, opts) }
+  deploy (params: DeployParams, opts?: InvokeOptions<never>): Promise<DeployResult> { return this.invoke(CONTROL_API.deploy, params, opts) }
+  deployments (params: { name?: string } = {}, opts?: InvokeOptions<never>): Promise<DeploymentStatus[]> { return this.invoke(CONTROL_API.deployments, params, opts) }
+  undeploy (params: { name: string }, opts?: InvokeOptions<never>): Promise<DeployResult> { return this.invoke(CONTROL_API.undeploy, params, opts) }
 
   onClose (handler: () => void): void {
     this.transport.onClose(handler)

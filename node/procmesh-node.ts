@@ -32,6 +32,7 @@ import { HistoryRecorder } from './host/history/recorder.js'
 import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_RETENTION_MS, HistoryStore } from './host/history/store.js'
 import { HostServices, type ProcessControl } from './host/host-services.js'
 import { MeshProtocols } from './mesh/mesh-protocols.js'
+import { openDeployService } from './deploy/deploy-node.js'
 import type { Authorizer } from './mesh/reqresp.js'
 import { SharedSampler } from './host/sampler.js'
 import { NodeSecurity } from './security/security.js'
@@ -246,11 +247,19 @@ export class ProcmeshNode {
       control: security.guard(() => this.processControl),
       nameOf: peerId => view.get(peerId)?.name
     })
+    // deployments: specs in the home, replicas of the specs placed here run as managed processes
+    const deploy = await openDeployService({
+      home: this.config.home, libp2p, view, security, control: services.control, key, readonly: this.config.readonly,
+      spawnPath: this.config.spawnEnv.PATH ?? '', log: this.log, self: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags }),
+      // the prober below exists before the deploy part starts (it starts after the prober)
+      probe: async peerId => await prober.probe(peerIdFromString(peerId))
+    })
     const protocols = new MeshProtocols(libp2p, services, {
       authorize: (peer, role, protocol) => this.authorize(peer, role, protocol),
       onDenied: security.onDenied,
       log: this.log,
-      selfSummary: () => view.get(this.peerId)
+      selfSummary: () => view.get(this.peerId),
+      extra: [deploy.servedProtocol()]
     })
     this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log: this.log })
@@ -262,6 +271,7 @@ export class ProcmeshNode {
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId, trustedName: id => security.trust.entry(id)?.name })
     security.registerMethods(this.handlers, { peers: () => this.peers(), addrs: () => this.addrs() })
+    deploy.registerMethods(this.handlers)
 
     const core: NodePart[] = [
       // first: the announcer's first sample is recorded
@@ -291,6 +301,8 @@ export class ProcmeshNode {
       { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security,
       supervisor,
+      // after the supervisor: its first pass counts the copies the supervisor re-adopted
+      { label: 'deploy', start: async () => { await deploy.start() }, stop: () => { deploy.stop() } },
       ...this.parts,
       control,
       {

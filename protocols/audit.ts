@@ -10,8 +10,11 @@ import {
   expectArray, expectInt, expectNumber, expectOneOf, expectRecord, expectString, optional
 } from './validate.js'
 
-/** exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart) */
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit'] as const
+/**
+ * exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart);
+ * deploy: a host's refusal to run a deployment's spec (peerId: the spec's author)
+ */
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit', 'deploy'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]

@@ -16,8 +16,12 @@ import {
   type RmParams, type RmResult, type RunEntry, type RunParams, type RunResult, type TrustAddParams,
   type TrustAddResult, type TrustListResult, type TrustRemoveParams, type TrustRemoveResult
 } from './control.js'
+import {
+  validateDeployName, validateDeployParams, validateDeployResult, validateDeploymentStatus,
+  type DeployParams, type DeployResult, type DeploymentStatus
+} from './deploy.js'
 import { InvalidFieldError, isErrorCode, toProcmeshError } from './errors.js'
-import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
+import { MAX_ADDR_BYTES, MAX_NAME_BYTES, MAX_STORED_SPECS, MAX_TAG_BYTES, MAX_TAGS } from './limits.js'
 import {
   HISTORY, LOGS, MANAGED_ID_PATTERN, REMOVE, RESTART, MAX_AUDIT_ENTRIES, MAX_FILTER_BYTES, MAX_LIST_PROCESSES, MAX_PATH_BYTES,
   REQUEST_ID_PATTERN, SIGNALS, START, STOP, validateArgv, validateEnv, validateHistoryRequest, validateListTop, validateLogChunk, validateProcess, type LogChunk
@@ -437,6 +441,31 @@ const rm: ControlMethod<RmParams, RmResult> = {
   timeoutMs: () => RUN_TIMEOUT_MS
 }
 
+// ---- deployments (protocols/deploy.ts) ----
+const deploy: ControlMethod<DeployParams, DeployResult> = {
+  name: CONTROL_METHODS.deploy,
+  validateParams: validateDeployParams,
+  validateResult: validateDeployResult,
+  timeoutMs: local
+}
+
+const deployments: ControlMethod<{ name?: string }, DeploymentStatus[]> = {
+  name: CONTROL_METHODS.deployments,
+  validateParams (value) {
+    const r = paramsRecord(value)
+    return r.name !== undefined ? { name: validateDeployName(r.name) } : {}
+  },
+  validateResult: value => expectArray(value, 'result', MAX_STORED_SPECS).map((d, i) => validateDeploymentStatus(d, `result[${i}]`)),
+  timeoutMs: local
+}
+
+const undeploy: ControlMethod<{ name: string }, DeployResult> = {
+  name: CONTROL_METHODS.undeploy,
+  validateParams: value => ({ name: validateDeployName(paramsRecord(value).name) }),
+  validateResult: validateDeployResult,
+  timeoutMs: local
+}
+
 export const CONTROL_API = {
   id,
   peers,
@@ -452,5 +481,8 @@ export const CONTROL_API = {
   invite,
   ls,
   restart,
-  rm
+  rm,
+  deploy,
+  deployments,
+  undeploy
 } as const

@@ -25,7 +25,10 @@ export const CONTROL_METHODS = {
   trustList: 'trust.list',
   trustAdd: 'trust.add',
   trustRemove: 'trust.remove',
-  invite: 'invite'
+  invite: 'invite',
+  deploy: 'deploy',
+  deployments: 'deployments',
+  undeploy: 'undeploy'
 } as const
 
 /** JSON-RPC 2.0 error codes; application errors carry our ErrorCode in `data.code`. */

@@ -26,3 +26,8 @@ export const PROBE_PROTOCOL = '/procmesh/probe/1.0.0'
 export const JSON_RPC_VERSION = '2.0'
 /** file name of the control socket inside the node's home */
 export const CONTROL_SOCKET_NAME = 'procmesh.sock'
+
+/** gossipsub topic carrying each node's deployment digest (protocols/deploy.ts) */
+export const DEPLOY_TOPIC = '/procmesh/deploy/1'
+/** deployment specs: a node sends what it holds, the peer answers the specs it lacks (protocols/deploy.ts) */
+export const DEPLOY_SYNC_PROTOCOL = '/procmesh/deploy-sync/1.0.0'

@@ -126,3 +126,68 @@ export const REACH_TICK_MS = 1000
  * connections and clients of the moment.
  */
 export const MAX_KEPT_MEMBERS = 250
+
+// ---- deployments (protocols/deploy.ts, node/deploy/) ----
+/**
+ * A deployment's name: it becomes part of its copies' managed names (`NAME-vVERSION-SLOT`,
+ * at most 63 bytes), so it keeps room for a 10-digit version and a 3-digit slot.
+ */
+export const MAX_DEPLOY_NAME_BYTES = 40
+/**
+ * Live (not undeployed) deployments a mesh holds: every node gossips one digest entry per
+ * deployment (~80 bytes), and the digest must stay under the gossip cap (MAX_SUMMARY_BYTES).
+ */
+export const MAX_DEPLOYMENTS = 32
+/**
+ * Specs a node keeps per name: the newest few, so a node that does not trust the author of the
+ * newest one still holds the newest one it does trust (protocols/deploy.ts, conflict rule).
+ */
+export const SPECS_KEPT_PER_NAME = 3
+/** All specs kept (live, superseded and undeploy tombstones); the oldest tombstones go first. */
+export const MAX_STORED_SPECS = 256
+/**
+ * One signed spec, encoded: argv and env of real services fit; a sync answer carries at most
+ * MAX_STORED_SPECS of them (4 MiB), which bounds the sync protocol's frame.
+ */
+export const MAX_SPEC_BYTES = 16 * 1024
+/** Copies of a deployment: more than the hosts of any mesh procmesh is built for (1,000) x a few. */
+export const MAX_REPLICAS = 4096
+/** Copies of one deployment on one host (--spread): a handful of workers per host. */
+export const MAX_SPREAD = 16
+/** Names in a `name1,name2` selector. */
+export const MAX_SELECTOR_NAMES = 64
+/**
+ * A spec issued this far in the future (by its author's clock) is refused: a skewed clock would
+ * otherwise make its issuedAt outrank every later edit in displays; ten minutes allow real skew.
+ */
+export const MAX_SPEC_CLOCK_SKEW_MS = 10 * 60 * 1000
+/**
+ * How often the reconciler looks at the mesh view when nothing told it to (ms): a host that went
+ * offline is noticed by the view (prober, gone notices); this bounds the delay from there to the
+ * replacement's start. A pass over 32 deployments x 1,000 hosts is well under a millisecond with
+ * cached scores.
+ */
+export const RECONCILE_TICK_MS = 250
+/**
+ * After a node starts it waits this long (or for its first sync with a peer) before starting
+ * copies: alone in its view it would place every replica on itself and stop them again a moment
+ * later when the others appear. Copies it adopted keep running meanwhile.
+ */
+export const DEPLOY_SETTLE_MS = 3000
+/**
+ * Anti-entropy: every this many ms a node syncs with one random connected member (one request,
+ * answered from memory), so a digest or spec lost in gossip is repaired: each node's cost is the
+ * same at 5 as at 1,000 hosts.
+ */
+export const DEPLOY_ANTI_ENTROPY_MS = 30_000
+/**
+ * The host next in line for a copy (it would take it if the holder were lost) probes the holder
+ * this often (ms), with the prober's yamux ping (12 bytes each way): the mesh's round-robin probe
+ * reaches a given member from a given node only every N seconds, so at 10 hosts a silent loss
+ * took 5-9.5 s to notice (bench/deploy.ts); a failed probe marks the holder suspect at once.
+ */
+export const DEPLOY_WATCH_MS = 1000
+/** Holders one node watches at most: its watching costs at most this many pings a second. */
+export const MAX_DEPLOY_WATCHED = 16
+/** Digest changes (copies starting, exiting) are gathered this long before one digest is published. */
+export const DEPLOY_DIGEST_DEBOUNCE_MS = 100

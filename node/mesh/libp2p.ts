@@ -14,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
-import { MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
+import { DEPLOY_TOPIC, MDNS_SERVICE_TAG, SUMMARY_TOPIC } from '../../protocols/ids.js'
 import { RELAY_LISTEN_ADDR, relayServer, relayTransport, type CircuitRelayService } from './relay.js'
 
 // eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- a ServiceMap needs an index signature, which only a type alias has implicitly
@@ -157,7 +157,7 @@ export async function createProcmeshLibp2p (opts: Libp2pOptions): Promise<Procme
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',
-        allowedTopics: [SUMMARY_TOPIC],
+        allowedTopics: [SUMMARY_TOPIC, DEPLOY_TOPIC],
         maxInboundDataLength: GOSSIP_MAX_INBOUND_BYTES,
         emitSelf: false,
         floodPublish: GOSSIP_FLOOD_PUBLISH,

@@ -49,9 +49,10 @@ export class MeshProtocols {
   /** what start() registered, so stop() unregisters exactly that (also after a start that failed half-way) */
   private registered: string[] = []
 
-  constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions & { selfSummary: () => Summary | undefined }) {
+  /** extra: protocols of other node parts (deployments), served and unregistered with the rest */
+  constructor (libp2p: ProcmeshLibp2p, services: HostServices, opts: ServeOptions & { selfSummary: () => Summary | undefined, extra?: readonly ServedProtocol[] }) {
     this.libp2p = libp2p
-    this.table = hostProtocols(services, opts.selfSummary)
+    this.table = [...hostProtocols(services, opts.selfSummary), ...(opts.extra ?? [])]
     this.opts = opts
   }
 

@@ -19,7 +19,7 @@ export function nodeHome (host: SimHost): string {
 }
 
 /** Start `procmesh node` in a host (mDNS on: the hosts' LAN is private to the test). */
-export async function startNodeIn (host: SimHost, extra: string[] = []): Promise<MeshNode> {
+export async function startNodeIn (host: SimHost, extra: string[] = [], timeoutMs = 20_000): Promise<MeshNode> {
   const home = nodeHome(host)
   const proc = host.spawn([process.execPath, BIN, 'node', '--home', home, '--interval', '1s', ...extra])
   let log = ''
@@ -30,7 +30,7 @@ export async function startNodeIn (host: SimHost, extra: string[] = []): Promise
   await waitFor(async () => {
     if (exited) throw new Error(`node in ${host.name} exited: ${log}`)
     return (await cliIn(host, ['id', '--json'])).code === 0 ? true : undefined
-  }, { timeoutMs: 20_000, what: `node in ${host.name} to start` })
+  }, { timeoutMs, what: `node in ${host.name} to start` })
   return { host, home, proc, log: () => log }
 }
 

@@ -1,0 +1,167 @@
+/**
+ * Deployments (issue 13): a host lost (its cable pulled, then its node killed: nothing tells the
+ * others) to its copy running on another host, at 10 simulated hosts with default settings,
+ * in parts read from the replacement node's own log (one clock: the machine's):
+ *
+ * - detection: cable pulled -> the replacement node's deploy layer no longer counts the host live
+ *   (the mesh view marked it offline: probes, gone notices);
+ * - placement: -> the node decided the copy is now its own (`placed ... here`);
+ * - start: -> the copy's process spawned (`started ...`).
+ *
+ * Beside the documented defaults of Nomad (node lost after the 10 s heartbeat TTL + grace) and
+ * Kubernetes (node NotReady after ~40 s, pods evicted 300 s later).
+ *
+ *   node dist/bench/deploy.js [--hosts 10] [--runs 3] [--json]
+ *   node dist/bench/deploy.js --every [--hosts 20] [--json]   # a spec applied on every host
+ */
+import { parseArgs } from 'node:util'
+import { invokedDirectly, printResult } from './lib/entry.js'
+import { summarize, type Stats } from './lib/stats.js'
+import { createSimNet, waitFor, type SimHost } from '../test/harness/sim-hosts.js'
+import { jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../test/helpers/sim-mesh.js'
+import type { LsEntry } from '../protocols/control.js'
+import { parseCopyName } from '../protocols/deploy.js'
+
+export interface LostHostRun { detectionMs: number, placementMs: number, startMs: number, totalMs: number }
+export interface DeployBenchResult { hosts: number, runs: LostHostRun[], total?: Stats, failures: string[] }
+
+const SERVICE = ['sh', '-c', 'while :; do sleep 1; done']
+
+/** The time of the first log line after `since` that matches. */
+function logTime (log: string, since: number, re: RegExp): number | undefined {
+  for (const line of log.split('\n')) {
+    const m = /^(\S+Z) /.exec(line)
+    if (m === null || !re.test(line)) continue
+    const at = Date.parse(m[1])
+    if (at >= since) return at
+  }
+  return undefined
+}
+
+async function copiesOn (from: SimHost): Promise<Array<{ host: string, name: string }>> {
+  const out: Array<{ host: string, name: string }> = []
+  for (const e of await jsonIn<LsEntry[]>(from, ['ls', 'all'], 30_000)) {
+    if ('error' in e) continue
+    for (const m of e.processes) if (parseCopyName(m.name)?.deployment === 'bench' && m.state === 'running') out.push({ host: e.name, name: m.name ?? '' })
+  }
+  return out
+}
+
+export async function runDeployBench (hosts: number, runs: number, log: (line: string) => void): Promise<DeployBenchResult> {
+  const net = await createSimNet({ hosts, prefix: 'pmbd' })
+  const nodes = new Map<string, MeshNode>()
+  const failures: string[] = []
+  const results: LostHostRun[] = []
+  try {
+    const [admin] = net.hosts
+    nodes.set(admin.name, await startNodeIn(admin, [], 90_000))
+    await shareMeshKey(admin, net.hosts.slice(1))
+    for (const h of net.hosts.slice(1)) nodes.set(h.name, await startNodeIn(h, ['--tag', 'role=web'], 90_000))
+    const adminId = await jsonIn<{ peerId: string }>(admin, ['id'])
+    for (const h of net.hosts.slice(1)) {
+      const r = await jsonIn<unknown>(h, ['trust', 'add', adminId.peerId, '--role', 'exec'])
+      if (r === undefined) throw new Error('trust add failed')
+    }
+    await waitFor(async () => {
+      const peers = await jsonIn<Array<{ status: string }>>(admin, ['peers'])
+      return peers.length === hosts && peers.every(p => p.status === 'online') ? true : undefined
+    }, { timeoutMs: 120_000, intervalMs: 1000, what: 'the mesh to converge' })
+    log(`${hosts} hosts up`)
+    await jsonIn<unknown>(admin, ['deploy', 'bench', '--on', 'tag:role=web', '--replicas', '3', '--', ...SERVICE])
+    for (let run = 0; run < runs; run++) {
+      const before = await waitFor(async () => { const c = await copiesOn(admin); return c.length === 3 ? c : undefined }, { timeoutMs: 60_000, intervalMs: 500, what: '3 copies' })
+      const lostName = before[run % before.length].host
+      const lost = net.hosts.find(h => h.name === lostName) as SimHost
+      const t0 = Date.now()
+      await lost.linkDown()
+      const lostNode = nodes.get(lostName) as MeshNode
+      lostNode.proc.kill('SIGKILL')
+      const after = await waitFor(async () => {
+        const c = await copiesOn(admin)
+        const fresh = c.find(x => !before.some(b => b.host === x.host))
+        return fresh !== undefined ? fresh : undefined
+      }, { timeoutMs: 60_000, intervalMs: 200, what: 'a replacement copy' })
+      const node = nodes.get(after.host) as MeshNode
+      const text = node.log()
+      const detected = logTime(text, t0, new RegExp(`deploy: live hosts \\d+, lost [^\\n]*${lostName}`))
+      const placed = logTime(text, t0, /deploy: placed bench-v\d+-\d+ here/)
+      const started = logTime(text, t0, /deploy: started bench-v\d+-\d+ \(pid/)
+      if (detected === undefined || placed === undefined || started === undefined) {
+        failures.push(`run ${run}: log lines missing on ${after.host}`)
+      } else {
+        const r = { detectionMs: detected - t0, placementMs: placed - detected, startMs: started - placed, totalMs: started - t0 }
+        results.push(r)
+        log(`run ${run}: lost ${lostName}, copy on ${after.host}: detection ${r.detectionMs} ms, placement ${r.placementMs} ms, start ${r.startMs} ms, total ${r.totalMs} ms`)
+      }
+      // bring the host back (its copy survived its node) and let the deployment settle at 3
+      await lost.linkUp()
+      nodes.set(lostName, await startNodeIn(lost, ['--tag', 'role=web'], 90_000))
+      await waitFor(async () => { const c = await copiesOn(admin); return c.length === 3 ? c : undefined }, { timeoutMs: 90_000, intervalMs: 1000, what: '3 copies after the host returned' })
+    }
+  } finally {
+    for (const n of nodes.values()) await stopNode(n)
+    await net.destroy()
+  }
+  const total = summarize(results.map(r => r.totalMs))
+  return { hosts, runs: results, ...(total !== undefined ? { total } : {}), failures }
+}
+
+export interface EveryResult { hosts: number, spreadMs?: Stats, lastMs?: number, missing: string[] }
+
+/**
+ * A spec applied on every host: `deploy --replicas every` on one node to the copy running on
+ * each of `hosts` hosts (each node's `started` log line against the time the deploy was asked).
+ */
+export async function runEveryBench (hosts: number, log: (line: string) => void): Promise<EveryResult> {
+  const net = await createSimNet({ hosts, prefix: 'pmbe' })
+  const nodes: MeshNode[] = []
+  try {
+    const [admin] = net.hosts
+    nodes.push(await startNodeIn(admin, [], 120_000))
+    await shareMeshKey(admin, net.hosts.slice(1))
+    for (const h of net.hosts.slice(1)) nodes.push(await startNodeIn(h, [], 120_000))
+    const adminId = await jsonIn<{ peerId: string }>(admin, ['id'])
+    for (const h of net.hosts.slice(1)) await jsonIn<unknown>(h, ['trust', 'add', adminId.peerId, '--role', 'exec'])
+    await waitFor(async () => {
+      const peers = await jsonIn<Array<{ status: string }>>(admin, ['peers'])
+      return peers.length === hosts && peers.every(p => p.status === 'online') ? true : undefined
+    }, { timeoutMs: 180_000, intervalMs: 1000, what: 'the mesh to converge' })
+    log(`${hosts} hosts up`)
+    const t0 = Date.now()
+    await jsonIn<unknown>(admin, ['deploy', 'bench', '--on', 'all', '--replicas', 'every', '--', ...SERVICE])
+    await waitFor(async () => { const c = await copiesOn(admin); return c.length === hosts ? c : undefined }, { timeoutMs: 120_000, intervalMs: 1000, what: `${hosts} copies` })
+    const times: number[] = []
+    const missing: string[] = []
+    for (const n of nodes) {
+      const at = logTime(n.log(), t0, /deploy: started bench-v1-1 \(pid/)
+      if (at === undefined) missing.push(n.host.name)
+      else times.push(at - t0)
+    }
+    const spreadMs = summarize(times)
+    return { hosts, ...(spreadMs !== undefined ? { spreadMs, lastMs: spreadMs.max } : {}), missing }
+  } finally {
+    for (const n of nodes) await stopNode(n)
+    await net.destroy()
+  }
+}
+
+function table (r: DeployBenchResult): string {
+  const lines = [`host lost (link cut) -> replacement copy running, ${r.hosts} hosts, default settings`]
+  for (const [i, x] of r.runs.entries()) lines.push(`  run ${i + 1}: detection ${x.detectionMs} ms + placement ${x.placementMs} ms + start ${x.startMs} ms = ${x.totalMs} ms`)
+  if (r.total !== undefined) lines.push(`  total median ${r.total.median} ms, max ${r.total.max} ms (target < 5000 ms)`)
+  lines.push('  Nomad (documented defaults): node lost after heartbeat TTL 10 s + grace 10 s: ~20 s before rescheduling')
+  lines.push('  Kubernetes (documented defaults): NotReady after ~40 s, pod eviction 300 s later: ~340 s')
+  for (const f of r.failures) lines.push(`  ! ${f}`)
+  return lines.join('\n')
+}
+
+if (invokedDirectly(import.meta.url)) {
+  const { values } = parseArgs({ options: { hosts: { type: 'string' }, runs: { type: 'string' }, every: { type: 'boolean' }, json: { type: 'boolean' } } })
+  if (values.every === true) {
+    const r = await runEveryBench(Number(values.hosts ?? 20), line => { process.stderr.write(`${line}\n`) })
+    printResult(values.json === true, `deploy --replicas every on ${r.hosts} hosts -> copy running on each: median ${r.spreadMs?.median ?? '-'} ms, last ${r.lastMs ?? '-'} ms (target < 2000 ms)${r.missing.length > 0 ? `; no start logged on ${r.missing.join(' ')}` : ''}`, r)
+  } else {
+    const result = await runDeployBench(Number(values.hosts ?? 10), Number(values.runs ?? 3), line => { process.stderr.write(`${line}\n`) })
+    printResult(values.json === true, table(result), result)
+  }
+}
