@@ -18,6 +18,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
+import { GossipHealer } from './mesh/gossip-healer.js'
 import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
 import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
@@ -250,6 +251,7 @@ export class ProcmeshNode {
     })
     this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log: this.log })
+    const healer = new GossipHealer(libp2p, this.log)
     const mdnsPacer = new MdnsPacer(libp2p, this.log)
     this.live = new LiveFigures({
       fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
@@ -264,6 +266,8 @@ export class ProcmeshNode {
       ...(recorder !== undefined ? [recorder] : []),
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
       { label: 'dialer', start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      // before libp2p too: duplicate connections are made and closed in its first second
+      { label: 'gossip-healer', start: () => { healer.start() }, stop: () => { healer.stop() } },
       // this node's summary and protocols before libp2p listens: a peer that connects at once
       // pulls the summary straight away
       { label: 'first-sample', start: async () => { await announcer.prime() }, stop: () => {} },

@@ -116,6 +116,12 @@ export const REDIAL_BASE_MS = 500
 export const REDIAL_MAX_MS = 30_000
 /** A dial that has not completed by then is abandoned. */
 export const DIAL_TIMEOUT_MS = 5000
+/**
+ * After one of several connections to a peer closed, gossip is renewed on a remaining one
+ * this long after (node/mesh/gossip-healer.ts): the closed connection's streams end within a
+ * few event-loop turns, and the renewal must come after gossipsub has reacted to them.
+ */
+export const GOSSIP_HEAL_SETTLE_MS = 250
 
 // ---- reach (node/mesh/reach.ts) ----
 /** How often a node feeds the addresses of its view into the peer store and dials unconnected members. */

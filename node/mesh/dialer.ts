@@ -31,6 +31,11 @@ interface Target {
   peer?: PeerId
 }
 
+/** An address without its trailing /p2p/ID: the unit libp2p refuses two connections to. */
+export function bareAddr (ma: Multiaddr | string): string {
+  return ma.toString().replace(/\/p2p\/[^/]+$/, '')
+}
+
 /** Delay before retry number `attempt` (0-based): exponential with jitter, capped. */
 export function backoffDelay (attempt: number, random = Math.random()): number {
   const base = Math.min(REDIAL_MAX_MS, REDIAL_BASE_MS * 2 ** Math.min(attempt, 16))
@@ -45,6 +50,13 @@ export class PeerDialer {
   private running = false
   /** bootstrap target key by the peer id it turned out to be */
   private readonly bootstrapByPeer = new Map<string, string>()
+  /**
+   * Addresses (bare, see bareAddr) being dialled, by target key. A bootstrap address and the
+   * same address from mDNS (with /p2p/ID) are different dial targets to libp2p's queue, so both
+   * dials ran and libp2p aborted the second connection as a "Duplicate multiaddr connection"
+   * after both sides had opened it (issue 19 item 6): one dial per address at a time.
+   */
+  private readonly inflight = new Map<string, string>()
 
   constructor (libp2p: ProcmeshLibp2p, bootstrap: string[], log: Logger) {
     this.libp2p = libp2p
@@ -82,6 +94,7 @@ export class PeerDialer {
     this.libp2p.removeEventListener('start', this.dialBootstrap)
     for (const t of this.targets.values()) clearTimeout(t.timer)
     this.targets.clear()
+    this.inflight.clear()
   }
 
   /**
@@ -176,12 +189,41 @@ export class PeerDialer {
     t.timer.unref()
   }
 
+  /** The peer an open connection to one of these (bare) addresses belongs to, if any. */
+  private connectedAt (addrs: string[]): PeerId | undefined {
+    if (addrs.length === 0) return undefined
+    const wanted = new Set(addrs)
+    return this.libp2p.getConnections().find(c => c.status === 'open' && wanted.has(bareAddr(c.remoteAddr)))?.remotePeer
+  }
+
   private attempt (key: string): void {
     const t = this.targets.get(key)
     if (t === undefined || !this.running || t.dialling) return
+    const addrs = Array.isArray(t.dial) ? t.dial.map(bareAddr) : []
+    if (t.permanent) {
+      // a bootstrap address (no peer id) already connected: dialling it again would open a
+      // second connection to the same address, which libp2p aborts after both sides saw it
+      const peer = this.connectedAt(addrs)
+      if (peer !== undefined) {
+        this.bootstrapByPeer.set(peer.toString(), key)
+        t.attempt = 0
+        t.failingSince = undefined
+        return
+      }
+    }
+    if (addrs.some(a => { const by = this.inflight.get(a); return by !== undefined && by !== key })) {
+      // another target is dialling the same address: its result will do for both
+      this.schedule(key)
+      return
+    }
     t.dialling = true
-    this.dialTarget(t).then(({ remotePeer, relayedOnly }) => {
+    for (const a of addrs) this.inflight.set(a, key)
+    const done = (): void => {
       t.dialling = false
+      for (const a of addrs) if (this.inflight.get(a) === key) this.inflight.delete(a)
+    }
+    this.dialTarget(t).then(({ remotePeer, relayedOnly }) => {
+      done()
       if (t.permanent) this.bootstrapByPeer.set(remotePeer.toString(), key)
       if (relayedOnly && Array.isArray(t.dial) && t.dial.some(m => !isRelayed(m))) {
         // reached, but only through a relay: keep trying the direct addresses, backing off
@@ -192,7 +234,7 @@ export class PeerDialer {
       t.attempt = 0
       t.failingSince = undefined
     }, (err: unknown) => {
-      t.dialling = false
+      done()
       if (!this.running) return
       const now = Date.now()
       t.failingSince ??= now
