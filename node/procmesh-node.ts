@@ -19,6 +19,8 @@ import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
 import { GossipHealer } from './mesh/gossip-healer.js'
+import { monoNow, wallOf } from './mesh/clock.js'
+import { SeqLease } from './mesh/seq-lease.js'
 import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
 import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
@@ -141,7 +143,7 @@ export class ProcmeshNode {
   }
 
   peers (): PeerEntry[] {
-    const entries = this.view.entries(Date.now())
+    const entries = this.view.entries(monoNow(), wallOf)
     const stats = this.gossipStats
     // this node's own entry says what it has gossiped (tests, the bench, a curious user)
     const withStats = stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
@@ -187,8 +189,8 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
-    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
+    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), monoNow()) }
+    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), monoNow()) }
     const history = new HistoryRing(this.config.intervalMs)
     const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
       store: new HistoryStore({ dir: join(this.config.home, 'history'), retentionMs: this.config.historyRetentionMs, maxBytes: this.config.historyMaxBytes, log: this.log }),
@@ -228,12 +230,13 @@ export class ProcmeshNode {
       onSnapshot: snap => { history.add(snap); recorder?.record(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
+      seqs: new SeqLease(join(this.config.home, 'gossip-seq')),
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
     // the view's addresses into the peer store, a connection to every member (reach.ts)
-    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(Date.now()), selfAddrs: () => this.addrs(), log: this.log })
+    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(monoNow(), wallOf), selfAddrs: () => this.addrs(), log: this.log })
     this.reachKeeper = reach
     const services = new HostServices({
       sampler: this.sampler,

@@ -89,6 +89,13 @@ export const PROBE_FAILURES_TO_DROP = 2
 export const STALE_AFTER_KEEPALIVES = 2.5
 export const OFFLINE_AFTER_KEEPALIVES = 4
 
+/**
+ * Sequence numbers reserved per write of the home's gossip-seq file (node/mesh/seq-lease.ts):
+ * a node publishes at most a few messages a second, so a write every 10,000 is rare, and a
+ * restart skips at most that many numbers (of 2^53).
+ */
+export const SEQ_LEASE = 10_000
+
 // ---- mesh view ----
 /** Peers remembered in the view, so a flood of fake peer ids cannot grow memory without bound. */
 export const MAX_VIEW_PEERS = 1024

@@ -33,9 +33,10 @@ interface ViewRecord {
   behind: boolean
 }
 
-export type AcceptResult = { accepted: true, isNew: boolean } | { accepted: false, reason: string }
+/** `notNewer`: refused only because its sequence number is not above the one held (a replay, or a member that reset) */
+export type AcceptResult = { accepted: true, isNew: boolean } | { accepted: false, reason: string, notNewer?: boolean }
 /** What a gossip message did to the view; `needFull` asks the caller to pull the full summary. */
-export type MessageResult = { accepted: true, isNew: boolean, needFull: boolean } | { accepted: false, reason: string, forged: boolean }
+export type MessageResult = { accepted: true, isNew: boolean, needFull: boolean } | { accepted: false, reason: string, forged: boolean, notNewer?: boolean }
 
 export type ViewEvent =
   | { type: 'peer:joined', peerId: string }
@@ -77,16 +78,18 @@ export class MeshView {
 
   /**
    * Offer a full summary received from `author` (the authenticated gossip author, or the
-   * peer a summary was pulled from). Rejects a summary describing another node and one whose
-   * sequence is not newer (a pulled one may equal the last: it is the same state).
+   * peer a summary was pulled from). Rejects a summary describing another node and a gossiped
+   * one whose sequence is not newer. A summary pulled from the node it describes is its answer
+   * now over an authenticated connection, which nobody can replay: it is taken whatever its
+   * sequence, so a member whose numbers went back (issue 19 item 3a) is heard again.
    */
   offer (summary: Summary, author: string, now: number, pulled = false): AcceptResult {
     // this node's own entry comes from setSelf only, never from the network
     if (summary.peerId === this.selfId) return { accepted: false, reason: 'summary describes this node' }
     const existing = this.records.get(summary.peerId)
-    const lastSeq = existing === undefined ? undefined : pulled ? existing.summary.seq - 1 : existing.summary.seq
+    const lastSeq = existing === undefined || pulled ? undefined : existing.summary.seq
     const reason = checkSummaryOrigin(summary, author, lastSeq)
-    if (reason !== undefined) return { accepted: false, reason }
+    if (reason !== undefined) return { accepted: false, reason, notNewer: summary.peerId === author && lastSeq !== undefined }
     if (existing === undefined && !this.makeRoom(now)) return { accepted: false, reason: `view is full (${MAX_VIEW_PEERS} peers)` }
     this.records.set(summary.peerId, {
       summary,
@@ -104,7 +107,7 @@ export class MeshView {
     if (msg.peerId !== author) return { accepted: false, reason: `message describes ${msg.peerId} but was authored by ${author}`, forged: true }
     if (msg.kind === 'full') {
       const r = this.offer(msg.summary, author, now)
-      return r.accepted ? { accepted: true, isNew: r.isNew, needFull: false } : { accepted: false, reason: r.reason, forged: false }
+      return r.accepted ? { accepted: true, isNew: r.isNew, needFull: false } : { accepted: false, reason: r.reason, forged: false, notNewer: r.notNewer }
     }
     if (msg.peerId === this.selfId) return { accepted: false, reason: 'message describes this node', forged: false }
     const rec = this.records.get(msg.peerId)
@@ -112,7 +115,7 @@ export class MeshView {
       // a peer we have no summary of: nothing to apply a delta to; its full summary is pulled
       return { accepted: true, isNew: false, needFull: msg.kind !== 'leave' }
     }
-    if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false }
+    if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false, notNewer: true }
     const gap = msg.prev !== rec.summary.seq
     if (msg.kind === 'gone') {
       // the reporter's own entry moves on (its sequence); the target is judged separately
@@ -213,8 +216,11 @@ export class MeshView {
     return [...this.records.keys()].filter(id => id !== this.selfId)
   }
 
-  /** Entries in the shape of `procmesh peers --json`, self first, then by name. */
-  entries (now: number): PeerEntry[] {
+  /**
+   * Entries in the shape of `procmesh peers --json`, self first, then by name. `now` is the
+   * view's (monotonic) clock; `toWall` turns its times into the wall clock for `lastSeen`.
+   */
+  entries (now: number, toWall: (t: number) => number = t => t): PeerEntry[] {
     const out: PeerEntry[] = []
     for (const [peerId, rec] of this.records) {
       const s = rec.summary
@@ -222,7 +228,7 @@ export class MeshView {
         peerId,
         name: s.name,
         status: this.status(peerId, now) ?? 'offline',
-        lastSeen: rec.lastSeen,
+        lastSeen: toWall(rec.lastSeen),
         tags: s.tags,
         addrs: s.addrs,
         self: peerId === this.selfId,
