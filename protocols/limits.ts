@@ -99,6 +99,14 @@ export const SEQ_LEASE = 10_000
 // ---- mesh view ----
 /** Peers remembered in the view, so a flood of fake peer ids cannot grow memory without bound. */
 export const MAX_VIEW_PEERS = 1024
+/**
+ * Peers we have no connection to that one member may introduce into the view (their first
+ * summary relayed by it). A joiner hears most of the mesh through its first member before
+ * the reach keeper connects it to the rest, so this is generous; it stops one member with
+ * free fresh keys from filling the view (issue 17 finding 6: 1,100 fakes through one
+ * connection hid a joined host for up to an hour).
+ */
+export const MAX_RELAYED_AUTHORS_PER_PEER = 128
 /** Offline peers are forgotten after this long (ms). */
 export const FORGET_OFFLINE_AFTER_MS = 60 * 60 * 1000
 

@@ -40,6 +40,9 @@ const MAX_GONE_HEARD = 1024
 /** A member whose messages are not newer than what we hold is asked for its summary at most this often (ms). */
 const RESET_PULL_EVERY_MS = 30_000
 
+/** A full mesh view is reported at most this often (ms). */
+const VIEW_FULL_WARN_EVERY_MS = 60_000
+
 /** How a leaving node waits for its goodbye to be written to its peers (ms). */
 const GOODBYE_FLUSH_MS = 150
 
@@ -90,6 +93,7 @@ export class SummaryAnnouncer {
   private readonly clock: () => number
   /** author -> when a not-newer message from it last made us pull its summary (monotonic) */
   private readonly resetPulls = new Map<string, number>()
+  private lastFullWarnAt = -Infinity
   private timer?: NodeJS.Timeout
   private watchTimer?: NodeJS.Timeout
   private running = false
@@ -381,7 +385,7 @@ export class SummaryAnnouncer {
     }).catch(() => {})
   }
 
-  private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
+  private readonly validate = (from: PeerId, msg: Message): TopicValidatorResult => {
     if (msg.type !== 'signed') return this.reject('unsigned', 'unsigned message')
     const author = msg.from.toString()
     let decoded: GossipMessage
@@ -390,7 +394,7 @@ export class SummaryAnnouncer {
     } catch (err: unknown) {
       return this.reject(author, errorMessage(err))
     }
-    const result = this.init.view.offerMessage(decoded, author, this.clock())
+    const result = this.init.view.offerMessage(decoded, author, this.clock(), from.toString())
     if (result.accepted) {
       if (result.isNew) this.init.log.info('peer %s (%s) joined the view', decoded.kind === 'full' ? decoded.summary.name : author, author)
       if (decoded.kind === 'leave') this.init.log.info('peer %s left the mesh', author)
@@ -405,7 +409,8 @@ export class SummaryAnnouncer {
     }
     this.init.onReject?.(author, result.reason)
     this.init.log.debug('ignored %s message from %s: %s', decoded.kind, author, result.reason)
-    if (result.notNewer) this.pullAfterReset(author)
+    if (result.notNewer === true) this.pullAfterReset(author)
+    if (result.full === true) this.warnFull(result.reason)
     // a replay is ignored (not penalised: gossip may deliver late); a forgery is rejected
     return result.forged ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
   }
@@ -425,6 +430,14 @@ export class SummaryAnnouncer {
     this.resetPulls.set(author, now)
     if (this.resetPulls.size > MAX_GONE_HEARD) this.resetPulls.delete(this.resetPulls.keys().next().value ?? '')
     this.pull(author)
+  }
+
+  /** The view is full: say so, at most once per VIEW_FULL_WARN_EVERY_MS (a flood must not flood the log). */
+  private warnFull (reason: string): void {
+    const now = this.clock()
+    if (now - this.lastFullWarnAt < VIEW_FULL_WARN_EVERY_MS) return
+    this.lastFullWarnAt = now
+    this.init.log.warn('mesh view: %s; members connected to this node still get in, peers heard only through others are refused', reason)
   }
 
   private reject (author: string, reason: string): TopicValidatorResult {
