@@ -14,6 +14,7 @@ import { LivenessProber } from './mesh/prober.js'
 import { request } from './mesh/reqresp.js'
 import { HISTORY, SUMMARY } from '../protocols/messages.js'
 import { LiveFigures } from './mesh/live-figures.js'
+import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
@@ -180,7 +181,11 @@ export class ProcmeshNode {
     security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
     step('security+ports')
-    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
+    // dials of peers known only from refused or failed discovery answers are refused for every
+    // part of libp2p (the dialer exists once libp2p does: bound late)
+    let dialPolicy: PeerDialer | undefined
+    const gater = { ...security.gater, denyDialPeer: async (peer: PeerId) => (await security.gater.denyDialPeer?.(peer)) === true || dialPolicy?.refuses(peer) === true }
+    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater })
     step('libp2p-create')
     this.libp2pNode = libp2p
     this.viewState = new MeshView(libp2p.peerId.toString())
@@ -235,6 +240,7 @@ export class ProcmeshNode {
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
+    dialPolicy = dialer
     // the view's addresses into the peer store, a connection to every member (reach.ts)
     const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(monoNow(), wallOf), selfAddrs: () => this.addrs(), log: this.log })
     this.reachKeeper = reach

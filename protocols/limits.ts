@@ -132,6 +132,22 @@ export const REDIAL_MAX_MS = 30_000
 /** A dial that has not completed by then is abandoned. */
 export const DIAL_TIMEOUT_MS = 5000
 /**
+ * Dials under way at once: a burst of discoveries (a LAN of hundreds of hosts answering one
+ * query, or a spoofer) is dialled a few at a time instead of opening hundreds of sockets.
+ */
+export const MAX_CONCURRENT_DIALS = 16
+/**
+ * Peers known only from discovery answers (mDNS), not yet reached. A joiner needs one member:
+ * the rest of the mesh comes from its gossip (reach.ts). Anyone on the LAN can send answers
+ * naming any address, so these are bounded (issue 17 finding 10: 200 fake peers a second made
+ * two nodes open 54,682 connections to a chosen address in 65 s).
+ */
+export const MAX_DISCOVERED_TARGETS = 64
+/** New discovered peer ids per advertised host per minute: a host runs one node (a restart may bring a new identity). */
+export const DISCOVERIES_PER_HOST_PER_MINUTE = 4
+/** Dials of a peer known only from a discovery answer before it is forgotten (no 10-minute backoff for strangers). */
+export const DISCOVERED_DIAL_ATTEMPTS = 2
+/**
  * After one of several connections to a peer closed, gossip is renewed on a remaining one
  * this long after (node/mesh/gossip-healer.ts): the closed connection's streams end within a
  * few event-loop turns, and the renewal must come after gossipsub has reacted to them.

@@ -7,11 +7,18 @@
  */
 import type { PeerId, PeerInfo } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { DIAL_TIMEOUT_MS, REDIAL_BASE_MS, REDIAL_MAX_MS } from '../../protocols/limits.js'
+import {
+  DIAL_TIMEOUT_MS, DISCOVERED_DIAL_ATTEMPTS, DISCOVERIES_PER_HOST_PER_MINUTE, MAX_CONCURRENT_DIALS, MAX_DISCOVERED_TARGETS, REDIAL_BASE_MS, REDIAL_MAX_MS
+} from '../../protocols/limits.js'
+import { hostPart } from '../security/admission.js'
+import { monoNow } from './clock.js'
 import { errorMessage } from '../../protocols/errors.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
 import { isRelayed } from './relay.js'
+
+/** Refused discoveries remembered (oldest forgotten first): bounded against a flood of fresh ids. */
+const MAX_STRANGERS = 4096
 
 /** A peer that could not be reached for this long is left to discovery to find again. */
 const GIVE_UP_AFTER_MS = 10 * 60 * 1000
@@ -29,6 +36,12 @@ interface Target {
   relayed?: Multiaddr[]
   /** the member's id, when known (reach.ts): its connections are looked up by it */
   peer?: PeerId
+  /**
+   * known only from a discovery answer (mDNS): never connected, not a member of the view.
+   * Anyone on the LAN can send such answers naming any address (issue 17 finding 10), so these
+   * are bounded in number, rate per advertised host and attempts.
+   */
+  discovered?: boolean
 }
 
 /** An address without its trailing /p2p/ID: the unit libp2p refuses two connections to. */
@@ -57,6 +70,19 @@ export class PeerDialer {
    * after both sides had opened it (issue 19 item 6): one dial per address at a time.
    */
   private readonly inflight = new Map<string, string>()
+  /** advertised host -> when discoveries naming it were taken (monotonic ms, the last minute) */
+  private readonly discoveriesByHost = new Map<string, number[]>()
+  /** dials under way (all targets) */
+  private dialling = 0
+  /** discovery answers not taken (bounds, rate), for tests and the log */
+  discoveriesRefused = 0
+  /**
+   * Peer ids known only from discovery answers that were refused or failed: nobody on this node
+   * dials them (refuses(), through the connection gater). libp2p's circuit-relay transport dials
+   * every discovered peer while it looks for a relay, with an unbounded queue: it alone kept
+   * dialling a spoofed address after the spoofing stopped.
+   */
+  private readonly strangers = new Set<string>()
 
   constructor (libp2p: ProcmeshLibp2p, bootstrap: string[], log: Logger) {
     this.libp2p = libp2p
@@ -95,6 +121,8 @@ export class PeerDialer {
     for (const t of this.targets.values()) clearTimeout(t.timer)
     this.targets.clear()
     this.inflight.clear()
+    this.discoveriesByHost.clear()
+    this.strangers.clear()
   }
 
   /**
@@ -110,10 +138,12 @@ export class PeerDialer {
     const directAddrs = direct.map(m => m.encapsulate(suffix))
     const relayAddrs = relayed.map(m => m.encapsulate(suffix))
     let t = this.targets.get(key)
+    this.strangers.delete(key)
     if (t === undefined) {
       t = { key, dial: directAddrs.length > 0 ? directAddrs : id, attempt: 0, dialling: false, permanent: false, peer: id }
       this.targets.set(key, t)
     } else if (directAddrs.length > 0) {
+      t.discovered = false
       // the member's own signed announcement wins over what discovery said
       t.dial = directAddrs
     }
@@ -132,18 +162,64 @@ export class PeerDialer {
     const existing = this.targets.get(key)
     if (existing !== undefined) {
       existing.dial = multiaddrs.length > 0 ? multiaddrs.map(m => m.encapsulate(`/p2p/${key}`)) : id
+      // an answer repeated by a spoofer must not turn into a dial per answer: only a member we
+      // know (not a bare discovery) that is backing off is tried again at once
+      if (existing.discovered === true) return
       existing.failingSince = undefined
       if (existing.timer !== undefined && !this.isConnected(key)) { clearTimeout(existing.timer); existing.timer = undefined; this.attempt(key) }
       return
     }
-    this.targets.set(key, { key, dial: multiaddrs.length > 0 ? multiaddrs.map(m => m.encapsulate(`/p2p/${key}`)) : id, attempt: 0, dialling: false, permanent: false })
-    if (!this.isConnected(key)) this.attempt(key)
+    if (this.isConnected(key)) return
+    const refusal = this.admitDiscovery(multiaddrs)
+    if (refusal !== undefined) {
+      this.addStranger(key)
+      this.discoveriesRefused++
+      if (this.discoveriesRefused % 100 === 1) this.log.warn('discovery of %s not dialled: %s (%d refused so far)', key, refusal, this.discoveriesRefused)
+      return
+    }
+    this.targets.set(key, { key, dial: multiaddrs.length > 0 ? multiaddrs.map(m => m.encapsulate(`/p2p/${key}`)) : id, attempt: 0, dialling: false, permanent: false, discovered: true })
+    this.attempt(key)
+  }
+
+  /** True for a peer nobody on this node should dial: known only from a refused or failed discovery. */
+  refuses (peer: PeerId): boolean {
+    const key = peer.toString()
+    return this.strangers.has(key) && !this.isConnected(key)
+  }
+
+  private addStranger (key: string): void {
+    this.strangers.delete(key)
+    this.strangers.add(key)
+    if (this.strangers.size > MAX_STRANGERS) this.strangers.delete(this.strangers.values().next().value ?? '')
+  }
+
+  /** Why a new discovered peer at these addresses is not taken, or undefined to take it. */
+  private admitDiscovery (multiaddrs: Multiaddr[]): string | undefined {
+    let pending = 0
+    for (const t of this.targets.values()) if (t.discovered === true) pending++
+    if (pending >= MAX_DISCOVERED_TARGETS) return `${pending} discovered peers not yet reached (at most ${MAX_DISCOVERED_TARGETS})`
+    const now = monoNow()
+    const hosts = [...new Set(multiaddrs.map(m => hostPart(m.toString())))]
+    for (const h of hosts) {
+      const recent = (this.discoveriesByHost.get(h) ?? []).filter(at => now - at < 60_000)
+      if (recent.length >= DISCOVERIES_PER_HOST_PER_MINUTE) return `${recent.length} peers discovered at ${h} in the last minute (at most ${DISCOVERIES_PER_HOST_PER_MINUTE})`
+    }
+    for (const h of hosts) {
+      const recent = (this.discoveriesByHost.get(h) ?? []).filter(at => now - at < 60_000)
+      this.discoveriesByHost.set(h, [...recent, now])
+    }
+    // forget hosts not seen for a minute, so the map stays as small as the LAN
+    if (this.discoveriesByHost.size > MAX_DISCOVERED_TARGETS * 4) {
+      for (const [h, times] of this.discoveriesByHost) if (times.every(at => now - at >= 60_000)) this.discoveriesByHost.delete(h)
+    }
+    return undefined
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     const key = evt.detail.toString()
+    this.strangers.delete(key)
     const t = this.targets.get(key)
-    if (t !== undefined) { t.attempt = 0; t.failingSince = undefined; clearTimeout(t.timer); t.timer = undefined }
+    if (t !== undefined) { t.attempt = 0; t.failingSince = undefined; t.discovered = false; clearTimeout(t.timer); t.timer = undefined }
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -216,10 +292,17 @@ export class PeerDialer {
       this.schedule(key)
       return
     }
+    if (this.dialling >= MAX_CONCURRENT_DIALS) {
+      // a burst of targets is dialled a few at a time
+      this.schedule(key)
+      return
+    }
     t.dialling = true
+    this.dialling++
     for (const a of addrs) this.inflight.set(a, key)
     const done = (): void => {
       t.dialling = false
+      this.dialling--
       for (const a of addrs) if (this.inflight.get(a) === key) this.inflight.delete(a)
     }
     this.dialTarget(t).then(({ remotePeer, relayedOnly }) => {
@@ -240,6 +323,13 @@ export class PeerDialer {
       t.failingSince ??= now
       t.attempt++
       this.log.debug('dial %s failed (attempt %d): %s', key, t.attempt, errorMessage(err))
+      // a peer known only from a discovery answer that cannot be reached is forgotten quickly
+      // (mDNS or the gossip of a member brings a real one back); a member keeps being tried
+      if (t.discovered === true && t.attempt >= DISCOVERED_DIAL_ATTEMPTS) {
+        this.targets.delete(key)
+        this.addStranger(key)
+        return
+      }
       if (!t.permanent && now - t.failingSince > GIVE_UP_AFTER_MS) {
         this.targets.delete(key)
         return
