@@ -15,6 +15,7 @@ import { request } from './mesh/reqresp.js'
 import { HISTORY, SUMMARY } from '../protocols/messages.js'
 import { LiveFigures } from './mesh/live-figures.js'
 import type { PeerId } from '@libp2p/interface'
+import { errorMessage } from '../protocols/errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
@@ -63,6 +64,9 @@ export interface NodeConfig {
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
+/** Peer-store tag of peers the trust file knows: libp2p's pruner closes lower-tagged connections first. */
+const KNOWN_PEER_TAG = 'procmesh-known'
+const KNOWN_PEER_TAG_VALUE = 100
 
 export function defaultNodeConfig (home: string): NodeConfig {
   return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: DEFAULT_HISTORY_RETENTION_MS, historyMaxBytes: DEFAULT_HISTORY_MAX_BYTES, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
@@ -194,7 +198,14 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), monoNow()) }
+    const onConnect = (evt: CustomEvent<PeerId>): void => {
+      view.connected(evt.detail.toString(), monoNow())
+      // when the table is full, libp2p prunes the lowest-tagged (then idlest, newest) connections
+      // first: peers the trust file knows are kept over unknown ones (issue 17 finding 11)
+      if (security.trust.entry(evt.detail.toString()) !== undefined) {
+        libp2p.peerStore.merge(evt.detail, { tags: { [KNOWN_PEER_TAG]: { value: KNOWN_PEER_TAG_VALUE } } }).catch((err: unknown) => { this.log.debug('tagging %s: %s', evt.detail.toString(), errorMessage(err)) })
+      }
+    }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), monoNow()) }
     const history = new HistoryRing(this.config.intervalMs)
     const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
