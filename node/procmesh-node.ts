@@ -273,6 +273,7 @@ export class ProcmeshNode {
     const prober = new LivenessProber({ libp2p, view, log: this.log })
     const healer = new GossipHealer(libp2p, this.log)
     const mdnsPacer = new MdnsPacer(libp2p, this.log)
+    dialer.senderOf = peerId => mdnsPacer.senderOf(peerId)
     this.live = new LiveFigures({
       fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
       log: this.log

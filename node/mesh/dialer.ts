@@ -49,6 +49,11 @@ export function bareAddr (ma: Multiaddr | string): string {
   return ma.toString().replace(/\/p2p\/[^/]+$/, '')
 }
 
+/** The IP address of a multiaddr (`/ip4/10.0.0.1/tcp/4001` -> `10.0.0.1`), if it has one. */
+function ipOf (ma: Multiaddr): string | undefined {
+  return /^\/ip[46]\/([^/]+)/.exec(ma.toString())?.[1]
+}
+
 /** Delay before retry number `attempt` (0-based): exponential with jitter, capped. */
 export function backoffDelay (attempt: number, random = Math.random()): number {
   const base = Math.min(REDIAL_MAX_MS, REDIAL_BASE_MS * 2 ** Math.min(attempt, 16))
@@ -83,6 +88,9 @@ export class PeerDialer {
    * dialling a spoofed address after the spoofing stopped.
    */
   private readonly strangers = new Set<string>()
+
+  /** the IP that sent the mDNS answer naming a peer, when known (MdnsPacer.senderOf) */
+  senderOf?: (peerId: string) => string | undefined
 
   constructor (libp2p: ProcmeshLibp2p, bootstrap: string[], log: Logger) {
     this.libp2p = libp2p
@@ -156,9 +164,18 @@ export class PeerDialer {
   }
 
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
-    const { id, multiaddrs } = evt.detail
+    const { id } = evt.detail
     if (id.equals(this.libp2p.peerId)) return
     const key = id.toString()
+    // an answer may only send us to its sender: a spoofer naming a third host's address is ignored
+    const sender = this.senderOf?.(key)
+    const multiaddrs = sender === undefined ? evt.detail.multiaddrs : evt.detail.multiaddrs.filter(m => ipOf(m) === sender)
+    if (sender !== undefined && multiaddrs.length === 0) {
+      this.addStranger(key)
+      this.discoveriesRefused++
+      if (this.discoveriesRefused % 100 === 1) this.log.warn('discovery of %s not dialled: the mDNS answer from %s names only other hosts (%s) (%d refused so far)', key, sender, evt.detail.multiaddrs.map(m => m.toString()).join(' '), this.discoveriesRefused)
+      return
+    }
     const existing = this.targets.get(key)
     if (existing !== undefined) {
       existing.dial = multiaddrs.length > 0 ? multiaddrs.map(m => m.encapsulate(`/p2p/${key}`)) : id
