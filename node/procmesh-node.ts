@@ -14,10 +14,15 @@ import { LivenessProber } from './mesh/prober.js'
 import { request } from './mesh/reqresp.js'
 import { HISTORY, SUMMARY } from '../protocols/messages.js'
 import { LiveFigures } from './mesh/live-figures.js'
+import type { PeerId } from '@libp2p/interface'
+import { errorMessage } from '../protocols/errors.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ProcessCollector } from './host/collector.js'
 import { ControlServer, handle, type RpcHandler } from './control/control-server.js'
 import { PeerDialer } from './mesh/dialer.js'
+import { GossipHealer } from './mesh/gossip-healer.js'
+import { monoNow, wallOf } from './mesh/clock.js'
+import { SeqLease } from './mesh/seq-lease.js'
 import { ReachKeeper, announceOrder, announcedRelayAddrs } from './mesh/reach.js'
 import { MAX_SUMMARY_ADDRS } from '../protocols/limits.js'
 import { ensureHome, homePaths, type HomePaths } from './setup/home.js'
@@ -63,6 +68,9 @@ export interface NodeConfig {
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001']
+/** Peer-store tag of peers the trust file knows: libp2p's pruner closes lower-tagged connections first. */
+const KNOWN_PEER_TAG = 'procmesh-known'
+const KNOWN_PEER_TAG_VALUE = 100
 
 export function defaultNodeConfig (home: string): NodeConfig {
   return { home, name: hostname(), tags: {}, listen: DEFAULT_LISTEN, bootstrap: [], mdns: true, intervalMs: DEFAULT_INTERVAL_MS, readonly: false, historyRetentionMs: DEFAULT_HISTORY_RETENTION_MS, historyMaxBytes: DEFAULT_HISTORY_MAX_BYTES, spawnEnv: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } }
@@ -145,7 +153,7 @@ export class ProcmeshNode {
   }
 
   peers (): PeerEntry[] {
-    const entries = this.view.entries(Date.now())
+    const entries = this.view.entries(monoNow(), wallOf)
     const stats = this.gossipStats
     // this node's own entry says what it has gossiped (tests, the bench, a curious user)
     const withStats = stats === undefined ? entries : entries.map(e => e.self ? { ...e, gossip: { ...stats } } : e)
@@ -182,7 +190,11 @@ export class ProcmeshNode {
     security.addKnownAddrs(this.config.bootstrap)
     const listen = await resolveListen(this.config.listen)
     step('security+ports')
-    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater: security.gater })
+    // dials of peers known only from refused or failed discovery answers are refused for every
+    // part of libp2p (the dialer exists once libp2p does: bound late)
+    let dialPolicy: PeerDialer | undefined
+    const gater = { ...security.gater, denyDialPeer: async (peer: PeerId) => (await security.gater.denyDialPeer?.(peer)) === true || dialPolicy?.refuses(peer) === true }
+    const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: this.config.mdns, psk: security.psk, gater })
     step('libp2p-create')
     this.libp2pNode = libp2p
     this.viewState = new MeshView(libp2p.peerId.toString())
@@ -191,8 +203,15 @@ export class ProcmeshNode {
     const view = this.viewState
     security.attach({ libp2p, nameOf: peerId => view.get(peerId)?.name })
     this.authorize = security.authorize
-    const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
-    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
+    const onConnect = (evt: CustomEvent<PeerId>): void => {
+      view.connected(evt.detail.toString(), monoNow())
+      // when the table is full, libp2p prunes the lowest-tagged (then idlest, newest) connections
+      // first: peers the trust file knows are kept over unknown ones (issue 17 finding 11)
+      if (security.trust.entry(evt.detail.toString()) !== undefined) {
+        libp2p.peerStore.merge(evt.detail, { tags: { [KNOWN_PEER_TAG]: { value: KNOWN_PEER_TAG_VALUE } } }).catch((err: unknown) => { this.log.debug('tagging %s: %s', evt.detail.toString(), errorMessage(err)) })
+      }
+    }
+    const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), monoNow()) }
     const history = new HistoryRing(this.config.intervalMs)
     const recorder = this.config.historyRetentionMs <= 0 ? undefined : new HistoryRecorder({
       store: new HistoryStore({ dir: join(this.config.home, 'history'), retentionMs: this.config.historyRetentionMs, maxBytes: this.config.historyMaxBytes, log: this.log }),
@@ -232,12 +251,14 @@ export class ProcmeshNode {
       onSnapshot: snap => { history.add(snap); recorder?.record(snap) },
       pullSummary: async peerId => await request(libp2p, peerIdFromString(peerId), SUMMARY, { type: 'summary' }),
       intervalMs: this.config.intervalMs,
+      seqs: new SeqLease(join(this.config.home, 'gossip-seq')),
       identity: () => ({ peerId: this.peerId, name: this.config.name, tags: this.config.tags, intervalMs: this.config.intervalMs, addrs: announceOrder(announcedRelayAddrs(this.addrs(), id => view.get(id)?.addrs), MAX_SUMMARY_ADDRS) }),
       log: this.log
     })
     const dialer = new PeerDialer(libp2p, [...new Set([...this.config.bootstrap, ...security.bootstrapAddrs()])], this.log)
+    dialPolicy = dialer
     // the view's addresses into the peer store, a connection to every member (reach.ts)
-    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(Date.now()), selfAddrs: () => this.addrs(), log: this.log })
+    const reach = new ReachKeeper({ libp2p, dialer, peers: () => view.entries(monoNow(), wallOf), selfAddrs: () => this.addrs(), log: this.log })
     this.reachKeeper = reach
     const services = new HostServices({
       sampler: this.sampler,
@@ -263,7 +284,9 @@ export class ProcmeshNode {
     })
     this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log: this.log })
+    const healer = new GossipHealer(libp2p, this.log)
     const mdnsPacer = new MdnsPacer(libp2p, this.log)
+    dialer.senderOf = peerId => mdnsPacer.senderOf(peerId)
     this.live = new LiveFigures({
       fetch: async (peerId, since) => await request(libp2p, peerIdFromString(peerId), HISTORY, { type: 'history', since }, { timeoutMs: 5000 }),
       log: this.log
@@ -278,6 +301,8 @@ export class ProcmeshNode {
       ...(recorder !== undefined ? [recorder] : []),
       // before libp2p: discovery events from its first mDNS query must find the dialer listening
       { label: 'dialer', start: () => { dialer.start() }, stop: () => { dialer.stop() } },
+      // before libp2p too: duplicate connections are made and closed in its first second
+      { label: 'gossip-healer', start: () => { healer.start() }, stop: () => { healer.stop() } },
       // this node's summary and protocols before libp2p listens: a peer that connects at once
       // pulls the summary straight away
       { label: 'first-sample', start: async () => { await announcer.prime() }, stop: () => {} },

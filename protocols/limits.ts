@@ -89,9 +89,24 @@ export const PROBE_FAILURES_TO_DROP = 2
 export const STALE_AFTER_KEEPALIVES = 2.5
 export const OFFLINE_AFTER_KEEPALIVES = 4
 
+/**
+ * Sequence numbers reserved per write of the home's gossip-seq file (node/mesh/seq-lease.ts):
+ * a node publishes at most a few messages a second, so a write every 10,000 is rare, and a
+ * restart skips at most that many numbers (of 2^53).
+ */
+export const SEQ_LEASE = 10_000
+
 // ---- mesh view ----
 /** Peers remembered in the view, so a flood of fake peer ids cannot grow memory without bound. */
 export const MAX_VIEW_PEERS = 1024
+/**
+ * Peers we have no connection to that one member may introduce into the view (their first
+ * summary relayed by it). A joiner hears most of the mesh through its first member before
+ * the reach keeper connects it to the rest, so this is generous; it stops one member with
+ * free fresh keys from filling the view (issue 17 finding 6: 1,100 fakes through one
+ * connection hid a joined host for up to an hour).
+ */
+export const MAX_RELAYED_AUTHORS_PER_PEER = 128
 /** Offline peers are forgotten after this long (ms). */
 export const FORGET_OFFLINE_AFTER_MS = 60 * 60 * 1000
 
@@ -116,6 +131,28 @@ export const REDIAL_BASE_MS = 500
 export const REDIAL_MAX_MS = 30_000
 /** A dial that has not completed by then is abandoned. */
 export const DIAL_TIMEOUT_MS = 5000
+/**
+ * Dials under way at once: a burst of discoveries (a LAN of hundreds of hosts answering one
+ * query, or a spoofer) is dialled a few at a time instead of opening hundreds of sockets.
+ */
+export const MAX_CONCURRENT_DIALS = 16
+/**
+ * Peers known only from discovery answers (mDNS), not yet reached. A joiner needs one member:
+ * the rest of the mesh comes from its gossip (reach.ts). Anyone on the LAN can send answers
+ * naming any address, so these are bounded (issue 17 finding 10: 200 fake peers a second made
+ * two nodes open 54,682 connections to a chosen address in 65 s).
+ */
+export const MAX_DISCOVERED_TARGETS = 64
+/** New discovered peer ids per advertised host per minute: a host runs one node (a restart may bring a new identity). */
+export const DISCOVERIES_PER_HOST_PER_MINUTE = 4
+/** Dials of a peer known only from a discovery answer before it is forgotten (no 10-minute backoff for strangers). */
+export const DISCOVERED_DIAL_ATTEMPTS = 2
+/**
+ * After one of several connections to a peer closed, gossip is renewed on a remaining one
+ * this long after (node/mesh/gossip-healer.ts): the closed connection's streams end within a
+ * few event-loop turns, and the renewal must come after gossipsub has reacted to them.
+ */
+export const GOSSIP_HEAL_SETTLE_MS = 250
 
 // ---- reach (node/mesh/reach.ts) ----
 /** How often a node feeds the addresses of its view into the peer store and dials unconnected members. */

@@ -22,7 +22,9 @@ import type { Snapshot, Summary } from '../../protocols/types.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
 import type { MeshView } from './mesh-view.js'
-import { buildSummary, nextSeq, type SummaryIdentity } from './summary-builder.js'
+import { buildSummary, type SummaryIdentity } from './summary-builder.js'
+import { monoNow } from './clock.js'
+import { SeqLease, type SeqSource } from './seq-lease.js'
 
 export interface Sampler { sample: () => Promise<Snapshot> }
 
@@ -34,6 +36,12 @@ const GONE_DELAY_MIN_MS = 300
 const GONE_DELAY_SPREAD_MS = 2000
 /** Recent gone notices remembered, for suppression: bounded against a flood of fake targets. */
 const MAX_GONE_HEARD = 1024
+
+/** A member whose messages are not newer than what we hold is asked for its summary at most this often (ms). */
+const RESET_PULL_EVERY_MS = 30_000
+
+/** A full mesh view is reported at most this often (ms). */
+const VIEW_FULL_WARN_EVERY_MS = 60_000
 
 /** How a leaving node waits for its goodbye to be written to its peers (ms). */
 const GOODBYE_FLUSH_MS = 150
@@ -55,6 +63,10 @@ export interface AnnouncerInit {
   watchPids?: boolean
   /** ms; by default it grows with the mesh (protocols/limits.ts keepAliveMs) */
   keepAliveMs?: number
+  /** this node's sequence numbers (node/mesh/seq-lease.ts); default: in memory, from the clock */
+  seqs?: SeqSource
+  /** monotonic ms for durations and the view (node/mesh/clock.ts); tests inject one */
+  clock?: () => number
 }
 
 /** Counters of what this node published and pulled (bench and tests read them). */
@@ -77,6 +89,11 @@ export async function pidFingerprint (root = '/proc'): Promise<string> {
 export class SummaryAnnouncer {
   private readonly init: AnnouncerInit
   private readonly keepAliveMs?: number
+  private readonly seqs: SeqSource
+  private readonly clock: () => number
+  /** author -> when a not-newer message from it last made us pull its summary (monotonic) */
+  private readonly resetPulls = new Map<string, number>()
+  private lastFullWarnAt = -Infinity
   private timer?: NodeJS.Timeout
   private watchTimer?: NodeJS.Timeout
   private running = false
@@ -101,6 +118,8 @@ export class SummaryAnnouncer {
   constructor (init: AnnouncerInit) {
     this.init = init
     this.keepAliveMs = init.keepAliveMs
+    this.seqs = init.seqs ?? new SeqLease(undefined)
+    this.clock = init.clock ?? monoNow
   }
 
   /**
@@ -111,9 +130,8 @@ export class SummaryAnnouncer {
     const snap = await this.init.sampler.sample()
     this.latest = snap
     this.init.onSnapshot?.(snap)
-    const now = Date.now()
-    this.seq = nextSeq(this.seq, now)
-    this.init.view.setSelf({ ...buildSummary(snap, this.identityNow(), this.seq), at: now }, now)
+    this.seq = this.seqs.next()
+    this.init.view.setSelf({ ...buildSummary(snap, this.identityNow(), this.seq), at: Date.now() }, this.clock())
   }
 
   async start (): Promise<void> {
@@ -183,9 +201,9 @@ export class SummaryAnnouncer {
     const changed = this.lastFingerprint !== undefined && fp !== this.lastFingerprint
     this.lastFingerprint = fp
     if (!changed || this.changeSampling || !this.running) return
-    if (Date.now() - this.lastChangeSampleAt < MIN_CHANGE_SAMPLE_MS) return
+    if (this.clock() - this.lastChangeSampleAt < MIN_CHANGE_SAMPLE_MS) return
     this.changeSampling = true
-    this.lastChangeSampleAt = Date.now()
+    this.lastChangeSampleAt = this.clock()
     try {
       await this.sampleAndAnnounce()
     } finally {
@@ -200,7 +218,7 @@ export class SummaryAnnouncer {
   /** Decide what to say about a fresh snapshot. */
   private announce (snap: Snapshot): void {
     if (!this.running) return
-    const now = Date.now()
+    const now = this.clock()
     const current = buildSummary(snap, this.identityNow(), this.seq)
     if (this.published === undefined) {
       this.publishFull(current, now)
@@ -221,31 +239,34 @@ export class SummaryAnnouncer {
     }
   }
 
+  /** `now`: monotonic (durations, the view); messages carry the wall clock in `at`, for people */
   private publishFull (current: Summary, now: number): void {
     const prev = this.seq
-    this.seq = nextSeq(this.seq, now)
-    const summary = { ...current, seq: this.seq, at: now }
+    this.seq = this.seqs.next()
+    const at = Date.now()
+    const summary = { ...current, seq: this.seq, at }
     this.published = summary
     this.lastPublishAt = now
     this.lastFullAt = now
     this.stats.full++
-    this.send({ v: 1, kind: 'full', peerId: summary.peerId, seq: this.seq, prev, at: now, summary })
+    this.init.view.setSelf(summary, now)
+    this.send({ v: 1, kind: 'full', peerId: summary.peerId, seq: this.seq, prev, at, summary })
   }
 
   private publishDelta (kind: 'delta' | 'alive', changes: SummaryChanges, current: Summary, now: number): void {
     if (this.published === undefined) return
     const prev = this.seq
-    this.seq = nextSeq(this.seq, now)
-    this.published = { ...this.published, ...changes, seq: this.seq, at: now }
+    this.seq = this.seqs.next()
+    const at = Date.now()
+    this.published = { ...this.published, ...changes, seq: this.seq, at }
     this.lastPublishAt = now
     if ((Object.keys(changes) as Array<keyof SummaryChanges>).some(k => FIGURE_FIELDS.has(k))) this.lastFigureDeltaAt = now
     this.stats[kind]++
-    this.send({ v: 1, kind, peerId: this.published.peerId, seq: this.seq, prev, at: now, changes })
+    this.send({ v: 1, kind, peerId: this.published.peerId, seq: this.seq, prev, at, changes })
     this.init.view.setSelf({ ...current, seq: this.seq }, now)
   }
 
   private send (msg: GossipMessage): void {
-    if (msg.kind === 'full') this.init.view.setSelf(msg.summary, msg.at)
     let bytes: Uint8Array
     try {
       bytes = encodeGossip(msg)
@@ -260,11 +281,10 @@ export class SummaryAnnouncer {
 
   private async publishLeave (): Promise<void> {
     if (this.published === undefined) return
-    const now = Date.now()
     const prev = this.seq
-    this.seq = nextSeq(this.seq, now)
+    this.seq = this.seqs.next()
     try {
-      const bytes = encodeGossip({ v: 1, kind: 'leave', peerId: this.published.peerId, seq: this.seq, prev, at: now })
+      const bytes = encodeGossip({ v: 1, kind: 'leave', peerId: this.published.peerId, seq: this.seq, prev, at: Date.now() })
       await Promise.race([
         this.init.libp2p.services.pubsub.publish(SUMMARY_TOPIC, bytes),
         new Promise(resolve => { setTimeout(resolve, GOODBYE_FLUSH_MS).unref() })
@@ -284,11 +304,11 @@ export class SummaryAnnouncer {
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
     if (!evt.detail.subscriptions.some(s => s.topic === SUMMARY_TOPIC && s.subscribe)) return
     if (this.fullPending !== undefined || this.published === undefined) return
-    const wait = Math.max(0, this.lastFullAt + this.init.intervalMs - Date.now())
+    const wait = Math.max(0, this.lastFullAt + this.init.intervalMs - this.clock())
     this.fullPending = setTimeout(() => {
       this.fullPending = undefined
       const snap = this.latest
-      if (snap !== undefined && this.running) this.publishFull(buildSummary(snap, this.identityNow(), this.seq), Date.now())
+      if (snap !== undefined && this.running) this.publishFull(buildSummary(snap, this.identityNow(), this.seq), this.clock())
     }, wait)
     this.fullPending.unref()
   }
@@ -313,7 +333,7 @@ export class SummaryAnnouncer {
     // every member connected to the target lost it at the same moment: wait a random moment so
     // that the first notice (or the target's goodbye, or its reconnection) spares the others
     // theirs, as SWIM's suppression does; one or two notices per departure instead of N
-    const since = Date.now()
+    const since = this.clock()
     const timer = setTimeout(() => {
       this.goneTimers.delete(target)
       const heard = this.goneHeard.get(target)
@@ -326,12 +346,12 @@ export class SummaryAnnouncer {
 
   private publishGone (target: string): void {
     if (this.published === undefined) return
-    const now = Date.now()
     const prev = this.seq
-    this.seq = nextSeq(this.seq, now)
-    this.published = { ...this.published, seq: this.seq, at: now }
-    this.lastPublishAt = now
-    this.send({ v: 1, kind: 'gone', peerId: this.published.peerId, seq: this.seq, prev, at: now, target })
+    this.seq = this.seqs.next()
+    const at = Date.now()
+    this.published = { ...this.published, seq: this.seq, at }
+    this.lastPublishAt = this.clock()
+    this.send({ v: 1, kind: 'gone', peerId: this.published.peerId, seq: this.seq, prev, at, target })
   }
 
   /** Someone says we are gone while we run: answer with a keep-alive at once (SWIM's refutation). */
@@ -339,7 +359,7 @@ export class SummaryAnnouncer {
     const snap = this.latest
     if (snap === undefined || this.published === undefined) return
     const current = buildSummary(snap, this.identityNow(), this.seq)
-    this.publishDelta('alive', summaryChanges(this.published, current, true), current, Date.now())
+    this.publishDelta('alive', summaryChanges(this.published, current, true), current, this.clock())
   }
 
   /**
@@ -352,7 +372,7 @@ export class SummaryAnnouncer {
     this.stats.pulls++
     let retry = false
     this.init.pullSummary(peerId).then(summary => {
-      const result = this.init.view.offer(summary, peerId, Date.now(), true)
+      const result = this.init.view.offer(summary, peerId, this.clock(), true)
       if (result.accepted && result.isNew) this.init.log.info('peer %s (%s) joined the view', summary.name, peerId)
       if (!result.accepted) this.init.log.debug('pulled summary of %s not taken: %s', peerId, result.reason)
     }, (err: unknown) => {
@@ -365,7 +385,7 @@ export class SummaryAnnouncer {
     }).catch(() => {})
   }
 
-  private readonly validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
+  private readonly validate = (from: PeerId, msg: Message): TopicValidatorResult => {
     if (msg.type !== 'signed') return this.reject('unsigned', 'unsigned message')
     const author = msg.from.toString()
     let decoded: GossipMessage
@@ -374,23 +394,50 @@ export class SummaryAnnouncer {
     } catch (err: unknown) {
       return this.reject(author, errorMessage(err))
     }
-    const result = this.init.view.offerMessage(decoded, author, Date.now())
+    const result = this.init.view.offerMessage(decoded, author, this.clock(), from.toString())
     if (result.accepted) {
       if (result.isNew) this.init.log.info('peer %s (%s) joined the view', decoded.kind === 'full' ? decoded.summary.name : author, author)
       if (decoded.kind === 'leave') this.init.log.info('peer %s left the mesh', author)
       if (decoded.kind === 'gone') {
-        this.goneHeard.set(decoded.target, Date.now())
+        this.goneHeard.set(decoded.target, this.clock())
         if (this.goneHeard.size > MAX_GONE_HEARD) this.goneHeard.delete(this.goneHeard.keys().next().value ?? '')
         if (decoded.target === this.init.libp2p.peerId.toString()) this.refute()
-        else if (this.init.view.reportedGone(decoded.target, Date.now())) this.init.log.info('peer %s reports %s gone', author, decoded.target)
+        else if (this.init.view.reportedGone(decoded.target, this.clock())) this.init.log.info('peer %s reports %s gone', author, decoded.target)
       }
       if (result.needFull) this.pull(author)
       return TopicValidatorResult.Accept
     }
     this.init.onReject?.(author, result.reason)
     this.init.log.debug('ignored %s message from %s: %s', decoded.kind, author, result.reason)
+    if (result.notNewer === true) this.pullAfterReset(author)
+    if (result.full === true) this.warnFull(result.reason)
     // a replay is ignored (not penalised: gossip may deliver late); a forgery is rejected
     return result.forged ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+  }
+
+  /**
+   * A message not newer than what we hold: a late duplicate or a replay, or a member whose
+   * numbers went back (a home restored from a backup, a clock-based number from an older version
+   * that ran with its clock ahead). Its own answer over a direct request is authoritative (it
+   * cannot be replayed: the member answers it now), so ask it, at most once per
+   * RESET_PULL_EVERY_MS per member: a replay then costs one request, never a state change.
+   */
+  private pullAfterReset (author: string): void {
+    const now = this.clock()
+    const last = this.resetPulls.get(author)
+    if (last !== undefined && now - last < RESET_PULL_EVERY_MS) return
+    this.resetPulls.delete(author)
+    this.resetPulls.set(author, now)
+    if (this.resetPulls.size > MAX_GONE_HEARD) this.resetPulls.delete(this.resetPulls.keys().next().value ?? '')
+    this.pull(author)
+  }
+
+  /** The view is full: say so, at most once per VIEW_FULL_WARN_EVERY_MS (a flood must not flood the log). */
+  private warnFull (reason: string): void {
+    const now = this.clock()
+    if (now - this.lastFullWarnAt < VIEW_FULL_WARN_EVERY_MS) return
+    this.lastFullWarnAt = now
+    this.init.log.warn('mesh view: %s; members connected to this node still get in, peers heard only through others are refused', reason)
   }
 
   private reject (author: string, reason: string): TopicValidatorResult {

@@ -13,7 +13,7 @@
  *   that lost it.
  */
 import {
-  FORGET_OFFLINE_AFTER_MS, keepAliveMs, MAX_VIEW_PEERS, OFFLINE_AFTER_KEEPALIVES, STALE_AFTER_KEEPALIVES
+  FORGET_OFFLINE_AFTER_MS, keepAliveMs, MAX_RELAYED_AUTHORS_PER_PEER, MAX_VIEW_PEERS, OFFLINE_AFTER_KEEPALIVES, STALE_AFTER_KEEPALIVES
 } from '../../protocols/limits.js'
 import { applyChanges, type GossipMessage } from '../../protocols/gossip.js'
 import { checkSummaryOrigin } from '../../protocols/summary.js'
@@ -31,11 +31,14 @@ interface ViewRecord {
   left: boolean
   /** a gap was seen and the full summary is still to be pulled */
   behind: boolean
+  /** the member that relayed this peer's first summary, while we have no connection to the peer */
+  relayedBy?: string
 }
 
-export type AcceptResult = { accepted: true, isNew: boolean } | { accepted: false, reason: string }
+/** `notNewer`: refused only because its sequence number is not above the one held (a replay, or a member that reset) */
+export type AcceptResult = { accepted: true, isNew: boolean } | { accepted: false, reason: string, notNewer?: boolean, full?: boolean }
 /** What a gossip message did to the view; `needFull` asks the caller to pull the full summary. */
-export type MessageResult = { accepted: true, isNew: boolean, needFull: boolean } | { accepted: false, reason: string, forged: boolean }
+export type MessageResult = { accepted: true, isNew: boolean, needFull: boolean } | { accepted: false, reason: string, forged: boolean, notNewer?: boolean, full?: boolean }
 
 export type ViewEvent =
   | { type: 'peer:joined', peerId: string }
@@ -77,34 +80,47 @@ export class MeshView {
 
   /**
    * Offer a full summary received from `author` (the authenticated gossip author, or the
-   * peer a summary was pulled from). Rejects a summary describing another node and one whose
-   * sequence is not newer (a pulled one may equal the last: it is the same state).
+   * peer a summary was pulled from). Rejects a summary describing another node and a gossiped
+   * one whose sequence is not newer. A summary pulled from the node it describes is its answer
+   * now over an authenticated connection, which nobody can replay: it is taken whatever its
+   * sequence, so a member whose numbers went back (issue 19 item 3a) is heard again.
    */
-  offer (summary: Summary, author: string, now: number, pulled = false): AcceptResult {
+  offer (summary: Summary, author: string, now: number, pulled = false, relayedBy?: string): AcceptResult {
     // this node's own entry comes from setSelf only, never from the network
     if (summary.peerId === this.selfId) return { accepted: false, reason: 'summary describes this node' }
     const existing = this.records.get(summary.peerId)
-    const lastSeq = existing === undefined ? undefined : pulled ? existing.summary.seq - 1 : existing.summary.seq
+    const lastSeq = existing === undefined || pulled ? undefined : existing.summary.seq
     const reason = checkSummaryOrigin(summary, author, lastSeq)
-    if (reason !== undefined) return { accepted: false, reason }
-    if (existing === undefined && !this.makeRoom(now)) return { accepted: false, reason: `view is full (${MAX_VIEW_PEERS} peers)` }
+    if (reason !== undefined) return { accepted: false, reason, notNewer: summary.peerId === author && lastSeq !== undefined }
+    // a summary pulled from the peer, or gossip from a peer we are connected to, is first-hand
+    const direct = pulled || this.connectedPeers.has(summary.peerId) || relayedBy === undefined || relayedBy === summary.peerId
+    if (existing === undefined) {
+      if (!direct) {
+        // one member cannot fill the view with authors nobody else vouches for (fresh keys are free)
+        const n = this.relayedCount(relayedBy)
+        if (n >= MAX_RELAYED_AUTHORS_PER_PEER) return { accepted: false, reason: `${relayedBy} already relayed ${n} peers this node has no connection to (at most ${MAX_RELAYED_AUTHORS_PER_PEER} per relaying peer)` }
+      }
+      if (!this.makeRoom(now, direct)) return { accepted: false, reason: `view is full (${MAX_VIEW_PEERS} peers) and ${summary.peerId} is not connected to this node`, full: true }
+    }
     this.records.set(summary.peerId, {
       summary,
       lastSeen: now,
       disconnectedAt: existing?.disconnectedAt !== undefined && !this.connectedPeers.has(summary.peerId) ? existing.disconnectedAt : undefined,
       suspectSince: existing?.suspectSince,
       left: false,
-      behind: false
+      behind: false,
+      relayedBy: direct ? undefined : existing?.relayedBy ?? relayedBy
     })
     return { accepted: true, isNew: existing === undefined }
   }
 
   /** Offer a message from the summary topic (see protocols/gossip.ts for the rules). */
-  offerMessage (msg: GossipMessage, author: string, now: number): MessageResult {
+  /** `relayedBy`: the member that forwarded the message to us (gossipsub's propagation source) */
+  offerMessage (msg: GossipMessage, author: string, now: number, relayedBy?: string): MessageResult {
     if (msg.peerId !== author) return { accepted: false, reason: `message describes ${msg.peerId} but was authored by ${author}`, forged: true }
     if (msg.kind === 'full') {
-      const r = this.offer(msg.summary, author, now)
-      return r.accepted ? { accepted: true, isNew: r.isNew, needFull: false } : { accepted: false, reason: r.reason, forged: false }
+      const r = this.offer(msg.summary, author, now, false, relayedBy)
+      return r.accepted ? { accepted: true, isNew: r.isNew, needFull: false } : { accepted: false, reason: r.reason, forged: false, notNewer: r.notNewer, full: r.full }
     }
     if (msg.peerId === this.selfId) return { accepted: false, reason: 'message describes this node', forged: false }
     const rec = this.records.get(msg.peerId)
@@ -112,7 +128,7 @@ export class MeshView {
       // a peer we have no summary of: nothing to apply a delta to; its full summary is pulled
       return { accepted: true, isNew: false, needFull: msg.kind !== 'leave' }
     }
-    if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false }
+    if (msg.seq <= rec.summary.seq) return { accepted: false, reason: `sequence ${msg.seq} is not newer than ${rec.summary.seq}`, forged: false, notNewer: true }
     const gap = msg.prev !== rec.summary.seq
     if (msg.kind === 'gone') {
       // the reporter's own entry moves on (its sequence); the target is judged separately
@@ -143,6 +159,7 @@ export class MeshView {
     this.connectedPeers.add(peerId)
     const rec = this.records.get(peerId)
     if (rec !== undefined) {
+      rec.relayedBy = undefined
       rec.disconnectedAt = undefined
       rec.suspectSince = undefined
       if (now !== undefined) rec.lastSeen = Math.max(rec.lastSeen, now)
@@ -213,8 +230,11 @@ export class MeshView {
     return [...this.records.keys()].filter(id => id !== this.selfId)
   }
 
-  /** Entries in the shape of `procmesh peers --json`, self first, then by name. */
-  entries (now: number): PeerEntry[] {
+  /**
+   * Entries in the shape of `procmesh peers --json`, self first, then by name. `now` is the
+   * view's (monotonic) clock; `toWall` turns its times into the wall clock for `lastSeen`.
+   */
+  entries (now: number, toWall: (t: number) => number = t => t): PeerEntry[] {
     const out: PeerEntry[] = []
     for (const [peerId, rec] of this.records) {
       const s = rec.summary
@@ -222,7 +242,7 @@ export class MeshView {
         peerId,
         name: s.name,
         status: this.status(peerId, now) ?? 'offline',
-        lastSeen: rec.lastSeen,
+        lastSeen: toWall(rec.lastSeen),
         tags: s.tags,
         addrs: s.addrs,
         self: peerId === this.selfId,
@@ -260,11 +280,36 @@ export class MeshView {
     }
   }
 
-  /** Room for one more peer: forget long-offline peers first. */
-  private makeRoom (now: number): boolean {
+  /** Peers in the view first relayed by `relayer` that we still have no connection to. */
+  private relayedCount (relayer: string | undefined): number {
+    let n = 0
+    for (const [id, rec] of this.records) if (rec.relayedBy === relayer && !this.connectedPeers.has(id)) n++
+    return n
+  }
+
+  /**
+   * Room for one more peer: forget long-offline peers first. A peer heard first-hand (`direct`:
+   * connected, or its summary pulled from it) then takes the place of the least useful peer we
+   * are not connected to (offline, then stale, then online; the longest unheard first): a view
+   * full of relayed strangers never hides a member that is connected to us (issue 17 finding 6).
+   */
+  private makeRoom (now: number, direct: boolean): boolean {
     if (this.records.size < MAX_VIEW_PEERS) return true
     this.forget(now)
-    return this.records.size < MAX_VIEW_PEERS
+    if (this.records.size < MAX_VIEW_PEERS) return true
+    if (!direct) return false
+    const rank: Record<PeerStatus, number> = { offline: 0, stale: 1, online: 2 }
+    let victim: string | undefined
+    let best: [number, number] | undefined
+    for (const [id, rec] of this.records) {
+      if (id === this.selfId || this.connectedPeers.has(id)) continue
+      const key: [number, number] = [rank[this.status(id, now) ?? 'offline'], rec.lastSeen]
+      if (best === undefined || key[0] < best[0] || (key[0] === best[0] && key[1] < best[1])) { best = key; victim = id }
+    }
+    if (victim === undefined) return false
+    this.records.delete(victim)
+    this.lastStatus.delete(victim)
+    return true
   }
 
   get size (): number {

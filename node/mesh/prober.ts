@@ -21,6 +21,7 @@ import { PROBE_FAILURES_TO_DROP, PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS } from '../
 import type { Logger } from '../logger.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { MeshView } from './mesh-view.js'
+import { monoNow } from './clock.js'
 
 /** Probes served at once per connection: a member probes each peer once per round. */
 const MAX_INBOUND_PROBES = 4
@@ -110,17 +111,17 @@ export class LivenessProber {
         await stream.close({ signal }).catch(() => { stream.abort(new Error('probe close failed')) })
       }
       this.failures.delete(peerId)
-      view.probeOk(peerId, Date.now())
+      view.probeOk(peerId, monoNow())
       return true
     } catch (err: unknown) {
       // a node of an older version answers "not supported": it is alive all the same
       if (err instanceof Error && err.name === 'UnsupportedProtocolError') {
-        view.probeOk(peerId, Date.now())
+        view.probeOk(peerId, monoNow())
         return true
       }
       const n = (this.failures.get(peerId) ?? 0) + 1
       this.failures.set(peerId, n)
-      view.probeFailed(peerId, Date.now())
+      view.probeFailed(peerId, monoNow())
       log.info('probe of %s failed (%d in a row): %s', peerId, n, errorMessage(err))
       if (n >= PROBE_FAILURES_TO_DROP) {
         this.failures.delete(peerId)

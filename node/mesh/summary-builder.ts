@@ -32,11 +32,6 @@ function round1 (n: number): number {
   return Math.round(n * 10) / 10
 }
 
-/** Next sequence number: ms-clock based so it keeps increasing across restarts. */
-export function nextSeq (last: number, now: number): number {
-  return Math.max(last + 1, now)
-}
-
 export function buildSummary (snap: Snapshot, id: SummaryIdentity, seq: number): Summary {
   const summary: Summary = {
     v: 1,

@@ -22,6 +22,19 @@ export const MAX_PENDING_UNKNOWN = 48
 export const UNKNOWN_HANDSHAKE_TIMEOUT_MS = 2000
 /** Hosts remembered as having proved the mesh key (oldest forgotten first). */
 export const MAX_PROVEN_HOSTS = 4096
+/**
+ * Established connections (issue 17 finding 11: one member with the key filled the
+ * 300-connection table with fresh identities and new peers were refused): peers that are not
+ * known (no trust entry, not at a bootstrap or join address) may hold at most this many
+ * connections from one remote host (several nodes behind one NAT or on one test machine fit)
+ * ...
+ */
+export const MAX_UNKNOWN_PEERS_PER_HOST = 16
+/**
+ * ... and this many in all, so MAX_CONNECTIONS minus this (node/mesh/libp2p.ts: 300 - 250)
+ * stay free for known peers whatever unknown ones do.
+ */
+export const MAX_UNKNOWN_CONNECTIONS = 250
 
 /** The host part of a multiaddr (`/ip4/1.2.3.4`), the unit of these limits. */
 export function hostPart (addr: string): string {
@@ -43,7 +56,11 @@ export class InboundAdmission {
   }
 
   isKnown (host: string): boolean {
-    if (this.proven.has(host)) return true
+    return this.proven.has(host) || this.isSeed(host)
+  }
+
+  /** A host named by a trust entry, a bootstrap or a join address (not merely one that passed the key). */
+  isSeed (host: string): boolean {
     for (const a of this.seeds()) if (hostPart(a) === host) return true
     return false
   }
@@ -84,5 +101,44 @@ export class InboundAdmission {
     let pending = 0
     for (const n of this.pending.values()) pending += n
     return { pending, unknown: this.pendingUnknown }
+  }
+}
+
+export type TableAdmission = { admitted: true, release: () => void } | { admitted: false, reason: string }
+
+/**
+ * Established inbound connections of unknown peers, per remote host and in all (issue 17
+ * finding 11). Known peers (the caller decides: trust entries, seed hosts) are not counted and
+ * never refused here; libp2p's table (MAX_CONNECTIONS) then always has room for them.
+ */
+export class ConnectionTable {
+  /** host -> peer id -> open connections */
+  private readonly byHost = new Map<string, Map<string, number>>()
+  private unknown = 0
+
+  admit (host: string, peerId: string): TableAdmission {
+    const peers = this.byHost.get(host) ?? new Map<string, number>()
+    if (!peers.has(peerId) && peers.size >= MAX_UNKNOWN_PEERS_PER_HOST) return { admitted: false, reason: `${peers.size} peers not known to this node already connected from ${host} (at most ${MAX_UNKNOWN_PEERS_PER_HOST} per host; trust entries and bootstrap or join addresses are not limited)` }
+    if (this.unknown >= MAX_UNKNOWN_CONNECTIONS) return { admitted: false, reason: `${this.unknown} connections of peers not known to this node already (at most ${MAX_UNKNOWN_CONNECTIONS}; the rest are kept for known peers)` }
+    peers.set(peerId, (peers.get(peerId) ?? 0) + 1)
+    this.byHost.set(host, peers)
+    this.unknown++
+    let released = false
+    return {
+      admitted: true,
+      release: () => {
+        if (released) return
+        released = true
+        this.unknown--
+        const n = (peers.get(peerId) ?? 1) - 1
+        if (n <= 0) peers.delete(peerId)
+        else peers.set(peerId, n)
+        if (peers.size === 0 && this.byHost.get(host) === peers) this.byHost.delete(host)
+      }
+    }
+  }
+
+  counts (): { unknown: number, hosts: number } {
+    return { unknown: this.unknown, hosts: this.byHost.size }
   }
 }

@@ -19,7 +19,7 @@
  */
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { StreamCloseEvent } from '@libp2p/interface'
-import { hostPart, InboundAdmission, UNKNOWN_HANDSHAKE_TIMEOUT_MS } from './admission.js'
+import { ConnectionTable, hostPart, InboundAdmission, UNKNOWN_HANDSHAKE_TIMEOUT_MS } from './admission.js'
 
 export type Direction = 'inbound' | 'outbound'
 /** why a connection died before the peer was known ('busy': refused by admission, see admission.ts) */
@@ -42,6 +42,10 @@ export interface GaterInit {
   admission?: InboundAdmission
   /** deadline of an unknown host's handshake (ms) */
   unknownHandshakeTimeoutMs?: number
+  /** true for a peer this node knows (a trust entry): its connections are never counted against the table limits */
+  isKnownPeer?: (peerId: string) => boolean
+  /** established connections of unknown peers (default: a fresh table) */
+  table?: ConnectionTable
 }
 
 /**
@@ -72,6 +76,7 @@ export function describeHandshakeFailure (f: FailedHandshake): string {
 export function createGater (init: GaterInit): ConnectionGater {
   const admission = init.admission ?? new InboundAdmission()
   const unknownTimeoutMs = init.unknownHandshakeTimeoutMs ?? UNKNOWN_HANDSHAKE_TIMEOUT_MS
+  const table = init.table ?? new ConnectionTable()
   // connections that reached the encrypted hooks: their later close is not a handshake failure
   const identified = new WeakSet<MultiaddrConnection>()
   // inbound connections holding an admission slot, and how to free it (once)
@@ -115,9 +120,20 @@ export function createGater (init: GaterInit): ConnectionGater {
     admitted.get(maConn)?.()
     admission.proved(hostPart(maConn.remoteAddr.toString()))
     const id = peerId.toString()
-    if (!init.isBlocked(id)) return false
-    init.onRefused({ peerId: id, addr: maConn.remoteAddr.toString(), direction, reason: 'blocked by the trust file (role none)' })
-    return true
+    if (init.isBlocked(id)) {
+      init.onRefused({ peerId: id, addr: maConn.remoteAddr.toString(), direction, reason: 'blocked by the trust file (role none)' })
+      return true
+    }
+    const host = hostPart(maConn.remoteAddr.toString())
+    if (direction === 'outbound' || init.isKnownPeer?.(id) === true || admission.isSeed(host)) return false
+    // an unknown peer (fresh identities are free to whoever holds the key): bounded per host and in all
+    const a = table.admit(host, id)
+    if (!a.admitted) {
+      init.onRefused({ peerId: id, addr: maConn.remoteAddr.toString(), direction, reason: a.reason })
+      return true
+    }
+    maConn.addEventListener('close', a.release, { once: true })
+    return false
   }
   return {
     denyDialPeer: (peerId: PeerId) => init.isBlocked(peerId.toString()),

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 /** Files and folders of a home that the node reads as authority or writes to. */
 export const HOME_ENTRIES = [
   'identity.key', 'swarm.key', 'trust.json', 'policy.json', 'audit.log', 'audit.log.1', 'audit-denied.log', 'audit-denied.log.1',
-  'node.pid', 'node.log', 'starts.jsonl', 'web.token', 'logs', 'state'
+  'node.pid', 'node.log', 'starts.jsonl', 'web.token', 'logs', 'state', 'gossip-seq'
 ] as const
 
 export class HomeOwnershipError extends Error {

@@ -116,6 +116,7 @@ export class NodeSecurity {
     this.gater = createGater({
       admission: this.admission,
       isBlocked: peerId => this.trust.entry(peerId)?.role === 'none',
+      isKnownPeer: peerId => this.trust.entry(peerId) !== undefined,
       onRefused: e => { this.connectionRefused(e) },
       onHandshakeFailed: f => { this.handshakeFailed(f) }
     })

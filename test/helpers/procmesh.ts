@@ -60,18 +60,21 @@ export class LocalNode {
   log = ''
   /** false: start without writing the shared test key (the node creates its own mesh, or uses what the home has) */
   readonly sharedMesh: boolean
+  /** added to the node's environment (e.g. NODE_OPTIONS for test/helpers/clock-shift.ts) */
+  readonly env: NodeJS.ProcessEnv
 
-  constructor (home: string, name: string, opts: { sharedMesh?: boolean } = {}) {
+  constructor (home: string, name: string, opts: { sharedMesh?: boolean, env?: NodeJS.ProcessEnv } = {}) {
     this.home = home
     this.name = name
     this.sharedMesh = opts.sharedMesh ?? true
+    this.env = opts.env ?? {}
   }
 
   /** Start `procmesh node` on 127.0.0.1 without mDNS and wait until its control socket answers. */
   async start (extra: string[] = []): Promise<void> {
     if (this.sharedMesh && await readSwarmKey(join(this.home, 'swarm.key')) === undefined) await writeSwarmKey(join(this.home, 'swarm.key'), TEST_MESH_KEY)
     const args = [BIN, 'node', '--home', this.home, '--name', this.name, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--interval', '500ms', ...extra]
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } })
     this.proc = proc
     proc.stdout?.setEncoding('utf8').on('data', (d: string) => { this.log += d })
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => { this.log += d })

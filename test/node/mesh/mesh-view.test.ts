@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { MeshView, peerStatus, type Liveness } from '../../../node/mesh/mesh-view.js'
-import { keepAliveMs } from '../../../protocols/limits.js'
-import type { DeltaMessage } from '../../../protocols/gossip.js'
+import { keepAliveMs, MAX_RELAYED_AUTHORS_PER_PEER, MAX_VIEW_PEERS } from '../../../protocols/limits.js'
+import type { DeltaMessage, GossipMessage } from '../../../protocols/gossip.js'
 import { sampleSummary } from '../../fixtures-summary.js'
 
 const SELF = '12D3KooWSelf'
@@ -147,5 +147,49 @@ describe('MeshView', () => {
     assert.deepEqual(view.transitions(0), [{ type: 'peer:status', peerId: PEER, status: 'online' }])
     assert.deepEqual(view.transitions(100), [])
     assert.deepEqual(view.transitions(2.5 * K), [{ type: 'peer:status', peerId: PEER, status: 'stale' }])
+  })
+})
+
+describe('MeshView under a flood of relayed strangers (issue 17 finding 6)', () => {
+  const fake = (i: number): string => `12D3KooWFake${String(i).padStart(8, '0')}`
+  const full = (id: string, seq = 1): GossipMessage => ({ v: 1, kind: 'full', peerId: id, seq, prev: 0, at: 0, summary: sampleSummary({ peerId: id, name: id.slice(-8), seq }) })
+
+  it('one member relaying 1,100 fresh keys introduces at most MAX_RELAYED_AUTHORS_PER_PEER of them', () => {
+    const view = new MeshView(SELF)
+    view.connected('relayer', 0)
+    let taken = 0
+    let refusal = ''
+    for (let i = 0; i < 1100; i++) {
+      const r = view.offerMessage(full(fake(i)), fake(i), 1, 'relayer')
+      if (r.accepted) taken++
+      else refusal = r.reason
+    }
+    assert.equal(taken, MAX_RELAYED_AUTHORS_PER_PEER)
+    assert.match(refusal, /relayer already relayed 128 peers this node has no connection to \(at most 128 per relaying peer\)/)
+    // a properly joined host relayed by another member still gets in, and its own pull always does
+    assert.equal(view.offerMessage(full('12D3KooWHonest'), '12D3KooWHonest', 2, 'other').accepted, true)
+    // a stranger the relayer vouched for becomes ours once we connect to it: the relayer's budget frees up
+    view.connected(fake(0), 3)
+    assert.equal(view.offerMessage(full(fake(5000)), fake(5000), 4, 'relayer').accepted, true)
+  })
+
+  it('a full view makes room for a connected member by dropping a relayed stranger, offline ones first, and says it is full', () => {
+    const view = new MeshView(SELF)
+    // fill the view through many relayers, each within its budget
+    for (let i = 0; i < MAX_VIEW_PEERS; i++) view.offerMessage(full(fake(i)), fake(i), 1000 + i, `relayer-${Math.floor(i / 100)}`)
+    assert.equal(view.size, MAX_VIEW_PEERS)
+    view.reportedGone(fake(700), 5000)
+    const stranger = view.offerMessage(full(fake(9999)), fake(9999), 6000, 'relayer-x')
+    assert.equal(stranger.accepted, false)
+    assert.ok(!stranger.accepted && stranger.full === true && /view is full \(1024 peers\)/.test(stranger.reason))
+    // a member connected to us is never refused for room: it takes the offline stranger's place
+    view.connected('12D3KooWMember', 6000)
+    assert.equal(view.offer(sampleSummary({ peerId: '12D3KooWMember' }), '12D3KooWMember', 6000, true).accepted, true)
+    assert.equal(view.size, MAX_VIEW_PEERS)
+    assert.equal(view.get(fake(700)), undefined, 'the offline stranger went first')
+    assert.ok(view.get('12D3KooWMember') !== undefined)
+    // then the longest-unheard online stranger
+    assert.equal(view.offer(sampleSummary({ peerId: '12D3KooWMember2' }), '12D3KooWMember2', 6001, true).accepted, true)
+    assert.equal(view.get(fake(0)), undefined)
   })
 })

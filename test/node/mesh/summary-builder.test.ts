@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildSummary, nextSeq } from '../../../node/mesh/summary-builder.js'
+import { buildSummary } from '../../../node/mesh/summary-builder.js'
 import { encodeSummary, validateSummary } from '../../../protocols/summary.js'
 import { MAX_SUMMARY_BYTES } from '../../../protocols/limits.js'
 import type { ProcessInfo, Snapshot } from '../../../protocols/types.js'
@@ -41,13 +41,5 @@ describe('buildSummary', () => {
     const s = buildSummary(snap([]), ID, 1)
     assert.equal(s.host.cpuPercent, 3.1)
     assert.deepEqual(s.host.load, [0.12, 0.46, 0.79])
-  })
-})
-
-describe('nextSeq', () => {
-  it('follows the clock and never goes backwards', () => {
-    assert.equal(nextSeq(0, 5000), 5000)
-    assert.equal(nextSeq(5000, 5000), 5001)
-    assert.equal(nextSeq(9000, 5000), 9001)
   })
 })
