@@ -46,7 +46,7 @@ export const nodeCommand: CommandSpec = {
   positionals: [0, 0],
   async run (ctx, values) {
     // the daemon's modules (and libp2p) load only here, never for client commands
-    const { ProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
+    const { createProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
     const { createLogger } = await import('../../node/logger.js')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const defaults = defaultNodeConfig(ctx.home)
@@ -89,7 +89,7 @@ export const nodeCommand: CommandSpec = {
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
-    const node = new ProcmeshNode(config, log)
+    const node = await createProcmeshNode(config, log)
     await node.start()
     ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
     log.info('%s received, stopping', await untilStopSignal())
