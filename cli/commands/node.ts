@@ -1,6 +1,7 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
 import { expectNodeName, expectPlainText } from '../../protocols/text.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
@@ -47,7 +48,7 @@ export const nodeCommand: CommandSpec = {
   async run (ctx, values) {
     // the daemon's modules (and libp2p) load only here, never for client commands
     const { createProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
-    const { createLogger } = await import('../../node/logger.js')
+    const { createLogger, LOG_LEVELS } = await import('../../node/logger.js')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const defaults = defaultNodeConfig(ctx.home)
     const intervalMs = parseInterval(str(values, 'interval'), defaults.intervalMs)
@@ -68,7 +69,7 @@ export const nodeCommand: CommandSpec = {
       }
     }
     const level = str(values, 'log-level') ?? 'info'
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
+    if (!isOneOf(level, LOG_LEVELS)) throw new UsageError(`--log-level: one of ${LOG_LEVELS.join(', ')}`)
     const historyText = str(values, 'history')
     const historyRetentionMs = historyText !== undefined ? parseHistoryRetention(historyText) : defaults.historyRetentionMs
     const sizeText = str(values, 'history-size')
@@ -88,7 +89,7 @@ export const nodeCommand: CommandSpec = {
       historyMaxBytes,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
-    const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
+    const log = createLogger({ level })
     const node = await createProcmeshNode(config, log)
     await node.start()
     ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)

@@ -1,56 +1,6 @@
-import type { PeerEntry } from '../../protocols/types.js'
 import type { CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
-import { formatAgo, formatBytes, formatPercent, formatTags, safe, table } from '../format.js'
-
-/** The CLI contract's fields of a peers entry, in its order. */
-export function peerJson (p: PeerEntry): Record<string, unknown> {
-  return {
-    peerId: p.peerId,
-    name: p.name,
-    status: p.status,
-    lastSeen: p.lastSeen,
-    tags: p.tags,
-    addrs: p.addrs,
-    self: p.self,
-    host: p.host,
-    procCount: p.procCount,
-    version: p.version,
-    // how this node reaches it now; older nodes do not say
-    ...(p.reach !== undefined ? { reach: p.reach } : {})
-  }
-}
-
-/** Names claimed by more than one peer (a squatter, or two hosts set up alike): flagged under the table. */
-export function duplicateNames (peers: PeerEntry[]): string[] {
-  const byName = new Map<string, string[]>()
-  for (const p of peers) byName.set(p.name, [...(byName.get(p.name) ?? []), p.peerId])
-  return [...byName].filter(([, ids]) => ids.length > 1)
-    .map(([name, ids]) => `warning: name ${JSON.stringify(safe(name))} is claimed by ${ids.length} peers (${ids.join(', ')}): name also used by ${ids.length - 1} other peer${ids.length > 2 ? 's' : ''}; target them by peer id`)
-}
-
-export function peersTable (peers: PeerEntry[], now: number): string {
-  return [peersRows(peers, now), ...duplicateNames(peers)].join('\n')
-}
-
-function peersRows (peers: PeerEntry[], now: number): string {
-  return table(
-    ['NAME', 'STATUS', 'REACH', 'CPU', 'MEM', 'PROCS', 'LOAD', 'LAST SEEN', 'PEER ID', 'TAGS'],
-    peers.map(p => [
-      p.self ? `${p.name} *` : p.name,
-      p.status,
-      p.self ? '-' : p.reach ?? '?',
-      formatPercent(p.host.cpuPercent),
-      `${formatBytes(p.host.memUsed)}/${formatBytes(p.host.memTotal)}`,
-      String(p.procCount),
-      p.host.load.map(l => l.toFixed(2)).join(' '),
-      p.self ? 'now' : formatAgo(p.lastSeen, now),
-      p.peerId,
-      formatTags(p.tags)
-    ]),
-    ['left', 'left', 'left', 'right', 'right', 'right', 'left', 'left', 'left', 'left']
-  )
-}
+import { peerJson, peersTable } from '../peer-view.js'
 
 export const peersCommand: CommandSpec = {
   usage: 'procmesh peers [--home DIR] [--json]',

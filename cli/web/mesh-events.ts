@@ -5,7 +5,7 @@
  */
 import { toProcmeshError } from '../../protocols/errors.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { peerJson } from '../commands/peers.js'
+import { peerJson } from '../peer-view.js'
 
 /** A host as the API shows it: the fields of `procmesh peers --json`. */
 export type HostJson = Record<string, unknown>

@@ -2,7 +2,7 @@
  * The local control API server: newline-delimited JSON-RPC 2.0 on a Unix socket
  * (mode 0600) in the node's home. The CLI, the TUI and the web server are its clients.
  */
-import { createServer, createConnection, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import type { ControlMethod } from '../../protocols/control-api.js'
 import {
@@ -13,6 +13,7 @@ import { JSON_RPC_VERSION } from '../../protocols/ids.js'
 import { MAX_CONTROL_CONNECTIONS, MAX_CONTROL_REQUEST_BYTES } from '../../protocols/limits.js'
 import { isRecord } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
+import { probeSocket } from '../setup/doctor.js'
 
 export interface RpcContext<Note = unknown> {
   /** send a notification belonging to this call (streamed results) */
@@ -41,14 +42,6 @@ export class NodeAlreadyRunningError extends Error {
 }
 
 /** True when something answers on the socket. */
-function socketAnswers (path: string): Promise<boolean> {
-  return new Promise(resolve => {
-    const sock = createConnection(path)
-    sock.once('connect', () => { sock.destroy(); resolve(true) })
-    sock.once('error', () => { resolve(false) })
-  })
-}
-
 export class ControlServer {
   private server?: Server
   private readonly sockets = new Set<Socket>()
@@ -64,7 +57,7 @@ export class ControlServer {
 
   /** Throw when another node already serves this socket. */
   async assertFree (): Promise<void> {
-    if (await socketAnswers(this.path)) {
+    if ((await probeSocket(this.path)) === 'accepted') {
       throw new NodeAlreadyRunningError(`a node is already running with this home (socket ${this.path} answers)`)
     }
   }
