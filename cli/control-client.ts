@@ -16,6 +16,7 @@ import {
 } from '../protocols/control.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
 import type { LogChunk } from '../protocols/messages.js'
+import type { RotateKeyParams, RotateKeyResultLocal } from '../protocols/rotate-key.js'
 import type { IdInfo, PeerEntry } from '../protocols/types.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
 import { controlEndpoint } from '../node/setup/home.js'
@@ -259,6 +260,7 @@ export class ControlClient {
   ls (params: LsParams, opts?: InvokeOptions<LsEntry>): Promise<LsEntry[]> { return this.invoke(CONTROL_API.ls, params, opts) }
   restart (params: RestartParams, opts?: InvokeOptions<never>): Promise<RestartResultEntry> { return this.invoke(CONTROL_API.restart, params, opts) }
   rm (params: RmParams, opts?: InvokeOptions<never>): Promise<RmResult> { return this.invoke(CONTROL_API.rm, params, opts) }
+  rotateKey (params: RotateKeyParams, opts?: InvokeOptions<never>): Promise<RotateKeyResultLocal> { return this.invoke(CONTROL_API.rotateKey, params, opts) }
 
   onClose (handler: () => void): void {
     this.transport.onClose(handler)

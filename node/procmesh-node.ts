@@ -162,6 +162,11 @@ export class ProcmeshNode {
   private readonly gossipStats: AnnouncerStats
   private readonly reach: ReachKeeper
   private readonly startup: StartupClock
+  /**
+   * Resolves (with the reason) when the node must be rebuilt from its home: its mesh key was
+   * rotated (rotate-key). The owner stops it and creates it anew; managed processes live on.
+   */
+  readonly restartNeeded: Promise<string>
 
   constructor (c: NodeComponents) {
     const { config, log, libp2p, view, security } = c
@@ -174,6 +179,9 @@ export class ProcmeshNode {
     this.security = security
     this.peerId = libp2p.peerId.toString()
     this.startup = c.startup
+    let requestRestart: (reason: string) => void = () => {}
+    this.restartNeeded = new Promise(resolve => { requestRestart = resolve })
+    const securityService = new SecurityService(security, libp2p, reason => { requestRestart(reason) })
     const onConnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.connected(evt.detail.toString(), Date.now()) }
     const onDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => { view.disconnected(evt.detail.toString(), Date.now()) }
     const history = new HistoryRing(config.intervalMs)
@@ -230,12 +238,7 @@ export class ProcmeshNode {
       control: guardProcessControl(security, processControl),
       nameOf: peerId => view.get(peerId)?.name
     })
-    const protocols = new MeshProtocols(libp2p, services, {
-      authorize: security.authorize,
-      onDenied: security.onDenied,
-      log,
-      selfSummary: () => view.get(this.peerId)
-    })
+    const protocols = new MeshProtocols(libp2p, services, { ...security.serveOptions(), selfSummary: () => view.get(this.peerId) })
     this.gossipStats = announcer.stats
     const prober = new LivenessProber({ libp2p, view, log })
     const mdnsPacer = new MdnsPacer(libp2p, log)
@@ -245,7 +248,7 @@ export class ProcmeshNode {
     })
     this.registerBaseMethods()
     registerTargetMethods(this.handlers, { libp2p, services, peers: () => this.peers(), selfId: () => this.peerId, trustedName: id => security.trust.entry(id)?.name })
-    registerSecurityMethods(this.handlers, { security, libp2p, peers: () => this.peers(), addrs: () => this.addrs(), viewName: id => view.get(id)?.name })
+    registerSecurityMethods(this.handlers, { security, switchAfter: (ms, reason) => { securityService.switchAfter(ms, reason) }, libp2p, peers: () => this.peers(), addrs: () => this.addrs(), viewName: id => view.get(id)?.name })
 
     this.parts = [
       // first: the announcer's first sample is recorded
@@ -274,7 +277,7 @@ export class ProcmeshNode {
       prober,
       { label: 'mdns-pacer', start: () => { mdnsPacer.start() }, stop: () => { mdnsPacer.stop() } },
       security.reports,
-      new SecurityService(security, libp2p),
+      securityService,
       supervisor,
       c.control,
       {

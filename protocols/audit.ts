@@ -11,7 +11,7 @@ import {
 } from './validate.js'
 
 /** exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart) */
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit'] as const
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit', 'rotate-key'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]
@@ -49,6 +49,10 @@ export interface AuditEntry {
   /** stop */
   pid?: number
   signal?: string
+  /** local control-socket requests: the user (uid, name) and process behind the CLI or web action */
+  localUid?: number
+  localUser?: string
+  localPid?: number
   /** trust changes: the subject peer and its new role */
   subject?: string
   role?: string
@@ -95,6 +99,7 @@ export function clipAuditEntry (value: Record<string, unknown>): Record<string, 
   text('name', MAX_NAME_BYTES)
   text('signal', 16)
   text('role', 16)
+  text('localUser', 64)
   if (Array.isArray(out.argv) && out.argv.every(a => typeof a === 'string')) {
     const argv = out.argv as string[]
     out.argv = argv.length > AUDIT_MAX_ARGS + 1 || argv.some(a => Buffer.byteLength(a) > AUDIT_MAX_ARG_BYTES + 64) ? clipArgv(argv) : argv
@@ -146,6 +151,12 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (subject !== undefined) entry.subject = subject
   const role = optional(r.role, v => expectString(v, `${path}.role`, { maxBytes: 16 }))
   if (role !== undefined) entry.role = role
+  const localUid = optional(r.localUid, v => expectInt(v, `${path}.localUid`, { min: 0 }))
+  if (localUid !== undefined) entry.localUid = localUid
+  const localUser = optional(r.localUser, v => expectString(v, `${path}.localUser`, { maxBytes: 64 }))
+  if (localUser !== undefined) entry.localUser = localUser
+  const localPid = optional(r.localPid, v => expectInt(v, `${path}.localPid`, { min: 1 }))
+  if (localPid !== undefined) entry.localPid = localPid
   const result = optional(r.result, v => expectString(v, `${path}.result`, TEXT))
   if (result !== undefined) entry.result = result
   return entry

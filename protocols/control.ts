@@ -25,7 +25,8 @@ export const CONTROL_METHODS = {
   trustList: 'trust.list',
   trustAdd: 'trust.add',
   trustRemove: 'trust.remove',
-  invite: 'invite'
+  invite: 'invite',
+  rotateKey: 'rotate-key'
 } as const
 
 /** JSON-RPC 2.0 error codes; application errors carry our ErrorCode in `data.code`. */

@@ -90,11 +90,18 @@ export const nodeCommand: CommandSpec = {
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
     const log = createLogger({ level })
-    const node = await createProcmeshNode(config, log)
-    await node.start()
-    ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
-    log.info('%s received, stopping', await untilStopSignal())
-    await node.stop()
+    const stopped = untilStopSignal()
+    // a rotated mesh key (rotate-key) rebuilds the node from its home; managed processes live on
+    for (;;) {
+      const node = await createProcmeshNode(config, log)
+      await node.start()
+      ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
+      const next = await Promise.race([stopped.then(signal => ({ signal })), node.restartNeeded.then(reason => ({ reason }))])
+      if ('signal' in next) log.info('%s received, stopping', next.signal)
+      else log.info('restarting: %s', next.reason)
+      await node.stop()
+      if ('signal' in next) break
+    }
     log.info('stopped')
     return 0
   }

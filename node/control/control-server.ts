@@ -14,6 +14,7 @@ import { MAX_CONTROL_CONNECTIONS, MAX_CONTROL_REQUEST_BYTES } from '../../protoc
 import { isRecord } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
 import { probeSocket } from '../setup/doctor.js'
+import { callerLookup, withLocalCaller, type LocalCaller } from './local-caller.js'
 
 export interface RpcContext<Note = unknown> {
   /** send a notification belonging to this call (streamed results) */
@@ -90,6 +91,7 @@ export class ControlServer {
   private accept (sock: Socket): void {
     this.sockets.add(sock)
     const abort = new AbortController()
+    const caller = callerLookup(sock)
     let buffered = ''
     sock.setEncoding('utf8')
     sock.on('data', (chunk: string) => {
@@ -98,7 +100,7 @@ export class ControlServer {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
-        if (line.trim() !== '') this.dispatch(line, sock, abort.signal)
+        if (line.trim() !== '') this.dispatch(line, sock, abort.signal, caller)
       }
       if (buffered.length > MAX_CONTROL_REQUEST_BYTES) {
         this.write(sock, { jsonrpc: JSON_RPC_VERSION, id: null, error: { code: RPC_INVALID_REQUEST, message: `request line over ${MAX_CONTROL_REQUEST_BYTES} bytes` } })
@@ -115,7 +117,7 @@ export class ControlServer {
     sock.write(JSON.stringify(message) + '\n')
   }
 
-  private dispatch (line: string, sock: Socket, signal: AbortSignal): void {
+  private dispatch (line: string, sock: Socket, signal: AbortSignal, caller: () => Promise<LocalCaller | undefined>): void {
     let msg: unknown
     try {
       msg = JSON.parse(line)
@@ -139,7 +141,8 @@ export class ControlServer {
       notify: data => { this.write(sock, { jsonrpc: JSON_RPC_VERSION, method: STREAM_NOTIFICATION, params: { id, data } }) },
       signal
     }
-    handler(msg.params, ctx).then(result => {
+    // the audit of what the method does names the local user behind it (local-caller.ts)
+    withLocalCaller(caller, async () => await handler(msg.params, ctx)).then(result => {
       this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, result: result ?? null })
     }, (err: unknown) => {
       const pe = toProcmeshError(err)

@@ -8,6 +8,7 @@ import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, errorMessage, toProcmeshError } from '../../protocols/errors.js'
 import type { Role } from '../../protocols/wire.js'
 import type { ProcessControl } from '../host/host-services.js'
+import { refusalReason } from '../host/process-control.js'
 import { AuditWriteError } from './audit-log.js'
 import { checkRole, effectiveRole } from './authorizer.js'
 import { execFacts } from './exec-check.js'
@@ -25,21 +26,26 @@ export function guardProcessControl (sec: NodeSecurity, control: ProcessControl)
       const spawnPath = sec.spawnPath ?? DEFAULT_NODE_PATH
       // what would really run, and the env that steers where programs are found: audited either way
       const facts = execFacts(req, spawnPath, START_DEFAULT_CWD)
-      const base = sec.entry('start', requestedBy, { decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...facts })
+      const base = sec.entry('start', requestedBy, { ...await sec.localCaller(requestedBy), decision: 'denied', reason: '', argv: clipArgv(req.argv), ...(req.env !== undefined ? { envKeys: Object.keys(req.env) } : {}), ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...facts })
       return await decide(base, requestedBy, 'exec', () => {
         const d = sec.policy.check(req, spawnPath)
         return d.allowed ? { rule: d.rule } : { refused: d.reason }
       }, async () => await control.start(req, requestedBy), r => `started pid ${r.pid} (managed id ${r.managedId})`, 'not started')
     },
     stop: async (req, requestedBy) => {
-      const base = sec.entry('stop', requestedBy, { decision: 'denied', reason: '', pid: req.pid, signal: req.signal })
-      return await decide(base, requestedBy, 'control', () => ({}), async () => await control.stop(req, requestedBy),
+      const base = sec.entry('stop', requestedBy, { ...await sec.localCaller(requestedBy), decision: 'denied', reason: '', pid: req.pid, signal: req.signal })
+      // pid <= 1, the node and its parent are refused before the decision, so the audit says refused
+      // (not "allowed" with a failed result, issue 17 finding 15)
+      return await decide(base, requestedBy, 'control', () => {
+        const refused = refusalReason(req.pid, process.pid, process.ppid)
+        return refused !== undefined ? { refused } : {}
+      }, async () => await control.stop(req, requestedBy),
         r => `${r.result}${r.signalled.length > 0 ? ` (signalled ${r.signalled.join(', ')})` : ''}`, 'not signalled')
     },
     restart: async (req, requestedBy) => {
       // the command that runs again is the record's: the start policy judges it as it is now
       const record = findManaged(control.managed(), req.ref)
-      const base = sec.entry('restart', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, argv: clipArgv(record.argv) } : {}) })
+      const base = sec.entry('restart', requestedBy, { ...await sec.localCaller(requestedBy), decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, argv: clipArgv(record.argv) } : {}) })
       return await decide(base, requestedBy, 'exec', () => {
         if (record === undefined) return {}
         const d = sec.policy.check(record.argv)
@@ -48,7 +54,7 @@ export function guardProcessControl (sec: NodeSecurity, control: ProcessControl)
     },
     remove: async (req, requestedBy) => {
       const record = findManaged(control.managed(), req.ref)
-      const base = sec.entry('remove', requestedBy, { decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, pid: record.pid } : {}) })
+      const base = sec.entry('remove', requestedBy, { ...await sec.localCaller(requestedBy), decision: 'denied', reason: '', ...(record !== undefined ? { managedId: record.managedId, pid: record.pid } : {}) })
       return await decide(base, requestedBy, 'control', () => ({}), async () => await control.remove(req, requestedBy),
         r => `removed ${r.managedId}${r.stopped ? ' (its process was stopped)' : ''}`, 'not removed')
     },

@@ -1,23 +1,28 @@
-/** The control methods of the security layer: `invite`, `trust.list/add/remove` and `audit`. */
+/** The control methods of the security layer: `invite`, `trust.list/add/remove`, `audit` and `rotate-key`. */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
-import { ProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
+import { ROTATE_HANDOVER_TIMEOUT_MS, ROTATE_KEY, ROTATE_SWITCH_DELAY_MS, type RotateKeyMember } from '../../protocols/rotate-key.js'
 import { AUDIT } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { askEach, askPeer } from '../control/fan-out.js'
 import { handle, type RpcHandler } from '../control/control-server.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { resolveTargets } from '../mesh/targets.js'
+import { describePeer } from './authorizer.js'
 import { createInvite } from './invite.js'
+import { generateSwarmKeyHex, meshFingerprint, writeSwarmKey } from './swarm-key.js'
 import type { NodeSecurity } from './security.js'
 import { DEFAULT_AUDIT_LIMIT } from './security-service.js'
-import { grantTrust, removeTrust, trustEntryNamed, trustList } from './trust-change.js'
+import { grantTrust, removeTrust, trustEntryNamed, trustList, type TrustChanger } from './trust-change.js'
 
 /** Per-peer timeout of a fan-out audit query. */
 export const AUDIT_FAN_OUT_TIMEOUT_MS = 10_000
 
 export interface SecurityMethodDeps {
   security: NodeSecurity
+  /** switches this node to the key now in its home after a delay (security-service.ts) */
+  switchAfter: (delayMs: number, reason: string) => void
   libp2p: ProcmeshLibp2p
   peers: () => PeerEntry[]
   addrs: () => string[]
@@ -28,13 +33,13 @@ export interface SecurityMethodDeps {
 export function registerSecurityMethods (handlers: Map<string, RpcHandler>, deps: SecurityMethodDeps): void {
   const sec = deps.security
   const trustedName = (id: string): string | undefined => sec.trust.entry(id)?.name
-  const who = { by: sec.selfId, byName: sec.nodeName }
+  const who = async (): Promise<TrustChanger> => ({ by: sec.selfId, byName: sec.nodeName, local: await sec.localCaller(sec.selfId) })
 
   handle(handlers, CONTROL_API.invite, async params => {
     const role = params.role
     const result = createInvite(sec.trust, { swarmKeyHex: sec.swarmKeyHex, selfId: sec.selfId, selfName: sec.nodeName, addrs: deps.addrs(), role })
     // the token itself is never logged or audited
-    sec.audit.record(sec.entry('invite', sec.selfId, { decision: 'allowed', reason: role !== undefined ? `invite granting ${role} on this node, expires ${new Date(result.expiresAt ?? 0).toISOString()}` : 'invite without a grant', ...(role !== undefined ? { role } : {}) }))
+    sec.audit.record(sec.entry('invite', sec.selfId, { ...await sec.localCaller(sec.selfId), decision: 'allowed', reason: role !== undefined ? `invite granting ${role} on this node, expires ${new Date(result.expiresAt ?? 0).toISOString()}` : 'invite without a grant', ...(role !== undefined ? { role } : {}) }))
     return result
   })
 
@@ -45,13 +50,55 @@ export function registerSecurityMethods (handlers: Map<string, RpcHandler>, deps
     const { peerId, name } = resolvePeer(sec, params.peer, deps.peers())
     // dryRun: only say which peer PEER is, so the CLI can confirm the full id before granting
     if (params.dryRun === true) return { peerId, name: name ?? null, role }
-    return grantTrust(sec.trust, sec.audit, peerId, name, role, who)
+    return grantTrust(sec.trust, sec.audit, peerId, name, role, await who())
   })
 
   handle(handlers, CONTROL_API.trustRemove, async params => {
     const { peerId, name } = resolvePeer(sec, params.peer, deps.peers())
     if (params.dryRun === true) return { peerId, name: name ?? null, removed: sec.trust.entry(peerId)?.role ?? null }
-    return removeTrust(sec.trust, sec.audit, peerId, name, who)
+    return removeTrust(sec.trust, sec.audit, peerId, name, await who())
+  })
+
+  handle(handlers, CONTROL_API.rotateKey, async params => {
+    const local = await sec.localCaller(sec.selfId)
+    const peers = deps.peers()
+    const named = new Map<string, PeerEntry>()
+    const unknown: RotateKeyMember[] = []
+    for (const text of params.members) {
+      try {
+        const { peerId } = resolvePeer(sec, text, peers)
+        const entry = peers.find(p => p.peerId === peerId)
+        if (entry === undefined) throw new ProcmeshError('UNKNOWN_PEER', `${describePeer(peerId, sec.nameOf(peerId))} is not in this node's mesh view: it cannot be handed the key`)
+        named.set(peerId, entry)
+      } catch (err: unknown) {
+        unknown.push({ peerId: text, name: text, error: toProcmeshError(err).toJSON() })
+      }
+    }
+    const key = generateSwarmKeyHex()
+    const mesh = meshFingerprint(key)
+    // each named member stores the key and switches a few seconds later; this node switches last
+    const handed = await askEach([...named.values()], async peer => {
+      const r = await askPeer(deps.libp2p, peer, ROTATE_KEY, { type: 'rotate-key', key }, { timeoutMs: ROTATE_HANDOVER_TIMEOUT_MS })
+      if (r.mesh !== mesh) throw new ProcmeshError('PROTOCOL_ERROR', `${peer.name} stored a key of mesh ${r.mesh}, not ${mesh}`)
+      return { mesh: r.mesh }
+    }, () => {})
+    const members = [...handed, ...unknown]
+    const kept = handed.filter(m => !('error' in m)).map(m => describePeer(m.peerId, m.name))
+    const failed = members.filter(m => 'error' in m).map(m => `${m.name}: ${'error' in m ? m.error.message : ''}`)
+    if (params.members.length > 0 && kept.length === 0) {
+      sec.audit.record(sec.entry('rotate-key', sec.selfId, { ...local, decision: 'denied', reason: `rotate-key: no named member took the new key (${failed.join('; ')}); this node keeps mesh ${sec.mesh}` }))
+      throw new ProcmeshError('UNAVAILABLE', `no named member took the new key, so this node keeps mesh ${sec.mesh}: ${failed.join('; ')}`)
+    }
+    await writeSwarmKey(sec.swarmKeyFile, key)
+    sec.audit.record(sec.entry('rotate-key', sec.selfId, {
+      ...local,
+      decision: 'allowed',
+      reason: `rotate-key: mesh ${sec.mesh} -> ${mesh}, handed to ${kept.length > 0 ? kept.join(', ') : 'no other member'}; every other holder of the old key is out${failed.length > 0 ? `; not handed: ${failed.join('; ')}` : ''}`,
+      result: `switching in ${ROTATE_SWITCH_DELAY_MS} ms`
+    }))
+    sec.log.warn('rotated the mesh key: mesh %s -> %s, handed to %d member(s); switching in %d ms', sec.mesh, mesh, kept.length, ROTATE_SWITCH_DELAY_MS)
+    deps.switchAfter(ROTATE_SWITCH_DELAY_MS, `the mesh key was rotated here (mesh ${mesh})`)
+    return { mesh, members, switchInMs: ROTATE_SWITCH_DELAY_MS }
   })
 
   handle(handlers, CONTROL_API.audit, async (params, ctx) => {

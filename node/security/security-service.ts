@@ -1,9 +1,11 @@
 /**
  * The security layer's part bound to libp2p, started and stopped with the node: the audit
  * and claim protocols, the agent that claims the invites this node joined with, the poll
- * that picks up a trust file edited by hand, and the hang-up of peers the trust file blocks.
+ * that picks up a trust file edited by hand, the hang-up of peers the trust file blocks, and the
+ * receiving end of `rotate-key` (protocols/rotate-key.ts).
  */
-import { errorMessage } from '../../protocols/errors.js'
+import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
+import { ROTATE_KEY, ROTATE_SWITCH_DELAY_MS } from '../../protocols/rotate-key.js'
 import { AUDIT, CLAIM } from '../../protocols/messages.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import { serveProtocol, type ServeOptions } from '../mesh/reqresp.js'
@@ -11,6 +13,7 @@ import { describePeer } from './authorizer.js'
 import { ClaimAgent, redeemInvite } from './invite.js'
 import type { NodeSecurity } from './security.js'
 import type { TrustFile } from './trust-store.js'
+import { meshFingerprint, writeSwarmKey } from './swarm-key.js'
 
 /** Audit entries `procmesh audit` shows unless --limit says otherwise. */
 export const DEFAULT_AUDIT_LIMIT = 50
@@ -26,14 +29,18 @@ export class SecurityService {
   private readonly libp2p: ProcmeshLibp2p
   private readonly claimAgent: ClaimAgent
   private readonly serveOptions: ServeOptions
+  private readonly requestRestart: (reason: string) => void
   private served = false
   private poll?: NodeJS.Timeout
+  private switchTimer?: NodeJS.Timeout
 
-  constructor (sec: NodeSecurity, libp2p: ProcmeshLibp2p) {
+  /** `requestRestart`: the node is rebuilt (with the key now in its home) once the key changed */
+  constructor (sec: NodeSecurity, libp2p: ProcmeshLibp2p, requestRestart: (reason: string) => void) {
     this.sec = sec
     this.libp2p = libp2p
+    this.requestRestart = requestRestart
     this.claimAgent = new ClaimAgent({ store: sec.trust, libp2p, log: sec.log })
-    this.serveOptions = { authorize: sec.authorize, log: sec.log, onDenied: sec.onDenied }
+    this.serveOptions = sec.serveOptions()
     sec.trust.onChange(tf => { if (this.served) this.hangUpBlocked(tf) })
   }
 
@@ -54,6 +61,21 @@ export class SecurityService {
         throw err
       }
     }, this.serveOptions)
+    await serveProtocol(this.libp2p, ROTATE_KEY, async (req, ctx) => {
+      const by = ctx.remotePeer.toString()
+      const who = describePeer(by, sec.nameOf(by))
+      const mesh = meshFingerprint(req.key)
+      try {
+        await writeSwarmKey(sec.swarmKeyFile, req.key)
+      } catch (err: unknown) {
+        sec.audit.record(sec.entry('rotate-key', by, { decision: 'denied', reason: `new mesh ${mesh} from ${who}: cannot store the key: ${errorMessage(err)}` }))
+        throw new ProcmeshError('SERVER_ERROR', `cannot store the new mesh key: ${errorMessage(err)}`)
+      }
+      sec.audit.record(sec.entry('rotate-key', by, { decision: 'allowed', reason: `mesh key rotated by ${who} (holds exec): mesh ${sec.mesh} -> ${mesh}`, result: `switching in ${ROTATE_SWITCH_DELAY_MS} ms` }))
+      sec.log.warn('%s rotated the mesh key: mesh %s -> %s; switching in %d ms', who, sec.mesh, mesh, ROTATE_SWITCH_DELAY_MS)
+      this.switchAfter(ROTATE_SWITCH_DELAY_MS, `the mesh key was rotated by ${who} (mesh ${mesh})`)
+      return { mesh, switchInMs: ROTATE_SWITCH_DELAY_MS }
+    }, this.serveOptions)
     this.claimAgent.start()
     this.poll = setInterval(() => { sec.trust.refresh() }, TRUST_POLL_MS)
     this.poll.unref()
@@ -63,8 +85,15 @@ export class SecurityService {
     if (!this.served) return
     this.served = false
     clearInterval(this.poll)
+    clearTimeout(this.switchTimer)
     this.claimAgent.stop()
-    await this.libp2p.unhandle([AUDIT.id, CLAIM.id])
+    await this.libp2p.unhandle([AUDIT.id, CLAIM.id, ROTATE_KEY.id])
+  }
+
+  /** Rebuild the node on the key now in its home after `delayMs` (answers and hand-overs finish first). */
+  switchAfter (delayMs: number, reason: string): void {
+    clearTimeout(this.switchTimer)
+    this.switchTimer = setTimeout(() => { this.requestRestart(reason) }, delayMs)
   }
 
   /** Revocation of a connection: peers whose role became none are hung up at once. */

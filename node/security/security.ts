@@ -17,13 +17,14 @@
  */
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { AuditEntry, AuditEvent } from '../../protocols/audit.js'
-import type { Authorizer } from '../mesh/reqresp.js'
+import type { Authorizer, ServeOptions } from '../mesh/reqresp.js'
 import type { HomePaths } from '../setup/home.js'
 import type { Logger } from '../logger.js'
 import { AuditLog, auditId } from './audit-log.js'
 import { createAuthorizer } from './authorizer.js'
 import { InboundAdmission } from './admission.js'
 import { ConnectionReports } from './connection-reports.js'
+import { currentLocalCaller } from '../control/local-caller.js'
 import { createGater } from './gater.js'
 import { START, STOP } from '../../protocols/messages.js'
 import { StartPolicyFile } from './start-policy.js'
@@ -78,6 +79,8 @@ export class NodeSecurity {
   readonly mesh: string
   /** the swarm key in hex, for invites (never logged) */
   readonly swarmKeyHex: string
+  /** the swarm key file (rotate-key writes the next key there) */
+  readonly swarmKeyFile: string
   readonly selfId: string
   readonly nodeName: string
   readonly readonly: boolean
@@ -101,6 +104,7 @@ export class NodeSecurity {
     this.viewName = init.viewName
     this.knownAddrs = init.knownAddrs ?? []
     this.swarmKeyHex = key.hex
+    this.swarmKeyFile = init.paths.swarmKey
     this.psk = key.psk
     this.mesh = key.mesh
     this.trust = trust
@@ -139,10 +143,28 @@ export class NodeSecurity {
     return Object.values(this.trust.data.peers).flatMap(e => e.source === 'join' ? e.addrs ?? [] : [])
   }
 
-  /** serveProtocol's onDenied: a request refused by the authoriser. */
-  readonly onDenied = (remotePeer: PeerId, protocol: string, reason: string): void => {
-    const peerId = remotePeer.toString()
-    this.audit.record(this.entry('request', peerId, { decision: 'denied', reason: `${protocol}: ${reason}` }))
+  /**
+   * What every mesh protocol is served with: the authoriser, and the audit of every request
+   * refused by it or at validation (a malformed start is a refusal the audit shows too).
+   */
+  serveOptions (): ServeOptions {
+    return {
+      authorize: this.authorize,
+      log: this.log,
+      onDenied: (remotePeer, protocol, reason) => { this.refusedRequest(remotePeer, `${protocol}: ${reason}`) },
+      onInvalid: (remotePeer, protocol, reason) => { this.refusedRequest(remotePeer, `${protocol}: invalid request: ${reason}`) }
+    }
+  }
+
+  private refusedRequest (remotePeer: PeerId, reason: string): void {
+    this.audit.record(this.entry('request', remotePeer.toString(), { decision: 'denied', reason }))
+  }
+
+  /** The local user behind a control-socket request of this node (uid, name, pid), for its audit line. */
+  async localCaller (requestedBy: string | null): Promise<Pick<AuditEntry, 'localUid' | 'localUser' | 'localPid'>> {
+    if (requestedBy !== this.selfId) return {}
+    const c = await currentLocalCaller()
+    return c === undefined ? {} : { localUid: c.uid, ...(c.user !== undefined ? { localUser: c.user } : {}), localPid: c.pid }
   }
 
   /** An audit entry about `peerId` (null: nobody asked), named and marked local or mesh. */

@@ -4,6 +4,7 @@
  * Both write the same entry and the same audit line.
  */
 import type { TrustAddResult, TrustListResult, TrustRemoveResult } from '../../protocols/control.js'
+import type { AuditEntry } from '../../protocols/audit.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { auditId, type AuditLog } from './audit-log.js'
 import { describePeer } from './authorizer.js'
@@ -13,10 +14,12 @@ import type { TrustFile, TrustRole, TrustStore } from './trust-store.js'
 export interface TrustChanger {
   by: string | null
   byName: string | null
+  /** the local user behind it (control-socket requests) */
+  local?: Pick<AuditEntry, 'localUid' | 'localUser' | 'localPid'>
 }
 
 function trustAudit (audit: AuditLog, who: TrustChanger, peerId: string, role: TrustRole, reason: string): void {
-  audit.record({ id: auditId(), time: Date.now(), event: 'trust', peerId: who.by, name: who.byName, via: 'local', subject: peerId, role, decision: 'allowed', reason: `${reason}${who.by === null ? ' (offline)' : ''}` })
+  audit.record({ id: auditId(), time: Date.now(), event: 'trust', peerId: who.by, name: who.byName, via: 'local', ...who.local, subject: peerId, role, decision: 'allowed', reason: `${reason}${who.by === null ? ' (offline)' : ''}` })
 }
 
 /** Grant `role` to a peer (`name`: the name the caller knows it by, kept in the entry), and audit it. */
