@@ -15,7 +15,8 @@ const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec [--y
   '  PEER is a peer id or a node name known in the mesh (names need a running node). A name or a\n' +
   '  peer id prefix is only shown resolved to its full peer id; repeat with that id, or add --yes.\n' +
   '  Roles on this node: read (list, logs, history, audit; every mesh member), control (+ stop),\n' +
-  '  exec (+ start); none refuses the peer\'s connections. Changes apply to the next request.'
+  '  exec (+ start); none refuses the peer\'s connections (but not a new identity holding the mesh\n' +
+  '  key: procmesh rotate-key puts a member out). Changes apply to the next request.'
 
 /** The peer id `text` spells, or undefined when it is not one. */
 async function asPeerId (text: string): Promise<string | undefined> {
