@@ -42,9 +42,6 @@ export interface ControlMethod<Params, Result, Note = never> {
   timeoutMs: (params: Params) => number | undefined
 }
 
-/** The ControlMethod's parts, for code that handles any method. */
-export type ParamsOf<M> = M extends ControlMethod<infer P, unknown, unknown> ? P : never
-export type ResultOf<M> = M extends ControlMethod<unknown, infer R, unknown> ? R : never
 
 /** A TARGET names a node, a peer id (prefix), `tag:K=V`, `all` or `self` (the default). */
 export const MAX_TARGET_BYTES = 256
