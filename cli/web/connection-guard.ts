@@ -13,6 +13,8 @@ import type { Socket } from 'node:net'
 
 /** A browser sends its request head in one packet; 5 s is generous even over a slow link. */
 export const FIRST_REQUEST_TIMEOUT_MS = 5000
+/** How often Node checks request-head timeouts of later requests on kept-alive connections. */
+export const HEADERS_CHECK_INTERVAL_MS = 1000
 /** Connections still waiting for their first request head, per remote address. */
 export const MAX_WAITING_PER_ADDRESS = 16
 /** Connections per remote address: half the table, so one host cannot take all of it. */

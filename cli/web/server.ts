@@ -13,7 +13,7 @@ import {
 } from './access.js'
 import { fetchPeers, getHistory, getHosts, getProcesses, ok, signalProcess, startProcess, type ApiResponse, type WithNode } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
-import { ConnectionGuard, FIRST_REQUEST_TIMEOUT_MS } from './connection-guard.js'
+import { ConnectionGuard, FIRST_REQUEST_TIMEOUT_MS, HEADERS_CHECK_INTERVAL_MS } from './connection-guard.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
 import { STATIC_ASSETS } from './page.js'
 import { parseHistoryQuery, parseJsonBody, parseProcessesQuery, parseSignalRequest, parseStartBody } from './requests.js'
@@ -138,7 +138,9 @@ export class WebServer {
     if (!isLoopback(this.opts.listen.host) && this.opts.token === undefined) {
       throw new Error(`refusing to serve ${this.opts.listen.host} without an API token: it is not a loopback address`)
     }
-    const server = createServer((req, res) => { this.onRequest(req, res) })
+    // Node checks its headers timeout this often (default 30 s): a keep-alive connection's later
+    // request heads are held to the timeout too, not only the first (connection-guard.ts)
+    const server = createServer({ connectionsCheckingInterval: HEADERS_CHECK_INTERVAL_MS }, (req, res) => { this.onRequest(req, res) })
     server.requestTimeout = REQUEST_TIMEOUT_MS
     server.headersTimeout = FIRST_REQUEST_TIMEOUT_MS
     this.connections.attach(server)
