@@ -17,7 +17,7 @@
 import { parseArgs } from 'node:util'
 import { invokedDirectly, printResult } from './lib/entry.js'
 import { summarize, type Stats } from './lib/stats.js'
-import { createSimNet, waitFor, type SimHost } from '../test/harness/sim-hosts.js'
+import { createSimNet, waitFor, type SimHost } from '../testkit/sim-hosts.js'
 import { jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../test/helpers/sim-mesh.js'
 import type { LsEntry } from '../protocols/control.js'
 import { parseCopyName } from '../protocols/deploy.js'

@@ -26,7 +26,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { HistoryRecorder } from '../node/host/history/recorder.js'
 import { HistoryStore } from '../node/host/history/store.js'
 import { silentLogger } from '../node/logger.js'
-import { ProcmeshNode, defaultNodeConfig } from '../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../node/procmesh-node.js'
 import { request } from '../node/mesh/reqresp.js'
 import { HISTORY } from '../protocols/messages.js'
 import { encodeFrame, okFrame } from '../protocols/wire.js'
@@ -137,7 +137,7 @@ async function writeDay (home: string, procs: number, hours: number, log: (s: st
 }
 
 async function startNode (home: string, name: string, bootstrap: string[]): Promise<ProcmeshNode> {
-  const node = new ProcmeshNode({ ...defaultNodeConfig(home), name, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false }, silentLogger)
+  const node = await createProcmeshNode({ ...defaultNodeConfig(home), name, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false }, silentLogger)
   await node.start()
   return node
 }

@@ -17,6 +17,7 @@ import {
 import type { DeployParams, DeployResult, DeploymentStatus } from '../protocols/deploy.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../protocols/errors.js'
 import type { LogChunk } from '../protocols/messages.js'
+import type { RotateKeyParams, RotateKeyResultLocal } from '../protocols/rotate-key.js'
 import type { IdInfo, PeerEntry } from '../protocols/types.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
 import { controlEndpoint } from '../node/setup/home.js'
@@ -263,6 +264,7 @@ export class ControlClient {
   deploy (params: DeployParams, opts?: InvokeOptions<never>): Promise<DeployResult> { return this.invoke(CONTROL_API.deploy, params, opts) }
   deployments (params: { name?: string } = {}, opts?: InvokeOptions<never>): Promise<DeploymentStatus[]> { return this.invoke(CONTROL_API.deployments, params, opts) }
   undeploy (params: { name: string }, opts?: InvokeOptions<never>): Promise<DeployResult> { return this.invoke(CONTROL_API.undeploy, params, opts) }
+  rotateKey (params: RotateKeyParams, opts?: InvokeOptions<never>): Promise<RotateKeyResultLocal> { return this.invoke(CONTROL_API.rotateKey, params, opts) }
 
   onClose (handler: () => void): void {
     this.transport.onClose(handler)

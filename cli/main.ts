@@ -28,6 +28,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<CommandSpe
   invite: { summary: 'print a join token for another host (--role grants it a role here)', load: async () => (await import('./commands/invite.js')).inviteCommand },
   join: { summary: 'join the mesh of a token: store its key, make the inviter an admin', load: async () => (await import('./commands/join.js')).joinCommand },
   trust: { summary: 'list, grant or revoke the roles of peers on this node', load: async () => (await import('./commands/trust.js')).trustCommand },
+  'rotate-key': { summary: 'hand a new mesh key to the members you name; everyone else is out', load: async () => (await import('./commands/rotate-key.js')).rotateKeyCommand },
   history: { summary: 'what a host (or all) did over a time range: CPU/memory chart, top processes, starts and exits', load: async () => (await import('./commands/history.js')).historyCommand },
   audit: { summary: 'the audit log of a node: start/stop decisions, refusals, denied connections', load: async () => (await import('./commands/audit.js')).auditCommand },
   service: { summary: 'install, remove or show the systemd unit that runs the node at boot', load: async () => (await import('./commands/service.js')).serviceCommand },

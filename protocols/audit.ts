@@ -14,7 +14,7 @@ import {
  * exit and restart are the supervisor's own records (peerId null unless a peer asked for the restart);
  * deploy: a host's refusal to run a deployment's spec (peerId: the spec's author)
  */
-export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit', 'deploy'] as const
+export const AUDIT_EVENTS = ['start', 'stop', 'request', 'connection', 'trust', 'invite', 'claim', 'restart', 'remove', 'exit', 'deploy', 'rotate-key'] as const
 export type AuditEvent = typeof AUDIT_EVENTS[number]
 export const AUDIT_DECISIONS = ['allowed', 'denied'] as const
 export type AuditDecision = typeof AUDIT_DECISIONS[number]
@@ -52,6 +52,10 @@ export interface AuditEntry {
   /** stop */
   pid?: number
   signal?: string
+  /** local control-socket requests: the user (uid, name) and process behind the CLI or web action */
+  localUid?: number
+  localUser?: string
+  localPid?: number
   /** trust changes: the subject peer and its new role */
   subject?: string
   role?: string
@@ -98,6 +102,7 @@ export function clipAuditEntry (value: Record<string, unknown>): Record<string, 
   text('name', MAX_NAME_BYTES)
   text('signal', 16)
   text('role', 16)
+  text('localUser', 64)
   if (Array.isArray(out.argv) && out.argv.every(a => typeof a === 'string')) {
     const argv = out.argv as string[]
     out.argv = argv.length > AUDIT_MAX_ARGS + 1 || argv.some(a => Buffer.byteLength(a) > AUDIT_MAX_ARG_BYTES + 64) ? clipArgv(argv) : argv
@@ -149,6 +154,12 @@ export function validateAuditEntry (value: unknown, path: string): AuditEntry {
   if (subject !== undefined) entry.subject = subject
   const role = optional(r.role, v => expectString(v, `${path}.role`, { maxBytes: 16 }))
   if (role !== undefined) entry.role = role
+  const localUid = optional(r.localUid, v => expectInt(v, `${path}.localUid`, { min: 0 }))
+  if (localUid !== undefined) entry.localUid = localUid
+  const localUser = optional(r.localUser, v => expectString(v, `${path}.localUser`, { maxBytes: 64 }))
+  if (localUser !== undefined) entry.localUser = localUser
+  const localPid = optional(r.localPid, v => expectInt(v, `${path}.localPid`, { min: 1 }))
+  if (localPid !== undefined) entry.localPid = localPid
   const result = optional(r.result, v => expectString(v, `${path}.result`, TEXT))
   if (result !== undefined) entry.result = result
   return entry

@@ -8,6 +8,7 @@
  * field or a rule changes here once.
  */
 import { validateAuditEntry } from './audit.js'
+import { MAX_ROTATE_MEMBERS, MESH_FINGERPRINT_PATTERN, ROTATE_HANDOVER_TIMEOUT_MS, type RotateKeyParams, type RotateKeyResultLocal } from './rotate-key.js'
 import { MANAGED_REF_PATTERN, MAX_MANAGED_LIST, validateManagedName, validateManagedProcess, validateRestartPolicy } from './managed.js'
 import {
   CONTROL_METHODS, parsePeersParams, type AuditParams, type AuditTargetEntry, type HistoryEntry, type HistoryParams,
@@ -45,9 +46,6 @@ export interface ControlMethod<Params, Result, Note = never> {
   timeoutMs: (params: Params) => number | undefined
 }
 
-/** The ControlMethod's parts, for code that handles any method. */
-export type ParamsOf<M> = M extends ControlMethod<infer P, unknown, unknown> ? P : never
-export type ResultOf<M> = M extends ControlMethod<unknown, infer R, unknown> ? R : never
 
 /** A TARGET names a node, a peer id (prefix), `tag:K=V`, `all` or `self` (the default). */
 export const MAX_TARGET_BYTES = 256
@@ -110,7 +108,7 @@ function peerError (value: unknown, path: string): PeerError {
  * PROTOCOL_ERROR (one broken peer must not hide the others); an entry that names no
  * peer throws.
  */
-function targetEntry<T extends object> (value: unknown, path: string, body: (r: Record<string, unknown>, path: string) => T): ({ peerId: string, name: string } & T) | { peerId: string, name: string, error: PeerError } {
+export function targetEntry<T extends object> (value: unknown, path: string, body: (r: Record<string, unknown>, path: string) => T): ({ peerId: string, name: string } & T) | { peerId: string, name: string, error: PeerError } {
   const r = expectRecord(value, path)
   const peerId = expectString(r.peerId, `${path}.peerId`, { minLength: 1, maxBytes: 128 })
   const name = expectString(r.name, `${path}.name`, { maxBytes: MAX_NAME_BYTES * 2 })
@@ -466,6 +464,27 @@ const undeploy: ControlMethod<{ name: string }, DeployResult> = {
   timeoutMs: local
 }
 
+/** `rotate-key` (protocols/rotate-key.ts): the members to keep; each one's outcome. */
+const rotateKey: ControlMethod<RotateKeyParams, RotateKeyResultLocal, never> = {
+  name: CONTROL_METHODS.rotateKey,
+  validateParams (value) {
+    const r = expectRecord(value, 'params')
+    return { members: expectArray(r.members, 'params.members', MAX_ROTATE_MEMBERS).map((m, i) => expectString(m, `params.members[${i}]`, { minLength: 1, maxBytes: MAX_PEER_TEXT_BYTES })) }
+  },
+  validateResult (value) {
+    const r = expectRecord(value, 'result')
+    return {
+      mesh: expectString(r.mesh, 'result.mesh', { pattern: MESH_FINGERPRINT_PATTERN }),
+      switchInMs: expectInt(r.switchInMs, 'result.switchInMs', { min: 0, max: 60_000 }),
+      members: expectArray(r.members, 'result.members', MAX_ROTATE_MEMBERS).map((v, i) => targetEntry(v, `result.members[${i}]`, (m, path) => ({
+        mesh: expectString(m.mesh, `${path}.mesh`, { pattern: MESH_FINGERPRINT_PATTERN })
+      })))
+    }
+  },
+  // each member is asked at once, with its own timeout
+  timeoutMs: () => ROTATE_HANDOVER_TIMEOUT_MS + 5000
+}
+
 export const CONTROL_API = {
   id,
   peers,
@@ -484,5 +503,6 @@ export const CONTROL_API = {
   rm,
   deploy,
   deployments,
-  undeploy
+  undeploy,
+  rotateKey
 } as const

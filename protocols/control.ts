@@ -28,7 +28,8 @@ export const CONTROL_METHODS = {
   invite: 'invite',
   deploy: 'deploy',
   deployments: 'deployments',
-  undeploy: 'undeploy'
+  undeploy: 'undeploy',
+  rotateKey: 'rotate-key'
 } as const
 
 /** JSON-RPC 2.0 error codes; application errors carry our ErrorCode in `data.code`. */
@@ -41,7 +42,6 @@ export const RPC_APP_ERROR = -32000
 /** Method of the notifications a streaming call sends before its final response. */
 export const STREAM_NOTIFICATION = 'stream'
 
-export interface RpcRequest { jsonrpc: '2.0', id: number | string, method: string, params?: unknown }
 export interface RpcErrorObject { code: number, message: string, data?: { code: ErrorCode } }
 
 /** The node has no such method (an older node): NOT_FOUND, told apart by its class on both sides of the socket. */

@@ -17,6 +17,8 @@ export const AUDIT_PROTOCOL = '/procmesh/audit/1.0.0'
 export const MANAGED_PROTOCOL = '/procmesh/managed/1.0.0'
 export const RESTART_PROTOCOL = '/procmesh/restart/1.0.0'
 export const REMOVE_PROTOCOL = '/procmesh/remove/1.0.0'
+/** a new mesh key, handed by an admin to the members it keeps (procmesh rotate-key) */
+export const ROTATE_KEY_PROTOCOL = '/procmesh/rotate-key/1.0.0'
 /** a node's full summary, pulled by a viewer that saw a gap in its gossip or a new peer */
 export const SUMMARY_PROTOCOL = '/procmesh/summary/1.0.0'
 /** liveness probe: the stream is opened (one round trip) and closed, nothing is sent */

@@ -22,10 +22,6 @@ const B58 = '[1-9A-HJ-NP-Za-km-z]'
  */
 const PEER_ID_LIKE = new RegExp(`^(?:12D3KooW${B58}*|16Uiu2HA${B58}*|Qm${B58}{44})$`)
 
-export function hasControlChars (text: string): boolean {
-  return CONTROL.test(text)
-}
-
 /** True for text that reads as a peer id or a peer id prefix: such a target matches peer ids only. */
 export function looksLikePeerId (text: string): boolean {
   return PEER_ID_LIKE.test(text)

@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { SimHost } from '../../test/harness/sim-hosts.js'
+import type { SimHost } from '../../testkit/sim-hosts.js'
 import type { ProbeAnswer } from '../probe.js'
 import { LineLog, within } from './lines.js'
 import { REPO } from './pm.js'

@@ -1,6 +1,23 @@
 /** The results of a bench run: one shape for results.json, rendered once into results.md. */
-import type { ProfileResult } from '../rows/profile.js'
 import type { Stats } from './stats.js'
+
+/** The profile row's figures (bench/rows/profile.ts measures them). */
+export interface ProfileShare { name: string, percent: number }
+
+export interface ProfileResult {
+  hosts: number
+  windowSeconds: number
+  /** CPU% of one core of the profiled node over the window (from /proc), profiler overhead included */
+  cpuPercent: number
+  /** median CPU% of the other (unprofiled) nodes over the same window */
+  othersCpuPercent: number
+  /** share of the non-idle samples, by package / module / pseudo-frame */
+  byCategory: ProfileShare[]
+  /** share of the non-idle samples, by function (self time) */
+  byFunction: ProfileShare[]
+  /** share of the non-idle samples whose stack passes through each package / module (inclusive) */
+  inclusive: ProfileShare[]
+}
 
 export type Unit = 'ms' | '% of a core' | 'MB' | 'B/s' | 'KB/s'
 

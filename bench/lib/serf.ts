@@ -5,7 +5,7 @@
  * ("EventMemberJoin: NAME") and a user event or query the moment the agent receives it.
  */
 import type { ChildProcess } from 'node:child_process'
-import type { SimHost } from '../../test/harness/sim-hosts.js'
+import type { SimHost } from '../../testkit/sim-hosts.js'
 import { LineLog, within } from './lines.js'
 import { innerPid, stopChild } from './sim.js'
 import { nowMs, sleep } from './stats.js'

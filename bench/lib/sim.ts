@@ -7,7 +7,7 @@
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
-import { createSimNet, waitFor, type SimHost, type SimNet } from '../../test/harness/sim-hosts.js'
+import { createSimNet, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { LineLog, within } from './lines.js'
 import { sleep } from './stats.js'
 

@@ -8,7 +8,7 @@
  *  3. host N leaves both; join of a fresh node on host N, alternating procmesh / Serf (row 2)
  *  4. procmesh stopped, a fresh Serf cluster on all N; gossip bytes of Serf alone (row 6)
  */
-import type { SimHost, SimNet } from '../../test/harness/sim-hosts.js'
+import type { SimHost, SimNet } from '../../testkit/sim-hosts.js'
 import type { ChildProcess } from 'node:child_process'
 import { keepAliveMs, PID_WATCH_MS } from '../../protocols/limits.js'
 import { CONTROL_API } from '../../protocols/control-api.js'

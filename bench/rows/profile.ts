@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Flavor } from '../lib/flavors.js'
+import type { ProfileResult, ProfileShare } from '../lib/report.js'
 import { PmClients, newMeshKey, pmPid, spawnPmNode, startPmNodes, stopPmNodes, waitMeshConverged, waitPmReady, type PmNode } from '../lib/pm.js'
 import { openSimNet, procUsage, stopChild } from '../lib/sim.js'
 import { nowMs, sleep, summarize } from '../lib/stats.js'
@@ -19,23 +20,6 @@ export interface ProfileOptions {
   windowMs: number
   intervalMs: number
   log: (line: string) => void
-}
-
-export interface ProfileShare { name: string, percent: number }
-
-export interface ProfileResult {
-  hosts: number
-  windowSeconds: number
-  /** CPU% of one core of the profiled node over the window (from /proc), profiler overhead included */
-  cpuPercent: number
-  /** median CPU% of the other (unprofiled) nodes over the same window */
-  othersCpuPercent: number
-  /** share of the non-idle samples, by package / module / pseudo-frame */
-  byCategory: ProfileShare[]
-  /** share of the non-idle samples, by function (self time) */
-  byFunction: ProfileShare[]
-  /** share of the non-idle samples whose stack passes through each package / module (inclusive) */
-  inclusive: ProfileShare[]
 }
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }

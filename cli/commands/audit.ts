@@ -17,13 +17,19 @@ export function auditSubject (e: AuditEntry): string {
   return ''
 }
 
+/** The local user behind a control-socket action, as ` uid 1000 alice pid 42`. */
+function localWho (e: AuditEntry): string {
+  if (e.localUid === undefined) return ''
+  return ` uid ${e.localUid}${e.localUser !== undefined ? ` ${e.localUser}` : ''}${e.localPid !== undefined ? ` pid ${e.localPid}` : ''}`
+}
+
 export function auditTable (entries: AuditEntry[], node?: string): string {
   const headers = [...(node !== undefined ? ['NODE'] : []), 'TIME', 'EVENT', 'PEER', 'DECISION', 'WHAT', 'RESULT', 'REASON']
   const rows = entries.map(e => [
     ...(node !== undefined ? [node] : []),
     new Date(e.time).toISOString(),
     e.event,
-    e.peerId === null ? '-' : `${e.name ?? '?'} ${shortId(e.peerId)}${e.via === 'local' ? ' (local)' : ''}`,
+    e.peerId === null ? '-' : `${e.name ?? '?'} ${shortId(e.peerId)}${e.via === 'local' ? ` (local${localWho(e)})` : ''}`,
     e.decision,
     auditSubject(e),
     e.result ?? '',

@@ -4,7 +4,6 @@
  * says whether every host (or, with `--any`, at least one) did it.
  */
 import { createInterface } from 'node:readline/promises'
-import { validateRunEntry } from '../../protocols/control-api.js'
 import type { PeerError, PsEntry, RunEntry, RunParams } from '../../protocols/control.js'
 import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import type { ProcessInfo } from '../../protocols/types.js'
@@ -23,10 +22,6 @@ const MAX_FAN_OUT_ENTRIES = 4096
 export const printable = safeText
 
 /** One host's answer to a group start; a malformed one that still names its host becomes its PROTOCOL_ERROR. */
-export function parseRunEntry (value: unknown): RunEntry {
-  return validateRunEntry(value)
-}
-
 export function formatRunEntry (e: RunEntry): string {
   return 'error' in e
     ? `${printable(e.name)}: ${e.error.code} ${printable(e.error.message)}`

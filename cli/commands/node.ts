@@ -1,6 +1,7 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
 import { resolve as resolvePath } from 'node:path'
 import { expectNodeName, expectPlainText } from '../../protocols/text.js'
+import { isOneOf } from '../../protocols/validate.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
 import type { NodeConfig } from '../../node/procmesh-node.js'
@@ -48,8 +49,8 @@ export const nodeCommand: CommandSpec = {
   positionals: [0, 0],
   async run (ctx, values) {
     // the daemon's modules (and libp2p) load only here, never for client commands
-    const { ProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
-    const { createLogger } = await import('../../node/logger.js')
+    const { createProcmeshNode, defaultNodeConfig } = await import('../../node/procmesh-node.js')
+    const { createLogger, LOG_LEVELS } = await import('../../node/logger.js')
     const { multiaddr } = await import('@multiformats/multiaddr')
     const defaults = defaultNodeConfig(ctx.home)
     const intervalMs = parseInterval(str(values, 'interval'), defaults.intervalMs)
@@ -70,7 +71,7 @@ export const nodeCommand: CommandSpec = {
       }
     }
     const level = str(values, 'log-level') ?? 'info'
-    if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError('--log-level: one of debug, info, warn, error')
+    if (!isOneOf(level, LOG_LEVELS)) throw new UsageError(`--log-level: one of ${LOG_LEVELS.join(', ')}`)
     const historyText = str(values, 'history')
     const historyRetentionMs = historyText !== undefined ? parseHistoryRetention(historyText) : defaults.historyRetentionMs
     const sizeText = str(values, 'history-size')
@@ -93,12 +94,19 @@ export const nodeCommand: CommandSpec = {
       thresholds,
       ...(str(values, 'policy') !== undefined ? { policyFile: resolvePath(str(values, 'policy') ?? '') } : {})
     }
-    const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
-    const node = new ProcmeshNode(config, log)
-    await node.start()
-    ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
-    log.info('%s received, stopping', await untilStopSignal())
-    await node.stop()
+    const log = createLogger({ level })
+    const stopped = untilStopSignal()
+    // a rotated mesh key (rotate-key) rebuilds the node from its home; managed processes live on
+    for (;;) {
+      const node = await createProcmeshNode(config, log)
+      await node.start()
+      ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
+      const next = await Promise.race([stopped.then(signal => ({ signal })), node.restartNeeded.then(reason => ({ reason }))])
+      if ('signal' in next) log.info('%s received, stopping', next.signal)
+      else log.info('restarting: %s', next.reason)
+      await node.stop()
+      if ('signal' in next) break
+    }
     log.info('stopped')
     return 0
   }

@@ -1,13 +1,7 @@
-import { CONTROL_API } from '../../protocols/control-api.js'
 import type { RestartParams, RestartResultEntry } from '../../protocols/control.js'
-import { checkAnswer } from '../../protocols/errors.js'
 import { MANAGED_REF_PATTERN } from '../../protocols/managed.js'
 import { UsageError } from '../args.js'
 import type { CommandSpec } from '../command.js'
-
-export function parseRestartResult (value: unknown): RestartResultEntry {
-  return checkAnswer(() => CONTROL_API.restart.validateResult(value), 'restart: bad answer from the node')
-}
 
 export function checkRef (text: string): string {
   if (!MANAGED_REF_PATTERN.test(text)) throw new UsageError(`NAME|ID: not a name, managed id or pid: ${JSON.stringify(text)}`)

@@ -1,12 +1,6 @@
-import { CONTROL_API } from '../../protocols/control-api.js'
 import type { RmParams, RmResult } from '../../protocols/control.js'
-import { checkAnswer } from '../../protocols/errors.js'
 import type { CommandSpec } from '../command.js'
 import { checkRef } from './restart.js'
-
-export function parseRmResult (value: unknown): RmResult {
-  return checkAnswer(() => CONTROL_API.rm.validateResult(value), 'rm: bad answer from the node')
-}
 
 export const rmCommand: CommandSpec = {
   usage: 'procmesh rm TARGET NAME|ID [--home DIR] [--json]\n' +

@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto'
 import type { RunParams, RunResult } from '../../protocols/control.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import { MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
-import { expectString } from '../../protocols/validate.js'
+import { expectString, isOneOf } from '../../protocols/validate.js'
 import {
   DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MS, DEFAULT_MAX_RESTARTS, MAX_BACKOFF_MS, MAX_MAX_RESTARTS, MIN_BACKOFF_MS, RESTART_POLICIES,
-  validateManagedName, type RestartPolicy, type RestartPolicyName
+  validateManagedName, type RestartPolicy
 } from '../../protocols/managed.js'
 import { UsageError, parseDuration, parsePairs } from '../args.js'
 import { bool, str, strs, type CommandSpec } from '../command.js'
@@ -52,7 +52,7 @@ export function parsePolicy (values: Parameters<CommandSpec['run']>[1]): Restart
     if (maxText !== undefined || backoffText !== undefined) throw new UsageError('--max-restarts and --backoff go with --restart on-failure|always')
     return undefined
   }
-  if (!(RESTART_POLICIES as readonly string[]).includes(restart)) throw new UsageError(`--restart: one of ${RESTART_POLICIES.join(', ')}, got ${JSON.stringify(restart)}`)
+  if (!isOneOf(restart, RESTART_POLICIES)) throw new UsageError(`--restart: one of ${RESTART_POLICIES.join(', ')}, got ${JSON.stringify(restart)}`)
   let maxRestarts = DEFAULT_MAX_RESTARTS
   if (maxText !== undefined) {
     if (!/^\d{1,6}$/.test(maxText) || Number(maxText) > MAX_MAX_RESTARTS) throw new UsageError(`--max-restarts: an integer 0..${MAX_MAX_RESTARTS}, got ${JSON.stringify(maxText)}`)
@@ -60,7 +60,7 @@ export function parsePolicy (values: Parameters<CommandSpec['run']>[1]): Restart
   }
   const backoff = backoffText !== undefined ? parseBackoff(backoffText) : undefined
   return {
-    restart: restart as RestartPolicyName,
+    restart,
     maxRestarts,
     backoffMs: backoff?.backoffMs ?? DEFAULT_BACKOFF_MS,
     backoffMaxMs: backoff?.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS

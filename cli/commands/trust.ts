@@ -9,16 +9,23 @@ import { isNoNode, withClient, type ControlClient } from '../control-client.js'
 import { formatAgo, table } from '../format.js'
 import { TRUST_ROLES, TrustStore, type TrustRole } from '../../node/security/trust-store.js'
 import { homePaths } from '../../node/setup/home.js'
+import { grantTrust, removeTrust, trustEntryNamed, trustList } from '../../node/security/trust-change.js'
 
 const USAGE = 'procmesh trust list | add PEER --role none|read|control|exec [--yes] | remove PEER [--yes] [--home DIR] [--json]\n' +
   '  PEER is a peer id or a node name known in the mesh (names need a running node). A name or a\n' +
   '  peer id prefix is only shown resolved to its full peer id; repeat with that id, or add --yes.\n' +
   '  Roles on this node: read (list, logs, history, audit; every mesh member), control (+ stop),\n' +
-  '  exec (+ start); none refuses the peer\'s connections. Changes apply to the next request.'
+  '  exec (+ start); none refuses the peer\'s connections (but not a new identity holding the mesh\n' +
+  '  key: procmesh rotate-key puts a member out). Changes apply to the next request.'
+
+/** The peer id `text` spells, or undefined when it is not one. */
+async function asPeerId (text: string): Promise<string | undefined> {
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  try { return peerIdFromString(text).toString() } catch { return undefined }
+}
 
 async function isFullPeerId (text: string): Promise<boolean> {
-  const { peerIdFromString } = await import('@libp2p/peer-id')
-  try { return peerIdFromString(text).toString() === text } catch { return false }
+  return (await asPeerId(text)) === text
 }
 
 export function trustTable (r: TrustListResult, now: number): string {
@@ -29,46 +36,21 @@ export function trustTable (r: TrustListResult, now: number): string {
   return out.join('\n')
 }
 
-/** Without a node: read the file directly. */
-function offlineList (ctx: CliContext): TrustListResult {
-  const tf = openStore(ctx).data
-  return {
-    peers: Object.entries(tf.peers).map(([peerId, e]) => ({ peerId, name: e.name ?? null, role: e.role, source: e.source, addedAt: e.addedAt })),
-    invites: tf.invites.map(i => ({ id: i.id, role: i.role, expiresAt: i.expiresAt })),
-    claims: tf.claims.map(c => ({ admin: c.admin, role: c.role, expiresAt: c.expiresAt }))
-  }
-}
-
 function openStore (ctx: CliContext): TrustStore {
   const store = new TrustStore(homePaths(ctx.home).trust)
   store.load()
   return store
 }
 
-/** Without a node: edit the file directly (peer ids only: names need the mesh view). */
+/** Without a node: edit the file directly, as the node would (peer ids only: names need the mesh view). */
 async function offlineChange (ctx: CliContext, peer: string, role: TrustRole | undefined): Promise<TrustAddResult | TrustRemoveResult> {
   const store = openStore(ctx)
-  const { peerIdFromString } = await import('@libp2p/peer-id')
-  const { AuditLog, auditId } = await import('../../node/security/audit-log.js')
+  const { AuditLog } = await import('../../node/security/audit-log.js')
   const audit = new AuditLog(homePaths(ctx.home).audit)
-  let peerId = peer
-  try {
-    peerId = peerIdFromString(peerId).toString()
-  } catch {
-    const byName = Object.entries(store.data.peers).filter(([, e]) => e.name === peer)
-    if (byName.length !== 1) throw new ProcmeshError('UNKNOWN_PEER', `no node is running for ${ctx.home}, so PEER must be a peer id (or a name in the trust file); got ${JSON.stringify(peer)}`)
-    peerId = byName[0][0]
-  }
-  const base = { id: auditId(), time: Date.now(), event: 'trust' as const, peerId: null, name: null, via: 'local' as const, subject: peerId, decision: 'allowed' as const }
-  if (role !== undefined) {
-    store.update(tf => { const e = tf.peers[peerId]; tf.peers[peerId] = { ...e, role, source: e?.source ?? 'trust', addedAt: Date.now() } })
-    audit.record({ ...base, role, reason: `trust add (offline): ${peerId} now holds ${role}` })
-    return { peerId, name: store.data.peers[peerId]?.name ?? null, role }
-  }
-  const removed = store.update(tf => { const had = tf.peers[peerId]; delete tf.peers[peerId]; return had })
-  if (removed === undefined) throw new ProcmeshError('NOT_FOUND', `peer ${peerId} has no entry in the trust file`)
-  audit.record({ ...base, role: 'read', reason: `trust remove (offline): ${peerId} no longer holds ${removed.role}` })
-  return { peerId, name: removed.name ?? null, removed: removed.role }
+  const peerId = (await asPeerId(peer)) ?? trustEntryNamed(store.data, peer)
+  if (peerId === undefined) throw new ProcmeshError('UNKNOWN_PEER', `no node is running for ${ctx.home}, so PEER must be a peer id (or a name in the trust file); got ${JSON.stringify(peer)}`)
+  const nobody = { by: null, byName: null }
+  return role !== undefined ? grantTrust(store, audit, peerId, undefined, role, nobody) : removeTrust(store, audit, peerId, undefined, nobody)
 }
 
 /** Ask the node; without one, do it on the files of the home. */
@@ -106,7 +88,7 @@ export const trustCommand: CommandSpec = {
     }
     if (sub !== 'add' && roleText !== undefined) throw new UsageError(`--role only goes with trust add`)
     if (sub === 'list') {
-      const list = await viaNodeOr(ctx, async c => await c.trustList(), () => offlineList(ctx))
+      const list = await viaNodeOr(ctx, async c => await c.trustList(), () => trustList(openStore(ctx).data))
       ctx.out(ctx.json ? JSON.stringify(list) : trustTable(list, Date.now()))
       return 0
     }

@@ -5,7 +5,7 @@
  */
 import { toProcmeshError } from '../../protocols/errors.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { peerJson } from '../commands/peers.js'
+import { peerJson } from '../peer-view.js'
 import type { MeshEvent } from './api-types.js'
 
 export type { HostJson, MeshEvent } from './api-types.js'

@@ -4,7 +4,7 @@
  * its own: every action is a control-API call, and the targets' roles decide.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { errorMessage } from '../../protocols/errors.js'
 import { PROCMESH_VERSION } from '../../protocols/ids.js'
 import { withClient } from '../control-client.js'
@@ -16,6 +16,7 @@ import {
 } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
 import { ManagedWatcher } from './managed-events.js'
+import { ConnectionGuard, FIRST_REQUEST_TIMEOUT_MS, HEADERS_CHECK_INTERVAL_MS } from './connection-guard.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
 import { loadStaticAssets, type StaticAsset } from './page.js'
 import {
@@ -32,9 +33,6 @@ export const EVENT_KEEPALIVE_MS = 15_000
 export const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024
 /** Whole request (headers and body) must arrive within this; event streams are responses, not affected. */
 const REQUEST_TIMEOUT_MS = 30_000
-const HEADERS_TIMEOUT_MS = 10_000
-/** Connections (keep-alive and event streams included): a local dashboard needs few. */
-const MAX_CONNECTIONS = 256
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
@@ -80,7 +78,8 @@ export class WebServer {
   private readonly managed: ManagedWatcher
   private readonly log: (line: string) => void
   private readonly eventStreams = new Set<ServerResponse>()
-  private readonly sockets = new Set<Socket>()
+  /** first-request deadline, per-address caps and the connection table (connection-guard.ts) */
+  private readonly connections = new ConnectionGuard()
   private readonly routes: Array<[RegExp, Route]>
   private server?: Server
   private boundPort?: number
@@ -162,14 +161,12 @@ export class WebServer {
       throw new Error(`refusing to serve ${this.opts.listen.host} without an API token: it is not a loopback address`)
     }
     this.assets = await loadStaticAssets()
-    const server = createServer((req, res) => { this.onRequest(req, res) })
+    // Node checks its headers timeout this often (default 30 s): a keep-alive connection's later
+    // request heads are held to the timeout too, not only the first (connection-guard.ts)
+    const server = createServer({ connectionsCheckingInterval: HEADERS_CHECK_INTERVAL_MS }, (req, res) => { this.onRequest(req, res) })
     server.requestTimeout = REQUEST_TIMEOUT_MS
-    server.headersTimeout = HEADERS_TIMEOUT_MS
-    server.maxConnections = MAX_CONNECTIONS
-    server.on('connection', sock => {
-      this.sockets.add(sock)
-      sock.once('close', () => { this.sockets.delete(sock) })
-    })
+    server.headersTimeout = FIRST_REQUEST_TIMEOUT_MS
+    this.connections.attach(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen({ host: this.opts.listen.host, port: this.opts.listen.port }, () => { server.off('error', reject); resolve() })
@@ -188,7 +185,7 @@ export class WebServer {
     if (server === undefined) return
     this.server = undefined
     const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
-    for (const sock of this.sockets) sock.destroy()
+    for (const sock of this.connections.sockets()) sock.destroy()
     await closed
   }
 

@@ -3,7 +3,6 @@
  * view, answer for this node directly (acting as itself) and forward to peers over
  * the mesh protocols (where the peer's own roles decide).
  */
-import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartResultEntry, RmResult, RunEntry, RunResult } from '../../protocols/control.js'
 import { findManaged } from '../../protocols/managed.js'
@@ -16,7 +15,9 @@ import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
-import { request, type RequestOptions } from '../mesh/reqresp.js'
+import type { RequestOptions } from '../mesh/reqresp.js'
+import type { ProtocolDescriptor } from '../../protocols/wire.js'
+import { askEach, askPeer } from './fan-out.js'
 import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
@@ -33,7 +34,7 @@ export interface MethodDeps {
   trustedName?: (peerId: string) => string | undefined
 }
 
-type Forward = <Req, Res>(peer: PeerEntry, desc: Parameters<typeof request<Req, Res>>[2], req: Req, opts?: RequestOptions) => Promise<Res>
+type Forward = <Req, Res>(peer: PeerEntry, desc: ProtocolDescriptor<Req, Res>, req: Req, opts?: RequestOptions) => Promise<Res>
 
 /**
  * The one peer of a single-host command. `all` and `tag:` are group targets even
@@ -64,10 +65,7 @@ async function boundedEach<T> (items: readonly T[], limit: number, fn: (item: T)
 }
 
 export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: MethodDeps): void {
-  const forward: Forward = async (peer, desc, req, opts = {}) => {
-    if (peer.status === 'offline') throw new ProcmeshError('PEER_OFFLINE', `${peer.name} is offline (last seen ${new Date(peer.lastSeen).toISOString()})`)
-    return await request(deps.libp2p, peerIdFromString(peer.peerId), desc, req, opts)
-  }
+  const forward: Forward = async (peer, desc, req, opts = {}) => await askPeer(deps.libp2p, peer, desc, req, opts)
 
   const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number, top?: ListTop): Promise<ListResult> => {
     const req: ListRequest = { type: 'list', filter, ...(top !== undefined ? { top } : {}) }
@@ -77,17 +75,10 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handle(handlers, CONTROL_API.ps, async (params, ctx) => {
     const { peers } = resolveTargets(params.target, deps.peers(), deps)
-    const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
-      let entry: PsEntry
-      try {
-        const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
-        entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
-      } catch (err: unknown) {
-        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
-      }
-      ctx.notify(entry)
-      return entry
-    }))
+    const entries: PsEntry[] = await askEach(peers, async peer => {
+      const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
+      return { collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
+    }, e => { ctx.notify(e) })
     return params.streamed === true ? entries.map(e => 'error' in e ? e : { ...e, processes: [] }) : entries
   })
 
@@ -95,18 +86,12 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     // the same fields as the protocol's request (`since`, or a range: from, to, points, at, top, events, filter)
     const req = validateHistoryRequest({ ...params, target: undefined, type: 'history' })
     const { peers } = resolveTargets(params.target, deps.peers(), deps)
-    return await Promise.all(peers.map(async (peer): Promise<HistoryEntry> => {
-      let entry: HistoryEntry
-      try {
-        const history = peer.self ? deps.services.history(req) : await forward(peer, HISTORY, req, { timeoutMs: FAN_OUT_TIMEOUT_MS })
-        if (req.from !== undefined && history.range === undefined) throw new ProcmeshError('SERVER_ERROR', `${peer.name} runs a procmesh without durable history (it answered only its recent samples)`)
-        entry = { peerId: peer.peerId, name: peer.name, history }
-      } catch (err: unknown) {
-        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
-      }
-      ctx.notify(entry)
-      return entry
-    }))
+    const entries: HistoryEntry[] = await askEach(peers, async peer => {
+      const history = peer.self ? deps.services.history(req) : await forward(peer, HISTORY, req, { timeoutMs: FAN_OUT_TIMEOUT_MS })
+      if (req.from !== undefined && history.range === undefined) throw new ProcmeshError('SERVER_ERROR', `${peer.name} runs a procmesh without durable history (it answered only its recent samples)`)
+      return { history }
+    }, e => { ctx.notify(e) })
+    return entries
   })
 
   const startOn = async (peer: PeerEntry, req: ReturnType<typeof START.validateRequest>): Promise<RunResult> => {
@@ -199,16 +184,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
 
   handle(handlers, CONTROL_API.ls, async (params, ctx): Promise<LsEntry[]> => {
     const { peers } = resolveTargets(params.target, deps.peers(), deps)
-    return await Promise.all(peers.map(async (peer): Promise<LsEntry> => {
-      let entry: LsEntry
-      try {
-        entry = { peerId: peer.peerId, name: peer.name, processes: (await managedOf(peer, FAN_OUT_TIMEOUT_MS)).processes }
-      } catch (err: unknown) {
-        entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
-      }
-      ctx.notify(entry)
-      return entry
-    }))
+    return await askEach(peers, async peer => ({ processes: (await managedOf(peer, FAN_OUT_TIMEOUT_MS)).processes }), e => { ctx.notify(e) })
   })
 
   handle(handlers, CONTROL_API.restart, async (params): Promise<RestartResultEntry> => {

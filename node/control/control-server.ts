@@ -2,7 +2,7 @@
  * The local control API server: newline-delimited JSON-RPC 2.0 on a Unix socket
  * (mode 0600) in the node's home. The CLI, the TUI and the web server are its clients.
  */
-import { createServer, createConnection, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import type { ControlMethod } from '../../protocols/control-api.js'
 import {
@@ -13,6 +13,8 @@ import { JSON_RPC_VERSION } from '../../protocols/ids.js'
 import { MAX_CONTROL_CONNECTIONS, MAX_CONTROL_REQUEST_BYTES } from '../../protocols/limits.js'
 import { isRecord } from '../../protocols/validate.js'
 import type { Logger } from '../logger.js'
+import { probeSocket } from '../setup/doctor.js'
+import { callerLookup, withLocalCaller, type LocalCaller } from './local-caller.js'
 
 export interface RpcContext<Note = unknown> {
   /** send a notification belonging to this call (streamed results) */
@@ -41,14 +43,6 @@ export class NodeAlreadyRunningError extends Error {
 }
 
 /** True when something answers on the socket. */
-function socketAnswers (path: string): Promise<boolean> {
-  return new Promise(resolve => {
-    const sock = createConnection(path)
-    sock.once('connect', () => { sock.destroy(); resolve(true) })
-    sock.once('error', () => { resolve(false) })
-  })
-}
-
 export class ControlServer {
   private server?: Server
   private readonly sockets = new Set<Socket>()
@@ -64,7 +58,7 @@ export class ControlServer {
 
   /** Throw when another node already serves this socket. */
   async assertFree (): Promise<void> {
-    if (await socketAnswers(this.path)) {
+    if ((await probeSocket(this.path)) === 'accepted') {
       throw new NodeAlreadyRunningError(`a node is already running with this home (socket ${this.path} answers)`)
     }
   }
@@ -97,6 +91,7 @@ export class ControlServer {
   private accept (sock: Socket): void {
     this.sockets.add(sock)
     const abort = new AbortController()
+    const caller = callerLookup(sock)
     let buffered = ''
     sock.setEncoding('utf8')
     sock.on('data', (chunk: string) => {
@@ -105,7 +100,7 @@ export class ControlServer {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
-        if (line.trim() !== '') this.dispatch(line, sock, abort.signal)
+        if (line.trim() !== '') this.dispatch(line, sock, abort.signal, caller)
       }
       if (buffered.length > MAX_CONTROL_REQUEST_BYTES) {
         this.write(sock, { jsonrpc: JSON_RPC_VERSION, id: null, error: { code: RPC_INVALID_REQUEST, message: `request line over ${MAX_CONTROL_REQUEST_BYTES} bytes` } })
@@ -122,7 +117,7 @@ export class ControlServer {
     sock.write(JSON.stringify(message) + '\n')
   }
 
-  private dispatch (line: string, sock: Socket, signal: AbortSignal): void {
+  private dispatch (line: string, sock: Socket, signal: AbortSignal, caller: () => Promise<LocalCaller | undefined>): void {
     let msg: unknown
     try {
       msg = JSON.parse(line)
@@ -146,7 +141,8 @@ export class ControlServer {
       notify: data => { this.write(sock, { jsonrpc: JSON_RPC_VERSION, method: STREAM_NOTIFICATION, params: { id, data } }) },
       signal
     }
-    handler(msg.params, ctx).then(result => {
+    // the audit of what the method does names the local user behind it (local-caller.ts)
+    withLocalCaller(caller, async () => await handler(msg.params, ctx)).then(result => {
       this.write(sock, { jsonrpc: JSON_RPC_VERSION, id, result: result ?? null })
     }, (err: unknown) => {
       const pe = toProcmeshError(err)

@@ -27,7 +27,8 @@ export const DEPLOYMENTS_FILE = 'deployments.json'
 const DECISION_TTL_MS = 1000
 
 export interface DeployNodeInit {
-  home: string
+  /** the specs stored in the home (openSpecStore) */
+  store: SpecStore
   libp2p: ProcmeshLibp2p
   view: MeshView
   security: NodeSecurity
@@ -42,10 +43,15 @@ export interface DeployNodeInit {
   log: Logger
 }
 
-export async function openDeployService (init: DeployNodeInit): Promise<DeployService> {
-  const store = new SpecStore(join(init.home, DEPLOYMENTS_FILE), init.log)
+/** The deployment specs stored in the home, loaded and verified (I/O before the node is built). */
+export async function openSpecStore (home: string, log: Logger): Promise<SpecStore> {
+  const store = new SpecStore(join(home, DEPLOYMENTS_FILE), log)
   await store.load()
-  const { security } = init
+  return store
+}
+
+export function createDeployService (init: DeployNodeInit): DeployService {
+  const { security, store } = init
   const selfId = init.libp2p.peerId.toString()
   const nameOf = (peerId: string): string | undefined => init.view.get(peerId)?.name ?? security.trust.entry(peerId)?.name
   const granted = (author: string): ReturnType<typeof effectiveRole> => effectiveRole(author, selfId, security.trust.entry(author)?.role)

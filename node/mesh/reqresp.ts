@@ -42,6 +42,8 @@ export interface ServeOptions {
   log: Logger
   /** notified for every denied request (audit) */
   onDenied?: (remotePeer: PeerId, protocol: string, reason: string) => void
+  /** notified for every request refused at validation (audit): it was answered INVALID_REQUEST */
+  onInvalid?: (remotePeer: PeerId, protocol: string, reason: string) => void
 }
 
 /** Errors of @libp2p/utils' length-prefixed reader for a frame whose prefix is broken or over the cap. */
@@ -83,7 +85,9 @@ async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handl
         stream.abort(err instanceof Error ? err : new Error(String(err)))
         return
       }
-      await writeFrame(lp, errorFrame(toProcmeshError(err, 'INVALID_REQUEST')))
+      const invalid = toProcmeshError(err, 'INVALID_REQUEST')
+      opts.onInvalid?.(remotePeer, desc.id, invalid.message)
+      await writeFrame(lp, errorFrame(invalid))
       await stream.close().catch(() => {})
       return
     }

@@ -25,6 +25,7 @@ import {
 } from '../../protocols/audit.js'
 import { errorMessage } from '../../protocols/errors.js'
 import type { Logger } from '../logger.js'
+import { isRecord } from '../../protocols/validate.js'
 
 /** One file of the log: ~20,000 decisions; with the rotated one at most twice this on disk. */
 export const AUDIT_MAX_BYTES = 8 * 1024 * 1024
@@ -63,8 +64,8 @@ export function parseAuditLines (text: string): AuditEntry[] {
     if (line.trim() === '') continue
     try {
       const raw: unknown = JSON.parse(line)
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) continue
-      out.push(validateAuditEntry(clipAuditEntry(raw as Record<string, unknown>), 'entry'))
+      if (!isRecord(raw)) continue
+      out.push(validateAuditEntry(clipAuditEntry(raw), 'entry'))
     } catch {
       // a torn or foreign line: skip it, keep the rest readable
     }

@@ -10,6 +10,7 @@
  */
 import { lstatSync, statSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
+import { errnoCode } from '../../protocols/errors.js'
 
 /** Files and folders of a home that the node reads as authority or writes to. */
 export const HOME_ENTRIES = [
@@ -23,7 +24,7 @@ export class HomeOwnershipError extends Error {
 
 function lstatOrUndefined (file: string): Stats | undefined {
   try { return lstatSync(file) } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return undefined
+    if (errnoCode(err) === 'ENOENT') return undefined
     throw err
   }
 }
@@ -44,7 +45,7 @@ export function assertOwnHome (dir: string, opts: { uid?: number, policyFile?: s
   if (uid < 0) return // no uids (Windows)
   let home: Stats
   try { home = statSync(dir) } catch (err: unknown) {
-    if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT') return
+    if (errnoCode(err) === 'ENOENT') return
     throw err
   }
   if (home.uid !== uid) throw new HomeOwnershipError(`the home ${dir} belongs to uid ${home.uid}, not to this node's uid ${uid}; refusing to use it (its keys, trust file and links would be that user's)`)

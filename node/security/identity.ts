@@ -1,7 +1,7 @@
 /** The node's stable Ed25519 identity, kept in its home with mode 0600. */
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { readFile, writeFile, stat } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { errorMessage, errnoCode } from '../../protocols/errors.js'
 
 export class IdentityError extends Error {
@@ -31,9 +31,4 @@ export async function loadOrCreateIdentity (file: string): Promise<{ key: Privat
   } catch (err: unknown) {
     throw new IdentityError(`identity key ${file} is corrupt (${errorMessage(err)}); move it away to create a new identity, or restore it from a backup`)
   }
-}
-
-/** Mode bits of a file, for permission checks. */
-export async function fileMode (file: string): Promise<number> {
-  return (await stat(file)).mode & 0o777
 }

@@ -97,8 +97,9 @@ export function redeemInvite (store: TrustStore, secret: string, peerId: string,
     if (invite.expiresAt <= now) return new ProcmeshError('GONE', `the invite expired at ${new Date(invite.expiresAt).toISOString()}`)
     const existing = tf.peers[peerId]
     // a claim never lowers a role the peer already holds, and never lifts a block
-    if (existing?.role === 'none') return new ProcmeshError('FORBIDDEN', `peer ${peerId} is blocked here (trust role none)`)
-    const role = existing === undefined ? invite.role : higherRole(existing.role, invite.role) as Role
+    const held = existing?.role
+    if (held === 'none') return new ProcmeshError('FORBIDDEN', `peer ${peerId} is blocked here (trust role none)`)
+    const role: Role = held === undefined ? invite.role : higherRole(held, invite.role)
     tf.peers[peerId] = { ...existing, role, source: existing?.source ?? 'invite', addedAt: existing?.addedAt ?? now, ...(name !== undefined ? { name } : {}) }
     return role
   })

@@ -68,10 +68,10 @@ export async function readSwarmKey (file: string): Promise<string | undefined> {
   }
 }
 
-/** Write a key atomically with mode 0600 (a reader never sees half a key). */
+/** Write a key atomically with mode 0600 (a reader never sees half a key; the temp file is made exclusively, never through a link). */
 export async function writeSwarmKey (file: string, hex: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, formatSwarmKey(hex), { mode: 0o600 })
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  await writeFile(tmp, formatSwarmKey(hex), { mode: 0o600, flag: 'wx' })
   await rename(tmp, file)
 }
 

@@ -41,7 +41,8 @@ export function roleCovers (granted: TrustRole, needed: Role): boolean {
   return LEVEL[granted] >= LEVEL[needed]
 }
 
-export function higherRole (a: TrustRole, b: TrustRole): TrustRole {
+/** The higher of two roles (a granted role stays a granted role: `none` only comes in as `none`). */
+export function higherRole<A extends TrustRole, B extends TrustRole> (a: A, b: B): A | B {
   return LEVEL[a] >= LEVEL[b] ? a : b
 }
 

@@ -1,9 +1,9 @@
-/** procmesh nodes inside simulated hosts (test/harness): start them, talk to them through the CLI. */
+/** procmesh nodes inside simulated hosts (testkit/sim-hosts.ts): start them, talk to them through the CLI. */
 import type { ChildProcess } from 'node:child_process'
 import { copyFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { SimHost } from '../harness/sim-hosts.js'
-import { waitFor } from '../harness/sim-hosts.js'
+import type { SimHost } from '../../testkit/sim-hosts.js'
+import { waitFor } from '../../testkit/sim-hosts.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { BIN } from './procmesh.js'
 

@@ -6,8 +6,8 @@
  */
 import { spawnSync } from 'node:child_process'
 import type { TestContext } from 'node:test'
-import type { SimHost } from '../harness/sim-hosts.js'
-import { waitFor } from '../harness/sim-hosts.js'
+import type { SimHost } from '../../testkit/sim-hosts.js'
+import { waitFor } from '../../testkit/sim-hosts.js'
 
 /** One tmux command is milliseconds; this only bounds a wedged server. */
 const TMUX_TIMEOUT_MS = 10_000

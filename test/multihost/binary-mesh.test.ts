@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { PsEntry, RunResult } from '../../protocols/control.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../../testkit/sim-hosts.js'
 import { EXE, ensureBinary } from '../helpers/binary.js'
 import { grantRoles, jsonIn, nodeHome, pidsIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 

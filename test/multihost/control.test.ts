@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { access } from 'node:fs/promises'
 import type { PsEntry, RunResult, KillResult } from '../../protocols/control.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../../testkit/sim-hosts.js'
 import { cliIn, grantRoles, jsonIn, pidsIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 function processesOf (entries: PsEntry[], name: string): Array<{ pid: number, cmd: string, startTime: number, managedId?: string }> {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { LsEntry } from '../../protocols/control.js'
 import { parseCopyName } from '../../protocols/deploy.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { grantRoles, jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 async function copiesSeenFrom (from: SimHost): Promise<Array<{ host: string, pid: number }>> {

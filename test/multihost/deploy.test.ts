@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import type { AuditTargetEntry, LsEntry } from '../../protocols/control.js'
 import type { DeployResult, DeploymentStatus } from '../../protocols/deploy.js'
 import { parseCopyName } from '../../protocols/deploy.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { cliIn, grantRoles, jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 /** A copy that runs until stopped, without output. */

@@ -1,7 +1,7 @@
 /** Issue 2 across simulated hosts: mDNS discovery, gossip, status changes on crash and partition. */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../../testkit/sim-hosts.js'
 import { peersIn, procCountIn, shareMeshKey, startMesh, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 describe('mesh across simulated hosts', { timeout: 240_000 }, () => {

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
 import type { ChildProcess } from 'node:child_process'
 import type { PeerEntry, ProcessInfo } from '../../protocols/types.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../../testkit/sim-hosts.js'
 import { cliIn, jsonIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 /** Debian's python3, where python3-psutil installs (a pyenv python3 on the PATH may lack it). */

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PeerEntry } from '../../protocols/types.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { HostTerminal, requireTmux, shQuote, tmuxSkipReason } from '../helpers/tmux.js'
 
 /** The repository this test was compiled from: dist/test/multihost/ is three levels below it. */

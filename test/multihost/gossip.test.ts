@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { ControlClient } from '../../cli/control-client.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { nodeHome, procCountIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 async function netTx (host: SimHost): Promise<number> {

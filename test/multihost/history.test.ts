@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { RunResult } from '../../protocols/control.js'
 import type { HistoryResult } from '../../protocols/messages.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../../testkit/sim-hosts.js'
 import { cliIn, jsonIn, startMesh, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 type Entry = { peerId: string, name: string, history?: HistoryResult, error?: { code: string, message: string } }

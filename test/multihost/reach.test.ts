@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { PsEntry, RunResult, KillResult } from '../../protocols/control.js'
 import type { PeerEntry } from '../../protocols/types.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet, type SimHost } from '../../testkit/sim-hosts.js'
 import { cliIn, grantRoles, jsonIn, peersIn, pidsIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 /** Only outbound TCP: inbound connection attempts (SYN without ACK) are dropped, replies pass. */

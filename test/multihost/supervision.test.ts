@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { KillResult, LsEntry, RunResult } from '../../protocols/control.js'
 import type { ManagedProcess } from '../../protocols/managed.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { cliIn, grantRoles, jsonIn, pidsIn, startMesh, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 const HTTP_PORT = 8080

@@ -11,7 +11,7 @@ import { appendFile, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { AUDIT_DENIALS_PER_WINDOW, AUDIT_MAX_BYTES, AuditLog, auditId, readAuditLog } from '../../node/security/audit-log.js'
 import { emptyTrustFile, serializeTrustFile } from '../../node/security/trust-store.js'
 import type { AuditEntry } from '../../protocols/audit.js'
@@ -30,7 +30,7 @@ describe('audit wipe by denied requests (finding 2)', { timeout: 120_000 }, () =
 
   before(async () => {
     home = await tempHome('pm-wipe-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
     const psk = await readFile(join(home, 'swarm.key'))
     operator = await HostilePeer.create({ psk })
@@ -120,7 +120,7 @@ describe('audit evasion by length (finding 7)', { timeout: 30_000 }, () => {
 
   it('the AUDIT protocol serves such an entry to a reader', async () => {
     const h = await tempHome('pm-len-node-')
-    const node = new ProcmeshNode({ ...defaultNodeConfig(h), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
+    const node = await createProcmeshNode({ ...defaultNodeConfig(h), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
     const reader = await HostilePeer.create({ psk: await readFile(join(h, 'swarm.key')) })
     try {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { CLAIM_PROTOCOL } from '../../protocols/messages.js'
 import { HostilePeer } from '../helpers/hostile-peer.js'
 import { removeHome, tempHome } from '../helpers/procmesh.js'
@@ -20,7 +20,7 @@ describe('failed claims do not rewrite the trust file (finding 14)', { timeout: 
 
   before(async () => {
     home = await tempHome('pm-claims-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'error', write: () => {} }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
     await writeFile(join(home, 'trust.json'), '{"version":1,"peers":{},"invites":[],"claims":[]}\n', { mode: 0o600 })
     mallory = await HostilePeer.create({ psk: await readFile(join(home, 'swarm.key')) })

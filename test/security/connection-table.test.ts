@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { ConnectionTable, MAX_UNKNOWN_CONNECTIONS, MAX_UNKNOWN_PEERS_PER_HOST } from '../../node/security/admission.js'
 import { HostilePeer } from '../helpers/hostile-peer.js'
 import { removeHome, runCli, tempHome, waitFor } from '../helpers/procmesh.js'
@@ -28,7 +28,7 @@ describe('the connection table against fresh identities (finding 11)', { timeout
 
   before(async () => {
     home = await tempHome('pm-table-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
     await node.start()
   })
 

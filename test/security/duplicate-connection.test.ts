@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { HostilePeer } from '../helpers/hostile-peer.js'
 import { removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
 
@@ -29,7 +29,7 @@ describe('a duplicate connection closing (finding 17)', { timeout: 120_000 }, ()
 
   before(async () => {
     home = await tempHome('pm-dupconn-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
     await node.start()
   })
 

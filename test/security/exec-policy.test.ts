@@ -11,7 +11,7 @@ import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { checkStartPolicy, parseStartPolicy } from '../../node/security/start-policy.js'
 import { serializeTrustFile, emptyTrustFile } from '../../node/security/trust-store.js'
 import { START_PROTOCOL } from '../../protocols/ids.js'
@@ -49,7 +49,7 @@ describe('start policy against PATH, cwd and env (finding 1)', { timeout: 60_000
         { name: 'git with a pager', argvPrefix: ['git', 'log'], env: ['GIT_PAGER'] }
       ]
     }))
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
     mallory = await HostilePeer.create({ psk: await readFile(join(home, 'swarm.key')) })
     await mallory.node.start()

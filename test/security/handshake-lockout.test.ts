@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { InboundAdmission, MAX_PENDING_PER_HOST, MAX_PENDING_UNKNOWN } from '../../node/security/admission.js'
 import { HostilePeer } from '../helpers/hostile-peer.js'
 import { removeHome, tempHome } from '../helpers/procmesh.js'
@@ -28,7 +28,7 @@ describe('silent connects from a keyless host (finding 4)', { timeout: 90_000 },
 
   before(async () => {
     home = await tempHome('pm-lockout-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
     await node.start()
   })
 

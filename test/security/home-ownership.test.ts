@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { AuditLog, auditId } from '../../node/security/audit-log.js'
 import { generateSwarmKeyHex, writeSwarmKey } from '../../node/security/swarm-key.js'
 import { removeHome, tempHome } from '../helpers/procmesh.js'
@@ -29,7 +29,7 @@ describe('a home that is not the node\'s own (finding 8)', { timeout: 60_000 }, 
   after(async () => { await removeHome(base) })
 
   const startIn = async (home: string): Promise<ProcmeshNode> => {
-    const node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'n', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, quiet)
+    const node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'n', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, quiet)
     try {
       await node.start()
     } catch (err: unknown) {

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { request } from '../../node/mesh/reqresp.js'
 import { LIST_PROTOCOL } from '../../protocols/ids.js'
 import { LIST } from '../../protocols/messages.js'
@@ -24,7 +24,7 @@ describe('LIST answers over 4 MiB (read buffer)', { timeout: 60_000 }, () => {
 
   before(async () => {
     home = await tempHome('pm-list-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'reader', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'error', write: () => {} }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'reader', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
     big = await HostilePeer.create({ psk: await readFile(join(home, 'swarm.key')) })
     const processes = Array.from({ length: 20_000 }, (_, i) => ({ pid: i + 2, ppid: 1, uid: 0, user: 'root', name: 'worker', cmd: `worker --id ${i} ${'x'.repeat(200)}`, state: 'S', cpuPercent: 0, rss: 1024, startTime: 1 }))

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MDNS_SERVICE_TAG } from '../../protocols/ids.js'
 import { DISCOVERED_DIAL_ATTEMPTS, DISCOVERIES_PER_HOST_PER_MINUTE } from '../../protocols/limits.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimNet } from '../../testkit/sim-hosts.js'
 import { peersIn, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 const SPOOFER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'mdns-spoofer.js')

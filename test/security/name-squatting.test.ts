@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { resolveTargets } from '../../node/mesh/targets.js'
 import { withClient } from '../../cli/control-client.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
@@ -44,10 +44,10 @@ describe('name and prefix squatting (finding 3)', { timeout: 90_000 }, () => {
     homeA = await tempHome('pm-squat-a-')
     homeV = await tempHome('pm-squat-v-')
     const quiet = createLogger({ level: 'error', write: () => {} })
-    a = new ProcmeshNode({ ...defaultNodeConfig(homeA), name: 'operator', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, quiet)
+    a = await createProcmeshNode({ ...defaultNodeConfig(homeA), name: 'operator', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, quiet)
     await a.start()
     await copyFile(join(homeA, 'swarm.key'), join(homeV, 'swarm.key'))
-    v = new ProcmeshNode({ ...defaultNodeConfig(homeV), name: 'victim', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [a.addrs()[0]], mdns: false, intervalMs: 500 }, quiet)
+    v = await createProcmeshNode({ ...defaultNodeConfig(homeV), name: 'victim', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [a.addrs()[0]], mdns: false, intervalMs: 500 }, quiet)
     await v.start()
     victimId = v.peerId
     mallory = await HostilePeer.create({ psk: await readFile(join(homeA, 'swarm.key')) })

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { table } from '../../cli/format.js'
 import { START_PROTOCOL } from '../../protocols/ids.js'
 import { decodeSummary } from '../../protocols/summary.js'
@@ -41,7 +41,7 @@ describe('remote text in human output and logs (finding 5)', { timeout: 90_000 }
 
   before(async () => {
     home = await tempHome('pm-text-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'debug', write: l => { lines.push(l) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'debug', write: l => { lines.push(l) } }))
     await node.start()
     mallory = await HostilePeer.create({ psk: await readFile(join(home, 'swarm.key')) })
     await mallory.node.start()

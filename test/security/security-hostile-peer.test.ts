@@ -15,7 +15,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { createProcmeshLibp2p, type ProcmeshLibp2p } from '../../node/mesh/libp2p.js'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { request } from '../../node/mesh/reqresp.js'
 import { parseTrustFile, serializeTrustFile } from '../../node/security/trust-store.js'
 import { withClient } from '../../cli/control-client.js'
@@ -50,7 +50,7 @@ describe('a node against hostile peers', { timeout: 90_000 }, () => {
 
   before(async () => {
     home = await tempHome()
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'debug', write: line => { lines.push(line) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'debug', write: line => { lines.push(line) } }))
     await node.start()
     nodePeer = node.libp2p.peerId
     mallory = await createProcmeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, psk: await readFile(join(home, 'swarm.key')) })

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RunResult } from '../../protocols/control.js'
-import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { cliIn, jsonIn, nodeHome, peersIn, startMesh, startNodeIn, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 
 function errorCode (stdout: string): string | undefined {

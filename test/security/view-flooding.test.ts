@@ -20,7 +20,7 @@ import { encodeGossip } from '../../protocols/gossip.js'
 import { SUMMARY_TOPIC } from '../../protocols/ids.js'
 import { MAX_RELAYED_AUTHORS_PER_PEER } from '../../protocols/limits.js'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { HostilePeer } from '../helpers/hostile-peer.js'
 import { removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
 import { sampleSummary } from '../fixtures-summary.js'
@@ -50,7 +50,7 @@ describe('view flooding by one member (finding 6)', { timeout: 180_000 }, () => 
 
   before(async () => {
     home = await tempHome('pm-viewflood-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 1000 }, createLogger({ level: 'info', write: l => { lines.push(l) } }))
     await node.start()
   })
 

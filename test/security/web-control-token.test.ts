@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createLogger } from '../../node/logger.js'
-import { defaultNodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
+import { createProcmeshNode, defaultNodeConfig, type ProcmeshNode } from '../../node/procmesh-node.js'
 import { WebServer } from '../../cli/web/server.js'
 import { removeHome, tempHome } from '../helpers/procmesh.js'
 import { http, startWebCli, type WebProcess } from '../web/helpers.js'
@@ -21,7 +21,7 @@ describe('web --allow-control needs the API token, on loopback too (finding 12)'
 
   before(async () => {
     home = await tempHome('pm-webtok-')
-    node = new ProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
+    node = await createProcmeshNode({ ...defaultNodeConfig(home), name: 'target', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, intervalMs: 500 }, createLogger({ level: 'error', write: () => {} }))
     await node.start()
   })
 

@@ -1,6 +1,6 @@
 /**
  * The dashboard in a real browser (Debian's Chromium driven by playwright-core, no
- * browser download) against a mesh of simulated hosts (test/harness: each host its
+ * browser download) against a mesh of simulated hosts (testkit/sim-hosts.ts: each host its
  * own network, PID and UTS namespaces; the nodes find each other by mDNS on the
  * private LAN). `procmesh web` runs in the root namespace as a client of host-1's
  * node (its control socket is a file in host-1's home).
@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { CONTROL_DISABLED_MESSAGE } from '../../cli/web/http-errors.js'
-import { createSimNet, harnessSkipReason, hostPid, requireHarness, waitFor, type SimHost, type SimNet } from '../harness/sim-hosts.js'
+import { createSimNet, harnessSkipReason, hostPid, requireHarness, waitFor, type SimHost, type SimNet } from '../../testkit/sim-hosts.js'
 import { cliIn, grantRoles, jsonIn, nodeHome, pidsIn, startMesh, stopNode, type MeshNode } from '../helpers/sim-mesh.js'
 import { CHROMIUM, CHROMIUM_ARGS, http, removeDir, requireChromium, startWebCli, tempDir, type WebProcess } from './helpers.js'
 

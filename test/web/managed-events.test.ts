@@ -6,7 +6,7 @@ import { NO_RESTART, type ManagedProcess } from '../../protocols/managed.js'
 import type { MeshEvent } from '../../cli/web/api-types.js'
 import { ManagedWatcher, diffManaged } from '../../cli/web/managed-events.js'
 import { managedNotice } from '../../cli/web/page-lib.js'
-import { waitFor } from '../harness/sim-hosts.js'
+import { waitFor } from '../../testkit/sim-hosts.js'
 
 function rec (id: string, extra: Partial<ManagedProcess> = {}): ManagedProcess {
   return {

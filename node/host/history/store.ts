@@ -19,6 +19,7 @@ import {
   closeSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync
 } from 'node:fs'
 import { join } from 'node:path'
+import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import type { HistoryEvent } from '../../../protocols/messages.js'
 import type { ProcessInfo, Snapshot } from '../../../protocols/types.js'
 import type { Logger } from '../../logger.js'
@@ -80,10 +81,6 @@ const INDEX = '.i.json'
 
 function fileSize (path: string): number {
   try { return statSync(path).size } catch { return 0 }
-}
-
-function errorMessage (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 export class HistoryStore {
@@ -301,7 +298,7 @@ export class HistoryStore {
       total -= oldest.bytes
       for (const suffix of [SAMPLES, EVENTS, INDEX]) {
         try { unlinkSync(this.path(oldest.base, suffix)) } catch (err: unknown) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn('history: cannot remove %s: %s', this.path(oldest.base, suffix), errorMessage(err))
+          if (errnoCode(err) !== 'ENOENT') this.log.warn('history: cannot remove %s: %s', this.path(oldest.base, suffix), errorMessage(err))
         }
       }
     }

@@ -13,11 +13,10 @@
  */
 import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { errorMessage } from '../../../protocols/errors.js'
+import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import type { Logger } from '../../logger.js'
 import { STREAMS, TAIL_READ_BYTES, type StreamName } from './limits.js'
 import type { OutputBuffer } from './output-buffer.js'
-import { errorCode } from './state-log.js'
 
 /** `<id>.stdout.log` / `<id>.stderr.log` (and `.1` for the previous segment). */
 export function logFilePath (dir: string, managedId: string, stream: StreamName): string {
@@ -74,7 +73,7 @@ export class LogFiles {
       try {
         fd = openSync(this.paths[stream], TAIL_FLAGS)
       } catch (err: unknown) {
-        if (errorCode(err) !== 'ENOENT') this.log.warn('log file %s: %s', this.paths[stream], errorMessage(err))
+        if (errnoCode(err) !== 'ENOENT') this.log.warn('log file %s: %s', this.paths[stream], errorMessage(err))
         continue
       }
       let offset = this.offsets[stream]
@@ -123,7 +122,7 @@ export class LogFiles {
         try { size = fstatSync(fd).size } finally { closeSync(fd) }
         if (size === 0) unlinkSync(this.paths[stream])
       } catch (err: unknown) {
-        if (errorCode(err) !== 'ENOENT') this.log.warn('log file %s: %s', this.paths[stream], errorMessage(err))
+        if (errnoCode(err) !== 'ENOENT') this.log.warn('log file %s: %s', this.paths[stream], errorMessage(err))
       }
     }
   }
@@ -136,7 +135,7 @@ export class LogFiles {
         try {
           unlinkSync(path)
         } catch (err: unknown) {
-          if (errorCode(err) !== 'ENOENT') this.log.warn('removing %s: %s', path, errorMessage(err))
+          if (errnoCode(err) !== 'ENOENT') this.log.warn('removing %s: %s', path, errorMessage(err))
         }
       }
     }

@@ -9,7 +9,7 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errorMessage } from '../../../protocols/errors.js'
+import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import {
   MANAGED_STATES, validateManagedName, validateRestartPolicy, type ManagedState, type RestartPolicy
 } from '../../../protocols/managed.js'
@@ -17,7 +17,7 @@ import { MANAGED_ID_PATTERN, validateArgv, validateEnv } from '../../../protocol
 import { expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString } from '../../../protocols/validate.js'
 import type { Logger } from '../../logger.js'
 import { MAX_STATE_FILE_BYTES } from './limits.js'
-import { errorCode, syncDir } from './state-log.js'
+import { syncDir } from './state-log.js'
 
 export interface LastExit { code: number | null, signal: string | null, at: number, whileDown: boolean }
 
@@ -105,7 +105,7 @@ export class RecordsFile {
         await handle.close()
       }
     } catch (err: unknown) {
-      if (errorCode(err) === 'ENOENT') return []
+      if (errnoCode(err) === 'ENOENT') return []
       throw err
     }
     let doc: Record<string, unknown>

@@ -6,8 +6,7 @@
 import { constants as fsConstants, type Stats } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { isAbsolute, join, resolve as resolvePath } from 'node:path'
-import { ProcmeshError, errorMessage } from '../../../protocols/errors.js'
-import { errorCode } from './state-log.js'
+import { ProcmeshError, errnoCode, errorMessage } from '../../../protocols/errors.js'
 
 export async function checkCwd (cwd: string): Promise<string> {
   if (!isAbsolute(cwd)) throw new ProcmeshError('INVALID_REQUEST', `cwd ${cwd}: must be an absolute path`)
@@ -15,7 +14,7 @@ export async function checkCwd (cwd: string): Promise<string> {
   try {
     info = await stat(cwd)
   } catch (err: unknown) {
-    const code = errorCode(err)
+    const code = errnoCode(err)
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: no such directory`)
     if (code === 'EACCES') throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: permission denied`)
     throw new ProcmeshError('SPAWN_FAILED', `cwd ${cwd}: ${errorMessage(err)}`)

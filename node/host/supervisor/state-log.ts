@@ -1,7 +1,7 @@
 /** The state file: start request ids and their outcomes, so a retried start never runs twice (THREATS.md invariant 4). */
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errorMessage } from '../../../protocols/errors.js'
+import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import type { StartResult } from '../../../protocols/messages.js'
 import type { Logger } from '../../logger.js'
 import { MAX_REMEMBERED_STARTS, MAX_STATE_FILE_BYTES } from './limits.js'
@@ -11,11 +11,6 @@ export type StateEntry =
   | { t: 'pending', by: string, id: string, fp: string, managedId: string, at: number }
   | { t: 'started', by: string, id: string, fp: string, managedId: string, pid: number, startTime: number, at: number }
   | { t: 'failed', by: string, id: string, at: number }
-
-export function errorCode (err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
-  return typeof err.code === 'string' ? err.code : undefined
-}
 
 /**
  * What the supervisor remembers about a request id: in flight in this life (`pending`), done
@@ -102,7 +97,7 @@ export class StateLog {
         await handle.close()
       }
     } catch (err: unknown) {
-      if (errorCode(err) !== 'ENOENT') throw err
+      if (errnoCode(err) !== 'ENOENT') throw err
       created = true
     }
     this.fh = await open(this.path, 'a', 0o600)
@@ -183,7 +178,7 @@ export async function syncDir (dir: string): Promise<void> {
     await handle.sync()
   } catch (err: unknown) {
     // some filesystems refuse fsync on directories; the rename itself is still atomic
-    if (errorCode(err) !== 'EINVAL' && errorCode(err) !== 'EBADF') throw err
+    if (errnoCode(err) !== 'EINVAL' && errnoCode(err) !== 'EBADF') throw err
   } finally {
     await handle.close()
   }

@@ -22,7 +22,7 @@ import { closeSync, watch, type FSWatcher } from 'node:fs'
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
-import { ProcmeshError, errorMessage } from '../../../protocols/errors.js'
+import { ProcmeshError, errnoCode, errorMessage } from '../../../protocols/errors.js'
 import {
   NO_RESTART, STABLE_UPTIME_MS, backoffDelay, findManaged, wantsRestart,
   type ManagedProcess, type ManagedState, type RestartPolicy
@@ -41,7 +41,7 @@ import { LOG_FILE_NAME, LogFiles } from './log-files.js'
 import { OutputBuffer, type OutputCursor } from './output-buffer.js'
 import { RecordsFile, type LastExit, type StoredRecord } from './records-file.js'
 import { checkCwd, resolveCommand } from './spawn-checks.js'
-import { StateLog, errorCode, type Remembered, type StateEntry } from './state-log.js'
+import { StateLog, type Remembered, type StateEntry } from './state-log.js'
 
 export interface SupervisorInit {
   /** directory of the per-process log files (created 0700) */
@@ -698,7 +698,7 @@ export class Supervisor {
         process.kill(pid, sig)
         return true
       } catch (err: unknown) {
-        if (errorCode(err) === 'ESRCH') return false
+        if (errnoCode(err) === 'ESRCH') return false
         throw new ProcmeshError('OS_DENIED', `cannot signal ${describe(record)} (pid ${pid}): ${errorMessage(err)}`)
       }
     }
@@ -938,7 +938,7 @@ export class Supervisor {
       try {
         if ((await stat(path)).mtimeMs < cutoff) await unlink(path)
       } catch (err: unknown) {
-        if (errorCode(err) !== 'ENOENT') this.log.warn('pruning %s: %s', path, errorMessage(err))
+        if (errnoCode(err) !== 'ENOENT') this.log.warn('pruning %s: %s', path, errorMessage(err))
       }
     }
   }

@@ -5,10 +5,10 @@ import { after, before, describe, it, type TestContext } from 'node:test'
 import {
   cleanupStale, createSimNet, harnessSkipReason, hostPid, HarnessTimeoutError, requireHarness, waitFor,
   type SimHost, type SimNet
-} from './harness/sim-hosts.js'
+} from '../../testkit/sim-hosts.js'
 
 const NODE = process.execPath
-const SIM_HOSTS_URL = new URL('./harness/sim-hosts.js', import.meta.url).href
+const SIM_HOSTS_URL = new URL('../../testkit/sim-hosts.js', import.meta.url).href
 
 // Small programs run inside the hosts. Parameters travel as argv, never spliced into the code.
 const PROC_LIST = `
