@@ -9,6 +9,7 @@
  * full summary over SUMMARY_PROTOCOL when it missed something (a sequence gap) or does not
  * know the node yet, and from every newly connected peer.
  */
+import { moreSuffix, ReportThrottle } from '../report-throttle.js'
 import { TopicValidatorResult, type Message, type SubscriptionChangeData } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { readdir } from 'node:fs/promises'
@@ -94,6 +95,7 @@ export class SummaryAnnouncer {
   /** author -> when a not-newer message from it last made us pull its summary (monotonic) */
   private readonly resetPulls = new Map<string, number>()
   private lastFullWarnAt = -Infinity
+  private readonly rejections = new ReportThrottle()
   private timer?: NodeJS.Timeout
   private watchTimer?: NodeJS.Timeout
   private running = false
@@ -442,7 +444,9 @@ export class SummaryAnnouncer {
 
   private reject (author: string, reason: string): TopicValidatorResult {
     this.init.onReject?.(author, reason)
-    this.init.log.warn('rejected gossip from %s: %s', author, reason)
+    // one line per author a minute: a member sending bad messages must not flood the log
+    const t = this.rejections.take(author, this.clock())
+    if (t.report) this.init.log.warn('rejected gossip from %s: %s%s', author, reason, moreSuffix(t.more, author))
     return TopicValidatorResult.Reject
   }
 }

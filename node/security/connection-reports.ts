@@ -4,6 +4,7 @@
  * or rotate real decisions away. A node part: failures while the node is not serving (its
  * own shutdown cuts connections) are not the peer's fault and are not reported.
  */
+import { moreSuffix, ReportThrottle } from '../report-throttle.js'
 import type { AuditEntry, AuditEvent } from '../../protocols/audit.js'
 import type { Logger } from '../logger.js'
 import type { AuditLog } from './audit-log.js'
@@ -31,7 +32,8 @@ export interface ConnectionReportsInit {
 export class ConnectionReports {
   readonly label = 'connection-reports'
   private readonly init: ConnectionReportsInit
-  private readonly failures = new Map<string, { last: number, suppressed: number }>()
+  private readonly handshakes = new ReportThrottle({ windowMs: HANDSHAKE_FAILURE_REPORT_INTERVAL_MS, maxSources: MAX_TRACKED_FAILURE_SOURCES })
+  private readonly refusals = new ReportThrottle()
   private serving = false
 
   constructor (init: ConnectionReportsInit) {
@@ -42,8 +44,12 @@ export class ConnectionReports {
   stop (): void { this.serving = false }
 
   refused (e: RefusedConnection): void {
-    this.init.log.warn('%s connection %s %s refused: %s', e.direction, e.direction === 'inbound' ? 'from' : 'to', describePeer(e.peerId, this.init.nameOf(e.peerId)), e.reason)
-    this.init.audit.record(this.init.entry('connection', e.peerId, { addr: e.addr, decision: 'denied', reason: `${e.direction}: ${e.reason}` }))
+    // one line and one audit entry per peer a minute, however often it retries
+    const t = this.refusals.take(e.peerId, Date.now())
+    if (!t.report) return
+    const more = moreSuffix(t.more, describePeer(e.peerId, this.init.nameOf(e.peerId)))
+    this.init.log.warn('%s connection %s %s refused: %s%s', e.direction, e.direction === 'inbound' ? 'from' : 'to', describePeer(e.peerId, this.init.nameOf(e.peerId)), e.reason, more)
+    this.init.audit.record(this.init.entry('connection', e.peerId, { addr: e.addr, decision: 'denied', reason: `${e.direction}: ${e.reason}${more}` }))
   }
 
   handshakeFailed (f: FailedHandshake): void {
@@ -51,17 +57,9 @@ export class ConnectionReports {
     const line = describeHandshakeFailure(f)
     this.init.log.debug('%s: %s', line, f.error)
     const key = hostOf(f.addr)
-    const now = Date.now()
-    const seen = this.failures.get(key)
-    if (seen !== undefined && now - seen.last < HANDSHAKE_FAILURE_REPORT_INTERVAL_MS) { seen.suppressed++; return }
-    const suppressed = seen?.suppressed ?? 0
-    this.failures.delete(key)
-    if (this.failures.size >= MAX_TRACKED_FAILURE_SOURCES) {
-      const oldest = this.failures.keys().next()
-      if (oldest.done !== true) this.failures.delete(oldest.value)
-    }
-    this.failures.set(key, { last: now, suppressed: 0 })
-    const more = suppressed > 0 ? ` (and ${suppressed} more from ${key} in the last minute)` : ''
+    const t = this.handshakes.take(key, Date.now())
+    if (!t.report) return
+    const more = moreSuffix(t.more, key)
     this.init.log.warn('%s%s', line, more)
     this.init.audit.record(this.init.entry('connection', null, { addr: f.addr, decision: 'denied', reason: `${line}${more}` }))
   }

@@ -87,6 +87,16 @@ describe('gossip from a hostile member', { timeout: 90_000 }, () => {
     assert.equal((await a.cli(['peers'])).code, 0)
   })
 
+  it('a member sending 60 forged summaries costs one WARN line a minute, not 60 (issue 17 finding 14)', async () => {
+    const count = (): number => a.log.split('\n').filter(l => l.includes(`rejected gossip from ${malloryId}`)).length
+    const before = count()
+    for (let i = 0; i < 60; i++) await publish(sampleSummary({ peerId: victimId, name: `evil${i}`, seq: Date.now() + 7_200_000 + i, procCount: 1 }))
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    // the earlier forgery of this suite may have used the minute's line already
+    assert.ok(count() - before <= 1, `${count() - before} lines:\n${a.log.split('\n').filter(l => l.includes('rejected gossip')).join('\n')}`)
+    assert.equal((await a.cli(['peers'])).code, 0)
+  })
+
   it('applies a member\'s own delta, ignores its replay, and rejects a delta or a gone notice about another node', async () => {
     const base = (await a.peers()).find(p => p.peerId === malloryId)
     assert.ok(base !== undefined)
