@@ -8,15 +8,16 @@ import { CONTROL_API } from '../../protocols/control-api.js'
 import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartResultEntry, RmResult, RunEntry, RunResult } from '../../protocols/control.js'
 import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
+import { FOLLOW_QUEUE_WAIT_MS } from '../../protocols/limits.js'
 import {
-  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
+  HISTORY, LIST, LOGS, LOGS_FOLLOW, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
   type ListRequest, type ListResult, type ListTop, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
-import { request, type RequestOptions } from '../mesh/reqresp.js'
+import { NotServedError, request, type RequestOptions } from '../mesh/reqresp.js'
 import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
@@ -66,7 +67,7 @@ async function boundedEach<T> (items: readonly T[], limit: number, fn: (item: T)
 export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: MethodDeps): void {
   const forward: Forward = async (peer, desc, req, opts = {}) => {
     if (peer.status === 'offline') throw new ProcmeshError('PEER_OFFLINE', `${peer.name} is offline (last seen ${new Date(peer.lastSeen).toISOString()})`)
-    return await request(deps.libp2p, peerIdFromString(peer.peerId), desc, req, opts)
+    return await request(deps.libp2p, peerIdFromString(peer.peerId), desc, req, { peerName: peer.name, ...opts })
   }
 
   const list = async (peer: PeerEntry, filter: string | undefined, timeoutMs?: number, top?: ListTop): Promise<ListResult> => {
@@ -80,7 +81,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     const entries = await Promise.all(peers.map(async (peer): Promise<PsEntry> => {
       let entry: PsEntry
       try {
-        const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
+        const result = await list(peer, params.filter, params.hostTimeoutMs ?? FAN_OUT_TIMEOUT_MS, params.top)
         entry = { peerId: peer.peerId, name: peer.name, collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
       } catch (err: unknown) {
         entry = { peerId: peer.peerId, name: peer.name, error: toProcmeshError(err).toJSON() }
@@ -236,11 +237,22 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     if (peer.self) {
       end = await deps.services.control.logs(req, async chunk => { ctx.notify(chunk) }, ctx.signal)
     } else {
-      end = await forward(peer, LOGS, req, {
+      const opts: RequestOptions = {
         signal: ctx.signal,
-        timeoutMs: req.follow ? FOLLOW_TIMEOUT_MS : undefined,
         onMore: chunk => { ctx.notify(checkAnswer(() => validateLogChunk(chunk))) }
-      })
+      }
+      if (!req.follow) {
+        end = await forward(peer, LOGS, req, opts)
+      } else {
+        // a follow over its own protocol, so it never holds one of the few plain LOGS streams
+        try {
+          end = await forward(peer, LOGS_FOLLOW, req, { ...opts, timeoutMs: FOLLOW_TIMEOUT_MS, queueWaitMs: FOLLOW_QUEUE_WAIT_MS })
+        } catch (err: unknown) {
+          // a node from before logs-follow: follow over LOGS as it did
+          if (!(err instanceof NotServedError)) throw err
+          end = await forward(peer, LOGS, req, { ...opts, timeoutMs: FOLLOW_TIMEOUT_MS, queueWaitMs: FOLLOW_QUEUE_WAIT_MS })
+        }
+      }
     }
     return { peerId: peer.peerId, name: peer.name, ...end }
   })
