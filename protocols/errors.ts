@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'AMBIGUOUS_PEER', // TARGET matched several peers
   'PEER_OFFLINE', // the peer is known but not reachable
   'UNAVAILABLE', // could not reach the peer or service
+  'OUTCOME_UNKNOWN', // a request that changes state reached the peer, but its answer did not come back
   'NO_NODE', // no node is running for this home
   'PROTOCOL_ERROR', // the remote answered something that is not a valid response
   'SERVER_ERROR' // anything unexpected on the serving side

@@ -17,7 +17,7 @@ import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
-import { NotServedError, request, type RequestOptions } from '../mesh/reqresp.js'
+import { NotServedError, UndeliveredError, request, type RequestOptions } from '../mesh/reqresp.js'
 import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
 
 /** Per-peer timeout of a fan-out query: one slow peer must not hold up the answer for long. */
@@ -47,6 +47,14 @@ function single (target: string, peers: PeerEntry[], verb: string, groupHint: st
   const names = matched.map(p => p.name)
   const which = matched.length === 0 ? 'matches no host' : `is a group target (it matches ${matched.length === 1 ? 'host' : 'hosts'} ${names.join(', ')})`
   throw new ProcmeshError('INVALID_REQUEST', `${verb} works on one host and ${JSON.stringify(target)} ${which}; name one host${groupHint}`)
+}
+
+/** A start is sent at most this many times (same request id) when its answer is lost. */
+export const START_ATTEMPTS = 2
+
+/** Failures after which the same request may be tried again: the target or the way to it, not a verdict. */
+export function isTransient (err: unknown): boolean {
+  return err instanceof ProcmeshError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'OUTCOME_UNKNOWN')
 }
 
 /** Fan-out start: the matched peers, at most this many starts in flight at once. */
@@ -115,13 +123,25 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     if (peer.self) {
       result = await deps.services.control.start(req, deps.selfId())
     } else {
-      try {
-        result = await forward(peer, START, req)
-      } catch (err: unknown) {
-        // the request id makes a retry safe: the target returns the same process
-        if (!(err instanceof ProcmeshError) || err.code !== 'UNAVAILABLE') throw err
-        result = await forward(peer, START, req)
-      }
+      // the request id makes a retry safe: the target returns the same process
+      let delivered = false
+      let last: unknown
+      result = await (async () => {
+        for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+          try {
+            return await forward(peer, START, req)
+          } catch (err: unknown) {
+            last = err
+            if (!isTransient(err)) break
+            // a start that reached the target and got no answer may have happened
+            if (!(err instanceof UndeliveredError)) delivered = true
+          }
+        }
+        if (delivered && isTransient(last)) {
+          throw new ProcmeshError('OUTCOME_UNKNOWN', `${peer.name} may or may not have started it (request ${req.requestId}): ${toProcmeshError(last).message}`)
+        }
+        throw last
+      })()
     }
     return { peerId: peer.peerId, name: peer.name, ...result }
   }

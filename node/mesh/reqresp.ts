@@ -146,6 +146,16 @@ export class NotServedError extends ProcmeshError {
   }
 }
 
+
+/**
+ * The request never left this node (no connection, no free stream in time, or cancelled
+ * before it was sent): the peer cannot have acted on it. Anything else that fails after the
+ * request was written leaves its outcome unknown to the caller.
+ */
+export class UndeliveredError extends ProcmeshError {
+  override name = 'UndeliveredError'
+}
+
 /** What users call a protocol in messages: `/procmesh/logs-follow/1.0.0` -> "logs-follow". */
 function protocolName (id: string): string {
   return id.split('/')[2] ?? id
@@ -285,12 +295,12 @@ async function queuedRequest<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, de
   try {
     release = await lanes.acquire(lane, desc.maxInboundStreams, waitSignal)
   } catch (err: unknown) {
-    if (err instanceof ProcmeshError) throw new ProcmeshError('BUSY', `${who}: ${err.message} for a ${what} stream from this node; try again shortly`)
-    if (opts.signal?.aborted === true) throw new ProcmeshError('TIMEOUT', `${what} request to ${who} cancelled`)
+    if (err instanceof ProcmeshError) throw new UndeliveredError('BUSY', `${who}: ${err.message} for a ${what} stream from this node; try again shortly`)
+    if (opts.signal?.aborted === true) throw new UndeliveredError('TIMEOUT', `${what} request to ${who} cancelled`)
     if (!timeout.aborted) {
-      throw new ProcmeshError('BUSY', `${who} already serves this node ${desc.maxInboundStreams} ${what} streams, the most it allows at once; none ended within ${plainDuration(queueWaitMs)}`)
+      throw new UndeliveredError('BUSY', `${who} already serves this node ${desc.maxInboundStreams} ${what} streams, the most it allows at once; none ended within ${plainDuration(queueWaitMs)}`)
     }
-    throw new ProcmeshError('TIMEOUT', `${who} did not answer within ${plainDuration(timeoutMs)} (the request waited for its turn behind ${desc.maxInboundStreams} others from this node the whole time)`)
+    throw new UndeliveredError('TIMEOUT', `${who} did not answer within ${plainDuration(timeoutMs)} (the request waited for its turn behind ${desc.maxInboundStreams} others from this node the whole time)`)
   }
   try {
     return await exchange(libp2p, peer, desc, req, opts, { who, what, timeoutMs, timeout, signal })
@@ -307,10 +317,14 @@ async function exchange<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, desc: P
   try {
     stream = await libp2p.dialProtocol(peer, desc.id, { signal })
   } catch (err: unknown) {
-    if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `cannot reach ${who}: no connection within ${plainDuration(timeoutMs)}`)
-    if (opts.signal?.aborted === true) throw new ProcmeshError('TIMEOUT', `${what} request to ${who} cancelled`)
+    if (timeout.aborted) {
+      // connected but no stream opened: the peer's node hangs; not connected: it cannot be reached
+      const connected = libp2p.getConnections(peer).length > 0
+      throw new UndeliveredError('TIMEOUT', connected ? `${who} did not answer within ${plainDuration(timeoutMs)}` : `cannot reach ${who}: no connection within ${plainDuration(timeoutMs)}`)
+    }
+    if (opts.signal?.aborted === true) throw new UndeliveredError('TIMEOUT', `${what} request to ${who} cancelled`)
     if (errorName(err) === 'UnsupportedProtocolError') throw new NotServedError(`${who} runs a procmesh that does not serve ${what} requests (an older version?)`)
-    throw new ProcmeshError('UNAVAILABLE', `cannot reach ${who}: ${plainCause(err)}`)
+    throw new UndeliveredError('UNAVAILABLE', `cannot reach ${who}: ${plainCause(err)}`)
   }
   // maxBufferSize: a whole frame is buffered before it is decoded, and @libp2p/utils' 4 MiB default, not
   // maxResponseBytes, refused LIST answers of hosts with 13,000+ processes (issue 17)
