@@ -30,6 +30,9 @@ function requestIdOption (values: Parameters<CommandSpec['run']>[1]): string | u
 /** Delays before asking again, with the same request id, after an answer was lost. */
 export const RUN_RETRY_DELAYS_MS: readonly number[] = [1000, 3000]
 
+/** Errors only the target (or its node) answers: they settle what became of a start. */
+const TARGET_VERDICTS: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'FORBIDDEN', 'REFUSED', 'SPAWN_FAILED', 'OS_DENIED', 'BUSY', 'SERVER_ERROR'])
+
 /** The answer to a start was lost on the way (the start may have happened); anything else is a verdict. */
 function answerLost (err: unknown): boolean {
   return err instanceof ProcmeshError && (err.code === 'OUTCOME_UNKNOWN' || err.code === 'TIMEOUT' || err.code === 'UNAVAILABLE')
@@ -59,7 +62,8 @@ async function startWithRetries (ctx: Parameters<CommandSpec['run']>[0], params:
       if (!ctx.json) ctx.err(`procmesh run: ${safe(toProcmeshError(err).message)}; asking again with the same request id`)
     }
   }
-  if (unknown && answerLost(last)) {
+  // once an answer was lost, only an answer from the target settles it: failing to reach it again does not
+  if (unknown && !(last instanceof ProcmeshError && TARGET_VERDICTS.has(last.code))) {
     const again = ['procmesh', 'run', params.target, '--request-id', params.requestId ?? '', '--', ...command].map(shellWord).join(' ')
     throw new ProcmeshError('OUTCOME_UNKNOWN', `the outcome is unknown: ${params.target} may or may not have started it (${toProcmeshError(last).message}). ` +
       `Nothing was started twice. Ask again, without starting a second copy: ${again}`)
