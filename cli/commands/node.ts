@@ -36,6 +36,14 @@ export function parseHistorySize (text: string): number {
   return bytes
 }
 
+/** What a node whose home was deleted under it says before it stops. */
+export function homeLostMessage (home: string, problem: string): string {
+  return `the home ${home} was lost while this node ran (${problem}). Stopping: without its home the node can record no start, ` +
+    'audit no decision and keep no trust change, and no command can reach it. Managed processes keep running. ' +
+    `To keep this node's identity and mesh, restore the home from a backup, then start the node again; ` +
+    'otherwise join the mesh again with procmesh join TOKEN (procmesh node alone would create a new mesh)'
+}
+
 export const nodeCommand: CommandSpec = {
   usage: 'procmesh node [--name N] [--tag K=V]... [--listen MA]... [--bootstrap MA]... [--interval 2s] [--no-mdns] [--readonly] [--policy FILE] [--history 7d|0] [--history-size 256MiB] [--log-level info] [--home DIR]',
   options: {
@@ -92,7 +100,25 @@ export const nodeCommand: CommandSpec = {
     const node = new ProcmeshNode(config, log)
     await node.start()
     ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
-    log.info('%s received, stopping', await untilStopSignal())
+    // a home deleted under the running node: it stops, loudly (node/control/home-watch.ts says why)
+    const { watchHome } = await import('../../node/control/home-watch.js')
+    let onLost: (problem: string) => void = () => {}
+    const lost = new Promise<string>(resolve => { onLost = resolve })
+    const stopWatch = watchHome([
+      { what: 'home', path: node.paths.dir },
+      { what: 'control socket', path: node.paths.socket },
+      { what: 'identity key', path: node.paths.identityKey }
+    ], problem => { onLost(problem) })
+    const outcome = await Promise.race([untilStopSignal().then(signal => ({ signal })), lost.then(problem => ({ problem }))])
+    stopWatch()
+    if ('problem' in outcome) {
+      const message = homeLostMessage(node.paths.dir, outcome.problem)
+      log.error('%s', message)
+      ctx.err(`procmesh node: ${message}`)
+      await node.stop().catch((err: unknown) => { log.warn('stopping without a home: %s', err instanceof Error ? err.message : String(err)) })
+      return 1
+    }
+    log.info('%s received, stopping', outcome.signal)
     await node.stop()
     log.info('stopped')
     return 0
