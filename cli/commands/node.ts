@@ -1,4 +1,5 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
+import { ProcmeshError, errnoCode, plainCause } from '../../protocols/errors.js'
 import { resolve as resolvePath } from 'node:path'
 import { expectNodeName, expectPlainText } from '../../protocols/text.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
@@ -34,6 +35,24 @@ export function parseHistorySize (text: string): number {
   const bytes = parseSize(text, '--history-size')
   if (bytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
   return bytes
+}
+
+/**
+ * A start-up failure in words a user can act on (pure): the path or address and the cause, never
+ * a raw errno, a stack or libp2p's advice about its own options.
+ */
+export function describeStartFailure (err: unknown): string {
+  const code = errnoCode(err)
+  if (code !== undefined && typeof err === 'object' && err !== null && 'path' in err && typeof err.path === 'string') {
+    const hint = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? ' (the home must be a directory this user can write; choose another with --home)' : ''
+    return `${err.path}: ${plainCause(err)}${hint}`
+  }
+  if (err instanceof Error && err.name === 'UnsupportedListenAddressesError') {
+    // libp2p lists each address with its error on its own line: "  /ip4/.../tcp/0: Error: listen EADDRNOTAVAIL: ..."
+    const failed = [...err.message.matchAll(/^\s*(\/\S+): Error: \w+ (E[A-Z]+)/gm)].map(m => `${m[1]}: ${plainCause({ code: m[2] })}`)
+    if (failed.length > 0) return `cannot listen on ${failed.join('; ')} (change --listen)`
+  }
+  return plainCause(err)
 }
 
 /** What a node whose home was deleted under it says before it stops. */
@@ -98,7 +117,12 @@ export const nodeCommand: CommandSpec = {
     }
     const log = createLogger({ level: level as 'debug' | 'info' | 'warn' | 'error' })
     const node = new ProcmeshNode(config, log)
-    await node.start()
+    try {
+      await node.start()
+    } catch (err: unknown) {
+      await node.stop().catch(() => {})
+      throw new ProcmeshError(err instanceof ProcmeshError ? err.code : 'SERVER_ERROR', `cannot start: ${describeStartFailure(err)}`)
+    }
     ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
     // a home deleted under the running node: it stops, loudly (node/control/home-watch.ts says why)
     const { watchHome } = await import('../../node/control/home-watch.js')
