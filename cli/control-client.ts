@@ -20,7 +20,9 @@ import type { LogChunk } from '../protocols/messages.js'
 import type { RotateKeyParams, RotateKeyResultLocal } from '../protocols/rotate-key.js'
 import type { IdInfo, PeerEntry } from '../protocols/types.js'
 import { JSON_RPC_VERSION } from '../protocols/ids.js'
-import { controlEndpoint } from '../node/setup/home.js'
+import { controlEndpoint, homePaths } from '../node/setup/home.js'
+import { describeOrphans, findOrphanNodes } from '../node/setup/orphans.js'
+import { existsSync } from 'node:fs'
 import { MAX_CONTROL_RESPONSE_BYTES } from '../protocols/limits.js'
 import { isRecord } from '../protocols/validate.js'
 
@@ -73,6 +75,13 @@ export function isNoNode (err: unknown): boolean {
 }
 
 export function noNodeError (home: string): ProcmeshError {
+  // a node whose home was deleted under it may still run: starting another would make a second mesh
+  const orphans = findOrphanNodes(home)
+  if (orphans.length > 0) return new ProcmeshError('NO_NODE', describeOrphans(home, orphans))
+  if (!existsSync(homePaths(home).identityKey)) {
+    return new ProcmeshError('NO_NODE', `no node is running for home ${home}, and it holds no identity: procmesh node --home ${home} creates a new mesh; ` +
+      'to join an existing one, run procmesh join TOKEN (TOKEN from procmesh invite on one of its nodes)')
+  }
   return new ProcmeshError('NO_NODE', `no node is running for home ${home} (start one with: procmesh node --home ${home})`)
 }
 

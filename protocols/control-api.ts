@@ -60,6 +60,8 @@ export const LOCAL_ANSWER_TIMEOUT_MS = 5000
  * entry instead of silently missing because the client gave up at the same moment.
  */
 export const FAN_OUT_ANSWER_TIMEOUT_MS = 15_000
+/** The longest per-host wait a client may ask of a fan-out (`ps --timeout`). */
+export const MAX_HOST_TIMEOUT_MS = 10 * 60 * 1000
 /** A start is forwarded once and retried once with the same request id. */
 export const RUN_TIMEOUT_MS = 30_000
 /** A stop may wait its grace period before KILL; this is on top of it. */
@@ -238,7 +240,14 @@ const ps: ControlMethod<PsParams, PsEntry[], PsEntry> = {
     const filter = optional(r.filter, v => expectString(v, 'filter', { maxBytes: MAX_FILTER_BYTES }))
     const streamed = optional(r.streamed, v => expectBoolean(v, 'streamed'))
     const top = optional(r.top, v => validateListTop(v, 'top'))
-    return { target: target(r), ...(filter !== undefined ? { filter } : {}), ...(streamed !== undefined ? { streamed } : {}), ...(top !== undefined ? { top } : {}) }
+    const hostTimeoutMs = optional(r.hostTimeoutMs, v => expectInt(v, 'hostTimeoutMs', { min: 1, max: MAX_HOST_TIMEOUT_MS }))
+    return {
+      target: target(r),
+      ...(filter !== undefined ? { filter } : {}),
+      ...(streamed !== undefined ? { streamed } : {}),
+      ...(top !== undefined ? { top } : {}),
+      ...(hostTimeoutMs !== undefined ? { hostTimeoutMs } : {})
+    }
   },
   validateResult: value => targetList(value, validatePsEntry),
   validateNotification: value => validatePsEntry(value),

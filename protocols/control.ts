@@ -92,7 +92,12 @@ export function parsePeersParams (value: unknown): PeersParams {
 }
 
 /** `top`: each host answers only its busiest processes (and how many matched, as `total`). */
-export interface PsParams { target: string, filter?: string, streamed?: boolean, top?: ListTop }
+/**
+ * hostTimeoutMs: how long the node waits for each host (default: its fan-out timeout, 10 s); a
+ * host that has not answered by then gets a TIMEOUT entry naming it, so the client, which waits
+ * a little longer, never sees a host silently missing.
+ */
+export interface PsParams { target: string, filter?: string, streamed?: boolean, top?: ListTop, hostTimeoutMs?: number }
 export interface PeerError { code: ErrorCode, message: string }
 export type PsEntry =
   | { peerId: string, name: string, collectedAt: number, processes: ProcessInfo[], total?: number }

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'AMBIGUOUS_PEER', // TARGET matched several peers
   'PEER_OFFLINE', // the peer is known but not reachable
   'UNAVAILABLE', // could not reach the peer or service
+  'OUTCOME_UNKNOWN', // a request that changes state reached the peer, but its answer did not come back
   'NO_NODE', // no node is running for this home
   'PROTOCOL_ERROR', // the remote answered something that is not a valid response
   'SERVER_ERROR' // anything unexpected on the serving side
@@ -84,4 +85,71 @@ export function checkAnswer<T> (check: () => T, context?: string): T {
 export function toProcmeshError (err: unknown, fallback: ErrorCode = 'SERVER_ERROR'): ProcmeshError {
   if (err instanceof ProcmeshError) return err
   return new ProcmeshError(fallback, errorMessage(err))
+}
+
+/** Operating-system error codes as a user reads them (never a raw errno in what a user sees). */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused (no procmesh node listens at its address)',
+  ECONNRESET: 'the connection was reset',
+  ECONNABORTED: 'the connection was aborted',
+  EPIPE: 'the connection was closed',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'no route to the host',
+  EHOSTDOWN: 'the host is down',
+  ENETUNREACH: 'its network is unreachable',
+  ENETDOWN: 'the network is down',
+  EADDRINUSE: 'the address is already in use by another program',
+  EADDRNOTAVAIL: 'the address is not one of this host\'s',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  ENAMETOOLONG: 'the path is too long',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on this host'
+}
+
+/** libp2p failures as a user reads them. */
+const LIBP2P_TEXT: Readonly<Record<string, string>> = {
+  NoValidAddressesError: 'no address to dial it is known',
+  ConnectionClosedError: 'the connection closed',
+  MuxerClosedError: 'the connection closed',
+  StreamResetError: 'it reset the stream',
+  StreamAbortedError: 'the stream was aborted',
+  StreamStateError: 'the stream was already closed',
+  DialDeniedError: 'this node\'s trust settings deny connections to it',
+  EncryptionFailedError: 'the secure handshake failed (a different mesh key, or not a procmesh node)',
+  InvalidCryptoExchangeError: 'the secure handshake failed (a different mesh key, or not a procmesh node)',
+  UnexpectedEOFError: 'the connection ended in the middle of an answer'
+}
+
+/** A plain-language cause for a failure from the OS or libp2p, without errno names or stack noise. */
+export function plainCause (err: unknown): string {
+  const seen = new Set<unknown>()
+  const visit = (e: unknown): string | undefined => {
+    if (e === null || e === undefined || seen.has(e)) return undefined
+    seen.add(e)
+    const code = errnoCode(e)
+    if (code !== undefined && ERRNO_TEXT[code] !== undefined) return ERRNO_TEXT[code]
+    if (e instanceof Error && LIBP2P_TEXT[e.name] !== undefined) return LIBP2P_TEXT[e.name]
+    if (e instanceof AggregateError) for (const inner of e.errors) { const t = visit(inner); if (t !== undefined) return t }
+    if (e instanceof Error && e.cause !== undefined) return visit(e.cause)
+    return undefined
+  }
+  const known = visit(err)
+  if (known !== undefined) return known
+  // an unknown errno: keep the OS's words, drop the "ECODE: syscall path" framing
+  const text = errorMessage(err).replace(/^E[A-Z0-9]+: /, '').replace(/, (open|mkdir|bind|listen|connect|unlink|rename|write|stat|lstat|chmod|access) .*$/, '')
+  return text === '' ? 'unknown cause' : text
+}
+
+/** A duration as a user reads it in a message: "800 ms", "15 s", "2 min". */
+export function plainDuration (ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`
+  return `${Math.round(ms / 60_000)} min`
 }

@@ -12,6 +12,8 @@ export const LIST_PROTOCOL = '/procmesh/list/1.0.0'
 export const START_PROTOCOL = '/procmesh/start/1.0.0'
 export const STOP_PROTOCOL = '/procmesh/stop/1.0.0'
 export const LOGS_PROTOCOL = '/procmesh/logs/1.0.0'
+/** `logs --follow`: the logs exchange under its own stream cap (protocols/limits.ts MAX_FOLLOWS_PER_CONNECTION) */
+export const LOGS_FOLLOW_PROTOCOL = '/procmesh/logs-follow/1.0.0'
 export const HISTORY_PROTOCOL = '/procmesh/history/1.0.0'
 export const AUDIT_PROTOCOL = '/procmesh/audit/1.0.0'
 export const MANAGED_PROTOCOL = '/procmesh/managed/1.0.0'

@@ -125,6 +125,24 @@ export const MAX_CONTROL_RESPONSE_BYTES = 256 * 1024 * 1024
 /** Concurrent control connections (CLI, TUI, web): a local user's door, but still bounded. */
 export const MAX_CONTROL_CONNECTIONS = 64
 
+// ---- outbound requests (node/mesh/reqresp.ts) ----
+/**
+ * Requests of this node's own clients (CLI, TUI, web, fan-outs) to one peer over one protocol
+ * that may wait for a free stream: the peer serves at most its protocol's maxInboundStreams at
+ * once and resets more, so the rest queue here instead of failing. 64 control connections each
+ * fanning out a few requests fit; a queue longer than this is a runaway client, refused as BUSY.
+ */
+export const MAX_QUEUED_REQUESTS_PER_PEER = 1024
+/**
+ * `logs --follow` streams a peer serves to one connection at once. A follow holds its stream
+ * until the process exits or the client leaves, so follows have their own protocol and cap
+ * (plain logs and lists never wait behind them); each costs the serving node a listener and a
+ * stream, so a flooding peer is still bounded (64 x the ring buffer's chunk at most in flight).
+ */
+export const MAX_FOLLOWS_PER_CONNECTION = 64
+/** A follow waits at most this long for one of those streams before it is refused as BUSY. */
+export const FOLLOW_QUEUE_WAIT_MS = 15_000
+
 // ---- dialling ----
 /** Re-dial backoff after a peer drops: first delay, cap. */
 export const REDIAL_BASE_MS = 500

@@ -4,7 +4,7 @@
  */
 import { InvalidFieldError } from './errors.js'
 import {
-  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_PROTOCOL, MANAGED_PROTOCOL, REMOVE_PROTOCOL, RESTART_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
+  AUDIT_PROTOCOL, HISTORY_PROTOCOL, LIST_PROTOCOL, LOGS_FOLLOW_PROTOCOL, LOGS_PROTOCOL, MANAGED_PROTOCOL, REMOVE_PROTOCOL, RESTART_PROTOCOL, START_PROTOCOL, STOP_PROTOCOL, SUMMARY_PROTOCOL
 } from './ids.js'
 import {
   MAX_MANAGED_LIST, validateManagedName, validateManagedProcess, validateManagedRef, validateRestartPolicy,
@@ -12,7 +12,7 @@ import {
 } from './managed.js'
 import { validateAuditEntry, type AuditEntry } from './audit.js'
 import { CLAIM_SECRET_PATTERN } from './token.js'
-import { MAX_SUMMARY_BYTES } from './limits.js'
+import { MAX_FOLLOWS_PER_CONNECTION, MAX_SUMMARY_BYTES } from './limits.js'
 import { SIGNALS, type SignalName } from './signals.js'
 import { validateSummary } from './summary.js'
 import { ALERT_LEVELS } from './thresholds.js'
@@ -266,6 +266,23 @@ export const LOGS: ProtocolDescriptor<LogsRequest, LogsEnd> = {
       signal: r.signal === null ? null : expectString(r.signal, 'result.signal', { maxBytes: 16 }),
       truncated: expectBoolean(r.truncated, 'result.truncated')
     }
+  }
+}
+
+/**
+ * `logs --follow` as its own protocol: the same exchange, but a follow holds its stream for as
+ * long as the process runs, so it must not take one of the few LOGS streams that plain `logs`
+ * (and every later follow) need. The request must ask for a follow.
+ */
+export const LOGS_FOLLOW: ProtocolDescriptor<LogsRequest, LogsEnd> = {
+  ...LOGS,
+  id: LOGS_FOLLOW_PROTOCOL,
+  maxInboundStreams: MAX_FOLLOWS_PER_CONNECTION,
+  maxOutboundStreams: MAX_FOLLOWS_PER_CONNECTION,
+  validateRequest (value) {
+    const req = LOGS.validateRequest(value)
+    if (!req.follow) throw new InvalidFieldError('follow', `must be true on ${LOGS_FOLLOW_PROTOCOL} (plain logs go over ${LOGS_PROTOCOL})`)
+    return req
   }
 }
 

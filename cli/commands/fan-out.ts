@@ -43,6 +43,14 @@ export function isOfflineEntry (e: { error?: PeerError } | object): boolean {
   return 'error' in e && (e.error as PeerError).code === 'PEER_OFFLINE'
 }
 
+/**
+ * The entries of a fan-out answer that fail the call: a host that was asked and did not
+ * answer is never a success. Hosts the view already marks offline do not count (see above).
+ */
+export function unanswered<E extends object> (entries: readonly E[]): E[] {
+  return entries.filter(e => 'error' in e && !isOfflineEntry(e))
+}
+
 function summaryLine (verb: string, ok: number, total: number, offline: number): string {
   const skipped = offline > 0 ? ` (${offline} offline host${offline === 1 ? '' : 's'} skipped)` : ''
   return `${verb} on ${ok} of ${total} host${total === 1 ? '' : 's'}${skipped}`

@@ -11,6 +11,7 @@ import {
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
+import { unanswered } from './fan-out.js'
 import { formatBytes, table } from '../format.js'
 
 const DEFAULT_SINCE_MS = 60 * 60 * 1000
@@ -218,7 +219,8 @@ export const historyCommand: CommandSpec = {
     const failed = entries.flatMap(e => 'error' in e ? [`${e.name}: ${e.error.message}`] : [])
     if (failed.length > 0) {
       ctx.err(`procmesh history: ${failed.join('; ')}`)
-      if (failed.length === entries.length) return 1
+      // a host that was asked and did not answer fails the call (offline hosts are only listed)
+      if (unanswered(entries).length > 0) return 1
     }
     if (entries.length === 0) {
       ctx.err(`procmesh history: no node matches ${JSON.stringify(target)}`)

@@ -1,10 +1,11 @@
 import { MAX_NAME_BYTES, MAX_TAGS } from '../../protocols/limits.js'
+import { ProcmeshError, errnoCode, plainCause } from '../../protocols/errors.js'
 import { resolve as resolvePath } from 'node:path'
 import { expectNodeName, expectPlainText } from '../../protocols/text.js'
 import { isOneOf } from '../../protocols/validate.js'
 import { UsageError, parseDuration, parseInterval, parsePairs, parseSize, untilStopSignal } from '../args.js'
 import { bool, str, strs, type CommandSpec, type OptionsConfig } from '../command.js'
-import type { NodeConfig } from '../../node/procmesh-node.js'
+import type { NodeConfig, ProcmeshNode } from '../../node/procmesh-node.js'
 import { parseThresholds, type Thresholds } from '../../protocols/thresholds.js'
 
 /** The node's flags that `procmesh service install` also takes and writes into the unit's ExecStart. */
@@ -37,6 +38,32 @@ export function parseHistorySize (text: string): number {
   const bytes = parseSize(text, '--history-size')
   if (bytes < MIN_HISTORY_BYTES) throw new UsageError('--history-size: at least 1MiB')
   return bytes
+}
+
+/**
+ * A start-up failure in words a user can act on (pure): the path or address and the cause, never
+ * a raw errno, a stack or libp2p's advice about its own options.
+ */
+export function describeStartFailure (err: unknown): string {
+  const code = errnoCode(err)
+  if (code !== undefined && typeof err === 'object' && err !== null && 'path' in err && typeof err.path === 'string') {
+    const hint = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? ' (the home must be a directory this user can write; choose another with --home)' : ''
+    return `${err.path}: ${plainCause(err)}${hint}`
+  }
+  if (err instanceof Error && err.name === 'UnsupportedListenAddressesError') {
+    // libp2p lists each address with its error on its own line: "  /ip4/.../tcp/0: Error: listen EADDRNOTAVAIL: ..."
+    const failed = [...err.message.matchAll(/^\s*(\/\S+): Error: \w+ (E[A-Z]+)/gm)].map(m => `${m[1]}: ${plainCause({ code: m[2] })}`)
+    if (failed.length > 0) return `cannot listen on ${failed.join('; ')} (change --listen)`
+  }
+  return plainCause(err)
+}
+
+/** What a node whose home was deleted under it says before it stops. */
+export function homeLostMessage (home: string, problem: string): string {
+  return `the home ${home} was lost while this node ran (${problem}). Stopping: without its home the node can record no start, ` +
+    'audit no decision and keep no trust change, and no command can reach it. Managed processes keep running. ' +
+    `To keep this node's identity and mesh, restore the home from a backup, then start the node again; ` +
+    'otherwise join the mesh again with procmesh join TOKEN (procmesh node alone would create a new mesh)'
 }
 
 export const nodeCommand: CommandSpec = {
@@ -96,12 +123,38 @@ export const nodeCommand: CommandSpec = {
     }
     const log = createLogger({ level })
     const stopped = untilStopSignal()
+    const { watchHome } = await import('../../node/control/home-watch.js')
     // a rotated mesh key (rotate-key) rebuilds the node from its home; managed processes live on
     for (;;) {
-      const node = await createProcmeshNode(config, log)
-      await node.start()
+      let node: ProcmeshNode
+      try {
+        node = await createProcmeshNode(config, log)
+        await node.start()
+      } catch (err: unknown) {
+        throw new ProcmeshError(err instanceof ProcmeshError ? err.code : 'SERVER_ERROR', `cannot start: ${describeStartFailure(err)}`)
+      }
       ctx.err(`procmesh node ${config.name} running; peer id ${node.peerId}; control socket ${node.paths.socket}`)
-      const next = await Promise.race([stopped.then(signal => ({ signal })), node.restartNeeded.then(reason => ({ reason }))])
+      // a home deleted under the running node: it stops, loudly (node/control/home-watch.ts says why)
+      let onLost: (problem: string) => void = () => {}
+      const lost = new Promise<string>(resolve => { onLost = resolve })
+      const stopWatch = watchHome([
+        { what: 'home', path: node.paths.dir },
+        { what: 'control socket', path: node.paths.socket },
+        { what: 'identity key', path: node.paths.identityKey }
+      ], problem => { onLost(problem) })
+      const next = await Promise.race([
+        stopped.then(signal => ({ signal })),
+        node.restartNeeded.then(reason => ({ reason })),
+        lost.then(problem => ({ problem }))
+      ])
+      stopWatch()
+      if ('problem' in next) {
+        const message = homeLostMessage(node.paths.dir, next.problem)
+        log.error('%s', message)
+        ctx.err(`procmesh node: ${message}`)
+        await node.stop().catch((err: unknown) => { log.warn('stopping without a home: %s', err instanceof Error ? err.message : String(err)) })
+        return 1
+      }
       if ('signal' in next) log.info('%s received, stopping', next.signal)
       else log.info('restarting: %s', next.reason)
       await node.stop()

@@ -1,6 +1,7 @@
 import { FAN_OUT_ANSWER_TIMEOUT_MS } from '../../protocols/control-api.js'
 import type { PsEntry, PsParams } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, plainDuration } from '../../protocols/errors.js'
+import { isOfflineEntry } from './fan-out.js'
 import { MAX_FILTER_BYTES } from '../../protocols/messages.js'
 import { safe, safePsEntry } from '../format.js'
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
@@ -84,7 +85,9 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
     printed++
   }
 
-  const params: PsParams = { target: opts.target, streamed: true, ...(opts.select.filter !== undefined ? { filter: opts.select.filter } : {}) }
+  // the node gives each host a little less than our deadline, so every host that did not
+  // answer comes back as an error entry naming it instead of silently missing
+  const params: PsParams = { target: opts.target, streamed: true, hostTimeoutMs: hostTimeoutFor(opts.timeoutMs), ...(opts.select.filter !== undefined ? { filter: opts.select.filter } : {}) }
   const client = await ctx.connect()
   const deadline = new AbortController()
   const timer = setTimeout(() => { deadline.abort() }, opts.timeoutMs)
@@ -116,23 +119,38 @@ async function runPs (ctx: CliContext, opts: PsOptions): Promise<number> {
   }
 
   const failed = all.filter(e => 'error' in e)
-  if (timedOut) ctx.err(`procmesh ps: stopped waiting after ${opts.timeoutMs} ms; peers that had not answered are missing`)
+  if (timedOut) ctx.err(`procmesh ps: the node gave no answer for some hosts within ${plainDuration(opts.timeoutMs)}; they are missing above`)
   if (failed.length === all.length) {
     ctx.err(`procmesh ps: ${all.length === 1 ? '' : 'every target failed: '}${describeFailures(failed)}`)
     return 1
   }
-  if (opts.strict && (failed.length > 0 || timedOut)) {
-    if (failed.length > 0) ctx.err(`procmesh ps: ${failed.length} of ${all.length} targets failed (--strict): ${describeFailures(failed)}`)
-    return 1
-  }
-  return 0
+  return psExitCode(all, timedOut, opts.strict, msg => { ctx.err(`procmesh ps: ${msg}`) })
+}
+
+/** The per-host wait the node is asked for: a little less than the CLI's own, so the node always answers first. */
+export function hostTimeoutFor (timeoutMs: number): number {
+  return Math.max(1, timeoutMs - Math.min(2000, Math.floor(timeoutMs / 4)))
+}
+
+/**
+ * 1 when a host that was asked did not answer (or the node gave up on the whole call): a
+ * missing host is never a success. Hosts the view already marks offline are listed with their
+ * error but do not fail the call, as in every fan-out, unless --strict (pure but for `say`).
+ */
+export function psExitCode (entries: readonly PsEntry[], timedOut: boolean, strict: boolean, say: (msg: string) => void): number {
+  const failed = entries.filter(e => 'error' in e)
+  const counted = strict ? failed : failed.filter(e => !isOfflineEntry(e))
+  if (counted.length > 0) say(`${counted.length} of ${entries.length} hosts did not answer: ${describeFailures(counted)}`)
+  else if (failed.length > 0) say(`${failed.length} offline host${failed.length === 1 ? '' : 's'} skipped (--strict counts them)`)
+  return counted.length > 0 || timedOut ? 1 : 0
 }
 
 export const psCommand: CommandSpec = {
   usage: `procmesh ps [TARGET] [--tree] [--sort ${SORT_KEYS.join('|')}] [--filter TEXT] [--managed] [--limit N] [--strict] [--timeout 15s] [--home DIR] [--json]\n` +
     '  TARGET: a node name, peer id (or unique prefix), tag:KEY=VALUE, all, or self (default)\n' +
     '  --managed: only processes started through procmesh (shown as @NAME, or @ID without a name)\n' +
-    '  --strict: exit 1 when any target fails (default: only when all do)',
+    '  exit 1 when any host that was asked did not answer (each is named on stderr and, with --json,\n' +
+    '  has an "error"); hosts the view marks offline are listed but skipped, --strict counts them too',
   options: {
     tree: { type: 'boolean' },
     sort: { type: 'string' },

@@ -1,7 +1,7 @@
 import { safe } from '../format.js'
 import { randomUUID } from 'node:crypto'
 import type { RunParams, RunResult } from '../../protocols/control.js'
-import { ProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, toProcmeshError } from '../../protocols/errors.js'
 import { MAX_PATH_BYTES, REQUEST_ID_PATTERN, validateArgv, validateEnv } from '../../protocols/messages.js'
 import { expectString, isOneOf } from '../../protocols/validate.js'
 import {
@@ -18,6 +18,62 @@ export function newRequestId (): string {
   const id = `cli-${randomUUID()}`
   if (!REQUEST_ID_PATTERN.test(id)) throw new Error(`request id ${id} does not match ${String(REQUEST_ID_PATTERN)}`)
   return id
+}
+
+/** `--request-id ID`, checked against the pattern every node accepts. */
+function requestIdOption (values: Parameters<CommandSpec['run']>[1]): string | undefined {
+  const id = str(values, 'request-id')
+  if (id !== undefined && !REQUEST_ID_PATTERN.test(id)) throw new UsageError(`--request-id: 1 to 64 of A-Z a-z 0-9 _ . : -, as run prints it; got ${JSON.stringify(id)}`)
+  return id
+}
+
+/** Delays before asking again, with the same request id, after an answer was lost. */
+export const RUN_RETRY_DELAYS_MS: readonly number[] = [1000, 3000]
+
+/** Errors only the target (or its node) answers: they settle what became of a start. */
+const TARGET_VERDICTS: ReadonlySet<string> = new Set(['INVALID_REQUEST', 'FORBIDDEN', 'REFUSED', 'SPAWN_FAILED', 'OS_DENIED', 'BUSY', 'SERVER_ERROR'])
+
+/** The answer to a start was lost on the way (the start may have happened); anything else is a verdict. */
+function answerLost (err: unknown): boolean {
+  return err instanceof ProcmeshError && (err.code === 'OUTCOME_UNKNOWN' || err.code === 'TIMEOUT' || err.code === 'UNAVAILABLE')
+}
+
+/**
+ * One start on one host. A lost answer is asked again with the same request id (the target
+ * starts nothing twice for it); when every answer was lost after one may have been delivered,
+ * the outcome is unknown, and the error says so and how to ask again.
+ */
+async function startWithRetries (ctx: Parameters<CommandSpec['run']>[0], params: RunParams, command: string[]): Promise<RunResult> {
+  let unknown = false
+  let last: unknown
+  for (let attempt = 0; attempt <= RUN_RETRY_DELAYS_MS.length; attempt++) {
+    if (attempt > 0) await new Promise(resolve => setTimeout(resolve, RUN_RETRY_DELAYS_MS[attempt - 1]))
+    try {
+      const client = await ctx.connect()
+      try {
+        return await client.run(params)
+      } finally {
+        client.close()
+      }
+    } catch (err: unknown) {
+      last = err
+      if (!answerLost(err)) break
+      if (err instanceof ProcmeshError && err.code !== 'UNAVAILABLE') unknown = true
+      if (!ctx.json) ctx.err(`procmesh run: ${safe(toProcmeshError(err).message)}; asking again with the same request id`)
+    }
+  }
+  // once an answer was lost, only an answer from the target settles it: failing to reach it again does not
+  if (unknown && !(last instanceof ProcmeshError && TARGET_VERDICTS.has(last.code))) {
+    const again = ['procmesh', 'run', params.target, '--request-id', params.requestId ?? '', '--', ...command].map(shellWord).join(' ')
+    throw new ProcmeshError('OUTCOME_UNKNOWN', `the outcome is unknown: ${params.target} may or may not have started it (${toProcmeshError(last).message}). ` +
+      `Nothing was started twice. Ask again, without starting a second copy: ${again}`)
+  }
+  throw last
+}
+
+/** A word as a POSIX shell reads it back: bare when safe, else single-quoted. */
+function shellWord (w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`
 }
 
 /** Check locally what the target would refuse anyway, so a typo is a usage error, not a round trip. */
@@ -77,7 +133,11 @@ export const runProcessCommand: CommandSpec = {
     '  --name: unique on the target, usable instead of the managed id (logs, kill, restart, rm)\n' +
     '  --restart: bring it back after it exits (on-failure: unless it exited 0), also after a reboot;\n' +
     '    delays double from the first --backoff delay to its cap; --max-restarts quick crashes in a row\n' +
-    '    stop it (state crash-loop) until procmesh restart. A stop through procmesh is never restarted.',
+    '    stop it (state crash-loop) until procmesh restart. A stop through procmesh is never restarted.\n' +
+    '  --request-id ID: the id of an earlier run whose answer was lost: the target answers with the\n' +
+    '    process that run started (nothing is started twice), or starts it if it never did.\n' +
+    '  a lost answer is retried with the same id; if it stays lost, run says the outcome is unknown\n' +
+    '  (exit 1) and prints the command that asks again',
   options: {
     cwd: { type: 'string' },
     env: { type: 'string', multiple: true },
@@ -85,7 +145,8 @@ export const runProcessCommand: CommandSpec = {
     restart: { type: 'string' },
     'max-restarts': { type: 'string' },
     backoff: { type: 'string' },
-    any: { type: 'boolean' }
+    any: { type: 'boolean' },
+    'request-id': { type: 'string' }
   },
   // more than one positional is reported below with a hint instead of a bare parse error
   positionals: [1, Infinity],
@@ -108,17 +169,11 @@ export const runProcessCommand: CommandSpec = {
       ...(policy !== undefined ? { policy } : {}),
       ...(cwd !== undefined ? { cwd } : {}),
       ...(env !== undefined ? { env } : {}),
-      requestId: newRequestId()
+      requestId: requestIdOption(values) ?? newRequestId()
     }
     if (isGroupTarget(params.target)) return await runOnGroup(ctx, params, bool(values, 'any'))
     if (bool(values, 'any')) throw new UsageError('--any is for a group target (all, tag:K=V)')
-    const client = await ctx.connect()
-    let result: RunResult
-    try {
-      result = await client.run(params)
-    } finally {
-      client.close()
-    }
+    const result = await startWithRetries(ctx, params, rest)
     if (ctx.json) {
       ctx.out(JSON.stringify({ peerId: result.peerId, name: result.name, managedId: result.managedId, pid: result.pid, startTime: result.startTime }))
     } else {

@@ -48,7 +48,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   PEER_OFFLINE: 502,
   UNAVAILABLE: 502,
   NO_NODE: 503,
-  TIMEOUT: 504
+  TIMEOUT: 504,
+  OUTCOME_UNKNOWN: 504
 }
 
 /** Anything thrown while serving a request, as an HttpError (node errors keep their code and message). */

@@ -7,15 +7,16 @@ import { CONTROL_API } from '../../protocols/control-api.js'
 import type { HistoryEntry, KillResult, LogsResult, LsEntry, PsEntry, RestartResultEntry, RmResult, RunEntry, RunResult } from '../../protocols/control.js'
 import { findManaged } from '../../protocols/managed.js'
 import { ProcmeshError, checkAnswer, toProcmeshError } from '../../protocols/errors.js'
+import { FOLLOW_QUEUE_WAIT_MS } from '../../protocols/limits.js'
 import {
-  HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
+  HISTORY, LIST, LOGS, LOGS_FOLLOW, MANAGED, REMOVE, RESTART, START, STOP, validateHistoryRequest, validateLogChunk,
   type ListRequest, type ListResult, type ListTop, type LogsEnd, type ManagedResult, type RemoveResult, type RestartResult, type StartResult, type StopResult
 } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { handle, type RpcHandler } from './control-server.js'
 import type { HostServices } from '../host/host-services.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
-import type { RequestOptions } from '../mesh/reqresp.js'
+import { NotServedError, UndeliveredError, type RequestOptions } from '../mesh/reqresp.js'
 import type { ProtocolDescriptor } from '../../protocols/wire.js'
 import { askEach, askPeer } from './fan-out.js'
 import { resolveTargets, type ResolveOptions } from '../mesh/targets.js'
@@ -49,6 +50,14 @@ function single (target: string, peers: PeerEntry[], verb: string, groupHint: st
   throw new ProcmeshError('INVALID_REQUEST', `${verb} works on one host and ${JSON.stringify(target)} ${which}; name one host${groupHint}`)
 }
 
+/** A start is sent at most this many times (same request id) when its answer is lost. */
+export const START_ATTEMPTS = 2
+
+/** Failures after which the same request may be tried again: the target or the way to it, not a verdict. */
+export function isTransient (err: unknown): boolean {
+  return err instanceof ProcmeshError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT' || err.code === 'OUTCOME_UNKNOWN')
+}
+
 /** Fan-out start: the matched peers, at most this many starts in flight at once. */
 export const RUN_FAN_OUT_CONCURRENCY = 32
 
@@ -76,7 +85,7 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
   handle(handlers, CONTROL_API.ps, async (params, ctx) => {
     const { peers } = resolveTargets(params.target, deps.peers(), deps)
     const entries: PsEntry[] = await askEach(peers, async peer => {
-      const result = await list(peer, params.filter, FAN_OUT_TIMEOUT_MS, params.top)
+      const result = await list(peer, params.filter, params.hostTimeoutMs ?? FAN_OUT_TIMEOUT_MS, params.top)
       return { collectedAt: result.collectedAt, processes: result.processes, ...(result.total !== undefined ? { total: result.total } : {}) }
     }, e => { ctx.notify(e) })
     return params.streamed === true ? entries.map(e => 'error' in e ? e : { ...e, processes: [] }) : entries
@@ -99,13 +108,25 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     if (peer.self) {
       result = await deps.services.control.start(req, deps.selfId())
     } else {
-      try {
-        result = await forward(peer, START, req)
-      } catch (err: unknown) {
-        // the request id makes a retry safe: the target returns the same process
-        if (!(err instanceof ProcmeshError) || err.code !== 'UNAVAILABLE') throw err
-        result = await forward(peer, START, req)
-      }
+      // the request id makes a retry safe: the target returns the same process
+      let delivered = false
+      let last: unknown
+      result = await (async () => {
+        for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+          try {
+            return await forward(peer, START, req)
+          } catch (err: unknown) {
+            last = err
+            if (!isTransient(err)) break
+            // a start that reached the target and got no answer may have happened
+            if (!(err instanceof UndeliveredError)) delivered = true
+          }
+        }
+        if (delivered && isTransient(last)) {
+          throw new ProcmeshError('OUTCOME_UNKNOWN', `${peer.name} may or may not have started it (request ${req.requestId}): ${toProcmeshError(last).message}`)
+        }
+        throw last
+      })()
     }
     return { peerId: peer.peerId, name: peer.name, ...result }
   }
@@ -212,11 +233,22 @@ export function registerTargetMethods (handlers: Map<string, RpcHandler>, deps: 
     if (peer.self) {
       end = await deps.services.control.logs(req, async chunk => { ctx.notify(chunk) }, ctx.signal)
     } else {
-      end = await forward(peer, LOGS, req, {
+      const opts: RequestOptions = {
         signal: ctx.signal,
-        timeoutMs: req.follow ? FOLLOW_TIMEOUT_MS : undefined,
         onMore: chunk => { ctx.notify(checkAnswer(() => validateLogChunk(chunk))) }
-      })
+      }
+      if (!req.follow) {
+        end = await forward(peer, LOGS, req, opts)
+      } else {
+        // a follow over its own protocol, so it never holds one of the few plain LOGS streams
+        try {
+          end = await forward(peer, LOGS_FOLLOW, req, { ...opts, timeoutMs: FOLLOW_TIMEOUT_MS, queueWaitMs: FOLLOW_QUEUE_WAIT_MS })
+        } catch (err: unknown) {
+          // a node from before logs-follow: follow over LOGS as it did
+          if (!(err instanceof NotServedError)) throw err
+          end = await forward(peer, LOGS, req, { ...opts, timeoutMs: FOLLOW_TIMEOUT_MS, queueWaitMs: FOLLOW_QUEUE_WAIT_MS })
+        }
+      }
     }
     return { peerId: peer.peerId, name: peer.name, ...end }
   })

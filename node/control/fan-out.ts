@@ -14,7 +14,8 @@ import { request, type RequestOptions } from '../mesh/reqresp.js'
 /** A request to another member over a mesh protocol; a peer the view marks offline is not dialled. */
 export async function askPeer<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerEntry, desc: ProtocolDescriptor<Req, Res>, req: Req, opts: RequestOptions = {}): Promise<Res> {
   if (peer.status === 'offline') throw new ProcmeshError('PEER_OFFLINE', `${peer.name} is offline (last seen ${new Date(peer.lastSeen).toISOString()})`)
-  return await request(libp2p, peerIdFromString(peer.peerId), desc, req, opts)
+  // errors name the host, not its peer id (issue 19 item 7)
+  return await request(libp2p, peerIdFromString(peer.peerId), desc, req, { peerName: peer.name, ...opts })
 }
 
 export type PeerAnswer<T> = ({ peerId: string, name: string } & T) | { peerId: string, name: string, error: PeerError }

@@ -1,6 +1,6 @@
 /** Serve the mesh protocols from HostServices, as a node part: one table says what is served. */
 import { ProcmeshError } from '../../protocols/errors.js'
-import { HISTORY, LIST, LOGS, MANAGED, REMOVE, RESTART, START, STOP, SUMMARY } from '../../protocols/messages.js'
+import { HISTORY, LIST, LOGS, LOGS_FOLLOW, MANAGED, REMOVE, RESTART, START, STOP, SUMMARY, type LogsRequest } from '../../protocols/messages.js'
 import type { Summary } from '../../protocols/types.js'
 import type { ProtocolDescriptor } from '../../protocols/wire.js'
 import type { HostServices } from '../host/host-services.js'
@@ -19,6 +19,11 @@ export function servedProtocol<Req, Res> (desc: ProtocolDescriptor<Req, Res>, ha
 
 /** The protocols this host serves: its processes from HostServices, its own summary from `selfSummary`. */
 export function hostProtocols (s: HostServices, selfSummary: () => Summary | undefined): ServedProtocol[] {
+  // plain logs and follows: one handler; follows come over their own protocol (own stream cap)
+  const logs: RequestHandler<LogsRequest> = async (req, ctx) => {
+    if (req.follow) ctx.extendDeadline()
+    return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
+  }
   return [
     servedProtocol(LIST, async req => await s.list(req)),
     servedProtocol(SUMMARY, async () => {
@@ -32,10 +37,8 @@ export function hostProtocols (s: HostServices, selfSummary: () => Summary | und
       if (req.graceMs !== undefined) ctx.extendDeadline()
       return await s.control.stop(req, ctx.remotePeer.toString())
     }),
-    servedProtocol(LOGS, async (req, ctx) => {
-      if (req.follow) ctx.extendDeadline()
-      return await s.control.logs(req, async chunk => { await ctx.more(chunk) }, ctx.signal)
-    }),
+    servedProtocol(LOGS, logs),
+    servedProtocol(LOGS_FOLLOW, logs),
     servedProtocol(MANAGED, async () => s.managed()),
     servedProtocol(RESTART, async (req, ctx) => await s.control.restart(req, ctx.remotePeer.toString())),
     servedProtocol(REMOVE, async (req, ctx) => await s.control.remove(req, ctx.remotePeer.toString()))

@@ -8,7 +8,8 @@
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
-import { ProcmeshError, checkAnswer, errorMessage, toProcmeshError } from '../../protocols/errors.js'
+import { ProcmeshError, checkAnswer, errorMessage, plainCause, plainDuration, toProcmeshError } from '../../protocols/errors.js'
+import { MAX_QUEUED_REQUESTS_PER_PEER } from '../../protocols/limits.js'
 import {
   decodeFramePayload, encodeFrame, errorFrame, moreFrame, okFrame, parseResponseFrame,
   type ProtocolDescriptor, type ResponseFrame, type Role
@@ -135,20 +136,199 @@ export interface RequestOptions {
   timeoutMs?: number
   /** receives each `more` frame's result (streaming responses) */
   onMore?: (result: unknown) => void
+  /** the peer's name in the mesh view: messages users read name the host, not its peer id */
+  peerName?: string
+  /** the longest this request may wait for a free stream to the peer (default: its whole timeout) */
+  queueWaitMs?: number
 }
 
-/** Send one request to `peer` and return its validated result; errors are ProcmeshErrors. */
+/** The peer does not serve the protocol (an older node): callers may fall back to an older one. */
+export class NotServedError extends ProcmeshError {
+  override name = 'NotServedError'
+  constructor (message: string) {
+    super('PROTOCOL_ERROR', message)
+  }
+}
+
+
+/**
+ * The request never left this node (no connection, no free stream in time, or cancelled
+ * before it was sent): the peer cannot have acted on it. Anything else that fails after the
+ * request was written leaves its outcome unknown to the caller.
+ */
+export class UndeliveredError extends ProcmeshError {
+  override name = 'UndeliveredError'
+}
+
+/** What users call a protocol in messages: `/procmesh/logs-follow/1.0.0` -> "logs-follow". */
+function protocolName (id: string): string {
+  return id.split('/')[2] ?? id
+}
+
+/**
+ * Outbound requests of this node, one lane per peer and protocol. The peer serves at most
+ * its protocol's `maxInboundStreams` streams from one connection and resets the rest, so
+ * this node's own clients (CLI, TUI, web page, fan-outs, history pulls) take turns here, in
+ * order, each bounded by its own deadline, instead of failing because another client is busy.
+ * The caps still protect the peer: no more than its cap is ever open from here, and a
+ * flooding peer that ignores them is reset by libp2p on the serving side.
+ */
+export class RequestLanes {
+  private readonly lanes = new Map<string, { active: number, waiting: Array<() => void> }>()
+  private readonly maxQueued: number
+
+  constructor (maxQueued = MAX_QUEUED_REQUESTS_PER_PEER) {
+    this.maxQueued = maxQueued
+  }
+
+  /** Requests waiting in the lane (for messages and tests). */
+  waiting (key: string): number {
+    return this.lanes.get(key)?.waiting.length ?? 0
+  }
+
+  /**
+   * Wait for one of `limit` slots of the lane; resolves to its release. Throws BUSY when the
+   * queue is full; rejects with the signal's reason when it aborts first.
+   */
+  async acquire (key: string, limit: number, signal: AbortSignal): Promise<() => void> {
+    let lane = this.lanes.get(key)
+    if (lane === undefined) {
+      lane = { active: 0, waiting: [] }
+      this.lanes.set(key, lane)
+    }
+    const l = lane
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      const next = l.waiting.shift()
+      if (next !== undefined) { next(); return }
+      l.active--
+      if (l.active === 0) this.lanes.delete(key)
+    }
+    if (l.active < limit) { l.active++; return release }
+    if (l.waiting.length >= this.maxQueued) throw new ProcmeshError('BUSY', `${l.waiting.length} requests already wait`)
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      // the slot passes from the releasing request to this one: `active` stays as it is
+      const grant = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
+      const onAbort = (): void => {
+        const i = l.waiting.indexOf(grant)
+        if (i >= 0) l.waiting.splice(i, 1)
+        reject(signal.reason)
+      }
+      l.waiting.push(grant)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    return release
+  }
+}
+
+/**
+ * The lanes of one libp2p node. Kept beside the node rather than passed in, so every caller
+ * of request() (control methods, history pulls, summary pulls, invites, audit fan-outs) shares
+ * them without each having to be given the same object.
+ */
+const LANES = new WeakMap<ProcmeshLibp2p, RequestLanes>()
+
+export function lanesOf (libp2p: ProcmeshLibp2p): RequestLanes {
+  let lanes = LANES.get(libp2p)
+  if (lanes === undefined) {
+    lanes = new RequestLanes()
+    LANES.set(libp2p, lanes)
+  }
+  return lanes
+}
+
+/** Identical read requests to one peer in flight now: a second caller shares the first's answer. */
+const SHARED = new WeakMap<ProcmeshLibp2p, Map<string, Promise<unknown>>>()
+
+/** Wait for `promise`, but give up when `signal` aborts (the promise itself goes on). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * Send one request to `peer` and return its validated result; errors are ProcmeshErrors whose
+ * messages name the host (`opts.peerName`) and the cause in plain words.
+ *
+ * The request waits its turn for one of the peer's streams of this protocol (RequestLanes), and
+ * identical read-only requests in flight at the same moment (50 clients asking `ps all`) share
+ * one exchange: a read answers the same to each of them.
+ */
 export async function request<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, desc: ProtocolDescriptor<Req, Res>, req: Req, opts: RequestOptions = {}): Promise<Res> {
   const timeoutMs = opts.timeoutMs ?? desc.deadlineMs + 2000
+  if (desc.role !== 'read' || opts.onMore !== undefined) return await queuedRequest(libp2p, peer, desc, req, opts, timeoutMs)
+  let shared = SHARED.get(libp2p)
+  if (shared === undefined) {
+    shared = new Map()
+    SHARED.set(libp2p, shared)
+  }
+  const key = `${peer.toString()} ${desc.id} ${JSON.stringify(req)} ${timeoutMs}`
+  let flight = shared.get(key) as Promise<Res> | undefined
+  if (flight === undefined) {
+    const map = shared
+    // the shared exchange is not cancelled by one caller leaving: it has only its deadline
+    const started = queuedRequest(libp2p, peer, desc, req, { ...opts, signal: undefined }, timeoutMs)
+    flight = started
+    map.set(key, started)
+    started.then(() => { map.delete(key) }, () => { map.delete(key) })
+  }
+  return opts.signal !== undefined ? await untilAborted(flight, opts.signal) : await flight
+}
+
+async function queuedRequest<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, desc: ProtocolDescriptor<Req, Res>, req: Req, opts: RequestOptions, timeoutMs: number): Promise<Res> {
+  const who = opts.peerName ?? peer.toString()
+  const what = protocolName(desc.id)
   const timeout = AbortSignal.timeout(timeoutMs)
   const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, timeout]) : timeout
+  const lanes = lanesOf(libp2p)
+  const lane = `${peer.toString()} ${desc.id}`
+  const queueWaitMs = Math.min(timeoutMs, opts.queueWaitMs ?? timeoutMs)
+  const waitSignal = queueWaitMs < timeoutMs ? AbortSignal.any([signal, AbortSignal.timeout(queueWaitMs)]) : signal
+  let release: () => void
+  try {
+    release = await lanes.acquire(lane, desc.maxInboundStreams, waitSignal)
+  } catch (err: unknown) {
+    if (err instanceof ProcmeshError) throw new UndeliveredError('BUSY', `${who}: ${err.message} for a ${what} stream from this node; try again shortly`)
+    if (opts.signal?.aborted === true) throw new UndeliveredError('TIMEOUT', `${what} request to ${who} cancelled`)
+    if (!timeout.aborted) {
+      throw new UndeliveredError('BUSY', `${who} already serves this node ${desc.maxInboundStreams} ${what} streams, the most it allows at once; none ended within ${plainDuration(queueWaitMs)}`)
+    }
+    throw new UndeliveredError('TIMEOUT', `${who} did not answer within ${plainDuration(timeoutMs)} (the request waited for its turn behind ${desc.maxInboundStreams} others from this node the whole time)`)
+  }
+  try {
+    return await exchange(libp2p, peer, desc, req, opts, { who, what, timeoutMs, timeout, signal })
+  } finally {
+    release()
+  }
+}
+
+interface ExchangeContext { who: string, what: string, timeoutMs: number, timeout: AbortSignal, signal: AbortSignal }
+
+async function exchange<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, desc: ProtocolDescriptor<Req, Res>, req: Req, opts: RequestOptions, c: ExchangeContext): Promise<Res> {
+  const { who, what, timeoutMs, timeout, signal } = c
   let stream: Stream
   try {
     stream = await libp2p.dialProtocol(peer, desc.id, { signal })
   } catch (err: unknown) {
-    if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `no connection to ${peer.toString()} within ${timeoutMs} ms`)
-    if (errorName(err) === 'UnsupportedProtocolError') throw new ProcmeshError('PROTOCOL_ERROR', `peer does not support ${desc.id}`)
-    throw new ProcmeshError('UNAVAILABLE', `cannot reach ${peer.toString()}: ${errorMessage(err)}`)
+    if (timeout.aborted) {
+      // connected but no stream opened: the peer's node hangs; not connected: it cannot be reached
+      const connected = libp2p.getConnections(peer).length > 0
+      throw new UndeliveredError('TIMEOUT', connected ? `${who} did not answer within ${plainDuration(timeoutMs)}` : `cannot reach ${who}: no connection within ${plainDuration(timeoutMs)}`)
+    }
+    if (opts.signal?.aborted === true) throw new UndeliveredError('TIMEOUT', `${what} request to ${who} cancelled`)
+    if (errorName(err) === 'UnsupportedProtocolError') throw new NotServedError(`${who} runs a procmesh that does not serve ${what} requests (an older version?)`)
+    throw new UndeliveredError('UNAVAILABLE', `cannot reach ${who}: ${plainCause(err)}`)
   }
   // maxBufferSize: a whole frame is buffered before it is decoded, and @libp2p/utils' 4 MiB default, not
   // maxResponseBytes, refused LIST answers of hosts with 13,000+ processes (issue 17)
@@ -168,9 +348,9 @@ export async function request<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, d
   } catch (err: unknown) {
     stream.abort(err instanceof Error ? err : new Error(String(err)))
     if (err instanceof ProcmeshError) throw err
-    if (BAD_LENGTH_ERRORS.has(errorName(err))) throw new ProcmeshError('FRAME_ERROR', `${desc.id}: ${peer.toString()} sent a response frame over ${desc.maxResponseBytes} bytes or with a broken length prefix`)
-    if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `${desc.id}: no answer from ${peer.toString()} within ${timeoutMs} ms`)
-    if (opts.signal?.aborted === true) throw new ProcmeshError('TIMEOUT', `${desc.id}: cancelled`)
-    throw new ProcmeshError('UNAVAILABLE', `${desc.id} to ${peer.toString()} failed: ${errorMessage(err)}`)
+    if (BAD_LENGTH_ERRORS.has(errorName(err))) throw new ProcmeshError('FRAME_ERROR', `${who} sent a ${what} answer over ${desc.maxResponseBytes} bytes or with a broken length prefix`)
+    if (timeout.aborted) throw new ProcmeshError('TIMEOUT', `${who} did not answer within ${plainDuration(timeoutMs)}`)
+    if (opts.signal?.aborted === true) throw new ProcmeshError('TIMEOUT', `${what} request to ${who} cancelled`)
+    throw new ProcmeshError('UNAVAILABLE', `${who} stopped answering: ${plainCause(err)}`)
   }
 }

@@ -17,7 +17,7 @@
  * AUDIT_DENIAL_WINDOW_MS, after which one "N more ... suppressed" line says what was
  * left out. Readers merge both logs in time order.
  */
-import { chmodSync, closeSync, constants as fsConstants, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import {
@@ -62,15 +62,33 @@ export function parseAuditLines (text: string): AuditEntry[] {
   const out: AuditEntry[] = []
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
-    try {
-      const raw: unknown = JSON.parse(line)
-      if (!isRecord(raw)) continue
-      out.push(validateAuditEntry(clipAuditEntry(raw), 'entry'))
-    } catch {
-      // a torn or foreign line: skip it, keep the rest readable
-    }
+    const entry = parseAuditLine(line) ?? gluedTail(line)
+    if (entry !== undefined) out.push(entry)
   }
   return out
+}
+
+function parseAuditLine (line: string): AuditEntry | undefined {
+  try {
+    const raw: unknown = JSON.parse(line)
+    if (!isRecord(raw)) return undefined
+    return validateAuditEntry(clipAuditEntry(raw), 'entry')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A torn line with a whole one glued to it (written by a version that left half lines behind
+ * on a full disk): the whole one is the entry that starts at the last `{"` it parses from.
+ * Skipping both would show an acknowledged start as pending.
+ */
+function gluedTail (line: string): AuditEntry | undefined {
+  for (let i = line.indexOf('{"', 1); i > 0; i = line.indexOf('{"', i + 1)) {
+    const entry = parseAuditLine(line.slice(i))
+    if (entry !== undefined) return entry
+  }
+  return undefined
 }
 
 /** The last `maxBytes` of a file (from the first whole line), or '' when missing. */
@@ -150,7 +168,7 @@ class RotatingFile {
         renameSync(this.file, `${this.file}.1`)
         this.size = 0
       }
-      appendNoFollow(this.file, line)
+      appendWholeLine(this.file, line)
       if (this.size === 0) chmodSync(this.file, 0o600)
       this.size += bytes
     } catch (err: unknown) {
@@ -255,11 +273,30 @@ export class AuditLog {
   }
 }
 
-/** Append without following a symbolic link planted at `file` (O_NOFOLLOW: ELOOP instead). */
-function appendNoFollow (file: string, text: string): void {
-  const fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600)
+/**
+ * Append one whole line or nothing, without following a symbolic link planted at `file`
+ * (O_NOFOLLOW: ELOOP instead). A full disk can take part of a line: what was written of it is
+ * cut off again, so the next line never glues to a torn one. A torn last line an earlier crash
+ * left is closed with a newline first, for the same reason (readers skip it).
+ */
+export function appendWholeLine (file: string, text: string): void {
+  const fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600)
   try {
-    writeSync(fd, text)
+    const before = fstatSync(fd).size
+    let data = Buffer.from(text)
+    if (before > 0) {
+      const last = Buffer.alloc(1)
+      readSync(fd, last, 0, 1, before - 1)
+      if (last[0] !== 0x0a) data = Buffer.concat([Buffer.from('\n'), data])
+    }
+    let off = 0
+    try {
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off)
+    } catch (err: unknown) {
+      // no half line may stay (a truncate frees space, so it works on a full disk)
+      try { ftruncateSync(fd, before) } catch { /* the next append closes the torn line */ }
+      throw err
+    }
   } finally {
     closeSync(fd)
   }

@@ -9,7 +9,7 @@
  * The key never goes to a log: a short fingerprint (a hash) names the mesh instead.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { SWARM_KEY_HEX_PATTERN } from '../../protocols/token.js'
 
@@ -71,8 +71,14 @@ export async function readSwarmKey (file: string): Promise<string | undefined> {
 /** Write a key atomically with mode 0600 (a reader never sees half a key; the temp file is made exclusively, never through a link). */
 export async function writeSwarmKey (file: string, hex: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-  await writeFile(tmp, formatSwarmKey(hex), { mode: 0o600, flag: 'wx' })
-  await rename(tmp, file)
+  try {
+    await writeFile(tmp, formatSwarmKey(hex), { mode: 0o600, flag: 'wx' })
+    await rename(tmp, file)
+  } catch (err: unknown) {
+    // a full disk: no half-written key stays behind in the home
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
 }
 
 export interface LoadedSwarmKey {

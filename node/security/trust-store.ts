@@ -168,8 +168,14 @@ export function writeTrustFile (file: string, tf: TrustFile): void {
   const tmp = `${file}.${process.pid}.tmp`
   // created exclusively: never through a link or file someone placed there; a stale one of ours is removed first
   try { unlinkSync(tmp) } catch { /* none */ }
-  writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600, flag: 'wx' })
-  renameSync(tmp, file)
+  try {
+    writeFileSync(tmp, serializeTrustFile(tf), { mode: 0o600, flag: 'wx' })
+    renameSync(tmp, file)
+  } catch (err: unknown) {
+    // a full disk: no half-written temp file stays behind in the home
+    try { unlinkSync(tmp) } catch { /* never created */ }
+    throw err
+  }
 }
 
 export class TrustStore {

@@ -20,6 +20,7 @@ import { errorMessage, errnoCode } from '../../protocols/errors.js'
 import { homePaths } from './home.js'
 import { meshFingerprint, parseSwarmKey } from '../security/swarm-key.js'
 import { historyUsageOnDisk } from '../host/history/store.js'
+import { describeOrphans, findOrphanNodes, type OrphanNode } from './orphans.js'
 
 export type FindingLevel = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -93,6 +94,8 @@ export interface HostFacts {
   mdnsBind?: BindProbe
   /** the durable history in the home (node/host/history) */
   history?: { bytes: number, segments: number, oldest: number | null }
+  /** nodes still running although this home was deleted under them (node/setup/orphans.ts) */
+  orphans?: OrphanNode[]
 }
 
 /** What a running node told us over its control socket (gathered by the CLI). */
@@ -266,8 +269,21 @@ export function judge (facts: HostFacts, node: NodeFacts | undefined): Finding[]
     checkListenPort(DEFAULT_LISTEN_PORT, facts.port, node),
     checkMdns(facts.interfaces, facts.mdnsBind),
     checkClock(facts.now, node),
-    checkHistory(facts.history)
+    checkHistory(facts.history),
+    checkOrphans(facts.home, facts.orphans)
   ]
+}
+
+/** A node that lost its home still runs: the one finding that explains "no node" while a node serves. */
+export function checkOrphans (home: string, orphans: readonly OrphanNode[] | undefined): Finding {
+  if (orphans === undefined) return { check: 'orphaned node', level: 'skip', message: 'not checked on this platform' }
+  if (orphans.length === 0) return { check: 'orphaned node', level: 'ok', message: 'no node runs without its home' }
+  return {
+    check: 'orphaned node',
+    level: 'fail',
+    message: `pid ${orphans.map(o => o.pid).join(', ')} still runs for ${home} with its home deleted (it holds ${orphans[0].files[0]})`,
+    fix: describeOrphans(home, orphans)
+  }
 }
 
 /** `ok    name          message  (fix: ...)` lines. */
@@ -386,7 +402,8 @@ export async function gatherHostFacts (home: string, opts: { network: boolean, u
     swarmKey: await fileFacts(paths.swarmKey, true),
     socketFile: await fileFacts(paths.socket),
     socket,
-    history: historyUsageOnDisk(join(home, 'history'))
+    history: historyUsageOnDisk(join(home, 'history')),
+    ...(process.platform === 'linux' ? { orphans: findOrphanNodes(home) } : {})
   }
   if (opts.network) {
     facts.port = await probeTcpPort(DEFAULT_LISTEN_PORT)

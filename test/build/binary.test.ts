@@ -83,7 +83,7 @@ describe('the single executable', { skip: linux ? false : 'built and tested on L
     homes.push(empty)
     const p = await exe(['peers', '--home', empty])
     assert.equal(p.code, 1)
-    assert.equal(p.stderr.trim(), `procmesh peers: no node is running for home ${empty} (start one with: procmesh node --home ${empty})`)
+    assert.equal(p.stderr.trim(), `procmesh peers: no node is running for home ${empty}, and it holds no identity: procmesh node --home ${empty} creates a new mesh; to join an existing one, run procmesh join TOKEN (TOKEN from procmesh invite on one of its nodes)`)
     const bad = await exe(['nope'])
     assert.equal(bad.code, 2)
     const unit = await exe(['service', 'install', '--dry-run', '--home', empty])

@@ -157,7 +157,8 @@ describe('procmesh ps', () => {
     node.calls.length = 0
     const r = await cli(node, ['ps'])
     assert.equal(r.code, 0, r.err())
-    assert.deepEqual(node.calls, [{ method: 'ps', params: { target: 'self', streamed: true } }])
+    // the node gives each host a little less than the CLI's 15 s, so a missing host always comes back named
+    assert.deepEqual(node.calls, [{ method: 'ps', params: { target: 'self', streamed: true, hostTimeoutMs: 13_000 } }])
     const lines = r.out().trimEnd().split('\n')
     assert.match(lines[0], /^PID +USER +CPU% +RSS +STATE +START +COMMAND$/)
     assert.equal(lines.length, 1 + PROCS_A.length)
@@ -171,7 +172,7 @@ describe('procmesh ps', () => {
     node.calls.length = 0
     const r = await cli(node, ['ps', 'hostA', '--json', '--filter', 'NGINX', '--sort', 'cpu', '--limit', '1'])
     assert.equal(r.code, 0, r.err())
-    assert.deepEqual(node.calls[0].params, { target: 'hostA', streamed: true, filter: 'NGINX' })
+    assert.deepEqual(node.calls[0].params, { target: 'hostA', streamed: true, hostTimeoutMs: 13_000, filter: 'NGINX' })
     assert.equal(r.events.filter(e => e.stream === 'out').length, 1)
     const doc = parseJson(r.out())
     assert.deepEqual(doc, [{
@@ -227,7 +228,7 @@ describe('procmesh ps', () => {
       return [ENTRY_A, FAIL_C, ENTRY_B]
     })
     const code = await runCommand(['ps', 'all', '--home', node.home], c.io({}))
-    assert.equal(code, 0, c.err())
+    assert.equal(code, 1, 'hostC did not answer')
     assert.ok(printedBeforeSecond, 'hostA was not printed before hostC and hostB answered')
     const out = c.out()
     const headers = out.split('\n').filter(l => l.startsWith('=='))
@@ -248,13 +249,24 @@ describe('procmesh ps', () => {
     assert.match(r.out(), /== hostA[\s\S]*== hostB/)
   })
 
-  it('partial failure exits 0; --json carries the failed peer as an error entry', async () => {
+  it('a host that did not answer fails the call (exit 1, named on stderr); --json carries it as an error entry', async () => {
     node.handlers.set('ps', streamPs([ENTRY_A, FAIL_C]))
     const r = await cli(node, ['ps', 'all', '--json'])
-    assert.equal(r.code, 0)
+    assert.equal(r.code, 1)
+    assert.match(r.err(), /^procmesh ps: 1 of 2 hosts did not answer: hostC: TIMEOUT hostC did not answer within 10000 ms\n$/)
     const doc = parseJson(r.out()) as Array<Record<string, unknown>>
     assert.equal(doc.length, 2)
     assert.deepEqual(doc[1], { peerId: PEER_C, name: 'hostC', error: { code: 'TIMEOUT', message: 'hostC did not answer within 10000 ms' } })
+  })
+
+  it('a host the view marks offline is listed but does not fail the call, unless --strict', async () => {
+    const offline: PsEntry = { peerId: PEER_C, name: 'hostC', error: { code: 'PEER_OFFLINE', message: 'hostC is offline (last seen 2026-01-01T00:00:00.000Z)' } }
+    node.handlers.set('ps', streamPs([ENTRY_A, offline]))
+    const r = await cli(node, ['ps', 'all'])
+    assert.equal(r.code, 0)
+    assert.match(r.err(), /1 offline host skipped/)
+    node.handlers.set('ps', streamPs([ENTRY_A, offline]))
+    assert.equal((await cli(node, ['ps', 'all', '--strict'])).code, 1)
   })
 
   it('--strict exits 1 when any target failed, naming it', async () => {
@@ -299,16 +311,16 @@ describe('procmesh ps', () => {
     assert.equal((parseJson(r.out()) as { error: { code: string } }).error.code, 'UNKNOWN_PEER')
   })
 
-  it('--timeout keeps what arrived and says the rest is missing', async () => {
+  it('--timeout keeps what arrived, says the rest is missing and exits 1', async () => {
     node.handlers.set('ps', async (_params, ctx) => {
       ctx.notify(ENTRY_A)
       await ctx.closed // never answers; ends when the CLI gives up
       return []
     })
     const r = await cli(node, ['ps', 'all', '--json', '--timeout', '200ms'])
-    assert.equal(r.code, 0)
+    assert.equal(r.code, 1)
     assert.equal((parseJson(r.out()) as unknown[]).length, 1)
-    assert.match(r.err(), /stopped waiting after 200 ms/)
+    assert.match(r.err(), /the node gave no answer for some hosts within 200 ms/)
     const strict = await cli(node, ['ps', 'all', '--timeout', '200ms', '--strict'])
     assert.equal(strict.code, 1)
   })

@@ -121,11 +121,17 @@ describe('process control across simulated hosts', { timeout: 300_000 }, () => {
       const t0 = Date.now()
       const r = await cliIn(a, ['ps', 'all', '--json'], 40_000)
       const ms = Date.now() - t0
-      assert.equal(r.code, 0, r.stderr)
       const entries = JSON.parse(r.stdout) as PsEntry[]
       const failed = entries.find(e => e.name === c.name)
       assert.ok(failed !== undefined && 'error' in failed, JSON.stringify(failed))
       assert.ok(['TIMEOUT', 'UNAVAILABLE', 'PEER_OFFLINE'].includes(failed.error.code), failed.error.code)
+      // a host that was asked and did not answer fails the call (issue 19.1); one the view already marks offline is skipped
+      if (failed.error.code === 'PEER_OFFLINE') {
+        assert.equal(r.code, 0, r.stderr)
+      } else {
+        assert.equal(r.code, 1)
+        assert.match(r.stderr, new RegExp(`did not answer: ${c.name}: `))
+      }
       assert.ok(entries.filter(e => !('error' in e)).length === 2)
       assert.ok(ms < 20_000, `fan-out took ${ms} ms`)
     } finally {

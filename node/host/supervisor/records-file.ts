@@ -7,7 +7,7 @@
  * The file holds each record's request env (values too: the process needs them again after a
  * reboot); it is as private as the identity key next to it.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import {
@@ -145,14 +145,20 @@ export class RecordsFile {
 
   private async write (records: StoredRecord[]): Promise<void> {
     const tmp = `${this.path}.tmp`
-    const handle = await open(tmp, 'w', 0o600)
     try {
-      await handle.writeFile(JSON.stringify({ v: FILE_VERSION, records }))
-      await handle.sync()
-    } finally {
-      await handle.close()
+      const handle = await open(tmp, 'w', 0o600)
+      try {
+        await handle.writeFile(JSON.stringify({ v: FILE_VERSION, records }))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await rename(tmp, this.path)
+    } catch (err: unknown) {
+      // a full disk: the old file stays whole and no half-written temp file stays beside it
+      await unlink(tmp).catch(() => {})
+      throw err
     }
-    await rename(tmp, this.path)
     await syncDir(dirname(this.path))
   }
 }

@@ -1,5 +1,5 @@
 /** The state file: start request ids and their outcomes, so a retried start never runs twice (THREATS.md invariant 4). */
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import type { StartResult } from '../../../protocols/messages.js'
@@ -121,14 +121,20 @@ export class StateLog {
     if (!this.regular || this.fh === undefined) return
     const entries = this.snapshot()
     const tmp = `${this.path}.tmp`
-    const handle = await open(tmp, 'w', 0o600)
     try {
-      await handle.writeFile(entries.map(e => `${JSON.stringify(e)}\n`).join(''))
-      await handle.sync()
-    } finally {
-      await handle.close()
+      const handle = await open(tmp, 'w', 0o600)
+      try {
+        await handle.writeFile(entries.map(e => `${JSON.stringify(e)}\n`).join(''))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await rename(tmp, this.path)
+    } catch (err: unknown) {
+      // a full disk: the old file stays whole and no half-written temp file stays beside it
+      await unlink(tmp).catch(() => {})
+      throw err
     }
-    await rename(tmp, this.path)
     await syncDir(dirname(this.path))
     const old = this.fh
     this.fh = await open(this.path, 'a', 0o600)

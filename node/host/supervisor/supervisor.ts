@@ -40,6 +40,7 @@ import {
 import { LOG_FILE_NAME, LogFiles } from './log-files.js'
 import { OutputBuffer, type OutputCursor } from './output-buffer.js'
 import { RecordsFile, type LastExit, type StoredRecord } from './records-file.js'
+import { findRunHolder } from './run-holder.js'
 import { checkCwd, resolveCommand } from './spawn-checks.js'
 import { StateLog, type Remembered, type StateEntry } from './state-log.js'
 
@@ -262,7 +263,7 @@ export class Supervisor {
     if (known !== undefined && known.state !== 'pending') {
       if (known.fp !== fp) throw reusedIdError(req.requestId)
       if (known.state === 'started') return { ...known.result }
-      throw new ProcmeshError('REFUSED', `start ${req.requestId} was interrupted by a node restart before its outcome was recorded: ` +
+      throw new ProcmeshError('OUTCOME_UNKNOWN', `start ${req.requestId} was interrupted by a node restart before its outcome was recorded: ` +
         `its process (${known.managedId}) may or may not be running; check ps, and use a new request id to start again`)
     }
     const flight = this.inFlight.get(key)
@@ -740,6 +741,7 @@ export class Supervisor {
         this.log.info('re-adopted %s (pid %d)', describe(record), stored.pid)
         return false
       }
+      if (this.adoptUnrecordedRun(record)) return false
       // gone (or its pid now names another process): it exited while no node watched it
       const at = Date.now()
       record.runStartedAt = stored.startTime
@@ -758,10 +760,34 @@ export class Supervisor {
       this.emit({ kind: 'exit', info: this.info(record), next: stored.state === 'restarting' ? 'restart' : 'none' })
       return stored.state === 'restarting'
     }
+    // the node died while this one waited for its backoff, or just after starting it again
+    if (stored.state === 'restarting' && this.adoptUnrecordedRun(record)) return false
     this.setExitFields(record, stored.lastExit)
     this.loadOldOutput(record)
-    // the node died while this one waited for its backoff
     return stored.state === 'restarting'
+  }
+
+  /**
+   * A run of this record that the records file does not name (the node died after spawning it,
+   * before saving): found by its log files (run-holder.ts) and adopted, never started twice.
+   */
+  private adoptUnrecordedRun (record: ManagedRecord): boolean {
+    const stored = record.stored
+    const pid = findRunHolder([record.files.paths.stdout, record.files.paths.stderr], this.procRoot)
+    if (pid === undefined || pid === stored.pid) return false
+    const startTime = readStartTimeSync(pid, { procRoot: this.procRoot })
+    if (startTime === undefined) return false
+    stored.pid = pid
+    stored.startTime = startTime
+    stored.state = 'running'
+    // a run after the one the file names: a restart that happened
+    stored.restarts++
+    record.runStartedAt = startTime
+    record.exitedAt = null
+    record.files.open(record.output, this.ringBufferBytes)
+    record.files.poll(record.output)
+    this.log.warn('re-adopted %s (pid %d): started just before the node stopped, before its record was saved; not started again', describe(record), pid)
+    return true
   }
 
   private setExitFields (record: ManagedRecord, exit: LastExit | null): void {

@@ -221,6 +221,42 @@ describe('Supervisor across node restarts', { timeout: 120_000 }, () => {
   })
 })
 
+describe('a node killed between a policy restart\'s spawn and saving its records (issue 12)', { timeout: 60_000 }, () => {
+  it('the next node adopts the run the file does not name, and never starts a second copy', async () => {
+    const home = newHome()
+    const tag = `${MARK}-dup`
+    const first = await open(home)
+    const started = await first.startProcess(req(sleeper(tag), { name: 'once', policy: policy('always') }), 'peer-a')
+    spawnedPids.add(started.pid)
+    process.kill(started.pid, 'SIGKILL')
+    await waitFor('the policy restart', () => { const m = first.get('once'); return m !== undefined && m.state === 'running' && m.pid !== started.pid })
+    const second = first.get('once')?.pid ?? 0
+    spawnedPids.add(second)
+    await close(first)
+    // what a node killed right after that spawn leaves on disk: the record still names the dead
+    // run and waits for its restart (the save after the spawn never happened)
+    const file = join(home, 'managed.json')
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { v: number, records: Array<{ name: string, pid: number, startTime: number, state: string, restarts: number }> }
+    const rec = doc.records.find(r => r.name === 'once')
+    assert.ok(rec !== undefined)
+    rec.pid = started.pid
+    rec.startTime = started.startTime
+    rec.state = 'restarting'
+    rec.restarts = 0
+    writeFileSync(file, JSON.stringify(doc))
+
+    const next = await open(home)
+    await sleep(500)
+    assert.deepEqual(withArg(tag), [second], 'one process: the run the dead node started, nothing started twice')
+    const m = next.get('once')
+    assert.equal(m?.state, 'running')
+    assert.equal(m?.pid, second)
+    assert.equal(m?.restarts, 1)
+    await next.remove('once', 'peer-a')
+    assert.deepEqual(withArg(tag), [])
+  })
+})
+
 describe('restart policies', { timeout: 120_000 }, () => {
   it('on-failure: a process exiting 1 is restarted with growing delays, then enters crash-loop after the budget', async () => {
     const events: SupervisorEvent[] = []

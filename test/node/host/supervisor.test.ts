@@ -303,7 +303,7 @@ describe('Supervisor', { timeout: 120_000 }, () => {
     writeFileSync(stateFile, `${JSON.stringify({ t: 'pending', by: 'peer-a', id: 'lost-1', fp: startFingerprint(lost), managedId: 'mlost', at: Date.now() })}\n`)
     const sup = await makeSupervisor({ logsDir: join(dir, 'logs'), stateFile })
     await assert.rejects(sup.startProcess(lost, 'peer-a'),
-      isCode('REFUSED', /^start lost-1 was interrupted by a node restart before its outcome was recorded/))
+      isCode('OUTCOME_UNKNOWN', /^start lost-1 was interrupted by a node restart before its outcome was recorded/))
     assert.deepEqual(sup.list(), [])
   })
 
