@@ -3,10 +3,10 @@
  */
 import type { ProcessInfo } from '../../../protocols/types.js'
 import type { ManagedProcess, ManagedState } from '../../../protocols/managed.js'
-import { formatAgo, formatBytes, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
+import { formatAgo, formatBytes, formatCpuTime, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
 import { SORT_LABELS, markKey, type HostProcs, type State } from '../model.js'
 import type { ProcRow } from '../rows.js'
-import { cpuColor } from './charts.js'
+import { processStyle } from './alerts.js'
 import type { Glyphs } from './glyphs.js'
 import { esc, fit, fitColumns, headerLine, highlight, rowLine, sanitize, type Column } from './text.js'
 
@@ -98,8 +98,9 @@ export function procColumns (meshWide: boolean, tree: boolean, managedOnly = fal
   cols.push(
     { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => `${r.marked === true ? '*' : ''}${r.row.proc.pid}`, style: r => r.marked === true ? 'yellow-fg' : undefined },
     { header: 'USER', width: 9, priority: 70, cell: r => sanitize(r.row.proc.user) },
-    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => r.row.proc.cpuPercent >= 50 ? `${cpuColor(r.row.proc.cpuPercent)}-fg` : undefined },
-    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) }
+    // the node's level for the process (the worse of CPU and memory) colours both figures
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => processStyle(r.row.proc.alert) },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss), style: r => processStyle(r.row.proc.alert) }
   )
   if (tree) {
     cols.push(
@@ -110,9 +111,18 @@ export function procColumns (meshWide: boolean, tree: boolean, managedOnly = fal
   cols.push(
     { header: 'S', width: 1, priority: 60, cell: r => sanitize(r.row.proc.state), style: r => STATE_COLOR[r.row.proc.state] },
     { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) },
+    // htop's NI, THR and TIME+: ranked below COMMAND's 28 columns, so at 80 columns all three go
+    { header: 'NI', width: 3, align: 'right', priority: 46, cell: r => optional(r.row.proc.nice, String) },
+    { header: 'THR', width: 4, align: 'right', priority: 45, cell: r => optional(r.row.proc.threads, String) },
+    { header: 'TIME+', width: 9, align: 'right', priority: 47, cell: r => optional(r.row.proc.cpuTime, formatCpuTime) },
     { header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined }
   )
   return cols
+}
+
+/** A figure the host may not report (other platforms, older nodes): `-` then. */
+function optional (value: number | undefined, format: (n: number) => string): string {
+  return value !== undefined ? format(value) : '-'
 }
 
 /** The processes pane's title: whose processes, how many, filter, sort, view. */
