@@ -34,16 +34,19 @@ export interface HostRowData { host: PeerEntry, trail: readonly CpuPoint[], now:
 const MAX_CORE_CELLS = 16
 
 /**
- * The hosts pane's columns; `range` is what the sparkline covers, `maxCores` the most cores of
- * a listed host (the CORES column's width). At 80 columns NAME and MEM shrink first, and load
+ * The hosts pane's columns; `range` is what the sparkline covers, `hosts` the listed hosts (a
+ * figure none of them reports gets no column; CORES is as wide as the most cores, up to 16). At 80 columns NAME and MEM shrink first, and load
  * and the sparkline are kept over SEEN, the bar, uptime and tags (issue 18: at 80x24 the pane
  * showed neither); the alert marker stays, the figures of issue 18 (fullest disk, swap, cores)
  * go first. Colours are the node's alert levels (alerts.ts), never judged here.
  */
-export function hostColumns (range: TrailRange = 'live', maxCores = 0): Array<Column<HostRowData>> {
+export function hostColumns (range: TrailRange = 'live', hosts: readonly PeerEntry[] = []): Array<Column<HostRowData>> {
   const windowMs = TRAIL_RANGE_MS[range]
+  const maxCores = hosts.reduce((n, h) => Math.max(n, h.host.cores?.length ?? 0), 0)
   const coreCells = Math.max(5, Math.min(MAX_CORE_CELLS, maxCores))
-  return [
+  // a figure no listed host reports (other platforms, older nodes) gets no column
+  const reported = (has: (h: PeerEntry) => boolean): boolean => hosts.some(has)
+  const cols: Array<Column<HostRowData> | undefined> = [
     { header: 'STATUS', width: 10, priority: 100, cell: r => { const st = hostState(r.host); return `${r.g.status[st.glyph]} ${st.label}` }, style: r => `${hostState(r.host).color}-fg` },
     { header: 'NAME', width: 18, minWidth: 8, priority: 99, cell: r => sanitize(r.host.name) + (r.host.self ? ' *' : ''), style: r => r.host.self ? 'bold' : undefined },
     { header: 'CPU%', width: 6, align: 'right', priority: 98, cell: r => r.host.host.cpuPercent.toFixed(1), style: r => hostFigureStyle(r.host, 'cpu') },
@@ -55,12 +58,13 @@ export function hostColumns (range: TrailRange = 'live', maxCores = 0): Array<Co
     { header: 'LOAD', width: 14, priority: 76, cell: r => r.host.host.load.map(formatLoad).join(' '), style: r => hostFigureStyle(r.host, 'load') },
     { header: 'SEEN', width: 8, priority: 75, cell: r => r.host.self ? 'now' : formatAgo(r.host.lastSeen, r.now) },
     { header: `CPU ${TRAIL_RANGE_LABELS[range]}`, width: SPARK_WIDTH, priority: 77, cell: r => sparkline(r.trail, r.now, SPARK_WIDTH, r.g, windowMs), style: () => range === 'live' ? 'cyan-fg' : 'magenta-fg' },
-    { header: 'DISK', width: 14, minWidth: 8, priority: 72, cell: r => { const d = fullestDisk(r.host.host.disks); return d !== undefined ? `${diskPercent(d)}% ${sanitize(d.mount)}` : '-' }, style: r => { const d = fullestDisk(r.host.host.disks); return d !== undefined ? hostFigureStyle(r.host, 'disk', d.mount) : undefined } },
-    { header: 'SWAP', width: 11, minWidth: 9, align: 'right', priority: 70, cell: r => swapCell(r.host), style: r => hostFigureStyle(r.host, 'swap') },
-    { header: 'CORES', width: coreCells, priority: 65, cell: r => coreBars(r.host.host.cores ?? [], coreCells, r.g), style: r => hostFigureStyle(r.host, 'cpu') },
+    reported(h => (h.host.disks?.length ?? 0) > 0) ? { header: 'DISK', width: 14, minWidth: 8, priority: 72, cell: r => { const d = fullestDisk(r.host.host.disks); return d !== undefined ? `${diskPercent(d)}% ${sanitize(d.mount)}` : '-' }, style: r => { const d = fullestDisk(r.host.host.disks); return d !== undefined ? hostFigureStyle(r.host, 'disk', d.mount) : undefined } } : undefined,
+    reported(h => h.host.swapTotal !== undefined) ? { header: 'SWAP', width: 11, minWidth: 9, align: 'right', priority: 70, cell: r => swapCell(r.host), style: r => hostFigureStyle(r.host, 'swap') } : undefined,
+    maxCores > 0 ? { header: 'CORES', width: coreCells, priority: 65, cell: r => coreBars(r.host.host.cores ?? [], coreCells, r.g), style: r => hostFigureStyle(r.host, 'cpu') } : undefined,
     { header: 'UP', width: 7, priority: 40, cell: r => formatUptime(r.host.host.uptime) },
     { header: 'TAGS', width: 8, priority: 50, flex: true, cell: r => sanitize(formatTags(r.host.tags)) }
   ]
+  return cols.filter((c): c is Column<HostRowData> => c !== undefined)
 }
 
 /** df's Use%: used over what users could ever have (used + avail), rounded up as df does. */
@@ -139,8 +143,7 @@ export function hostInfoLine (host: PeerEntry, width: number, g: Glyphs): string
 
 /** The hosts pane: column header, then the visible rows. */
 export function hostLines (s: State, width: number, rows: number, g: Glyphs, focused: boolean, info = false): string[] {
-  const maxCores = s.hosts.reduce((n, h) => Math.max(n, h.host.cores?.length ?? 0), 0)
-  const cols = fitColumns(hostColumns(s.trailRange, maxCores), width)
+  const cols = fitColumns(hostColumns(s.trailRange, s.hosts), width)
   // a range not fetched yet draws blank cells rather than the live trail under its label
   const ranged = s.trailRange !== 'live' ? (s.rangeTrail?.range === s.trailRange ? s.rangeTrail.hosts : {}) : undefined
   const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
