@@ -91,8 +91,13 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
   return cols
 }
 
-export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false): Array<Column<ProcRowData>> {
+/**
+ * The processes pane's columns for the view; `rows` are the listed rows (NI, THR and TIME+ are
+ * left out when none of them reports the figure: another platform, an older node).
+ */
+export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false, rows: readonly ProcRow[] = []): Array<Column<ProcRowData>> {
   if (managedOnly) return managedColumns(meshWide)
+  const reported = (key: 'nice' | 'threads' | 'cpuTime'): boolean => rows.some(r => r.proc[key] !== undefined)
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
   cols.push(
@@ -110,13 +115,13 @@ export function procColumns (meshWide: boolean, tree: boolean, managedOnly = fal
   }
   cols.push(
     { header: 'S', width: 1, priority: 60, cell: r => sanitize(r.row.proc.state), style: r => STATE_COLOR[r.row.proc.state] },
-    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) },
-    // htop's NI, THR and TIME+: ranked below COMMAND's 28 columns, so at 80 columns all three go
-    { header: 'NI', width: 3, align: 'right', priority: 46, cell: r => optional(r.row.proc.nice, String) },
-    { header: 'THR', width: 4, align: 'right', priority: 45, cell: r => optional(r.row.proc.threads, String) },
-    { header: 'TIME+', width: 9, align: 'right', priority: 47, cell: r => optional(r.row.proc.cpuTime, formatCpuTime) },
-    { header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined }
+    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) }
   )
+  // htop's NI, THR and TIME+: ranked below COMMAND's 28 columns, so at 80 columns all three go
+  if (reported('nice')) cols.push({ header: 'NI', width: 3, align: 'right', priority: 46, cell: r => optional(r.row.proc.nice, String) })
+  if (reported('threads')) cols.push({ header: 'THR', width: 4, align: 'right', priority: 45, cell: r => optional(r.row.proc.threads, String) })
+  if (reported('cpuTime')) cols.push({ header: 'TIME+', width: 9, align: 'right', priority: 47, cell: r => optional(r.row.proc.cpuTime, formatCpuTime) })
+  cols.push({ header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined })
   return cols
 }
 
@@ -160,7 +165,7 @@ export function procNotice (s: State): string | undefined {
 }
 
 export function procLines (s: State, rows: readonly ProcRow[], width: number, visible: number, g: Glyphs, focused: boolean): string[] {
-  const cols = fitColumns(procColumns(s.meshWide, s.tree, s.managedOnly), width)
+  const cols = fitColumns(procColumns(s.meshWide, s.tree, s.managedOnly, rows), width)
   const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
   const notice = procNotice(s)
   let room = visible
