@@ -83,8 +83,8 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
     { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
     // how it ended matters more than its figures when it is not running
     { header: 'UP/EXIT', width: 8, priority: 92, cell: r => { const x = m(r); return x !== undefined ? managedUpCell(x, r.now) : formatDuration(r.now - r.row.proc.startTime) } },
-    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1) },
-    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) },
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => processStyle(r.row.proc.alert) },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss), style: r => processStyle(r.row.proc.alert) },
     { header: 'POLICY', width: 13, priority: 50, cell: r => { const x = m(r); return x !== undefined ? formatPolicy(x) : '?' } },
     { header: 'COMMAND', width: 20, priority: 99, flex: true, cell: r => sanitize(r.row.proc.cmd !== '' ? r.row.proc.cmd : r.row.proc.name) }
   )

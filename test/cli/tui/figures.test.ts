@@ -187,6 +187,10 @@ describe('processes pane: NI, THR, TIME+ and alerts', () => {
     assert.ok(hog.includes('{red-fg}{bold}   3.0G{/bold}{/red-fg}'), hog)
     const calm = lines.find(l => l.includes('/usr/bin/calm')) ?? ''
     assert.ok(!calm.includes('-fg}'), calm)
+    // the managed view colours them the same way
+    const managed = run(s, { type: 'procs', entries: [psEntry(SELF, [proc(7, 1, 'hog', { cpuPercent: 95, managedId: 'm1', managedName: 'hog', alert: 'warning' })])] }, { type: 'toggleManaged' }).state
+    const row = procLines(managed, selectRows(managed), 158, 20, U, false).find(l => l.includes('/usr/bin/hog')) ?? ''
+    assert.ok(row.includes('{magenta-fg}  95.0{/magenta-fg}'), row)
   })
 
   it('at 80 columns NI, THR and TIME+ give way to COMMAND', () => {
