@@ -18,6 +18,8 @@ export interface Layout {
   procRows: number
   /** text lines inside the details pane (border excluded) */
   detailRows: number
+  /** the hosts pane ends with a line of the selected host's further figures (tall terminals only) */
+  hostInfo: boolean
   /** false when the terminal is too small to draw the panes; render then only says so */
   fits: boolean
 }
@@ -34,13 +36,20 @@ const LIST_CHROME = 3
 const HEADER_LINES = 1
 /** the status line and the key footer */
 const BOTTOM_LINES = 2
+/**
+ * The selected host's line of further figures (cores, disks, rates) costs a line of the
+ * processes pane: below this height it is left out, so 80x24 keeps its process rows.
+ */
+export const HOST_INFO_MIN_ROWS = 30
 
 export function computeLayout (cols: number, rows: number, hostCount: number, detailsOpen: boolean): Layout {
   const fits = cols >= MIN_COLS && rows >= MIN_ROWS
   const width = Math.max(1, cols)
   const body = Math.max(0, rows - HEADER_LINES - BOTTOM_LINES)
-  const hostsMax = Math.max(LIST_CHROME + 1, Math.floor(body * HOSTS_MAX_SHARE))
-  const hostsHeight = Math.min(hostsMax, Math.max(LIST_CHROME + 1, hostCount + LIST_CHROME))
+  const hostInfo = rows >= HOST_INFO_MIN_ROWS && hostCount > 0
+  const chrome = LIST_CHROME + (hostInfo ? 1 : 0)
+  const hostsMax = Math.max(chrome + 1, Math.floor(body * HOSTS_MAX_SHARE))
+  const hostsHeight = Math.min(hostsMax, Math.max(chrome + 1, hostCount + chrome))
   const below = Math.max(0, body - hostsHeight)
   const detailsHeight = detailsOpen ? Math.max(3, Math.floor(below * DETAILS_SHARE)) : 0
   const procsHeight = Math.max(LIST_CHROME + 1, below - detailsHeight)
@@ -54,9 +63,10 @@ export function computeLayout (cols: number, rows: number, hostCount: number, de
     details,
     status: { top: Math.max(0, rows - 2), left: 0, width, height: 1 },
     footer: { top: Math.max(0, rows - 1), left: 0, width, height: 1 },
-    hostRows: Math.max(1, hostsHeight - LIST_CHROME),
+    hostRows: Math.max(1, hostsHeight - chrome),
     procRows: Math.max(1, procsHeight - LIST_CHROME),
     detailRows: Math.max(1, detailsHeight - 2),
+    hostInfo,
     fits
   }
 }

@@ -76,7 +76,7 @@ export function render (w: TopWidgets, s: State, g: Glyphs): void {
   // while the node is away the figures are the last ones seen: say so where they are
   setLabel(w.hosts, s.connection === 'up' ? ` Hosts (${online}/${s.hosts.length} online) ` : ` Hosts: last known, the node is unreachable `)
   setBorder(w.hosts, s.focus === 'hosts')
-  setContent(w.hosts, hostLines(s, cols - 2, lay.hostRows, g, s.focus === 'hosts').join('\n'))
+  setContent(w.hosts, hostLines(s, cols - 2, lay.hostRows, g, s.focus === 'hosts', lay.hostInfo).join('\n'))
 
   const procRows = selectRows(s)
   w.procs.show()

@@ -3,7 +3,7 @@
  * host-1 of three simulated hosts, attached to host-1's node, and drives the whole mesh: hosts
  * with their figures, another host's processes, the filter, mesh-wide search, stop and start on
  * host-2 (checked in host-2's own /proc), the managed view with its notices (issue 12), the
- * sparkline ranges (issue 14), host-3 going offline, resizes down to 80x24 with help and quit
+ * sparkline ranges (issue 14), the host figures of issue 18 (disk, swap, cores, rates), host-3 going offline, resizes down to 80x24 with help and quit
  * still in the footer (issue 18), and a clean quit.
  *
  * The tests run in order and share one screen: each leaves the TUI as the next expects it.
@@ -105,6 +105,23 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     assert.equal(await term.paneCommand(), 'node')
   })
 
+  it('issue 18\'s figures: each host\'s fullest disk and swap, and host-1\'s line of cores, disks and rates', async (t) => {
+    if (unavailable(t, term)) return
+    // the columns at 160: DISK (df's Use% and mount), SWAP, CORES (one cell per core)
+    const s = await term.see(/CPU 8m +DISK +SWAP +CORES[\s\S]*host-1 \*[^\n]*\d+% \/\S* +(none|\d[\d.]*[BKMGT]\/\d[\d.]*[BKMGT]) +[▁▂▃▄▅▆▇█]{2} /, 'the disk, swap and cores columns', SCREEN_TIMEOUT_MS)
+    // the figure is the node's own: the same Use% as df on host-1's fullest filesystem it reports
+    const peers = await jsonIn<Array<{ self: boolean, host: { disks?: Array<{ mount: string, used: number, avail: number }> } }>>(h1, ['peers'])
+    const disks = peers.find(p => p.self)?.host.disks ?? []
+    assert.ok(disks.length > 0, 'host-1 reports its filesystems')
+    const shown = /host-1 \*[^\n]*?(\d+)% (\/\S*)/.exec(s)
+    const disk = disks.find(d => d.mount === shown?.[2])
+    assert.ok(disk !== undefined, `the shown mount ${shown?.[2]} is one host-1 reports`)
+    const pct = Math.ceil(disk.used * 100 / (disk.used + disk.avail))
+    assert.ok(Math.abs(Number(shown?.[1]) - pct) <= 1, `Use% ${shown?.[1]} vs ${pct}`)
+    // the selected host's line under the rows (45 rows leave room for it)
+    await term.see(/host-1 │ cores [▁▂▃▄▅▆▇█]+ │ swap [^│]+│ avail [^│]+│ disks \/\S* \d+%[^│]*│ disk r\/w \S+\/s \S+\/s │ net rx\/tx \S+\/s \S+\/s │ files \d+ │ sockets \d+/, 'host-1\'s figures line', SCREEN_TIMEOUT_MS)
+  })
+
   it('selecting host-2 shows host-2\'s processes', async (t) => {
     if (unavailable(t, term)) return
     // Tab to the hosts pane, down to host-2, Enter back to its processes
@@ -191,8 +208,8 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     if (unavailable(t, term)) return
     await term.type('w')
     await term.see(/LOAD[^\n]*CPU 1h/, 'the 1 h label', SCREEN_TIMEOUT_MS)
-    // host-1's recorded samples reach its row: a sparkline glyph between SEEN and UP (blank until they do)
-    await term.see(/host-1 \*[^\n]*now +[▁▂▃▄▅▆▇█_.:=+*#-]+ +\d+[smhd]/, 'host-1\'s 1 h sparkline drawn from its history', SCREEN_TIMEOUT_MS)
+    // host-1's recorded samples reach its row: a sparkline glyph between SEEN and DISK (blank until they do)
+    await term.see(/host-1 \*[^\n]*now +[▁▂▃▄▅▆▇█_.:=+*#-]+ +\d+% \//, 'host-1\'s 1 h sparkline drawn from its history', SCREEN_TIMEOUT_MS)
     await term.type('w')
     await term.see(/LOAD[^\n]*CPU 24h[\s\S]*CPU sparklines: the last 24h, from each host's recorded history/, 'the 24 h label and the note', SCREEN_TIMEOUT_MS)
     await term.type('w')
@@ -232,6 +249,8 @@ describe('procmesh top in tmux across simulated hosts', { timeout: 300_000 }, ()
     // issue 18: at 80x24 help and quit stay in the footer, the hosts keep load and the sparkline
     const small = await term.see(/host-2[\s\S]*Processes: host-2[\s\S]*COMMAND[\s\S]*\? help +q quit/, 'redrawn at 80x24 with ? help and q quit')
     assert.match(small, /LOAD +CPU 8m/)
+    // issue 18's columns and the host's figures line go first at 80x24
+    assert.doesNotMatch(small, /DISK|SWAP|CORES|│ cores /)
     assert.ok(small.split('\n').every(l => Array.from(l).length <= 80))
     await term.keys('F1')
     await term.see(/Help: procmesh top/, 'F1 opens the help at 80x24')

@@ -2,11 +2,12 @@
  * The details pane of one process: its facts, command line, parents and the tail of its logs.
  */
 import type { ProcessInfo } from '../../../protocols/types.js'
-import { formatBytes, formatUptime } from '../../format.js'
+import { formatBytes, formatCpuTime, formatUptime } from '../../format.js'
 import { PROC_HISTORY_MS, type Details } from '../model.js'
+import { processStyle } from './alerts.js'
 import { scaledSparkline } from './charts.js'
 import { UNICODE_GLYPHS, type Glyphs } from './glyphs.js'
-import { esc, fit, sanitize, wrap } from './text.js'
+import { esc, fit, sanitize, styled, wrap } from './text.js'
 
 function dateTime (ms: number): string {
   const d = new Date(ms)
@@ -45,7 +46,15 @@ export function detailsLines (d: Details, parents: readonly ProcessInfo[], now: 
   const p = d.snapshot
   const lines: string[] = []
   const gone = d.gone ? '  {red-fg}(no longer listed: it has exited){/red-fg}' : ''
-  lines.push(esc(`PID ${p.pid}  PPID ${p.ppid}  USER ${sanitize(p.user)} (uid ${p.uid})  STATE ${sanitize(p.state)}  CPU ${p.cpuPercent.toFixed(1)}%  RSS ${formatBytes(p.rss)}`) + gone)
+  const figures = styled(`CPU ${p.cpuPercent.toFixed(1)}%  RSS ${formatBytes(p.rss)}${p.alert !== undefined ? ` (${p.alert})` : ''}`, processStyle(p.alert))
+  lines.push(esc(`PID ${p.pid}  PPID ${p.ppid}  USER ${sanitize(p.user)} (uid ${p.uid})  STATE ${sanitize(p.state)}  `) + figures + gone)
+  const sched = [
+    p.threads !== undefined ? `THR ${p.threads}` : '',
+    p.nice !== undefined ? `NI ${p.nice}` : '',
+    p.priority !== undefined ? `PR ${p.priority}` : '',
+    p.cpuTime !== undefined ? `TIME+ ${formatCpuTime(p.cpuTime)}` : ''
+  ].filter(x => x !== '').join('  ')
+  if (sched !== '') lines.push(esc(fit(sched, width).trimEnd()))
   const ran = Math.max(0, Math.round((now - p.startTime) / 1000))
   lines.push(esc(`started ${dateTime(p.startTime)} (running ${formatUptime(ran)})`) +
     (p.managedId !== undefined ? `  {magenta-fg}${esc(`managed ${p.managedName !== undefined ? `${sanitize(p.managedName)} ` : ''}${p.managedId}${p.startedBy !== undefined ? ` started by ${sanitize(p.startedBy)}` : ''}`)}{/magenta-fg}` : ''))

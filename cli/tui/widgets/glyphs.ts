@@ -17,6 +17,8 @@ export interface Glyphs {
   down: string
   /** before a managed process's name in the COMMAND column */
   managed: string
+  /** a host with a warning or critical alert, in the hosts pane */
+  alert: string
 }
 
 export const UNICODE_GLYPHS: Glyphs = {
@@ -28,7 +30,8 @@ export const UNICODE_GLYPHS: Glyphs = {
   tree: p => p,
   up: '↑',
   down: '↓',
-  managed: '◆'
+  managed: '◆',
+  alert: '▲'
 }
 
 export const ASCII_GLYPHS: Glyphs = {
@@ -40,5 +43,6 @@ export const ASCII_GLYPHS: Glyphs = {
   tree: p => p.replace(/│/g, '|').replace(/├─/g, '|-').replace(/└─/g, '`-'),
   up: '^',
   down: 'v',
-  managed: '@'
+  managed: '@',
+  alert: '!'
 }

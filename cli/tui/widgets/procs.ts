@@ -3,10 +3,10 @@
  */
 import type { ProcessInfo } from '../../../protocols/types.js'
 import type { ManagedProcess, ManagedState } from '../../../protocols/managed.js'
-import { formatAgo, formatBytes, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
+import { formatAgo, formatBytes, formatCpuTime, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
 import { SORT_LABELS, markKey, type HostProcs, type State } from '../model.js'
 import type { ProcRow } from '../rows.js'
-import { cpuColor } from './charts.js'
+import { processStyle } from './alerts.js'
 import type { Glyphs } from './glyphs.js'
 import { esc, fit, fitColumns, headerLine, highlight, rowLine, sanitize, type Column } from './text.js'
 
@@ -83,23 +83,29 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
     { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
     // how it ended matters more than its figures when it is not running
     { header: 'UP/EXIT', width: 8, priority: 92, cell: r => { const x = m(r); return x !== undefined ? managedUpCell(x, r.now) : formatDuration(r.now - r.row.proc.startTime) } },
-    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1) },
-    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) },
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => processStyle(r.row.proc.alert) },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss), style: r => processStyle(r.row.proc.alert) },
     { header: 'POLICY', width: 13, priority: 50, cell: r => { const x = m(r); return x !== undefined ? formatPolicy(x) : '?' } },
     { header: 'COMMAND', width: 20, priority: 99, flex: true, cell: r => sanitize(r.row.proc.cmd !== '' ? r.row.proc.cmd : r.row.proc.name) }
   )
   return cols
 }
 
-export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false): Array<Column<ProcRowData>> {
+/**
+ * The processes pane's columns for the view; `rows` are the listed rows (NI, THR and TIME+ are
+ * left out when none of them reports the figure: another platform, an older node).
+ */
+export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false, rows: readonly ProcRow[] = []): Array<Column<ProcRowData>> {
   if (managedOnly) return managedColumns(meshWide)
+  const reported = (key: 'nice' | 'threads' | 'cpuTime'): boolean => rows.some(r => r.proc[key] !== undefined)
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
   cols.push(
     { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => `${r.marked === true ? '*' : ''}${r.row.proc.pid}`, style: r => r.marked === true ? 'yellow-fg' : undefined },
     { header: 'USER', width: 9, priority: 70, cell: r => sanitize(r.row.proc.user) },
-    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => r.row.proc.cpuPercent >= 50 ? `${cpuColor(r.row.proc.cpuPercent)}-fg` : undefined },
-    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss) }
+    // the node's level for the process (the worse of CPU and memory) colours both figures
+    { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => processStyle(r.row.proc.alert) },
+    { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss), style: r => processStyle(r.row.proc.alert) }
   )
   if (tree) {
     cols.push(
@@ -109,10 +115,19 @@ export function procColumns (meshWide: boolean, tree: boolean, managedOnly = fal
   }
   cols.push(
     { header: 'S', width: 1, priority: 60, cell: r => sanitize(r.row.proc.state), style: r => STATE_COLOR[r.row.proc.state] },
-    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) },
-    { header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined }
+    { header: 'START', width: 6, priority: 50, cell: r => startCell(r.row.proc.startTime, r.now) }
   )
+  // htop's NI, THR and TIME+: ranked below COMMAND's 28 columns, so at 80 columns all three go
+  if (reported('nice')) cols.push({ header: 'NI', width: 3, align: 'right', priority: 46, cell: r => optional(r.row.proc.nice, String) })
+  if (reported('threads')) cols.push({ header: 'THR', width: 4, align: 'right', priority: 45, cell: r => optional(r.row.proc.threads, String) })
+  if (reported('cpuTime')) cols.push({ header: 'TIME+', width: 9, align: 'right', priority: 47, cell: r => optional(r.row.proc.cpuTime, formatCpuTime) })
+  cols.push({ header: 'COMMAND', width: 28, priority: 99, flex: true, cell: r => commandCell(r.row, r.g), style: r => r.row.proc.managedId !== undefined ? 'magenta-fg' : undefined })
   return cols
+}
+
+/** A figure the host may not report (other platforms, older nodes): `-` then. */
+function optional (value: number | undefined, format: (n: number) => string): string {
+  return value !== undefined ? format(value) : '-'
 }
 
 /** The processes pane's title: whose processes, how many, filter, sort, view. */
@@ -150,7 +165,7 @@ export function procNotice (s: State): string | undefined {
 }
 
 export function procLines (s: State, rows: readonly ProcRow[], width: number, visible: number, g: Glyphs, focused: boolean): string[] {
-  const cols = fitColumns(procColumns(s.meshWide, s.tree, s.managedOnly), width)
+  const cols = fitColumns(procColumns(s.meshWide, s.tree, s.managedOnly, rows), width)
   const lines = [`{bold}${esc(headerLine(cols))}{/bold}`]
   const notice = procNotice(s)
   let room = visible

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { TopApp } from '../../../cli/tui/app.js'
 import { selectedRow } from '../../../cli/tui/state.js'
-import { BETA, SELF, T0, proc, psEntry, sampleProcesses } from './fixtures.js'
+import { BETA, SELF, T0, peer, proc, psEntry, sampleProcesses } from './fixtures.js'
 import { FakeNode, sleep, until } from './fake-node.js'
 
 interface Term { input: PassThrough, output: PassThrough, screen: () => string }
@@ -154,6 +154,35 @@ describe('TopApp', () => {
     await until(() => a.current.modal === undefined)
     press(term, F.f10)
     await done
+  })
+
+  it('a host whose node marks a disk critical shows the marker and the disk in red; at 80x24 help and quit stay', async () => {
+    const node = meshNode()
+    const GiB = 2 ** 30
+    const full = peer('beta', {
+      host: {
+        ...BETA.host,
+        swapTotal: 2 * GiB,
+        swapUsed: 0,
+        disks: [{ mount: '/srv', fstype: 'ext4', total: 100 * GiB, used: 93 * GiB, avail: 7 * GiB }],
+        alerts: [{ metric: 'disk', mount: '/srv', level: 'critical', value: 93 }]
+      }
+    })
+    node.handlers.set('peers', () => [SELF, full])
+    const { app: a, term } = await open(node)
+    await until(() => term.screen().includes('93% /srv'), 3000, 'the fullest disk on screen')
+    // blessed draws a cell's colour before its text: red (31) and bold (1) before the marker and the figure
+    assert.match(term.screen(), /\u001b\[[0-9;]*(1;31|31;1)m▲/, 'the marker in bold red')
+    assert.match(term.screen(), /\u001b\[[0-9;]*(1;31|31;1)m93% \/srv/, 'the disk figure in bold red')
+    assert.ok(term.screen().includes('0B/2.0G'), 'swap used/total')
+    // a fresh terminal of 80x24 (its first frame is drawn whole, so the text reads as on screen)
+    a.stop()
+    const small = await open(node, terminal(80, 24))
+    // the footer's keys are bold cyan: colour codes stand between a key and its word
+    await until(() => /q(\u001b\[[0-9;]*m)* quit/.test(small.term.screen()), 3000, 'q quit at 80x24')
+    assert.match(small.term.screen(), /\?(\u001b\[[0-9;]*m)* help/, '? help at 80x24')
+    assert.ok(small.term.screen().includes('▲'), 'the marker at 80x24')
+    assert.ok(!small.term.screen().includes('93% /srv'), 'the disk column goes first at 80 columns')
   })
 
   it('survives the node going away and coming back', async () => {

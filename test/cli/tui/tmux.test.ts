@@ -117,7 +117,8 @@ if (TMUX_MISSING && IN_CI) {
     })
 
     it('shows the host and its processes', async () => {
-      const s = await see(/tuitest \*[\s\S]*PID USER +CPU% +RSS S START +COMMAND[\s\S]*\d+ \w+ +\d+\.\d/, 'host and process rows')
+      // issue 18: at 160 columns NI, THR and TIME+ (htop's) stand before COMMAND, read from the node
+      const s = await see(/tuitest \*[\s\S]*PID USER +CPU% +RSS S START +NI +THR +TIME\+ COMMAND[\s\S]*\d+ \w+ +\d+\.\d .*? -?\d+ +\d+ +(\d+:\d\d\.\d\d|\d+h\d\d:\d\d) /, 'host and process rows')
       assert.match(s, /mesh 1\/1 online/)
       assert.match(s, /node tuitest/)
       assert.equal(paneCommand(), 'node')

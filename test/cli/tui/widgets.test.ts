@@ -121,7 +121,7 @@ describe('hosts pane', () => {
     const lines = hostLines(s, 158, 10, U, true)
     const text = lines.map(stripTags)
     assert.match(text[0], /STATUS +NAME +CPU% +MEM +PROCS +LOAD +SEEN +CPU 8m +UP +TAGS/)
-    assert.match(text[1], /^● online +alpha \* +10\.0 █ +2\.0G\/8\.0G +3 0\.50 0\.40 0\.30 now/)
+    assert.match(text[1], /^● online +alpha \* +10\.0 +█ +2\.0G\/8\.0G +3 0\.50 0\.40 0\.30 now/)
     assert.match(text[2], /^◐ stale +beta .* 30s ago .*zone=b/)
     assert.match(text[3], /^○ offline +gamma/)
     assert.match(lines[1], /\{green-fg\}● online/)
