@@ -236,6 +236,7 @@ export class ProcmeshNode {
       recordsFile: join(config.home, 'managed.json'),
       log,
       baseEnv: config.spawnEnv,
+      nodeName: config.name,
       onEvent: event => {
         auditSupervisorEvent(security, event)
         if (event.kind === 'exit') recorder?.noteManagedExit(event.info)

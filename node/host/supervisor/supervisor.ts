@@ -75,6 +75,8 @@ export interface SupervisorInit {
   onExit?: (info: ManagedInfo) => void
   /** exits, restarts, crash loops and removals, for the audit log and notices */
   onEvent?: (event: SupervisorEvent) => void
+  /** the node's name, for messages that travel to another host's user (default "this node") */
+  nodeName?: string
 }
 
 /** What the supervisor reports: `exit` says what comes next; `restart` says who asked. */
@@ -168,6 +170,9 @@ export class Supervisor {
   private watcher?: FSWatcher
   private running = false
 
+  /** `on web2`: where this supervisor runs, as a remote user reads it */
+  private readonly where: string
+
   constructor (init: SupervisorInit) {
     this.logsDir = init.logsDir
     this.stateFile = init.stateFile
@@ -177,6 +182,7 @@ export class Supervisor {
     this.maxConcurrentStarts = positiveInt(init.maxConcurrentStarts, MAX_CONCURRENT_STARTS, 'maxConcurrentStarts')
     this.baseEnv = Object.freeze({ ...(init.baseEnv ?? { PATH: DEFAULT_PATH }) })
     this.defaultCwd = init.defaultCwd ?? DEFAULT_CWD
+    this.where = init.nodeName !== undefined ? `on ${init.nodeName}` : 'on this node'
     this.ringBufferBytes = positiveInt(init.ringBufferBytes, RING_BUFFER_BYTES, 'ringBufferBytes')
     this.maxLogFileBytes = positiveInt(init.maxLogFileBytes, MAX_LOG_FILE_BYTES, 'maxLogFileBytes')
     this.procRoot = init.procRoot ?? DEFAULT_PROC_ROOT
@@ -406,7 +412,7 @@ export class Supervisor {
    */
   async logs (ref: string, follow: boolean, onChunk: (c: LogChunk) => Promise<void>, signal: AbortSignal): Promise<LogsEnd> {
     const record = this.resolve(ref)
-    if (record === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} on this node (not a managed id, name or pid of one)`)
+    if (record === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} ${this.where} (not a managed id, name or pid of one)`)
     this.pollOutput(record)
     const cursor: OutputCursor = { stdout: 0, stderr: 0, truncated: false }
     const decoders: Record<StreamName, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') }
@@ -443,7 +449,7 @@ export class Supervisor {
     if (name !== null) {
       const holder = [...this.records.values()].find(r => r.stored.name === name)
       if (holder !== undefined || this.reservedNames.has(name)) {
-        throw new ProcmeshError('REFUSED', `name ${name} is taken on this node${holder !== undefined ? ` by ${holder.stored.managedId} (${holder.stored.state}); procmesh rm it first or choose another name` : ' by a start in progress'}`)
+        throw new ProcmeshError('REFUSED', `name ${name} is taken ${this.where}${holder !== undefined ? ` by ${holder.stored.managedId} (${holder.stored.state}); procmesh rm it first or choose another name` : ' by a start in progress'}`)
       }
     }
 
@@ -873,7 +879,7 @@ export class Supervisor {
 
   private mustResolve (ref: string): ManagedRecord {
     const record = this.resolve(ref)
-    if (record === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} on this node (not a managed id, name or pid of one)`)
+    if (record === undefined) throw new ProcmeshError('NOT_FOUND', `no managed process ${ref} ${this.where} (not a managed id, name or pid of one)`)
     return record
   }
 
