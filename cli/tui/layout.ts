@@ -108,3 +108,11 @@ export function helpLayout (cols: number, rows: number, blocks: readonly number[
   const lines = Math.max(left, total - left)
   return { width: colWidth * 2 + 3 + 2, colWidth, twoColumns: true, rightFrom, lines, visible, maxScroll: Math.max(0, lines - visible) }
 }
+
+/**
+ * Lines of the deployments overlay that show at once: the screen less its border (2), the
+ * column header and a line of room above and below (the status line stays readable).
+ */
+export function deploymentsVisible (rows: number): number {
+  return Math.max(3, rows - 5)
+}

@@ -1,6 +1,7 @@
 /**
  * The processes pane: its title, the column set for the view, the rows and why a list is empty.
  */
+import { parseCopyName } from '../../../protocols/deploy.js'
 import type { ProcessInfo } from '../../../protocols/types.js'
 import type { ManagedProcess, ManagedState } from '../../../protocols/managed.js'
 import { formatAgo, formatBytes, formatCpuTime, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
@@ -71,6 +72,12 @@ export function managedUpCell (m: ManagedProcess, now: number): string {
   return /^\d+$/.test(how) ? `exit ${how}` : how
 }
 
+/** DEPLOY of the managed view: the deployment a copy belongs to (copies are named NAME-vVERSION-SLOT), `-` for a process started by hand. */
+export function deploymentCell (p: ProcessInfo): string {
+  const copy = parseCopyName(p.managedName ?? null)
+  return copy !== undefined ? `${copy.deployment} v${copy.version}` : '-'
+}
+
 /** The managed view: one row per supervisor record, with its name, state, restarts and how it ended. */
 function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
   const cols: Array<Column<ProcRowData>> = []
@@ -78,6 +85,7 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
   const m = (r: ProcRowData): ManagedProcess | undefined => r.row.managed
   cols.push(
     { header: 'NAME', width: 12, priority: 98, cell: r => sanitize(r.row.proc.managedName ?? '-'), style: () => 'magenta-fg' },
+    { header: 'DEPLOY', width: 12, minWidth: 8, priority: 93, cell: r => sanitize(deploymentCell(r.row.proc)), style: () => 'magenta-fg' },
     { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => { const x = m(r); return x === undefined || x.state === 'running' ? `${r.marked === true ? '*' : ''}${r.row.proc.pid}` : '-' } },
     { header: 'STATE', width: 10, priority: 97, cell: r => m(r)?.state ?? 'running', style: r => MANAGED_STATE_STYLE[m(r)?.state ?? 'running'] },
     { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
