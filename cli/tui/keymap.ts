@@ -66,7 +66,7 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh', rank: 50 },
   { keys: ['w'], context: 'main', action: { type: 'cycleRange' }, description: "hosts' CPU sparklines: live, 1 h, 24 h, 7 d (from each host's recorded history)", footer: 'w range', rank: 28 },
   { keys: ['S-m'], context: 'main', action: { type: 'toggleManaged' }, description: 'managed processes only (started through procmesh), with state, restarts and deployment', footer: 'M managed', rank: 65 },
-  { keys: ['S-d'], context: 'main', action: { type: 'openDeployments' }, description: 'deployments: desired vs running copies, the hosts running them, why replicas cannot be placed', footer: 'D deploys', rank: 33 },
+  { keys: ['S-d'], context: 'main', action: { type: 'openDeployments' }, description: 'deployments: desired vs running copies, the hosts running them, why replicas cannot be placed', footer: 'D deploys', rank: 36 },
 
   // ---- acting ----
   { keys: ['v'], context: 'main', action: { type: 'toggleMark' }, description: 'mark the process (again: unmark); k then stops every marked one after one confirmation', footer: 'v mark', rank: 20 },
