@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { LsEntry } from '../../../protocols/control.js'
-import { copyName, type DeploymentStatus } from '../../../protocols/deploy.js'
+import { copyName } from '../../../protocols/deploy.js'
 import { NO_RESTART, type ManagedProcess } from '../../../protocols/managed.js'
 import { footerItems, helpSections, resolveKey } from '../../../cli/tui/keymap.js'
 import { deploymentsWanted, reduce, selectRows, type State } from '../../../cli/tui/state.js'
@@ -16,50 +16,7 @@ import { footerText } from '../../../cli/tui/widgets/footer.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS } from '../../../cli/tui/widgets/glyphs.js'
 import { procLines } from '../../../cli/tui/widgets/procs.js'
 import { stripTags } from '../../../cli/tui/widgets/text.js'
-import { SELF, T0, loadedState, proc, psEntry, run, sampleProcesses } from './fixtures.js'
-
-export function deployment (name: string, over: Partial<DeploymentStatus> = {}): DeploymentStatus {
-  return {
-    name,
-    version: 1,
-    hash: 'a'.repeat(64),
-    author: '12D3KooWalpha',
-    issuedAt: T0,
-    argv: ['/usr/bin/web', '--port', '8080'],
-    selector: 'tag:role=web',
-    replicas: 2,
-    spread: 1,
-    restart: 'always',
-    desired: 2,
-    running: 2,
-    old: 0,
-    placed: [
-      { host: 'alpha', peerId: '12D3KooWalpha', slot: 1, copy: copyName(name, 1, 1), state: 'running' },
-      { host: 'beta', peerId: '12D3KooWbeta', slot: 1, copy: copyName(name, 1, 1), state: 'running' }
-    ],
-    problems: [],
-    here: 'run',
-    ...over
-  }
-}
-
-/** `web` runs 2/2; `api` wants 3 but only one web host is left and one refuses it. */
-export function deploymentsList (): DeploymentStatus[] {
-  return [
-    deployment('web'),
-    deployment('api', {
-      version: 4,
-      replicas: 3,
-      desired: 3,
-      running: 1,
-      placed: [
-        { host: 'alpha', peerId: '12D3KooWalpha', slot: 1, copy: copyName('api', 4, 1), state: 'running' },
-        { host: 'gamma', peerId: '12D3KooWgamma', slot: 1, copy: copyName('api', 4, 1), state: 'starting' }
-      ],
-      problems: ['only 2 of 3 replicas can be placed: 3 live host(s) match tag:role=web, 1 of them refuse the spec, at most one per host', 'beta refuses it: the author lacks exec here']
-    })
-  ]
-}
+import { SELF, T0, deployment, deploymentsList, loadedState, proc, psEntry, run, sampleProcesses } from './fixtures.js'
 
 function withDeployments (s: State = loadedState()): State {
   return run(s, { type: 'openDeployments' }, { type: 'deployments', list: deploymentsList() }).state
