@@ -110,9 +110,10 @@ export function helpLayout (cols: number, rows: number, blocks: readonly number[
 }
 
 /**
- * Lines of the deployments overlay that show at once: the screen less its border (2), the
- * column header and a line of room above and below (the status line stays readable).
+ * Lines of the deployments overlay's list that show at once: the screen less its border (2),
+ * the column header, a line of room above and below (the status line stays readable), and
+ * the line saying why the last poll failed when there is one.
  */
-export function deploymentsVisible (rows: number): number {
-  return Math.max(3, rows - 5)
+export function deploymentsVisible (rows: number, withNote: boolean): number {
+  return Math.max(3, rows - 5 - (withNote ? 1 : 0))
 }

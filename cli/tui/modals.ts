@@ -61,7 +61,7 @@ export function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
     }
     case 'deployments': {
       if (a.type === 'cancel') return done({ ...s, modal: undefined })
-      const visible = deploymentsVisible(s.size.rows)
+      const visible = deploymentsVisible(s.size.rows, s.deployments?.error !== undefined)
       const maxScroll = Math.max(0, deploymentLineCount(s.deployments?.list ?? []) - visible)
       const to = a.type === 'move' ? m.scroll + a.delta
         : a.type === 'page' ? m.scroll + a.dir * Math.max(1, visible - 1)

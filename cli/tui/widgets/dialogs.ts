@@ -37,7 +37,7 @@ export function dialogFor (m: Modal, cols: number, rows: number, data: DialogDat
       // it covers the panes at 80 columns: every column it can get goes to the hosts
       const w = Math.min(Math.max(20, cols - 2), DEPLOYMENTS_MAX_WIDTH)
       const body = deploymentsLines(data.deployments, w - 2, data.now, data.g)
-      const visible = deploymentsVisible(rows) - (body.note !== undefined ? 1 : 0)
+      const visible = deploymentsVisible(rows, body.note !== undefined)
       const scroll = Math.max(0, Math.min(m.scroll, body.lines.length - visible))
       const shown = body.lines.slice(scroll, scroll + visible)
       const count = data.deployments !== undefined ? ` (${data.deployments.list.length})` : ''

@@ -88,6 +88,11 @@ describe('deployments overlay (D): keys and reducer', () => {
     assert.ok(m?.kind === 'deployments')
     const again = reduce(s, { type: 'move', delta: 5 }).state
     assert.deepEqual(again.modal, m, 'stops at the end')
+    // a failed poll takes a line for its reason: the last deployment can still be reached
+    const failed = run(s, { type: 'jump', to: 'first' }, { type: 'deploymentsError', text: 'deployments: timed out' }, { type: 'jump', to: 'last' }).state
+    const text = overlayText(failed, 80, 24).join('\n')
+    assert.match(text, /svc39/)
+    assert.match(text, /timed out/)
   })
 })
 
