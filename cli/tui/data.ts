@@ -2,8 +2,9 @@
  * The TUI's data source: polls the local node over the control API and turns answers
  * into actions. peers every second, ps for the listed host(s) and ls (the managed
  * processes of every host, for their state and the exit notices) every interval, history
- * for the sparklines every ten seconds, deployments every interval while their overlay is open. When the node goes away (restart, crash) it
- * says so and reconnects with backoff instead of failing.
+ * for the sparklines every ten seconds, deployments every interval while their overlay is
+ * open. When the node goes away (restart, crash) it says so and reconnects with backoff
+ * instead of failing.
  */
 import { UnknownMethodError, type HistoryEntry, type LogsResult, type LsEntry, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
