@@ -13,7 +13,7 @@ import { MeshDataSource, type Connect, type LogFollow } from './data.js'
 import { resolveKey } from './keymap.js'
 import { render, type TopWidgets } from './render.js'
 import type { Action, ConnectionState, Effect, State } from './model.js'
-import { procHistoryTarget, psTarget, psTop, trailRangeQuery } from './selectors.js'
+import { deploymentsWanted, procHistoryTarget, psTarget, psTop, trailRangeQuery } from './selectors.js'
 import { initialState, reduce } from './state.js'
 import { ASCII_GLYPHS, UNICODE_GLYPHS, type Glyphs } from './widgets/glyphs.js'
 
@@ -161,6 +161,7 @@ export class TopApp {
     // both compare with what they already fetch, so calling them on every action is cheap
     this.data?.setRange(trailRangeQuery(state))
     this.data?.setProcHistory(procHistoryTarget(state))
+    this.data?.setDeployments(deploymentsWanted(state))
     this.invalidate(urgent)
   }
 

@@ -2,8 +2,9 @@
  * The TUI's data source: polls the local node over the control API and turns answers
  * into actions. peers every second, ps for the listed host(s) and ls (the managed
  * processes of every host, for their state and the exit notices) every interval, history
- * for the sparklines every ten seconds. When the node goes away (restart, crash) it
- * says so and reconnects with backoff instead of failing.
+ * for the sparklines every ten seconds, deployments every interval while their overlay is
+ * open. When the node goes away (restart, crash) it says so and reconnects with backoff
+ * instead of failing.
  */
 import { UnknownMethodError, type HistoryEntry, type LogsResult, type LsEntry, type PsEntry } from '../../protocols/control.js'
 import { ProcmeshError, errorMessage } from '../../protocols/errors.js'
@@ -58,7 +59,7 @@ export function historyPoints (entry: HistoryEntry): { peerId: string, points: C
   return { peerId: entry.peerId, points: entry.history.points.map(p => ({ at: p.at, cpu: p.cpuPercent })) }
 }
 
-type PollKind = 'peers' | 'ps' | 'history' | 'ls' | 'range' | 'procHistory'
+type PollKind = 'peers' | 'ps' | 'history' | 'ls' | 'range' | 'procHistory' | 'deployments'
 
 export interface LogFollow {
   /** stop following (closes the connection, so the node ends the follow too) */
@@ -82,6 +83,7 @@ export class MeshDataSource {
   private range?: { range: TrailRange, ms: number }
   private procTarget?: ProcHistoryTarget
   private lsUnsupported = false
+  private deploymentsOn = false
   /** the last error reported per poll, so a failure repeating every second is said once */
   private readonly lastError = new Map<PollKind | 'source', string>()
   private readonly follows = new Set<ControlClient>()
@@ -136,6 +138,13 @@ export class MeshDataSource {
     if (same || (target === undefined && this.procTarget === undefined)) return
     this.procTarget = target
     if (target !== undefined) this.schedule('procHistory', TARGET_DEBOUNCE_MS)
+  }
+
+  /** Poll the node's deployments while `on` (the overlay is open); nothing is asked otherwise. */
+  setDeployments (on: boolean): void {
+    if (on === this.deploymentsOn) return
+    this.deploymentsOn = on
+    if (on) this.schedule('deployments', 0)
   }
 
   /** Poll processes (and peers) now, e.g. after a start or a stop. */
@@ -193,6 +202,7 @@ export class MeshDataSource {
         this.schedule('ls', 0)
         if (this.range !== undefined) this.schedule('range', 0)
         if (this.procTarget !== undefined) this.schedule('procHistory', 0)
+        if (this.deploymentsOn) this.schedule('deployments', 0)
         return
       } catch (err: unknown) {
         const delay = reconnectDelay(this.attempt++)
@@ -266,7 +276,8 @@ export class MeshDataSource {
         : kind === 'ls' ? this.pollLs(client)
           : kind === 'range' ? this.pollRange(client)
             : kind === 'procHistory' ? this.pollProcHistory(client)
-              : this.pollHistory(client)
+              : kind === 'deployments' ? this.pollDeployments(client)
+                : this.pollHistory(client)
     run.then(() => {
       this.lastError.delete(kind)
     }, (err: unknown) => {
@@ -276,12 +287,13 @@ export class MeshDataSource {
       this.inFlight.delete(kind)
       if (gen !== this.generation) return
       if (this.again.delete(kind)) { this.schedule(kind, 0); return }
-      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' ? this.opts.intervalMs : kind === 'range' ? RANGE_POLL_MS : this.opts.historyMs
+      const period = kind === 'peers' ? this.opts.peersMs : kind === 'ps' || kind === 'ls' || kind === 'deployments' ? this.opts.intervalMs : kind === 'range' ? RANGE_POLL_MS : this.opts.historyMs
       if (kind === 'history' && this.historyUnsupported) return
       // a range or a process no longer shown is not asked again
       if (kind === 'range' && this.range === undefined) return
       if (kind === 'procHistory' && this.procTarget === undefined) return
       if (kind === 'ls' && this.lsUnsupported) return
+      if (kind === 'deployments' && !this.deploymentsOn) return
       this.schedule(kind, period, true)
     }).catch((err: unknown) => { this.report(kind, `${kind}: ${errorMessage(err)}`) })
   }
@@ -333,6 +345,17 @@ export class MeshDataSource {
       throw err
     }
     this.opts.dispatch({ type: 'managed', entries })
+  }
+
+  private async pollDeployments (client: ControlClient): Promise<void> {
+    if (!this.deploymentsOn) return
+    try {
+      this.opts.dispatch({ type: 'deployments', list: await client.deployments() })
+    } catch (err: unknown) {
+      // the overlay says why it is empty (an older node, a refusal) where the list would be
+      const text = err instanceof UnknownMethodError ? 'this node does not know deployments (an older procmesh)' : `deployments: ${errorMessage(err)}`
+      this.opts.dispatch({ type: 'deploymentsError', text })
+    }
   }
 
   private async pollRange (client: ControlClient): Promise<void> {

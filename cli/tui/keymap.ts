@@ -10,7 +10,7 @@ import type { Action, State } from './model.js'
  * then `global`. With a modal: the modal's context (plus `input` for text prompts),
  * then `global`.
  */
-export type KeyContext = 'global' | 'main' | 'hosts' | 'procs' | 'details' | 'help' | 'filter' | 'search' | 'start' | 'input' | 'signal' | 'confirm'
+export type KeyContext = 'global' | 'main' | 'hosts' | 'procs' | 'details' | 'help' | 'deployments' | 'filter' | 'search' | 'start' | 'input' | 'signal' | 'confirm'
 
 export interface Binding {
   /** blessed key names (`key.full`): `up`, `j`, `S-g` (G), `C-c`, `enter`, `/` */
@@ -65,7 +65,8 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['r'], context: 'main', action: { type: 'reverse' }, description: 'reverse the sort', footer: 'r rev', rank: 15 },
   { keys: ['a'], context: 'main', action: { type: 'toggleMeshWide' }, description: 'mesh-wide: the processes of every host in one list', footer: 'a mesh', rank: 50 },
   { keys: ['w'], context: 'main', action: { type: 'cycleRange' }, description: "hosts' CPU sparklines: live, 1 h, 24 h, 7 d (from each host's recorded history)", footer: 'w range', rank: 28 },
-  { keys: ['S-m'], context: 'main', action: { type: 'toggleManaged' }, description: 'managed processes only (started through procmesh), with state and restarts', footer: 'M managed', rank: 65 },
+  { keys: ['S-m'], context: 'main', action: { type: 'toggleManaged' }, description: 'managed processes only (started through procmesh), with state, restarts and deployment', footer: 'M managed', rank: 65 },
+  { keys: ['S-d'], context: 'main', action: { type: 'openDeployments' }, description: 'deployments: desired vs running copies, the hosts running them, why replicas cannot be placed', footer: 'D deploys', rank: 36 },
 
   // ---- acting ----
   { keys: ['v'], context: 'main', action: { type: 'toggleMark' }, description: 'mark the process (again: unmark); k then stops every marked one after one confirmation', footer: 'v mark', rank: 20 },
@@ -83,6 +84,13 @@ export const KEYMAP: readonly Binding[] = [
   { keys: ['down', 'j'], context: 'help', action: { type: 'move', delta: 1 }, description: 'scroll down', footer: 'Up/Down scroll' },
   { keys: ['pageup'], context: 'help', action: { type: 'page', dir: -1 }, description: 'page up' },
   { keys: ['pagedown', 'space'], context: 'help', action: { type: 'page', dir: 1 }, description: 'page down' },
+
+  // ---- deployments overlay ----
+  { keys: ['S-d', 'escape', 'q', 'f10'], context: 'deployments', action: { type: 'cancel' }, description: 'close the deployments', footer: 'Esc/D close', rank: KEEP },
+  { keys: ['up', 'k'], context: 'deployments', action: { type: 'move', delta: -1 }, description: 'scroll up' },
+  { keys: ['down', 'j'], context: 'deployments', action: { type: 'move', delta: 1 }, description: 'scroll down', footer: 'Up/Down scroll' },
+  { keys: ['pageup'], context: 'deployments', action: { type: 'page', dir: -1 }, description: 'page up' },
+  { keys: ['pagedown', 'space'], context: 'deployments', action: { type: 'page', dir: 1 }, description: 'page down' },
 
   // ---- filter prompt ----
   { keys: ['enter'], context: 'filter', action: { type: 'submit' }, description: 'keep the filter', footer: 'Enter keep' },
@@ -121,6 +129,7 @@ export function activeContexts (s: Pick<State, 'modal' | 'focus'>): KeyContext[]
   if (m === undefined) return [s.focus, 'main', 'global']
   switch (m.kind) {
     case 'help': return ['help', 'global']
+    case 'deployments': return ['deployments', 'global']
     case 'filter': return ['filter', 'input', 'global']
     case 'search': return ['search', 'input', 'global']
     case 'start': return ['start', 'input', 'global']
@@ -208,6 +217,7 @@ const SECTION_TITLES: ReadonlyArray<[KeyContext, string]> = [
   ['search', 'Search prompt (F3)'],
   ['start', 'Start prompt'],
   ['input', 'Typing in a prompt'],
+  ['deployments', 'Deployments (D)'],
   ['help', 'This help'],
   ['global', 'Always']
 ]
@@ -233,7 +243,7 @@ export function helpBlocks (): number[] {
 export function duplicateKeys (): string[] {
   const chains: KeyContext[][] = [
     ['hosts', 'main', 'global'], ['procs', 'main', 'global'], ['details', 'main', 'global'],
-    ['help', 'global'], ['filter', 'input', 'global'], ['search', 'input', 'global'], ['start', 'input', 'global'], ['signal', 'global'], ['confirm', 'global']
+    ['help', 'global'], ['deployments', 'global'], ['filter', 'input', 'global'], ['search', 'input', 'global'], ['start', 'input', 'global'], ['signal', 'global'], ['confirm', 'global']
   ]
   const dups = new Set<string>()
   for (const chain of chains) {

@@ -108,3 +108,12 @@ export function helpLayout (cols: number, rows: number, blocks: readonly number[
   const lines = Math.max(left, total - left)
   return { width: colWidth * 2 + 3 + 2, colWidth, twoColumns: true, rightFrom, lines, visible, maxScroll: Math.max(0, lines - visible) }
 }
+
+/**
+ * Lines of the deployments overlay's list that show at once: the screen less its border (2),
+ * the column header, a line of room above and below (the status line stays readable), and
+ * the line saying why the last poll failed when there is one.
+ */
+export function deploymentsVisible (rows: number, withNote: boolean): number {
+  return Math.max(3, rows - 5 - (withNote ? 1 : 0))
+}

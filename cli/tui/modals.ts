@@ -6,10 +6,10 @@ import { SIGNALS } from '../../protocols/messages.js'
 import { filterNeedle } from '../../protocols/processes.js'
 import { ArgvSyntaxError, joinArgv, shellLookalikes, splitArgv } from './argv.js'
 import { helpBlocks } from './keymap.js'
-import { helpLayout } from './layout.js'
+import { deploymentsVisible, helpLayout } from './layout.js'
 import type { Action, Effect, Modal, ProcRef, State, Step } from './model.js'
 import { matches } from './rows.js'
-import { selectRows } from './selectors.js'
+import { deploymentLineCount, selectRows } from './selectors.js'
 import { clamp, done, settle, withStatus } from './settle.js'
 
 function dropLastWord (text: string): string {
@@ -57,6 +57,16 @@ export function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
         : a.type === 'page' ? m.scroll + a.dir * Math.max(1, hl.visible - 1)
           : a.type === 'jump' ? (a.to === 'first' ? 0 : hl.maxScroll) : undefined
       if (to !== undefined) return done({ ...s, modal: { kind: 'help', scroll: clamp(to, 0, hl.maxScroll) } })
+      return passesModal(a) ? undefined : done(s)
+    }
+    case 'deployments': {
+      if (a.type === 'cancel') return done({ ...s, modal: undefined })
+      const visible = deploymentsVisible(s.size.rows, s.deployments?.error !== undefined)
+      const maxScroll = Math.max(0, deploymentLineCount(s.deployments?.list ?? []) - visible)
+      const to = a.type === 'move' ? m.scroll + a.delta
+        : a.type === 'page' ? m.scroll + a.dir * Math.max(1, visible - 1)
+          : a.type === 'jump' ? (a.to === 'first' ? 0 : maxScroll) : undefined
+      if (to !== undefined) return done({ ...s, modal: { kind: 'deployments', scroll: clamp(to, 0, maxScroll) } })
       return passesModal(a) ? undefined : done(s)
     }
     case 'search': {
@@ -136,7 +146,7 @@ export function reduceModal (s: State, m: Modal, a: Action): Step | undefined {
 }
 
 const DATA_ACTIONS: ReadonlySet<Action['type']> = new Set<Action['type']>([
-  'peers', 'procs', 'managed', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
+  'peers', 'procs', 'managed', 'deployments', 'deploymentsError', 'history', 'connection', 'tick', 'resize', 'logData', 'logEnd', 'status'
 ])
 
 /** Data keeps flowing under a modal, and quit (Ctrl-C) always works; other keys are swallowed. */

@@ -4,6 +4,7 @@
  * the reducer and the views can all depend on it without depending on each other.
  */
 import type { LsEntry, PeerError, PsEntry } from '../../protocols/control.js'
+import type { DeploymentStatus } from '../../protocols/deploy.js'
 import type { ManagedProcess } from '../../protocols/managed.js'
 import type { SignalName } from '../../protocols/messages.js'
 import type { SortKey } from '../../protocols/processes.js'
@@ -64,6 +65,8 @@ export type Modal =
   | { kind: 'confirm', target: ProcRef, signal: SignalName, tree: boolean, others?: readonly ProcRef[] }
   /** restart stops a running process first: asked like a stop */
   | { kind: 'confirmRestart', peerId: string, hostName: string, managedId: string, name: string, running: boolean }
+  /** the deployments overlay (`D`): desired vs running per deployment, polled while open; `scroll`: first line shown */
+  | { kind: 'deployments', scroll: number }
   /** `warned`: the draft has shell operators and the user was told they pass literally */
   | { kind: 'start', peerId: string, hostName: string, draft: string, error?: string, warned?: boolean }
 
@@ -87,6 +90,13 @@ export interface Details {
   snapshot: ProcessInfo
   gone: boolean
   logs?: LogView
+}
+
+/** The node's last `deployments` answer, or why there is none (the list seen before an error is kept). */
+export interface DeploymentsView {
+  receivedAt: number
+  list: readonly DeploymentStatus[]
+  error?: string
 }
 
 export interface StatusLine { text: string, level: 'info' | 'error', at: number }
@@ -125,6 +135,8 @@ export interface State {
   /** processes marked for one stop (`v`), by markKey; a stop acts on all of them */
   marked: Readonly<Record<string, ProcRef>>
   modal?: Modal
+  /** filled while the deployments overlay is open (and kept after, until it opens again) */
+  deployments?: DeploymentsView
   details?: Details
   status?: StatusLine
   quitting: boolean
@@ -152,6 +164,9 @@ export type Action =
   | { type: 'procHistory', peerId: string, pid: number, startTime: number, points: readonly ProcPoint[], note?: string }
   /** CPU history per host, for the sparklines */
   | { type: 'history', entries: ReadonlyArray<{ peerId: string, points: readonly CpuPoint[] }> }
+  /** the node's deployments as it sees them, or why they could not be listed */
+  | { type: 'deployments', list: readonly DeploymentStatus[] }
+  | { type: 'deploymentsError', text: string }
   | { type: 'connection', state: ConnectionState, note?: string }
   | { type: 'tick', now: number }
   | { type: 'resize', cols: number, rows: number }
@@ -179,6 +194,7 @@ export type Action =
   | { type: 'logs' }
   | { type: 'toggleMeshWide' }
   | { type: 'toggleManaged' }
+  | { type: 'openDeployments' }
   | { type: 'cycleRange' }
   | { type: 'toggleMark' }
   | { type: 'clearMarks' }

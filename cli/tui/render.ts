@@ -105,7 +105,7 @@ export function render (w: TopWidgets, s: State, g: Glyphs): void {
   place(w.footer, lay.footer)
   setContent(w.footer, footerText(s, cols))
 
-  const dialog = s.modal !== undefined ? dialogFor(s.modal, cols, rows) : undefined
+  const dialog = s.modal !== undefined ? dialogFor(s.modal, cols, rows, { deployments: s.deployments, now: s.now, g }) : undefined
   if (dialog === undefined) {
     w.dialog.hide()
   } else {

@@ -2,6 +2,7 @@
  * Derived views of the TUI state (pure): the layout, the listed hosts and rows, the
  * selection, what the data source should list. The reducer and the drawing both use them.
  */
+import type { DeploymentStatus } from '../../protocols/deploy.js'
 import type { ListTop } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import { computeLayout, type Layout } from './layout.js'
@@ -80,4 +81,14 @@ export interface ProcHistoryTarget { peerId: string, pid: number, startTime: num
 export function procHistoryTarget (s: State): ProcHistoryTarget | undefined {
   const t = s.details?.target
   return t !== undefined ? { peerId: t.peerId, pid: t.pid, startTime: t.startTime, ms: PROC_HISTORY_MS } : undefined
+}
+
+/** Whether the data source should poll `deployments`: only while the overlay shows them. */
+export function deploymentsWanted (s: Pick<State, 'modal'>): boolean {
+  return s.modal?.kind === 'deployments'
+}
+
+/** Lines the deployments overlay lists: one per deployment, then one per reason its replicas cannot be placed. */
+export function deploymentLineCount (list: readonly DeploymentStatus[]): number {
+  return list.reduce((n, d) => n + 1 + d.problems.length, 0)
 }

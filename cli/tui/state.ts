@@ -228,6 +228,10 @@ export function reduce (s: State, a: Action): Step {
       }
       return done({ ...s, cpuTrail })
     }
+    case 'deployments':
+      return done({ ...s, deployments: { receivedAt: s.now, list: a.list } })
+    case 'deploymentsError':
+      return done({ ...s, deployments: { receivedAt: s.deployments?.receivedAt ?? 0, list: s.deployments?.list ?? [], error: a.text } })
     case 'connection':
       return done({ ...s, connection: a.state, connectionNote: a.note ?? '' })
     case 'tick':
@@ -354,6 +358,8 @@ export function reduce (s: State, a: Action): Step {
       const host = selectedHostEntry(s)
       return done(withStatus(settle({ ...s, meshWide }), meshWide ? 'mesh-wide: the processes of every host' : `processes of ${host?.name ?? 'the selected host'}`))
     }
+    case 'openDeployments':
+      return done({ ...s, modal: { kind: 'deployments', scroll: 0 } })
     case 'toggleHelp':
       return done({ ...s, modal: { kind: 'help', scroll: 0 } })
     case 'quit':

@@ -3,8 +3,10 @@
  */
 import { SIGNALS, type SignalName } from '../../../protocols/messages.js'
 import { bindingLabel, helpBlocks, helpSections, KEYMAP } from '../keymap.js'
-import { helpLayout } from '../layout.js'
-import type { Modal, ProcRef } from '../model.js'
+import { deploymentsVisible, helpLayout } from '../layout.js'
+import type { DeploymentsView, Modal, ProcRef } from '../model.js'
+import { deploymentsLines } from './deployments.js'
+import { ASCII_GLYPHS, type Glyphs } from './glyphs.js'
 import { esc, fit, sanitize, textWidth } from './text.js'
 
 export const SIGNAL_NOTES: Readonly<Record<SignalName, string>> = {
@@ -21,10 +23,28 @@ export const SIGNAL_NOTES: Readonly<Record<SignalName, string>> = {
 
 export interface Dialog { title: string, lines: string[], width: number, height: number }
 
+/** What some overlays show besides the modal: the deployments list, the time, the glyphs. */
+export interface DialogData { deployments?: DeploymentsView, now: number, g: Glyphs }
+
+/** The deployments overlay is at most this wide: wider rows are harder to follow. */
+const DEPLOYMENTS_MAX_WIDTH = 140
+
 /** The overlay for a modal (the filter prompt lives on the status line instead). */
-export function dialogFor (m: Modal, cols: number, rows: number): Dialog | undefined {
+export function dialogFor (m: Modal, cols: number, rows: number, data: DialogData = { now: 0, g: ASCII_GLYPHS }): Dialog | undefined {
   const maxW = Math.max(20, cols - 4)
   switch (m.kind) {
+    case 'deployments': {
+      // it covers the panes at 80 columns: every column it can get goes to the hosts
+      const w = Math.min(Math.max(20, cols - 2), DEPLOYMENTS_MAX_WIDTH)
+      const body = deploymentsLines(data.deployments, w - 2, data.now, data.g)
+      const visible = deploymentsVisible(rows, body.note !== undefined)
+      const scroll = Math.max(0, Math.min(m.scroll, body.lines.length - visible))
+      const shown = body.lines.slice(scroll, scroll + visible)
+      const count = data.deployments !== undefined ? ` (${data.deployments.list.length})` : ''
+      const more = body.lines.length > visible ? `, lines ${scroll + 1}-${scroll + shown.length} of ${body.lines.length}: Up/Down` : ''
+      const lines = [body.header, ...shown, ...(body.note !== undefined ? [body.note] : [])]
+      return { title: ` Deployments${count}${more} · Esc closes `, lines, width: w, height: lines.length + 2 }
+    }
     case 'filter':
     case 'search':
       return undefined

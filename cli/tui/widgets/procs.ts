@@ -1,6 +1,7 @@
 /**
  * The processes pane: its title, the column set for the view, the rows and why a list is empty.
  */
+import { parseCopyName } from '../../../protocols/deploy.js'
 import type { ProcessInfo } from '../../../protocols/types.js'
 import type { ManagedProcess, ManagedState } from '../../../protocols/managed.js'
 import { formatAgo, formatBytes, formatCpuTime, formatDuration, formatLastExit, formatPolicy, shortId } from '../../format.js'
@@ -71,13 +72,23 @@ export function managedUpCell (m: ManagedProcess, now: number): string {
   return /^\d+$/.test(how) ? `exit ${how}` : how
 }
 
-/** The managed view: one row per supervisor record, with its name, state, restarts and how it ended. */
-function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
+/** DEPLOY of the managed view: the deployment a copy belongs to (copies are named NAME-vVERSION-SLOT), `-` for a process started by hand. */
+export function deploymentCell (p: ProcessInfo): string {
+  const copy = parseCopyName(p.managedName ?? null)
+  return copy !== undefined ? `${copy.deployment} v${copy.version}` : '-'
+}
+
+/**
+ * The managed view: one row per supervisor record, with its name, state, restarts and how it ended.
+ * `copies`: some rows are copies of a deployment; DEPLOY then names it, and at 80 columns the
+ * command gives up a few columns so it fits beside UP/EXIT and CPU%.
+ */
+function managedColumns (meshWide: boolean, copies: boolean): Array<Column<ProcRowData>> {
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })
   const m = (r: ProcRowData): ManagedProcess | undefined => r.row.managed
   cols.push(
-    { header: 'NAME', width: 12, priority: 98, cell: r => sanitize(r.row.proc.managedName ?? '-'), style: () => 'magenta-fg' },
+    { header: 'NAME', width: 12, ...(copies ? { minWidth: 10 } : {}), priority: 98, cell: r => sanitize(r.row.proc.managedName ?? '-'), style: () => 'magenta-fg' },
     { header: 'PID', width: 7, align: 'right', priority: 100, cell: r => { const x = m(r); return x === undefined || x.state === 'running' ? `${r.marked === true ? '*' : ''}${r.row.proc.pid}` : '-' } },
     { header: 'STATE', width: 10, priority: 97, cell: r => m(r)?.state ?? 'running', style: r => MANAGED_STATE_STYLE[m(r)?.state ?? 'running'] },
     { header: 'RESTARTS', width: 8, align: 'right', priority: 96, cell: r => { const x = m(r); return x !== undefined ? String(x.restarts) : '?' } },
@@ -86,8 +97,12 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
     { header: 'CPU%', width: 6, align: 'right', priority: 90, cell: r => r.row.proc.cpuPercent.toFixed(1), style: r => processStyle(r.row.proc.alert) },
     { header: 'RSS', width: 7, align: 'right', priority: 85, cell: r => formatBytes(r.row.proc.rss), style: r => processStyle(r.row.proc.alert) },
     { header: 'POLICY', width: 13, priority: 50, cell: r => { const x = m(r); return x !== undefined ? formatPolicy(x) : '?' } },
-    { header: 'COMMAND', width: 20, priority: 99, flex: true, cell: r => sanitize(r.row.proc.cmd !== '' ? r.row.proc.cmd : r.row.proc.name) }
+    { header: 'COMMAND', width: 20, ...(copies ? { minWidth: 14 } : {}), priority: 99, flex: true, cell: r => sanitize(r.row.proc.cmd !== '' ? r.row.proc.cmd : r.row.proc.name) }
   )
+  if (copies) {
+    const at = cols.findIndex(c => c.header === 'NAME') + 1
+    cols.splice(at, 0, { header: 'DEPLOY', width: 12, minWidth: 8, priority: 93, cell: r => sanitize(deploymentCell(r.row.proc)), style: () => 'magenta-fg' })
+  }
   return cols
 }
 
@@ -96,7 +111,7 @@ function managedColumns (meshWide: boolean): Array<Column<ProcRowData>> {
  * left out when none of them reports the figure: another platform, an older node).
  */
 export function procColumns (meshWide: boolean, tree: boolean, managedOnly = false, rows: readonly ProcRow[] = []): Array<Column<ProcRowData>> {
-  if (managedOnly) return managedColumns(meshWide)
+  if (managedOnly) return managedColumns(meshWide, rows.some(r => parseCopyName(r.proc.managedName ?? null) !== undefined))
   const reported = (key: 'nice' | 'threads' | 'cpuTime'): boolean => rows.some(r => r.proc[key] !== undefined)
   const cols: Array<Column<ProcRowData>> = []
   if (meshWide) cols.push({ header: 'HOST', width: 12, priority: 95, cell: r => sanitize(r.row.hostName), style: () => 'cyan-fg' })

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream'
 import { ProcmeshError } from '../../../protocols/errors.js'
 import { TopApp } from '../../../cli/tui/app.js'
 import { selectedRow } from '../../../cli/tui/state.js'
-import { BETA, SELF, T0, peer, proc, psEntry, sampleProcesses } from './fixtures.js'
+import { BETA, SELF, T0, deployment, deploymentsList, peer, proc, psEntry, sampleProcesses } from './fixtures.js'
 import { FakeNode, sleep, until } from './fake-node.js'
 
 interface Term { input: PassThrough, output: PassThrough, screen: () => string }
@@ -183,6 +183,43 @@ describe('TopApp', () => {
     assert.match(small.term.screen(), /\?(\u001b\[[0-9;]*m)* help/, '? help at 80x24')
     assert.ok(small.term.screen().includes('▲'), 'the marker at 80x24')
     assert.ok(!small.term.screen().includes('93% /srv'), 'the disk column goes first at 80 columns')
+  })
+
+  it('D lists the deployments with their counts and why replicas cannot be placed (80x24), polled only while open', async () => {
+    const node = meshNode()
+    node.handlers.set('deployments', () => deploymentsList())
+    const { app: a, term } = await open(node, terminal(80, 24))
+    await sleep(300)
+    assert.equal(node.count('deployments'), 0, 'not asked before D')
+    press(term, 'D')
+    await until(() => a.current.modal?.kind === 'deployments', 3000, 'the overlay')
+    await until(() => a.current.deployments?.list.length === 2, 3000, 'the node answered')
+    await until(() => term.screen().includes('Deployments (2)'), 3000, 'the overlay on screen')
+    for (const text of ['RUN/WANT', 'HOSTS', 'beta refuses it: the author lacks exec here', 'only 2 of 3 replicas can be placed']) {
+      await until(() => term.screen().includes(text), 3000, `"${text}" on screen`)
+    }
+    // the counts, each in its colour: 2/2 all running (green 32), 1/3 short (yellow 33)
+    assert.match(term.screen(), /\u001b\[[0-9;]*32m2\/2/, 'web 2/2 in green')
+    assert.match(term.screen(), /\u001b\[[0-9;]*33m1\/3/, 'api 1/3 in yellow')
+    // polled while open: a third copy of api starting shows at the next poll
+    node.handlers.set('deployments', () => [deploymentsList()[0], deployment('api', { version: 4, replicas: 3, desired: 3, running: 3 })])
+    await until(() => a.current.deployments?.list[1]?.running === 3, 3000, 'the new count polled')
+    await until(() => /\u001b\[[0-9;]*32m3\/3/.test(term.screen()), 3000, 'api 3/3 in green on screen')
+    press(term, '\u001b')
+    await until(() => a.current.modal === undefined, 3000, 'Esc closes it')
+    await sleep(150)
+    const closed = node.count('deployments')
+    await sleep(400)
+    assert.equal(node.count('deployments'), closed, 'not polled once closed')
+  })
+
+  it('D on a node without deployments says so instead of failing', async () => {
+    const node = meshNode()
+    const { app: a, term } = await open(node)
+    press(term, 'D')
+    await until(() => a.current.deployments?.error !== undefined, 3000, 'the error')
+    await until(() => term.screen().includes('this node does not know deployments'), 3000, 'the reason on screen')
+    assert.equal(a.current.connection, 'up', 'still connected')
   })
 
   it('survives the node going away and coming back', async () => {

@@ -1,5 +1,6 @@
 /** Small builders of peers, processes and states for the TUI tests and the bench. */
 import type { PsEntry } from '../../../protocols/control.js'
+import { copyName, type DeploymentStatus } from '../../../protocols/deploy.js'
 import type { PeerEntry, ProcessInfo } from '../../../protocols/types.js'
 import { initialState, reduce, type Action, type State } from '../../../cli/tui/state.js'
 
@@ -78,4 +79,48 @@ export function loadedState (): State {
     { type: 'peers', peers: [BETA, SELF] },
     { type: 'procs', entries: [psEntry(SELF, sampleProcesses())] }
   ).state
+}
+
+/** A deployment as `deployments` reports it: `web` by default, 2 copies wanted and running on alpha and beta. */
+export function deployment (name: string, over: Partial<DeploymentStatus> = {}): DeploymentStatus {
+  return {
+    name,
+    version: 1,
+    hash: 'a'.repeat(64),
+    author: '12D3KooWalpha',
+    issuedAt: T0,
+    argv: ['/usr/bin/web', '--port', '8080'],
+    selector: 'tag:role=web',
+    replicas: 2,
+    spread: 1,
+    restart: 'always',
+    desired: 2,
+    running: 2,
+    old: 0,
+    placed: [
+      { host: 'alpha', peerId: '12D3KooWalpha', slot: 1, copy: copyName(name, 1, 1), state: 'running' },
+      { host: 'beta', peerId: '12D3KooWbeta', slot: 1, copy: copyName(name, 1, 1), state: 'running' }
+    ],
+    problems: [],
+    here: 'run',
+    ...over
+  }
+}
+
+/** `web` runs 2/2; `api` wants 3 but only one web host is left and one refuses it. */
+export function deploymentsList (): DeploymentStatus[] {
+  return [
+    deployment('web'),
+    deployment('api', {
+      version: 4,
+      replicas: 3,
+      desired: 3,
+      running: 1,
+      placed: [
+        { host: 'alpha', peerId: '12D3KooWalpha', slot: 1, copy: copyName('api', 4, 1), state: 'running' },
+        { host: 'gamma', peerId: '12D3KooWgamma', slot: 1, copy: copyName('api', 4, 1), state: 'starting' }
+      ],
+      problems: ['only 2 of 3 replicas can be placed: 3 live host(s) match tag:role=web, 1 of them refuse the spec, at most one per host', 'beta refuses it: the author lacks exec here']
+    })
+  ]
 }

@@ -20,6 +20,21 @@ const PROMPT = 'tui-prompt$ '
 const ENTRY_NO_MDNS = fileURLToPath(new URL('./entry-no-mdns.js', import.meta.url))
 /** a marker no other process on the machine carries in its command line */
 const MARKER = String(31_000_000 + (process.pid % 1_000_000))
+/** what the deployment's copy sleeps: the marker plus one, so the two are told apart */
+const DEPLOY_MARKER = String(Number(MARKER) + 1)
+
+/** The deployment test's copies still running (`sleep DEPLOY_MARKER`). */
+function deployCopies (): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\u0000')
+      if (argv[0] === 'sleep' && argv[1] === DEPLOY_MARKER) out.push(Number(entry))
+    } catch { /* exited meanwhile */ }
+  }
+  return out
+}
 
 /** the private tmux server's socket: inside the test's home, so removing the home removes it */
 let socket = ''
@@ -113,6 +128,7 @@ if (TMUX_MISSING && IN_CI) {
       if (managedPid !== undefined) { try { process.kill(managedPid, 'SIGKILL') } catch { /* exited */ } }
       sleeper?.kill('SIGKILL')
       await node?.stop()
+      for (const pid of deployCopies()) { try { process.kill(pid, 'SIGKILL') } catch { /* exited */ } }
       if (home !== '') await removeHome(home)
     })
 
@@ -179,6 +195,29 @@ if (TMUX_MISSING && IN_CI) {
       type('y')
       await exited
       await see(/tuitest: SIGTERM to sleep \(pid \d+\): (signalled|it exited)/, 'the result in the status line')
+    })
+
+    it('D lists a real deployment with its counts and why a replica cannot be placed; M names the copy\'s deployment', async (t) => {
+      if (noProcessControl !== undefined) { t.skip(noProcessControl); return }
+      await pressEscape()
+      const client = await ControlClient.connect(home)
+      try {
+        // two replicas on a one-host mesh: one runs here, the other has nowhere to go
+        await client.deploy({ name: 'tuidep', argv: ['sleep', DEPLOY_MARKER], selector: 'all', replicas: 2 }, { timeoutMs: 10_000 })
+        type('D')
+        const s = await see(/Deployments \(1\)[\s\S]*tuidep +v1 1\/2 +all +2 tuitest[\s\S]*! only 1 of 2 replicas can be placed/, 'the deployment, 1 of 2 running on tuitest, and why', 20_000)
+        assert.match(s, /NAME +VER RUN\/WANT +ON +REPL HOSTS/)
+        await pressEscape()
+        type('M')
+        await see(/NAME +DEPLOY +PID STATE[\s\S]*tuidep-v1-1 +tuidep v1 +\d+ running/, 'the copy with its deployment in the managed view')
+        type('M')
+        await see(/Processes: tuitest \(/, 'all processes again')
+      } finally {
+        await client.undeploy({ name: 'tuidep' }, { timeoutMs: 10_000 }).catch(() => undefined)
+        client.close()
+        // the copy stops with the undeploy; a copy still there is killed by after()
+        await waitFor(() => deployCopies().length === 0 ? true : undefined, { timeoutMs: 10_000, what: 'the copy to stop' }).catch(() => undefined)
+      }
     })
 
     it('survives resizing, down to a too-small terminal and back', async () => {
