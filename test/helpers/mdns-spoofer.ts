@@ -13,6 +13,14 @@ import makeMdns from 'multicast-dns'
 const [serviceTag, victim, rateText, secondsText] = process.argv.slice(2)
 const rate = Number(rateText)
 const seconds = Number(secondsText)
+// `node --test dist/test/` loads every file under test/, this one too: without its arguments and
+// the test's go-ahead it must do nothing (above all, never multicast from the machine's own
+// network namespace; the test runs it inside a simulated host only)
+if (process.env.PROCMESH_MDNS_SPOOFER !== 'in-simulated-host' || serviceTag === undefined || victim === undefined ||
+    !(rate > 0) || !(seconds > 0)) {
+  if (process.argv.length > 2) process.stderr.write('usage (inside a simulated host, PROCMESH_MDNS_SPOOFER=in-simulated-host): node mdns-spoofer.js SERVICE_TAG VICTIM_ADDR RATE SECONDS\n')
+  process.exit(process.argv.length > 2 ? 2 : 0)
+}
 const mdns = makeMdns()
 let sent = 0
 const started = Date.now()

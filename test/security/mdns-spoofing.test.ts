@@ -52,7 +52,7 @@ describe('spoofed mDNS answers (finding 10)', { timeout: 180_000 }, () => {
     })
     await waitFor(() => out.includes('ready') ? true : undefined, { timeoutMs: 15_000, what: 'the victim to listen' })
     node = await startNodeIn(nodeHost)
-    const spoofer = spooferHost.spawn([process.execPath, SPOOFER, MDNS_SERVICE_TAG, `/ip4/${victimHost.ip}/tcp/${VICTIM_PORT}`, '200', String(SPOOF_SECONDS)])
+    const spoofer = spooferHost.spawn([process.execPath, SPOOFER, MDNS_SERVICE_TAG, `/ip4/${victimHost.ip}/tcp/${VICTIM_PORT}`, '200', String(SPOOF_SECONDS)], { env: { PROCMESH_MDNS_SPOOFER: 'in-simulated-host' } })
     procs.push(spoofer)
     let spoofOut = ''
     spoofer.stdout?.setEncoding('utf8').on('data', (d: string) => { spoofOut += d })
