@@ -245,9 +245,10 @@ describe('first run from a fresh clone: the README\'s run command, then a second
     // "Three commands": invite on a host of the mesh, join and start a node on the new one
     assert.equal(commands.length, 3, `three commands: ${JSON.stringify(commands)}`)
     const [inviteCmd, joinCmd, nodeCmd] = commands
-    assert.match(inviteCmd, /^procmesh invite\b/)
-    assert.match(joinCmd, /^procmesh join TOKEN\b/)
-    assert.match(nodeCmd, /^procmesh (node|top)\b/)
+    // as written in the README: `npx procmesh` from the clone, right after the run command's npm install
+    assert.match(inviteCmd, /^npx procmesh invite\b/)
+    assert.match(joinCmd, /^npx procmesh join TOKEN\b/)
+    assert.match(nodeCmd, /^npx procmesh (node|top)\b/)
 
     const invited = await shellIn(h1, inviteCmd)
     assert.equal(invited.code, 0, invited.stderr)
