@@ -51,6 +51,14 @@ export function unanswered<E extends object> (entries: readonly E[]): E[] {
   return entries.filter(e => 'error' in e && !isOfflineEntry(e))
 }
 
+/**
+ * Whether a fan-out answer fails the call (exit 1): a host that was asked did not answer, or
+ * no host answered at all (a lone target the view marks offline is a failure, as in `ps`).
+ */
+export function failsCall<E extends object> (entries: readonly E[]): boolean {
+  return unanswered(entries).length > 0 || (entries.length > 0 && entries.every(e => 'error' in e))
+}
+
 function summaryLine (verb: string, ok: number, total: number, offline: number): string {
   const skipped = offline > 0 ? ` (${offline} offline host${offline === 1 ? '' : 's'} skipped)` : ''
   return `${verb} on ${ok} of ${total} host${total === 1 ? '' : 's'}${skipped}`

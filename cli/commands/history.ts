@@ -11,7 +11,7 @@ import {
 import { UsageError, parseDuration, parsePositiveInt } from '../args.js'
 import { bool, str, type CommandSpec } from '../command.js'
 import { withClient } from '../control-client.js'
-import { unanswered } from './fan-out.js'
+import { failsCall } from './fan-out.js'
 import { formatBytes, table } from '../format.js'
 
 const DEFAULT_SINCE_MS = 60 * 60 * 1000
@@ -219,8 +219,8 @@ export const historyCommand: CommandSpec = {
     const failed = entries.flatMap(e => 'error' in e ? [`${e.name}: ${e.error.message}`] : [])
     if (failed.length > 0) {
       ctx.err(`procmesh history: ${failed.join('; ')}`)
-      // a host that was asked and did not answer fails the call (offline hosts are only listed)
-      if (unanswered(entries).length > 0) return 1
+      // a host that was asked and did not answer fails the call, as does no answer at all (offline hosts of a group are only listed)
+      if (failsCall(entries)) return 1
     }
     if (entries.length === 0) {
       ctx.err(`procmesh history: no node matches ${JSON.stringify(target)}`)

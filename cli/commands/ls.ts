@@ -2,7 +2,7 @@ import { validateLsEntry } from '../../protocols/control-api.js'
 import { parseCopyName } from '../../protocols/deploy.js'
 import type { LsEntry, LsParams } from '../../protocols/control.js'
 import type { ManagedProcess } from '../../protocols/managed.js'
-import { unanswered } from './fan-out.js'
+import { failsCall } from './fan-out.js'
 import { UsageError } from '../args.js'
 import type { CommandSpec } from '../command.js'
 import { formatBytes, formatDuration, formatLastExit, formatPercent, formatPolicy, table } from '../format.js'
@@ -74,6 +74,6 @@ export const lsCommand: CommandSpec = {
     if (ctx.json) ctx.out(JSON.stringify(withDeployments(entries)))
     else ctx.out(formatLs(entries, Date.now()))
     // like ps: a host that was asked and did not answer fails the call
-    return unanswered(entries).length > 0 ? 1 : 0
+    return failsCall(entries) ? 1 : 0
   }
 }
