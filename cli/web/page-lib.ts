@@ -240,3 +240,25 @@ export function formatChartTime (ms: number, spanMs: number): string {
   if (spanMs <= 86_400_000) return hm
   return `${d.toLocaleDateString('en-US', { month: 'short', day: '2-digit' })} ${hm}`
 }
+
+/** A column of the process table: its class suffix (`col-KEY`) and the width it is given. */
+export interface TableColumn { key: string, width: number }
+
+/**
+ * The columns to hide so that the table fits `width` px without a sideways scrollbar:
+ * the fixed columns keep their width, the main (command) column takes the rest and
+ * needs at least `mainMin`; columns are dropped in `dropOrder` (the least useful
+ * first) until it fits, or nothing more may be dropped.
+ */
+export function columnsToHide (width: number, columns: readonly TableColumn[], dropOrder: readonly string[], mainMin: number): Set<string> {
+  const hidden = new Set<string>()
+  let used = columns.reduce((sum, c) => sum + c.width, 0)
+  for (const key of dropOrder) {
+    if (width - used >= mainMin) break
+    const c = columns.find(col => col.key === key)
+    if (c === undefined) continue
+    hidden.add(key)
+    used -= c.width
+  }
+  return hidden
+}

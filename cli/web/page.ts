@@ -345,6 +345,14 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .notice-text { flex: 1; word-break: break-word; }
 .notice button { padding: 0 6px; font-size: 12px; }
 
+/* the process table: fixed column widths (set by the script), the command takes the
+   rest; the script hides the columns that do not fit its width (hide-KEY) */
+#proc-table { table-layout: fixed; }
+#proc-table th, #proc-table td { display: table-cell; }
+#proc-table .col-cmd { max-width: none; overflow: hidden; text-overflow: ellipsis; }
+#proc-table.hide-pid .col-pid, #proc-table.hide-user .col-user, #proc-table.hide-cpu .col-cpu, #proc-table.hide-mem .col-mem,
+#proc-table.hide-scpu .col-scpu, #proc-table.hide-smem .col-smem, #proc-table.hide-state .col-state, #proc-table.hide-start .col-start { display: none; }
+
 /* with the details open beside it, the table keeps its main columns */
 @media (max-width: 1700px) {
   body.details-open .col-state, body.details-open .col-start, body.details-open .col-smem, body.details-open .col-policy, body.details-open .col-mid { display: none; }

@@ -453,6 +453,55 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     }
   })
 
+  it('paints the host list from a first GET before the event stream answers', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
+    const page = await browser.newPage()
+    try {
+      await seedToken(page, readOnly)
+      // the event stream never answers: what the page shows comes from GET /api/hosts
+      await page.route('**/api/events', () => {})
+      await page.goto(readOnly.info.url)
+      await page.waitForFunction('document.querySelectorAll(\'#host-list .host-name\').length === 3', undefined, { timeout: 15_000 })
+      const names = await page.locator('#host-list .host-name').allTextContents()
+      assert.deepEqual([...names].sort(), hosts.map(h => h.name).sort())
+      assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connecting', 'no event has arrived')
+      await hostButton(page, hosts[0].name).locator('.fig-value').first().waitFor()
+      assert.match((await hostButton(page, hosts[0].name).locator('.fig-value').first().textContent()) ?? '', /^\d+\.\d%$/)
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('at 1280x800 the process table shows State and Started without a sideways scrollbar', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
+    const page = await browser.newPage()
+    try {
+      await page.setViewportSize({ width: 1280, height: 800 })
+      await seedToken(page, readOnly)
+      await page.goto(readOnly.info.url)
+      await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
+      await hostButton(page, hosts[1].name).click()
+      // host-2's target has the longest command line in the table
+      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      const fits = async (): Promise<{ state: boolean, start: boolean, overflow: number }> => await page.evaluate(`(() => {
+        const wrap = document.querySelector('#proc-wrap')
+        const inView = sel => {
+          const th = document.querySelector(sel)
+          const r = th.getBoundingClientRect(), w = wrap.getBoundingClientRect()
+          return getComputedStyle(th).display !== 'none' && r.width > 0 && r.left >= w.left && r.right <= w.right + 1
+        }
+        return { state: inView('#proc-table th.col-state'), start: inView('#proc-table th.col-start'), overflow: wrap.scrollWidth - wrap.clientWidth }
+      })()`) as { state: boolean, start: boolean, overflow: number }
+      const wide = await fits()
+      assert.ok(wide.state, 'State is in view')
+      assert.ok(wide.start, 'Started is in view')
+      assert.ok(wide.overflow <= 1, `the table does not scroll sideways (${wide.overflow}px too wide)`)
+      await screenshot(page, 'wide-1280')
+    } finally {
+      await page.close()
+    }
+  })
+
   it('is usable on a narrow screen', async (t) => {
     if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
     const page = await browser.newPage()

@@ -11,7 +11,7 @@ import type { ProcessInfo } from '../../protocols/types.js'
 import { buildTree, compareColumn, compareNodes, flattenTree, type ColumnKey, type SortKey } from '../../protocols/processes.js'
 import { SIGNALS } from '../../protocols/signals.js'
 import {
-  ancestorKeys, chartPath, findNode, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
+  ancestorKeys, chartPath, columnsToHide, findNode, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
   sparkPoints, sseParser, toLocalDateTime, type SseMessage
 } from '../../cli/web/page-lib.js'
 import { PAGE_HTML, loadStaticAssets } from '../../cli/web/page.js'
@@ -175,5 +175,23 @@ describe('web page: static files', () => {
     const assets = await loadStaticAssets()
     assert.deepEqual([...assets.keys()].sort(), ['/', '/app.css', '/app.js', '/favicon.svg', '/index.html'])
     assert.equal(assets.get('/app.js')?.body, PAGE_JS)
+  })
+})
+
+describe('process table columns by width', () => {
+  const columns = [{ key: 'pid', width: 70 }, { key: 'user', width: 100 }, { key: 'state', width: 60 }, { key: 'start', width: 90 }]
+  const order = ['user', 'start', 'state']
+
+  it('hides nothing when the command keeps its minimum', () => {
+    assert.deepEqual([...columnsToHide(320 + 200, columns, order, 200)], [])
+  })
+
+  it('drops the least useful columns first, only as many as needed', () => {
+    assert.deepEqual([...columnsToHide(320 + 199, columns, order, 200)], ['user'])
+    assert.deepEqual([...columnsToHide(400, columns, order, 200)], ['user', 'start'])
+  })
+
+  it('never drops a column outside the order, even when it still does not fit', () => {
+    assert.deepEqual([...columnsToHide(100, columns, order, 200)].sort(), ['start', 'state', 'user'])
   })
 })

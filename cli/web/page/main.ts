@@ -17,8 +17,8 @@ import { formatAgo, formatBytes, formatPercent, formatStart } from '../../format
 import { splitArgv } from '../../tui/argv.js'
 import type { ErrorJson, HistoryEntryJson, HostJson, InfoJson, MeshEvent, PsEntryJson } from '../api-types.js'
 import {
-  ancestorKeys, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
-  type SseMessage
+  ancestorKeys, columnsToHide, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
+  type SseMessage, type TableColumn
 } from '../page-lib.js'
 import { byId, closest, h, svg } from './dom.js'
 import { HistoryPanel } from './history.js'
@@ -35,6 +35,18 @@ const SPARK_MAX_POINTS = 120
 const EVENTS_BACKOFF_MIN_MS = 1000
 const EVENTS_BACKOFF_MAX_MS = 15_000
 const TOAST_MS = 6000
+/**
+ * The process table's fixed columns and their widths (px, room for their header and
+ * usual values); the command column takes the rest, at least PROC_CMD_MIN_PX, and
+ * columns are dropped in PROC_DROP_ORDER (the least useful first) when the table is
+ * too narrow, so State and Started do not hide behind a scrollbar.
+ */
+const PROC_COLUMNS: readonly TableColumn[] = [
+  { key: 'pid', width: 72 }, { key: 'user', width: 96 }, { key: 'cpu', width: 72 }, { key: 'mem', width: 84 },
+  { key: 'scpu', width: 80 }, { key: 'smem', width: 88 }, { key: 'state', width: 64 }, { key: 'start', width: 96 }
+]
+const PROC_DROP_ORDER = ['smem', 'scpu', 'user', 'start', 'state', 'pid']
+const PROC_CMD_MIN_PX = 180
 
 type ConnState = 'connecting' | 'live' | 'reconnecting' | 'node-down' | 'auth'
 type PsOk = Extract<PsEntryJson, { processes: ProcessInfo[] }>
@@ -146,6 +158,8 @@ const managed = new ManagedView(api, {
   toast: (text, kind) => { toast(text, kind) }
 })
 let eventsAbort: AbortController | null = null
+/** set once the event stream's snapshot has arrived: a first GET answering later is older and must not replace it */
+let snapshotSeen = false
 let eventsRetry: ReturnType<typeof setTimeout> | undefined
 let eventsBackoff = EVENTS_BACKOFF_MIN_MS
 let procsTimer: ReturnType<typeof setTimeout> | undefined
@@ -158,7 +172,24 @@ function errorText (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-// ---- live host list: the event stream ----
+// ---- live host list: a first GET, then the event stream ----
+
+/**
+ * The first paint: the host list from `GET /api/hosts` at once, rather than an empty
+ * shell until the event stream's snapshot arrives (which replaces it, and which a
+ * late answer never overrides).
+ */
+function loadHosts (): void {
+  api.call<HostJson[]>('GET', '/api/hosts').then(hosts => {
+    if (snapshotSeen) return
+    S.hosts = new Map()
+    for (const p of hosts) { S.hosts.set(p.peerId, p); notePoint(p) }
+    if (S.selected === null || !S.hosts.has(S.selected)) selectInitialHost()
+    renderHosts()
+    renderProcsHead()
+  }, () => { /* the event stream tells the node's state */ }).catch((err: unknown) => { console.error(err) })
+}
+
 
 function connectEvents (): void {
   eventsAbort?.abort()
@@ -185,6 +216,7 @@ function onEvent (msg: SseMessage): void {
     return
   }
   if (ev.type === 'snapshot') {
+    snapshotSeen = true
     S.hosts = new Map()
     for (const p of ev.hosts) { S.hosts.set(p.peerId, p); notePoint(p) }
     setConn('live', '')
@@ -480,6 +512,14 @@ function renderProcs (): void {
   }
   tbody.replaceChildren(frag)
   if (rows.length === 0) procsStatus(S.filter !== '' ? `No process matches "${S.filter}".` : 'No processes.')
+}
+
+/** Show the process table's columns that fit its width (see PROC_COLUMNS). */
+function fitProcColumns (): void {
+  const width = $.procWrap.clientWidth
+  if (width === 0) return
+  const hidden = columnsToHide(width, PROC_COLUMNS, PROC_DROP_ORDER, PROC_CMD_MIN_PX)
+  for (const c of PROC_COLUMNS) $.procTable.classList.toggle(`hide-${c.key}`, hidden.has(c.key))
 }
 
 function renderSortHeaders (table: HTMLTableElement): void {
@@ -833,6 +873,11 @@ function toast (text: string, kind: ToastKind): void {
 // ---- wiring ----
 
 function bind (): void {
+  for (const c of PROC_COLUMNS) {
+    const th = $.procTable.querySelector<HTMLElement>(`thead th.col-${c.key}`)
+    if (th !== null) th.style.width = `${c.width}px`
+  }
+  new ResizeObserver(fitProcColumns).observe($.procWrap)
   $.filter.addEventListener('input', () => { S.filter = $.filter.value; renderProcs() })
   $.expandAll.addEventListener('click', () => { foldAll(false) })
   $.collapseAll.addEventListener('click', () => { foldAll(true) })
@@ -865,6 +910,7 @@ function start (): void {
     S.info = info
     $.startOpen.hidden = !info.allowControl
     document.body.dataset.control = info.allowControl ? 'on' : 'off'
+    loadHosts()
     connectEvents()
     loadHistory()
     if (S.selected !== null) refreshProcs()
