@@ -187,7 +187,7 @@ export const PAGE_HTML = `<!doctype html>
 
 export const PAGE_CSS = `:root {
   --bg: #f6f7f9; --panel: #fff; --text: #1d2330; --muted: #6b7385; --line: #e2e5ea;
-  --accent: #2f6fdf; --cpu: #2f6fdf; --mem: #1b9e77; --ok: #1b9e57; --warn: #c98a00; --bad: #c73a3a; --off: #9aa1ad;
+  --accent: #2f6fdf; --cpu: #2f6fdf; --mem: #1b9e77; --ok: #1b9e57; --warn: #c98a00; --bad: #c73a3a; --careful: #2a7fb8; --off: #9aa1ad;
   --sel: #e8f0fe; --hover: #f1f3f6;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; color: var(--text); background: var(--bg);
 }
@@ -253,6 +253,18 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .spark-cpu { stroke: var(--cpu); }
 .spark-mem { stroke: var(--mem); opacity: .7; }
 .host-meta { font-size: 12px; }
+/* the node's own alerts (Glances' levels): careful, warning, critical */
+.alert-careful { color: var(--careful); }
+.alert-warning { color: var(--warn); font-weight: 600; }
+.alert-critical { color: var(--bad); font-weight: 600; }
+.host[data-alert="careful"] { border-left: 4px solid var(--careful); }
+.host[data-alert="warning"] { border-left: 4px solid var(--warn); }
+.host[data-alert="critical"] { border-left: 4px solid var(--bad); }
+.host-alerts { display: flex; flex-wrap: wrap; gap: 4px; font-size: 11px; }
+.alert-badge { padding: 0 6px; border-radius: 8px; border: 1px solid currentColor; }
+.cores { display: grid; grid-template-columns: repeat(auto-fill, minmax(14px, 1fr)); gap: 2px; margin-left: 40px; }
+.cores .bar { height: 4px; }
+.bar-fill.disk { background: var(--off); }
 
 .procs-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 8px; }
 .procs-head button { margin-left: auto; }
@@ -370,6 +382,7 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
   .layout { grid-template-columns: minmax(0, 1fr); padding: 8px; gap: 8px; }
   .host-list { flex-direction: row; overflow-x: auto; scroll-snap-type: x mandatory; padding-bottom: 4px; }
   .host-item { flex: 0 0 78%; scroll-snap-align: start; }
+  .cores { display: none; }
   .toolbar input { flex-basis: 100%; }
   .col-user, .col-scpu, .col-smem, .col-state, .col-start, .col-mid, .col-uptime, .col-policy, .col-exit { display: none; }
   .range-form { margin-left: 0; }

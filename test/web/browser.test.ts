@@ -55,7 +55,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     if (!ready()) return
     net = await createSimNet({ hosts: 3 })
     hosts = net.hosts
-    nodes = await startMesh(hosts)
+    // limits every host is over (memory) and every process with memory is over: the page shows the nodes' own marks
+    nodes = await startMesh(hosts, ['--alert', 'mem=0,0,0', '--alert', 'proc-mem=0.000001,0.000002,0.000003'])
     for (const host of hosts) {
       await waitFor(async () => {
         const peers = await jsonIn<Array<{ status: string }>>(host, ['peers'])
@@ -450,6 +451,37 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       await page.close()
       await cliIn(hosts[0], ['rm', hosts[2].name, quitter])
       await cliIn(hosts[0], ['rm', hosts[2].name, looper])
+    }
+  })
+
+  it('shows the nodes\' own alerts in Glances\' colours, swap, the fullest disk and per-core CPU', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(readOnly)
+    try {
+      const btn = hostButton(page, hosts[1].name)
+      await page.locator(`#host-list .host[data-alert="critical"]`).first().waitFor({ timeout: 15_000 })
+      assert.equal(await btn.getAttribute('data-alert'), 'critical')
+      const badges = await btn.locator('.host-alerts .alert-badge.alert-critical').allTextContents()
+      assert.ok(badges.some(b => /^mem \d+(\.\d)?% critical$/.test(b)), `a critical memory alert is listed: ${badges.join(' | ')}`)
+      assert.match((await btn.locator('.fig[data-fig="mem"] .fig-value').getAttribute('class')) ?? '', /\balert-critical\b/)
+      // the other figures, as the node reports them
+      const peers = await jsonIn<Array<{ name: string, host?: { cores?: number[], swapTotal?: number, disks?: Array<{ mount: string }> } }>>(hosts[0], ['peers'])
+      const info = peers.find(p => p.name === hosts[1].name)?.host
+      assert.ok(info !== undefined)
+      assert.equal(await btn.locator('.fig[data-fig="swap"]').count(), (info.swapTotal ?? 0) > 0 ? 1 : 0, 'swap shown when the host has some')
+      if ((info.disks ?? []).length > 0) assert.match((await btn.locator('.fig[data-fig="disk"] .fig-value').textContent()) ?? '', /^\/\S* \d+\.\d%$/)
+      if ((info.cores ?? []).length > 1) assert.equal(await btn.locator('.cores .bar').count(), info.cores?.length)
+      // a process's mark colours its CPU and memory cells
+      await btn.click()
+      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      const entries = await jsonIn<Array<{ processes: Array<{ pid: number, alert?: string }> }>>(hosts[0], ['ps', hosts[1].name])
+      assert.equal(entries[0]?.processes.find(p => p.pid === perlPid)?.alert, 'critical', 'the node marks the target')
+      for (const col of ['col-cpu', 'col-mem']) {
+        assert.match((await row(page, perlPid).locator(`td.${col}`).getAttribute('class')) ?? '', /\balert-critical\b/, col)
+      }
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
     }
   })
 

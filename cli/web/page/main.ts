@@ -17,8 +17,8 @@ import { formatAgo, formatBytes, formatPercent, formatStart } from '../../format
 import { splitArgv } from '../../tui/argv.js'
 import type { ErrorJson, HistoryEntryJson, HostJson, InfoJson, MeshEvent, PsEntryJson } from '../api-types.js'
 import {
-  ancestorKeys, columnsToHide, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
-  type SseMessage, type TableColumn
+  alertLevel, alertText, ancestorKeys, columnsToHide, compareHosts, fullestDisk, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
+  worstAlert, type SseMessage, type TableColumn
 } from '../page-lib.js'
 import { byId, closest, h, svg } from './dom.js'
 import { HistoryPanel } from './history.js'
@@ -355,7 +355,17 @@ function renderHosts (): void {
     btn.setAttribute('aria-pressed', S.selected === p.peerId ? 'true' : 'false')
     btn.setAttribute('aria-label', `${p.name}, ${shown}`)
     const info = p.host
-    btn.replaceChildren(
+    const alerts = info?.alerts
+    const worst = worstAlert(alerts)
+    if (worst !== undefined) btn.dataset.alert = worst
+    else delete btn.dataset.alert
+    const fig = (label: string, percent: number, cls: string, value: string, level: string | undefined): HTMLSpanElement =>
+      h('span', { class: 'fig', dataset: { fig: label.toLowerCase() } }, [
+        h('span', { class: 'fig-label', text: label }), bar(percent, cls),
+        h('span', { class: `fig-value${level !== undefined ? ` alert-${level}` : ''}`, text: value })
+      ])
+    const disk = fullestDisk(info?.disks)
+    btn.replaceChildren(...[
       h('span', { class: 'host-line' }, [
         h('span', { class: 'dot', attrs: { 'aria-hidden': 'true' } }),
         h('span', { class: 'host-name', text: p.name }),
@@ -363,12 +373,24 @@ function renderHosts (): void {
         h('span', { class: 'host-status', text: shown })
       ]),
       h('span', { class: 'host-figures' }, [
-        h('span', { class: 'fig' }, [h('span', { class: 'fig-label', text: 'CPU' }), bar(info?.cpuPercent ?? 0, 'cpu'), h('span', { class: 'fig-value', text: info !== undefined ? formatPercent(info.cpuPercent) : '-' })]),
-        h('span', { class: 'fig' }, [h('span', { class: 'fig-label', text: 'MEM' }), bar(memPercent(info), 'mem'), h('span', { class: 'fig-value', text: info !== undefined ? `${formatBytes(info.memUsed)} / ${formatBytes(info.memTotal)}` : '-' })])
+        fig('CPU', info?.cpuPercent ?? 0, 'cpu', info !== undefined ? formatPercent(info.cpuPercent) : '-', alertLevel(alerts, 'cpu')),
+        info?.cores !== undefined && info.cores.length > 1
+          ? h('span', { class: 'cores', title: info.cores.map((c, i) => `cpu${i} ${c}%`).join(', ') }, info.cores.map(c => bar(c, 'cpu')))
+          : null,
+        fig('MEM', memPercent(info), 'mem', info !== undefined ? `${formatBytes(info.memUsed)} / ${formatBytes(info.memTotal)}` : '-', alertLevel(alerts, 'mem')),
+        info?.swapTotal !== undefined && info.swapTotal > 0 && info.swapUsed !== undefined
+          ? fig('SWAP', (info.swapUsed / info.swapTotal) * 100, 'mem', `${formatBytes(info.swapUsed)} / ${formatBytes(info.swapTotal)}`, alertLevel(alerts, 'swap'))
+          : null,
+        disk !== undefined
+          ? fig('DISK', disk.percent, 'disk', `${disk.disk.mount} ${formatPercent(disk.percent)}`, alertLevel(alerts, 'disk', disk.disk.mount))
+          : null
       ]),
       sparkline(p.peerId),
-      h('span', { class: 'host-meta muted', text: `${p.procCount} processes · load ${info !== undefined ? info.load[0].toFixed(2) : '-'} · ${p.self ? 'now' : formatAgo(p.lastSeen, now)}` })
-    )
+      h('span', { class: 'host-meta muted', text: `${p.procCount} processes · load ${info !== undefined ? info.load[0].toFixed(2) : '-'} · ${p.self ? 'now' : formatAgo(p.lastSeen, now)}` }),
+      alerts !== undefined && alerts.length > 0
+        ? h('span', { class: 'host-alerts' }, alerts.map(a => h('span', { class: `alert-badge alert-${a.level}`, text: alertText(a) })))
+        : null
+    ].filter(el => el !== null))
   })
   for (const li of existing.values()) li.remove()
   $.hostsEmpty.hidden = hosts.length > 0
@@ -494,6 +516,8 @@ function renderProcs (): void {
       p.managedId !== undefined ? h('span', { class: 'badge', text: 'managed', title: p.managedId }) : null,
       p.cmd !== '' && p.cmd !== p.name ? h('span', { class: 'pcmd muted', text: p.cmd }) : null
     ])
+    // the answering node's mark for the process (its limits), never judged here
+    const alertCls = p.alert !== undefined ? ` alert-${p.alert}` : ''
     frag.appendChild(h('tr', {
       class: `row${key === detailKey ? ' selected' : ''}`,
       dataset: { key, pid: String(p.pid) },
@@ -502,8 +526,8 @@ function renderProcs (): void {
       cmdCell,
       h('td', { class: 'num col-pid', text: String(p.pid) }),
       h('td', { class: 'col-user', text: p.user }),
-      h('td', { class: 'num col-cpu', text: p.cpuPercent.toFixed(1) }),
-      h('td', { class: 'num col-mem', text: formatBytes(p.rss) }),
+      h('td', { class: `num col-cpu${alertCls}`, text: p.cpuPercent.toFixed(1) }),
+      h('td', { class: `num col-mem${alertCls}`, text: formatBytes(p.rss) }),
       h('td', { class: 'num col-scpu', text: r.hasChildren ? r.node.subtreeCpu.toFixed(1) : '' }),
       h('td', { class: 'num col-smem', text: r.hasChildren ? formatBytes(r.node.subtreeRss) : '' }),
       h('td', { class: 'col-state', text: p.state }),
