@@ -50,6 +50,31 @@ export type HistoryEntryJson =
   }
   | { peerId: string, name: string, error: ErrorJson }
 
+/** One piece of a managed process's output, as `logs --json` prints it. */
+export interface LogChunkJson { stream: 'stdout' | 'stderr', data: string }
+
+/**
+ * `GET /api/logs` (without follow): the output kept for the process (the last
+ * MAX_WEB_LOGS_BYTES of it) and how it ended; `truncated`: earlier output was dropped,
+ * by the node's ring buffer or by this answer's cap.
+ */
+export interface LogsJson {
+  peerId: string
+  name: string
+  output: LogChunkJson[]
+  exited: boolean
+  exitCode: number | null
+  signal: string | null
+  truncated: boolean
+}
+
+/**
+ * `GET /api/logs?follow=1`: server-sent events: `chunk` (a LogChunkJson) for the kept output
+ * and then each new piece, `end` (LogsJson without `output`) when the process exits, `error`
+ * (ErrorJson) when the node or the target fails after the stream began.
+ */
+export type LogsEndJson = Omit<LogsJson, 'output'>
+
 /** `GET /api/info` */
 export interface InfoJson { version: string, allowControl: boolean, tokenRequired: boolean }
 
