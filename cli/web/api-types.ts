@@ -75,6 +75,36 @@ export interface LogsJson {
  */
 export type LogsEndJson = Omit<LogsJson, 'output'>
 
+/**
+ * (Written out rather than imported: protocols/deploy.ts is Node code the page's DOM
+ * project cannot compile; api.ts checks that DeploymentStatus fits this shape.)
+ * `GET /api/deployments`: as `procmesh deployments --json`, every deployment as the local
+ * node sees it: desired vs running copies, where each replica is placed, and `problems`
+ * (why replicas cannot be placed, or a roll waits).
+ */
+export interface DeploymentJson {
+  name: string
+  version: number
+  hash: string
+  author: string
+  issuedAt: number
+  argv: string[]
+  selector: string
+  replicas: number | 'every'
+  spread: number
+  restart: string
+  /** copies wanted now */
+  desired: number
+  /** copies of this version running */
+  running: number
+  /** copies of older versions still running (a roll in progress) */
+  old: number
+  placed: Array<{ host: string, peerId: string, slot: number, copy: string, state: string }>
+  problems: string[]
+  /** the local node's own view: whether it runs copies of this spec, and if not why */
+  here: string
+}
+
 /** `GET /api/info` */
 export interface InfoJson { version: string, allowControl: boolean, tokenRequired: boolean }
 

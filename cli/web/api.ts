@@ -13,7 +13,7 @@ import type { PeerEntry } from '../../protocols/types.js'
 import type { ControlClient } from '../control-client.js'
 import { peerJson } from '../peer-view.js'
 import { isGroupTarget, psEntryJson, selectProcesses } from '../process-view.js'
-import type { HistoryEntryJson, LogChunkJson, LogsEndJson, LogsJson, ManagedEntryJson, RestartJson } from './api-types.js'
+import type { DeploymentJson, HistoryEntryJson, LogChunkJson, LogsEndJson, LogsJson, ManagedEntryJson, RestartJson } from './api-types.js'
 import { HttpError, STATUS_BY_CODE } from './http-errors.js'
 import type { HistoryQuery, LogsQuery, ProcessesQuery } from './requests.js'
 
@@ -224,4 +224,10 @@ export async function followLogs (node: WithNode, query: LogsQuery, send: (chunk
     onData: chunk => { send({ stream: chunk.stream, data: chunk.data }) }
   }))
   return logsEndJson(r, false)
+}
+
+/** `GET /api/deployments[?name=NAME]`: as `procmesh deployments [NAME] --json`. */
+export async function getDeployments (node: WithNode, name: string | undefined, signal?: AbortSignal): Promise<ApiResponse> {
+  const list = await node(async c => await c.deployments(name !== undefined ? { name } : {}, { signal }))
+  return ok(list satisfies DeploymentJson[])
 }

@@ -31,6 +31,11 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="hosts-title">Hosts <span id="host-count" class="muted"></span></h2>
     <ul id="host-list" class="host-list"></ul>
     <p id="hosts-empty" class="muted">Waiting for the mesh view…</p>
+    <section id="deployments" class="deployments" aria-labelledby="deployments-title" hidden>
+      <h2 id="deployments-title">Deployments</h2>
+      <ul id="deployment-list" class="deployment-list"></ul>
+      <p id="deployments-status" class="status error" hidden></p>
+    </section>
   </section>
   <section class="procs" aria-label="Processes">
     <div id="view-host">
@@ -97,6 +102,14 @@ export const PAGE_HTML = `<!doctype html>
           <tbody id="proc-body"></tbody>
         </table>
       </div>
+      <section id="logs" class="logs" aria-labelledby="logs-title" hidden>
+        <div class="logs-head">
+          <h3 id="logs-title">Logs</h3>
+          <span id="logs-status" class="logs-status" role="status"></span>
+          <button id="logs-close" type="button">Close</button>
+        </div>
+        <pre id="logs-out" class="logs-out" tabindex="0" aria-label="Output"></pre>
+      </section>
     </div>
     <div id="view-search" hidden>
       <div class="procs-head">
@@ -128,6 +141,7 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <div id="details-body"></div>
     <div class="details-actions">
+      <button id="details-logs" type="button" hidden>Logs</button>
       <button id="details-stop" class="danger" type="button" hidden>Stop…</button>
     </div>
   </aside>
@@ -356,6 +370,31 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .notice[data-kind="error"] { border-left-color: var(--bad); }
 .notice-text { flex: 1; word-break: break-word; }
 .notice button { padding: 0 6px; font-size: 12px; }
+
+.logs { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; margin-top: 8px; }
+.logs-head { display: flex; align-items: center; gap: 10px; margin-bottom: 6px; }
+.logs-head h3 { margin: 0; font-size: 13px; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.logs-head button { margin-left: auto; padding: 2px 8px; font-size: 12px; }
+.logs-status { font-size: 12px; color: var(--muted); }
+.logs-status[data-kind="live"] { color: var(--ok); }
+.logs-status[data-kind="warn"] { color: var(--warn); }
+.logs-status[data-kind="error"] { color: var(--bad); }
+.logs-out { margin: 0; max-height: 40vh; min-height: 6em; overflow: auto; white-space: pre-wrap; word-break: break-all; background: var(--bg); border-radius: 4px; padding: 6px 8px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
+.log-err { color: var(--bad); }
+
+.deployments { margin-top: 14px; }
+.deployments h2 { margin-bottom: 8px; }
+.deployment-list { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
+.deployment { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; font-size: 13px; }
+.deployment[data-health="short"] { border-left: 4px solid var(--warn); }
+.deployment-line { display: flex; gap: 6px; align-items: baseline; }
+.deployment-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.deployment-count { margin-left: auto; font-variant-numeric: tabular-nums; font-weight: 600; }
+.deployment-meta { font-size: 12px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.deployment-placed, .deployment-problems { list-style: none; margin: 4px 0 0; padding: 0; font-size: 12px; }
+.deployment-placed li { display: flex; justify-content: space-between; gap: 6px; }
+.deployment-problems li { color: var(--warn); }
+.deployment-problems li::before { content: "! "; }
 
 /* the process table: fixed column widths (set by the script), the command takes the
    rest; the script hides the columns that do not fit its width (hide-KEY) */

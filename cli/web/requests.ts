@@ -8,6 +8,7 @@ import {
   HISTORY_DEFAULT_POINTS, HISTORY_MAX_RANGE_MS, HISTORY_MAX_RANGE_POINTS, HISTORY_MAX_TOP, MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES,
   REQUEST_ID_PATTERN, SIGNALS, signalFromText, validateArgv, validateEnv, type SignalName
 } from '../../protocols/messages.js'
+import { validateDeployName } from '../../protocols/deploy.js'
 import { MANAGED_REF_PATTERN } from '../../protocols/managed.js'
 import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import { isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
@@ -177,6 +178,13 @@ export function parseLogsQuery (params: URLSearchParams): LogsQuery {
     else if (followText !== '0' && followText !== 'false') throw badRequest(`follow: expected 1, true, 0 or false, got ${JSON.stringify(followText.slice(0, 40))}`)
   }
   return { target, ref, follow }
+}
+
+/** `GET /api/deployments[?name=NAME]`: one deployment's name, as `procmesh deployments NAME` takes it, or all. */
+export function parseDeploymentsQuery (params: URLSearchParams): string | undefined {
+  const name = singleQuery(params, 'name')
+  if (name === undefined) return undefined
+  return checked(() => validateDeployName(name, 'name'))
 }
 
 /** `POST /api/managed/{host}/{ref}/restart` with an empty JSON object as the body; ref: a managed id, name or pid. */

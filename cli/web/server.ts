@@ -13,7 +13,7 @@ import {
   bearerToken, formatHostPort, isLoopback, isLoopbackHostHeader, originMatches, tokenMatches, type ListenAddress
 } from './access.js'
 import {
-  fetchManaged, fetchPeers, followLogs, getHistory, getHosts, getLogs, getManaged, getProcesses, ok, restartManaged, signalProcess, startProcess, type ApiResponse, type WithNode
+  fetchManaged, fetchPeers, followLogs, getDeployments, getHistory, getHosts, getLogs, getManaged, getProcesses, ok, restartManaged, signalProcess, startProcess, type ApiResponse, type WithNode
 } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
 import type { ErrorJson } from './api-types.js'
@@ -22,7 +22,7 @@ import { ConnectionGuard, FIRST_REQUEST_TIMEOUT_MS, HEADERS_CHECK_INTERVAL_MS } 
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
 import { loadStaticAssets, type StaticAsset } from './page.js'
 import {
-  parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parseProcessesQuery, parseRestartRequest, parseSignalRequest, parseStartBody,
+  parseDeploymentsQuery, parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parseProcessesQuery, parseRestartRequest, parseSignalRequest, parseStartBody,
   type LogsQuery
 } from './requests.js'
 
@@ -133,6 +133,7 @@ export class WebServer {
         }
       }],
       [/^\/api\/history$/, { methods: ['GET'], handle: async (_req, url, res) => await getHistory(this.node, parseHistoryQuery(url.searchParams, Date.now()), abortOnClose(res)) }],
+      [/^\/api\/deployments$/, { methods: ['GET'], handle: async (_req, url, res) => await getDeployments(this.node, parseDeploymentsQuery(url.searchParams), abortOnClose(res)) }],
       [/^\/api\/logs$/, {
         methods: ['GET'],
         handle: async (req, url, res) => {

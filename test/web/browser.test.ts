@@ -415,7 +415,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
         await hostButton(ro.page, hosts[2].name).click()
         await ro.page.locator('#managed-only').check()
         await ro.page.locator('#managed-body tr', { has: ro.page.locator('.col-mname', { hasText: name }) }).waitFor({ timeout: 40_000 })
-        assert.equal(await ro.page.locator('#managed-body button').count(), 0)
+        assert.equal(await ro.page.locator('#managed-body button[data-restart]').count(), 0, 'no restart without --allow-control')
+        assert.ok((await ro.page.locator('#managed-body button[data-logs]').count()) > 0, 'logs are offered read-only')
       } finally {
         await ro.page.close()
       }
@@ -482,6 +483,39 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       assert.deepEqual(errors, [])
     } finally {
       await page.close()
+    }
+  })
+
+  it('the logs panel shows a managed process\'s output and follows what it prints next', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const name = `talker-${randomBytes(3).toString('hex')}`
+    const run = await cliIn(hosts[0], ['run', 'self', '--name', name, '--', 'sh', '-c', `i=0; while :; do echo "${marker}-line-$i"; echo "${marker}-err-$i" >&2; i=$((i+1)); sleep 0.4; done`])
+    assert.equal(run.code, 0, run.stderr)
+    const { page, errors } = await open(readOnly)
+    try {
+      await hostButton(page, hosts[0].name).click()
+      await page.locator('#managed-only').check()
+      const mrow = page.locator('#managed-body tr', { has: page.locator('.col-mname', { hasText: new RegExp(`^${name}$`) }) })
+      await mrow.locator('button[data-logs]').click({ timeout: 15_000 })
+      const out = page.locator('#logs-out')
+      await page.locator('#logs-title', { hasText: `Logs: ${name} on ${hosts[0].name}` }).waitFor({ timeout: 5000 })
+      await out.filter({ hasText: `${marker}-line-0` }).waitFor({ timeout: 15_000 })
+      assert.equal(await page.locator('#logs-status').textContent(), 'following')
+      // what it prints after the panel opened arrives without any reload
+      const shown = (await out.textContent()) ?? ''
+      const last = Math.max(...[...shown.matchAll(new RegExp(`${marker}-line-(\\d+)`, 'g'))].map(m => Number(m[1])))
+      await out.filter({ hasText: `${marker}-line-${last + 3}` }).waitFor({ timeout: 15_000 })
+      assert.ok((await page.locator('#logs-out .log-err').count()) > 0, 'stderr is shown, marked')
+      // the process ends: the panel says how
+      await cliIn(hosts[0], ['rm', 'self', name])
+      await page.locator('#logs-status', { hasText: /^(killed by SIG[A-Z]+|exited with code \d+)/ }).waitFor({ timeout: 15_000 })
+      await screenshot(page, 'logs')
+      await page.locator('#logs-close').click()
+      await page.locator('#logs').waitFor({ state: 'hidden' })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['rm', 'self', name])
     }
   })
 

@@ -22,6 +22,8 @@ import {
 } from '../page-lib.js'
 import { byId, closest, h, svg } from './dom.js'
 import { HistoryPanel } from './history.js'
+import { DeploymentsView } from './deployments.js'
+import { LogsPanel } from './logs.js'
 import { ManagedView } from './managed.js'
 import { Api, ApiError } from './net.js'
 import { showNotice } from './notices.js'
@@ -83,6 +85,7 @@ const $ = {
   detailsClose: byId('details-close', HTMLButtonElement),
   detailsBody: byId('details-body', HTMLDivElement),
   detailsStop: byId('details-stop', HTMLButtonElement),
+  detailsLogs: byId('details-logs', HTMLButtonElement),
   stopDialog: byId('stop-dialog', HTMLDialogElement),
   stopForm: byId('stop-form', HTMLFormElement),
   stopText: byId('stop-text', HTMLParagraphElement),
@@ -151,11 +154,14 @@ const S: PageState = {
 
 const api = new Api(reason => { askToken(reason) })
 const historyPanel = new HistoryPanel(api)
+const logsPanel = new LogsPanel(api)
+const deployments = new DeploymentsView(api)
 const managed = new ManagedView(api, {
   allowControl: () => S.info.allowControl,
   hostName: peerId => S.hosts.get(peerId)?.name ?? peerId,
   status: (text, kind) => { if (text === null) $.procsStatus.hidden = true; else setStatus($.procsStatus, text, kind) },
-  toast: (text, kind) => { toast(text, kind) }
+  toast: (text, kind) => { toast(text, kind) },
+  openLogs: (peerId, ref, label) => { logsPanel.open(peerId, S.hosts.get(peerId)?.name ?? peerId, ref, label) }
 })
 let eventsAbort: AbortController | null = null
 /** set once the event stream's snapshot has arrived: a first GET answering later is older and must not replace it */
@@ -404,6 +410,7 @@ function selectHost (peerId: string): void {
     S.folded = new Set()
     S.filter = ''
     $.filter.value = ''
+    logsPanel.close()
     try {
       window.history.replaceState(null, '', `#host=${encodeURIComponent(peerId)}`)
     } catch { /* file: or sandboxed */ }
@@ -627,6 +634,7 @@ function renderDetails (): void {
   const host = S.hosts.get(detail.peerId)
   const p = findProcess(detail.peerId, detail.key)
   $.detailsStop.hidden = !S.info.allowControl
+  $.detailsLogs.hidden = p?.managedId === undefined
   if (p === undefined || S.procs === null) {
     $.detailsBody.replaceChildren(h('p', { class: 'muted', text: S.procs !== null && S.procs.peerId === detail.peerId ? 'This process has ended.' : 'Loading…' }))
     $.detailsStop.disabled = true
@@ -654,6 +662,14 @@ function renderDetails (): void {
     dl.appendChild(h('dd', { class: label === 'Command' ? 'mono wrap' : '', text: value }))
   }
   $.detailsBody.replaceChildren(dl)
+}
+
+/** The logs panel for the managed process in the details. */
+function openDetailLogs (): void {
+  const detail = S.detail
+  const p = detail !== null ? findProcess(detail.peerId, detail.key) : undefined
+  if (detail === null || p?.managedId === undefined) return
+  logsPanel.open(detail.peerId, S.hosts.get(detail.peerId)?.name ?? detail.peerId, p.managedId, p.managedName ?? p.managedId)
 }
 
 function openStopDialog (): void {
@@ -917,6 +933,7 @@ function bind (): void {
   $.searchClose.addEventListener('click', clearSearch)
   $.detailsClose.addEventListener('click', closeDetail)
   $.detailsStop.addEventListener('click', openStopDialog)
+  $.detailsLogs.addEventListener('click', openDetailLogs)
   $.stopForm.addEventListener('submit', confirmStop)
   $.stopCancel.addEventListener('click', () => { $.stopDialog.close() })
   $.startOpen.addEventListener('click', openStartDialog)
@@ -936,6 +953,7 @@ function start (): void {
     document.body.dataset.control = info.allowControl ? 'on' : 'off'
     loadHosts()
     connectEvents()
+    deployments.start()
     loadHistory()
     if (S.selected !== null) refreshProcs()
   }, (err: unknown) => {
