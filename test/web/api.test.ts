@@ -267,6 +267,17 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     }
   })
 
+  it('GET /api/deployments is `deployments --json`; a bad name is a 400 naming it', async () => {
+    const r = await http(`${ro}/api/deployments`)
+    assert.equal(r.status, 200, r.text)
+    const cli = await a.cli(['deployments', '--json'])
+    assert.equal(cli.code, 0, cli.stderr)
+    assert.deepEqual(r.json, JSON.parse(cli.stdout))
+    const bad = await http(`${ro}/api/deployments?name=-x`)
+    assert.equal(bad.status, 400)
+    assert.match(errorOf(bad).message, /^name: /)
+  })
+
   it('GET /api/logs: bad parameters are 400s naming them, an unknown process is 404, and a failed follow says why', async () => {
     const missing = await http(`${ro}/api/logs?host=webtest`)
     assert.equal(missing.status, 400)

@@ -519,6 +519,39 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     }
   })
 
+  it('lists deployments with running vs desired copies, where they run, and why a replica cannot be placed', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const name = `svc-${randomBytes(3).toString('hex')}`
+    // three copies on all hosts: host-2 does not grant host-1 exec, so one copy cannot be placed
+    const deployed = await cliIn(hosts[0], ['deploy', name, '--on', 'all', '--replicas', '3', '--', 'sh', '-c', 'while :; do sleep 1; done'])
+    assert.equal(deployed.code, 0, deployed.stderr)
+    interface Dep { name: string, running: number, desired: number, placed: Array<{ host: string, state: string }>, problems: string[] }
+    const { page, errors } = await open(readOnly)
+    try {
+      const settled = await waitFor(async () => {
+        const list = await jsonIn<Dep[]>(hosts[0], ['deployments', name])
+        const d = list[0]
+        return d !== undefined && d.running === 2 && d.problems.length > 0 ? d : undefined
+      }, { timeoutMs: 30_000, what: 'two copies running and a problem told' })
+      const item = page.locator('#deployment-list .deployment', { has: page.locator('.deployment-name', { hasText: new RegExp(`^${name}$`) }) })
+      await item.locator('.deployment-count', { hasText: `${settled.running}/${settled.desired}` }).waitFor({ timeout: 15_000 })
+      assert.equal(await item.getAttribute('data-health'), 'short')
+      const placed = await item.locator('.deployment-placed li').allTextContents()
+      for (const p of settled.placed.filter(r => r.state === 'running')) assert.ok(placed.includes(`${p.host}${p.state}`), `${p.host} listed running: ${placed.join(' | ')}`)
+      const problems = await item.locator('.deployment-problems li').allTextContents()
+      assert.deepEqual(problems, settled.problems)
+      assert.match(await item.locator('.deployment-meta').textContent() ?? '', /^on all · replicas 3 · sh -c/)
+      await screenshot(page, 'deployments')
+      // undeployed: it leaves the list
+      assert.equal((await cliIn(hosts[0], ['undeploy', name])).code, 0)
+      await item.waitFor({ state: 'detached', timeout: 30_000 })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['undeploy', name])
+    }
+  })
+
   it('paints the host list from a first GET before the event stream answers', async (t) => {
     if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
     const page = await browser.newPage()

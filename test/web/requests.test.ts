@@ -9,7 +9,7 @@ import {
 } from '../../cli/web/access.js'
 import { HttpError, STATUS_BY_CODE, httpErrorFrom } from '../../cli/web/http-errors.js'
 import {
-  parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parsePidSegment, parseProcessesQuery, parseRestartRequest, parseSignalName, parseSignalRequest, parseStartBody
+  parseDeploymentsQuery, parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parsePidSegment, parseProcessesQuery, parseRestartRequest, parseSignalName, parseSignalRequest, parseStartBody
 } from '../../cli/web/requests.js'
 
 function rejects400 (fn: () => unknown, fragment: string | RegExp): void {
@@ -270,5 +270,14 @@ describe('web: the logs answer keeps the last output', () => {
     const bytes = r.output.reduce((n, c) => n + Buffer.byteLength(c.data), 0)
     assert.ok(bytes <= 8)
     assert.deepEqual(keepLastOutput(chunks, 4 + 6).output[0], { stream: 'stdout', data: 'é12\n' })
+  })
+})
+
+describe('web: GET /api/deployments parameters', () => {
+  it('takes an optional deployment name, as `deployments NAME`', () => {
+    assert.equal(parseDeploymentsQuery(new URLSearchParams('')), undefined)
+    assert.equal(parseDeploymentsQuery(new URLSearchParams('name=web-1')), 'web-1')
+    rejects400(() => parseDeploymentsQuery(new URLSearchParams('name=1bad')), /^name: "1bad": a deployment name starts with a letter/)
+    rejects400(() => parseDeploymentsQuery(new URLSearchParams('name=a&name=b')), /^name: given 2 times/)
   })
 })
