@@ -474,11 +474,12 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       if ((info.cores ?? []).length > 1) assert.equal(await btn.locator('.cores .bar').count(), info.cores?.length)
       // a process's mark colours its CPU and memory cells
       await btn.click()
-      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      // host-2's pid 1 (its namespace's init) has memory, so its node marks it
+      await row(page, 1).waitFor({ timeout: 15_000 })
       const entries = await jsonIn<Array<{ processes: Array<{ pid: number, alert?: string }> }>>(hosts[0], ['ps', hosts[1].name])
-      assert.equal(entries[0]?.processes.find(p => p.pid === perlPid)?.alert, 'critical', 'the node marks the target')
+      assert.equal(entries[0]?.processes.find(p => p.pid === 1)?.alert, 'critical', 'the node marks the process')
       for (const col of ['col-cpu', 'col-mem']) {
-        assert.match((await row(page, perlPid).locator(`td.${col}`).getAttribute('class')) ?? '', /\balert-critical\b/, col)
+        assert.match((await row(page, 1).locator(`td.${col}`).getAttribute('class')) ?? '', /\balert-critical\b/, col)
       }
       assert.deepEqual(errors, [])
     } finally {
@@ -579,9 +580,12 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       await seedToken(page, readOnly)
       await page.goto(readOnly.info.url)
       await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
+      // a process with a command line far wider than the screen
+      const wide = hosts[1].spawn(['sh', '-c', `sleep 600; true ${'wide-argument-'.repeat(40)}`])
+      targets.push(wide)
+      const widePid = await hostPid(wide)
       await hostButton(page, hosts[1].name).click()
-      // host-2's target has the longest command line in the table
-      await row(page, perlPid).waitFor({ timeout: 15_000 })
+      await row(page, widePid).waitFor({ timeout: 15_000 })
       const fits = async (): Promise<{ state: boolean, start: boolean, overflow: number }> => await page.evaluate(`(() => {
         const wrap = document.querySelector('#proc-wrap')
         const inView = sel => {
@@ -591,10 +595,10 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
         }
         return { state: inView('#proc-table th.col-state'), start: inView('#proc-table th.col-start'), overflow: wrap.scrollWidth - wrap.clientWidth }
       })()`) as { state: boolean, start: boolean, overflow: number }
-      const wide = await fits()
-      assert.ok(wide.state, 'State is in view')
-      assert.ok(wide.start, 'Started is in view')
-      assert.ok(wide.overflow <= 1, `the table does not scroll sideways (${wide.overflow}px too wide)`)
+      const shown = await fits()
+      assert.ok(shown.state, 'State is in view')
+      assert.ok(shown.start, 'Started is in view')
+      assert.ok(shown.overflow <= 1, `the table does not scroll sideways (${shown.overflow}px too wide)`)
       await screenshot(page, 'wide-1280')
     } finally {
       await page.close()
