@@ -490,8 +490,9 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
   it('the logs panel shows a managed process\'s output and follows what it prints next', async (t) => {
     if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
     const name = `talker-${randomBytes(3).toString('hex')}`
-    const run = await cliIn(hosts[0], ['run', 'self', '--name', name, '--', 'sh', '-c', `i=0; while :; do echo "${marker}-line-$i"; echo "${marker}-err-$i" >&2; i=$((i+1)); sleep 0.4; done`])
+    const run = await cliIn(hosts[0], ['run', 'self', '--name', name, '--json', '--', 'sh', '-c', `i=0; while :; do echo "${marker}-line-$i"; echo "${marker}-err-$i" >&2; i=$((i+1)); sleep 0.4; done`])
     assert.equal(run.code, 0, run.stderr)
+    const talkerPid = (JSON.parse(run.stdout) as { pid: number }).pid
     const { page, errors } = await open(readOnly)
     try {
       await hostButton(page, hosts[0].name).click()
@@ -507,6 +508,13 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       const last = Math.max(...[...shown.matchAll(new RegExp(`${marker}-line-(\\d+)`, 'g'))].map(m => Number(m[1])))
       await out.filter({ hasText: `${marker}-line-${last + 3}` }).waitFor({ timeout: 15_000 })
       assert.ok((await page.locator('#logs-out .log-err').count()) > 0, 'stderr is shown, marked')
+      // the same panel from the process's details in the tree
+      await page.locator('#logs-close').click()
+      await page.locator('#managed-only').uncheck()
+      await row(page, talkerPid).click({ timeout: 15_000 })
+      await page.locator('#details-logs').click()
+      await out.filter({ hasText: `${marker}-line-0` }).waitFor({ timeout: 15_000 })
+      assert.equal(await page.locator('#logs-title').textContent(), `Logs: ${name} on ${hosts[0].name}`)
       // the process ends: the panel says how
       await cliIn(hosts[0], ['rm', 'self', name])
       await page.locator('#logs-status', { hasText: /^(killed by SIG[A-Z]+|exited with code \d+)/ }).waitFor({ timeout: 15_000 })
