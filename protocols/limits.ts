@@ -246,3 +246,17 @@ export const DEPLOY_WATCH_MS = 1000
 export const MAX_DEPLOY_WATCHED = 16
 /** Digest changes (copies starting, exiting) are gathered this long before one digest is published. */
 export const DEPLOY_DIGEST_DEBOUNCE_MS = 100
+
+// ---- web dashboard logs (cli/web/) ----
+/**
+ * `GET /api/logs` answers at most this much output (the last of it; `truncated` says so):
+ * the node keeps at most a 1 MiB ring per process and one JSON answer stays small enough for
+ * a browser to hold and show.
+ */
+export const MAX_WEB_LOGS_BYTES = 1024 * 1024
+/**
+ * Log follows open at once through one `procmesh web`: each holds a control connection and a
+ * follow stream on the target (MAX_FOLLOWS_PER_CONNECTION per connection), so a runaway page
+ * cannot use up the node's MAX_CONTROL_CONNECTIONS.
+ */
+export const MAX_WEB_LOG_FOLLOWS = 16

@@ -50,6 +50,61 @@ export type HistoryEntryJson =
   }
   | { peerId: string, name: string, error: ErrorJson }
 
+/** One piece of a managed process's output, as `logs --json` prints it. */
+export interface LogChunkJson { stream: 'stdout' | 'stderr', data: string }
+
+/**
+ * `GET /api/logs` (without follow): the output kept for the process (the last
+ * MAX_WEB_LOGS_BYTES of it) and how it ended; `truncated`: earlier output was dropped,
+ * by the node's ring buffer or by this answer's cap.
+ */
+export interface LogsJson {
+  peerId: string
+  name: string
+  output: LogChunkJson[]
+  exited: boolean
+  exitCode: number | null
+  signal: string | null
+  truncated: boolean
+}
+
+/**
+ * `GET /api/logs?follow=1`: server-sent events: `chunk` (a LogChunkJson) for the kept output
+ * and then each new piece, `end` (LogsJson without `output`) when the process exits, `error`
+ * (ErrorJson) when the node or the target fails after the stream began.
+ */
+export type LogsEndJson = Omit<LogsJson, 'output'>
+
+/**
+ * (Written out rather than imported: protocols/deploy.ts is Node code the page's DOM
+ * project cannot compile; api.ts checks that DeploymentStatus fits this shape.)
+ * `GET /api/deployments`: as `procmesh deployments --json`, every deployment as the local
+ * node sees it: desired vs running copies, where each replica is placed, and `problems`
+ * (why replicas cannot be placed, or a roll waits).
+ */
+export interface DeploymentJson {
+  name: string
+  version: number
+  hash: string
+  author: string
+  issuedAt: number
+  argv: string[]
+  selector: string
+  replicas: number | 'every'
+  spread: number
+  restart: string
+  /** copies wanted now */
+  desired: number
+  /** copies of this version running */
+  running: number
+  /** copies of older versions still running (a roll in progress) */
+  old: number
+  placed: Array<{ host: string, peerId: string, slot: number, copy: string, state: string }>
+  problems: string[]
+  /** the local node's own view: whether it runs copies of this spec, and if not why */
+  here: string
+}
+
 /** `GET /api/info` */
 export interface InfoJson { version: string, allowControl: boolean, tokenRequired: boolean }
 

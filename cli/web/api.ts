@@ -4,16 +4,18 @@
  * the server maps thrown errors to statuses.
  */
 import { randomUUID } from 'node:crypto'
-import type { HistoryEntry, HistoryParams, KillParams, LsEntry, PsParams, RestartParams, RunParams } from '../../protocols/control.js'
+import type { HistoryEntry, HistoryParams, KillParams, LogsResult, LsEntry, PsParams, RestartParams, RunParams } from '../../protocols/control.js'
+import { MAX_WEB_LOGS_BYTES } from '../../protocols/limits.js'
+import type { LogChunk } from '../../protocols/messages.js'
 import { ProcmeshError } from '../../protocols/errors.js'
 import type { HistoryPoint } from '../../protocols/messages.js'
 import type { PeerEntry } from '../../protocols/types.js'
 import type { ControlClient } from '../control-client.js'
 import { peerJson } from '../peer-view.js'
 import { isGroupTarget, psEntryJson, selectProcesses } from '../process-view.js'
-import type { HistoryEntryJson, ManagedEntryJson, RestartJson } from './api-types.js'
+import type { DeploymentJson, HistoryEntryJson, LogChunkJson, LogsEndJson, LogsJson, ManagedEntryJson, RestartJson } from './api-types.js'
 import { HttpError, STATUS_BY_CODE } from './http-errors.js'
-import type { HistoryQuery, ProcessesQuery } from './requests.js'
+import type { HistoryQuery, LogsQuery, ProcessesQuery } from './requests.js'
 
 /** Run `fn` with a control-API client of the local node (the server opens a fresh connection per call). */
 export type WithNode = <T>(fn: (client: ControlClient) => Promise<T>) => Promise<T>
@@ -157,4 +159,75 @@ export async function startProcess (node: WithNode, params: RunParams): Promise<
 export async function signalProcess (node: WithNode, params: KillParams): Promise<ApiResponse> {
   const r = await node(async c => await c.kill(params))
   return ok({ peerId: r.peerId, name: r.name, pid: r.pid, signal: r.signal, result: r.result, signalled: r.signalled })
+}
+
+/**
+ * The last `max` bytes (UTF-8) of a process's output, in order; `dropped` when earlier
+ * output did not fit. Pure.
+ */
+export function keepLastOutput (chunks: readonly LogChunk[], max: number): { output: LogChunkJson[], dropped: boolean } {
+  const out: LogChunkJson[] = []
+  let size = 0
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const c = chunks[i]
+    const bytes = Buffer.byteLength(c.data)
+    if (size + bytes <= max) {
+      out.push({ stream: c.stream, data: c.data })
+      size += bytes
+      continue
+    }
+    // the part of this chunk that still fits: its last characters
+    const room = max - size
+    if (room > 0) {
+      const tail = Buffer.from(c.data).subarray(bytes - room).toString('utf8').replace(/^\uFFFD+/, '')
+      if (tail !== '') out.push({ stream: c.stream, data: tail })
+    }
+    return { output: out.reverse(), dropped: true }
+  }
+  return { output: out.reverse(), dropped: false }
+}
+
+export function logsEndJson (r: LogsResult, truncated: boolean): LogsEndJson {
+  return { peerId: r.peerId, name: r.name, exited: r.exited, exitCode: r.exitCode, signal: r.signal, truncated: r.truncated || truncated }
+}
+
+/** `GET /api/logs?host=&id=`: as `procmesh logs TARGET ID --json`, the output kept, at most MAX_WEB_LOGS_BYTES of it (the last). */
+export async function getLogs (node: WithNode, query: LogsQuery, signal?: AbortSignal): Promise<ApiResponse> {
+  const chunks: LogChunk[] = []
+  let size = 0
+  let dropped = false
+  const r = await node(async c => await c.logs({ target: query.target, managedId: query.ref, follow: false }, {
+    signal,
+    onData: chunk => {
+      chunks.push(chunk)
+      size += Buffer.byteLength(chunk.data)
+      // bound what is held while the answer arrives, not only what is sent
+      if (size > 2 * MAX_WEB_LOGS_BYTES) {
+        const kept = keepLastOutput(chunks, MAX_WEB_LOGS_BYTES)
+        chunks.splice(0, chunks.length, ...kept.output)
+        size = kept.output.reduce((n, ch) => n + Buffer.byteLength(ch.data), 0)
+        dropped = true
+      }
+    }
+  }))
+  const kept = keepLastOutput(chunks, MAX_WEB_LOGS_BYTES)
+  return ok({ ...logsEndJson(r, dropped || kept.dropped), output: kept.output } satisfies LogsJson)
+}
+
+/**
+ * `GET /api/logs?host=&id=&follow=1`: the kept output, then each new piece, through
+ * `send` until the process exits (resolves with the end) or `signal` aborts.
+ */
+export async function followLogs (node: WithNode, query: LogsQuery, send: (chunk: LogChunkJson) => void, signal: AbortSignal): Promise<LogsEndJson> {
+  const r = await node(async c => await c.logs({ target: query.target, managedId: query.ref, follow: true }, {
+    signal,
+    onData: chunk => { send({ stream: chunk.stream, data: chunk.data }) }
+  }))
+  return logsEndJson(r, false)
+}
+
+/** `GET /api/deployments[?name=NAME]`: as `procmesh deployments [NAME] --json`. */
+export async function getDeployments (node: WithNode, name: string | undefined, signal?: AbortSignal): Promise<ApiResponse> {
+  const list = await node(async c => await c.deployments(name !== undefined ? { name } : {}, { signal }))
+  return ok(list satisfies DeploymentJson[])
 }

@@ -8,6 +8,7 @@ import type { ManagedProcess } from '../../protocols/managed.js'
 import { buildTree, type ProcessNode } from '../../protocols/processes.js'
 import type { ProcessInfo } from '../../protocols/types.js'
 import { formatLastExit } from '../format.js'
+import type { AlertLevel, HostAlert } from '../../protocols/types.js'
 import type { HostJson, ManagedChange } from './api-types.js'
 
 /** A process across refreshes: a pid with the start time it had (pids are reused). */
@@ -239,4 +240,65 @@ export function formatChartTime (ms: number, spanMs: number): string {
   const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
   if (spanMs <= 86_400_000) return hm
   return `${d.toLocaleDateString('en-US', { month: 'short', day: '2-digit' })} ${hm}`
+}
+
+/** A column of the process table: its class suffix (`col-KEY`) and the width it is given. */
+export interface TableColumn { key: string, width: number }
+
+/**
+ * The columns to hide so that the table fits `width` px without a sideways scrollbar:
+ * the fixed columns keep their width, the main (command) column takes the rest and
+ * needs at least `mainMin`; columns are dropped in `dropOrder` (the least useful
+ * first) until it fits, or nothing more may be dropped.
+ */
+export function columnsToHide (width: number, columns: readonly TableColumn[], dropOrder: readonly string[], mainMin: number): Set<string> {
+  const hidden = new Set<string>()
+  let used = columns.reduce((sum, c) => sum + c.width, 0)
+  for (const key of dropOrder) {
+    if (width - used >= mainMin) break
+    const c = columns.find(col => col.key === key)
+    if (c === undefined) continue
+    hidden.add(key)
+    used -= c.width
+  }
+  return hidden
+}
+
+const LEVEL_RANK: Readonly<Record<AlertLevel, number>> = { careful: 1, warning: 2, critical: 3 }
+
+/**
+ * The level the node gave one of its figures (the worst, for disk without a mount), or
+ * undefined: the page shows the node's own alerts and never judges figures itself.
+ */
+export function alertLevel (alerts: readonly HostAlert[] | undefined, metric: HostAlert['metric'], mount?: string): AlertLevel | undefined {
+  let worst: AlertLevel | undefined
+  for (const a of alerts ?? []) {
+    if (a.metric !== metric || (mount !== undefined && a.mount !== mount)) continue
+    if (worst === undefined || LEVEL_RANK[a.level] > LEVEL_RANK[worst]) worst = a.level
+  }
+  return worst
+}
+
+/** The worst level of all the host's alerts. */
+export function worstAlert (alerts: readonly HostAlert[] | undefined): AlertLevel | undefined {
+  let worst: AlertLevel | undefined
+  for (const a of alerts ?? []) if (worst === undefined || LEVEL_RANK[a.level] > LEVEL_RANK[worst]) worst = a.level
+  return worst
+}
+
+/** One alert as the page lists it: `mem 93.1% critical`, `disk /var 91% warning`, `load 1.2/core careful`. */
+export function alertText (a: HostAlert): string {
+  const value = a.metric === 'load' ? `${a.value}/core` : `${a.value}%`
+  return `${a.metric}${a.mount !== undefined ? ` ${a.mount}` : ''} ${value} ${a.level}`
+}
+
+/** The fullest filesystem (df's Use%: used over used + avail), or undefined. */
+export function fullestDisk<D extends { used: number, avail: number }> (disks: readonly D[] | undefined): { disk: D, percent: number } | undefined {
+  let best: { disk: D, percent: number } | undefined
+  for (const d of disks ?? []) {
+    const whole = d.used + d.avail
+    const percent = whole > 0 ? (d.used / whole) * 100 : 0
+    if (best === undefined || percent > best.percent) best = { disk: d, percent }
+  }
+  return best
 }

@@ -31,6 +31,11 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="hosts-title">Hosts <span id="host-count" class="muted"></span></h2>
     <ul id="host-list" class="host-list"></ul>
     <p id="hosts-empty" class="muted">Waiting for the mesh view…</p>
+    <section id="deployments" class="deployments" aria-labelledby="deployments-title" hidden>
+      <h2 id="deployments-title">Deployments</h2>
+      <ul id="deployment-list" class="deployment-list"></ul>
+      <p id="deployments-status" class="status error" hidden></p>
+    </section>
   </section>
   <section class="procs" aria-label="Processes">
     <div id="view-host">
@@ -97,6 +102,14 @@ export const PAGE_HTML = `<!doctype html>
           <tbody id="proc-body"></tbody>
         </table>
       </div>
+      <section id="logs" class="logs" aria-labelledby="logs-title" hidden>
+        <div class="logs-head">
+          <h3 id="logs-title">Logs</h3>
+          <span id="logs-status" class="logs-status" role="status"></span>
+          <button id="logs-close" type="button">Close</button>
+        </div>
+        <pre id="logs-out" class="logs-out" tabindex="0" aria-label="Output"></pre>
+      </section>
     </div>
     <div id="view-search" hidden>
       <div class="procs-head">
@@ -128,6 +141,7 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <div id="details-body"></div>
     <div class="details-actions">
+      <button id="details-logs" type="button" hidden>Logs</button>
       <button id="details-stop" class="danger" type="button" hidden>Stop…</button>
     </div>
   </aside>
@@ -187,7 +201,7 @@ export const PAGE_HTML = `<!doctype html>
 
 export const PAGE_CSS = `:root {
   --bg: #f6f7f9; --panel: #fff; --text: #1d2330; --muted: #6b7385; --line: #e2e5ea;
-  --accent: #2f6fdf; --cpu: #2f6fdf; --mem: #1b9e77; --ok: #1b9e57; --warn: #c98a00; --bad: #c73a3a; --off: #9aa1ad;
+  --accent: #2f6fdf; --cpu: #2f6fdf; --mem: #1b9e77; --ok: #1b9e57; --warn: #c98a00; --bad: #c73a3a; --careful: #2a7fb8; --off: #9aa1ad;
   --sel: #e8f0fe; --hover: #f1f3f6;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 14px; color: var(--text); background: var(--bg);
 }
@@ -253,6 +267,18 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .spark-cpu { stroke: var(--cpu); }
 .spark-mem { stroke: var(--mem); opacity: .7; }
 .host-meta { font-size: 12px; }
+/* the node's own alerts (Glances' levels): careful, warning, critical */
+.alert-careful { color: var(--careful); }
+.alert-warning { color: var(--warn); font-weight: 600; }
+.alert-critical { color: var(--bad); font-weight: 600; }
+.host[data-alert="careful"] { border-left: 4px solid var(--careful); }
+.host[data-alert="warning"] { border-left: 4px solid var(--warn); }
+.host[data-alert="critical"] { border-left: 4px solid var(--bad); }
+.host-alerts { display: flex; flex-wrap: wrap; gap: 4px; font-size: 11px; }
+.alert-badge { padding: 0 6px; border-radius: 8px; border: 1px solid currentColor; }
+.cores { display: grid; grid-template-columns: repeat(auto-fill, minmax(14px, 1fr)); gap: 2px; margin-left: 40px; }
+.cores .bar { height: 4px; }
+.bar-fill.disk { background: var(--off); }
 
 .procs-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 8px; }
 .procs-head button { margin-left: auto; }
@@ -345,6 +371,39 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
 .notice-text { flex: 1; word-break: break-word; }
 .notice button { padding: 0 6px; font-size: 12px; }
 
+.logs { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; margin-top: 8px; }
+.logs-head { display: flex; align-items: center; gap: 10px; margin-bottom: 6px; }
+.logs-head h3 { margin: 0; font-size: 13px; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.logs-head button { margin-left: auto; padding: 2px 8px; font-size: 12px; }
+.logs-status { font-size: 12px; color: var(--muted); }
+.logs-status[data-kind="live"] { color: var(--ok); }
+.logs-status[data-kind="warn"] { color: var(--warn); }
+.logs-status[data-kind="error"] { color: var(--bad); }
+.logs-out { margin: 0; max-height: 40vh; min-height: 6em; overflow: auto; white-space: pre-wrap; word-break: break-all; background: var(--bg); border-radius: 4px; padding: 6px 8px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
+.log-err { color: var(--bad); }
+
+.deployments { margin-top: 14px; }
+.deployments h2 { margin-bottom: 8px; }
+.deployment-list { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
+.deployment { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; font-size: 13px; }
+.deployment[data-health="short"] { border-left: 4px solid var(--warn); }
+.deployment-line { display: flex; gap: 6px; align-items: baseline; }
+.deployment-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.deployment-count { margin-left: auto; font-variant-numeric: tabular-nums; font-weight: 600; }
+.deployment-meta { font-size: 12px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.deployment-placed, .deployment-problems { list-style: none; margin: 4px 0 0; padding: 0; font-size: 12px; }
+.deployment-placed li { display: flex; justify-content: space-between; gap: 6px; }
+.deployment-problems li { color: var(--warn); }
+.deployment-problems li::before { content: "! "; }
+
+/* the process table: fixed column widths (set by the script), the command takes the
+   rest; the script hides the columns that do not fit its width (hide-KEY) */
+#proc-table { table-layout: fixed; }
+#proc-table th, #proc-table td { display: table-cell; }
+#proc-table .col-cmd { max-width: none; overflow: hidden; text-overflow: ellipsis; }
+#proc-table.hide-pid .col-pid, #proc-table.hide-user .col-user, #proc-table.hide-cpu .col-cpu, #proc-table.hide-mem .col-mem,
+#proc-table.hide-scpu .col-scpu, #proc-table.hide-smem .col-smem, #proc-table.hide-state .col-state, #proc-table.hide-start .col-start { display: none; }
+
 /* with the details open beside it, the table keeps its main columns */
 @media (max-width: 1700px) {
   body.details-open .col-state, body.details-open .col-start, body.details-open .col-smem, body.details-open .col-policy, body.details-open .col-mid { display: none; }
@@ -362,6 +421,7 @@ dialog label.check { flex-direction: row; align-items: center; gap: 6px; }
   .layout { grid-template-columns: minmax(0, 1fr); padding: 8px; gap: 8px; }
   .host-list { flex-direction: row; overflow-x: auto; scroll-snap-type: x mandatory; padding-bottom: 4px; }
   .host-item { flex: 0 0 78%; scroll-snap-align: start; }
+  .cores { display: none; }
   .toolbar input { flex-basis: 100%; }
   .col-user, .col-scpu, .col-smem, .col-state, .col-start, .col-mid, .col-uptime, .col-policy, .col-exit { display: none; }
   .range-form { margin-left: 0; }

@@ -8,11 +8,13 @@ import {
   HISTORY_DEFAULT_POINTS, HISTORY_MAX_RANGE_MS, HISTORY_MAX_RANGE_POINTS, HISTORY_MAX_TOP, MAX_FILTER_BYTES, MAX_GRACE_MS, MAX_PATH_BYTES,
   REQUEST_ID_PATTERN, SIGNALS, signalFromText, validateArgv, validateEnv, type SignalName
 } from '../../protocols/messages.js'
+import { validateDeployName } from '../../protocols/deploy.js'
 import { MANAGED_REF_PATTERN } from '../../protocols/managed.js'
 import { describe, expectBoolean, expectInt, expectNumber, expectRecord, expectString, optional } from '../../protocols/validate.js'
 import { isSortKey, SORT_KEYS, type SortSpec } from '../../protocols/processes.js'
 import { UsageError } from '../args.js'
 import { parseTime } from '../commands/history.js'
+import { isGroupTarget } from '../process-view.js'
 import { badRequest } from './http-errors.js'
 
 /** The largest pid any platform hands out (Linux caps pid_max at 2^22; this leaves room). */
@@ -154,6 +156,35 @@ export function parseHistoryQuery (params: URLSearchParams, now: number): Histor
 /** `GET /api/managed?host=TARGET`: the managed processes of TARGET, as `procmesh ls`. */
 export function parseManagedQuery (params: URLSearchParams): string {
   return parseTarget(singleQuery(params, 'host'), 'host')
+}
+
+export interface LogsQuery { target: string, ref: string, follow: boolean }
+
+/**
+ * `GET /api/logs?host=TARGET&id=REF[&follow=1]`: the output of one managed process on
+ * one host (REF: its managed id, name or current pid, as `procmesh logs` takes it);
+ * follow as `1`/`true` or `0`/`false`.
+ */
+export function parseLogsQuery (params: URLSearchParams): LogsQuery {
+  const target = parseTarget(singleQuery(params, 'host'), 'host')
+  if (isGroupTarget(target)) throw badRequest(`host: logs come from exactly one host; ${JSON.stringify(target.slice(0, 70))} is a group target`)
+  const ref = singleQuery(params, 'id')
+  if (ref === undefined || ref === '') throw badRequest('id: missing; the managed process\'s id, name or pid')
+  if (!MANAGED_REF_PATTERN.test(ref)) throw badRequest(`id: expected a managed process's id, name or pid (letters, digits, _ and -, at most 64), got ${JSON.stringify(ref.slice(0, 70))}`)
+  const followText = singleQuery(params, 'follow')
+  let follow = false
+  if (followText !== undefined) {
+    if (followText === '1' || followText === 'true') follow = true
+    else if (followText !== '0' && followText !== 'false') throw badRequest(`follow: expected 1, true, 0 or false, got ${JSON.stringify(followText.slice(0, 40))}`)
+  }
+  return { target, ref, follow }
+}
+
+/** `GET /api/deployments[?name=NAME]`: one deployment's name, as `procmesh deployments NAME` takes it, or all. */
+export function parseDeploymentsQuery (params: URLSearchParams): string | undefined {
+  const name = singleQuery(params, 'name')
+  if (name === undefined) return undefined
+  return checked(() => validateDeployName(name, 'name'))
 }
 
 /** `POST /api/managed/{host}/{ref}/restart` with an empty JSON object as the body; ref: a managed id, name or pid. */

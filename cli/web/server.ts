@@ -7,20 +7,23 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { errorMessage } from '../../protocols/errors.js'
 import { PROCMESH_VERSION } from '../../protocols/ids.js'
+import { MAX_WEB_LOG_FOLLOWS } from '../../protocols/limits.js'
 import { withClient } from '../control-client.js'
 import {
   bearerToken, formatHostPort, isLoopback, isLoopbackHostHeader, originMatches, tokenMatches, type ListenAddress
 } from './access.js'
 import {
-  fetchManaged, fetchPeers, getHistory, getHosts, getManaged, getProcesses, ok, restartManaged, signalProcess, startProcess, type ApiResponse, type WithNode
+  fetchManaged, fetchPeers, followLogs, getDeployments, getHistory, getHosts, getLogs, getManaged, getProcesses, ok, restartManaged, signalProcess, startProcess, type ApiResponse, type WithNode
 } from './api.js'
 import { HttpError, badRequest, controlDisabled, httpErrorFrom, methodNotAllowed, notFound } from './http-errors.js'
+import type { ErrorJson } from './api-types.js'
 import { ManagedWatcher } from './managed-events.js'
 import { ConnectionGuard, FIRST_REQUEST_TIMEOUT_MS, HEADERS_CHECK_INTERVAL_MS } from './connection-guard.js'
 import { PeerPoller, type MeshEvent } from './mesh-events.js'
 import { loadStaticAssets, type StaticAsset } from './page.js'
 import {
-  parseHistoryQuery, parseJsonBody, parseManagedQuery, parseProcessesQuery, parseRestartRequest, parseSignalRequest, parseStartBody
+  parseDeploymentsQuery, parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parseProcessesQuery, parseRestartRequest, parseSignalRequest, parseStartBody,
+  type LogsQuery
 } from './requests.js'
 
 /** The largest request body: a start's argv and env are capped far below this by the protocol. */
@@ -78,6 +81,8 @@ export class WebServer {
   private readonly managed: ManagedWatcher
   private readonly log: (line: string) => void
   private readonly eventStreams = new Set<ServerResponse>()
+  /** open `GET /api/logs?follow=1` streams */
+  private readonly logStreams = new Set<ServerResponse>()
   /** first-request deadline, per-address caps and the connection table (connection-guard.ts) */
   private readonly connections = new ConnectionGuard()
   private readonly routes: Array<[RegExp, Route]>
@@ -128,6 +133,16 @@ export class WebServer {
         }
       }],
       [/^\/api\/history$/, { methods: ['GET'], handle: async (_req, url, res) => await getHistory(this.node, parseHistoryQuery(url.searchParams, Date.now()), abortOnClose(res)) }],
+      [/^\/api\/deployments$/, { methods: ['GET'], handle: async (_req, url, res) => await getDeployments(this.node, parseDeploymentsQuery(url.searchParams), abortOnClose(res)) }],
+      [/^\/api\/logs$/, {
+        methods: ['GET'],
+        handle: async (req, url, res) => {
+          const query = parseLogsQuery(url.searchParams)
+          if (!query.follow) return await getLogs(this.node, query, abortOnClose(res))
+          this.openLogStream(req, res, query)
+          return undefined
+        }
+      }],
       [/^\/api\/events$/, { methods: ['GET'], handle: async (req, _url, res) => { this.openEventStream(req, res); return undefined } }]
     ]
   }
@@ -182,6 +197,8 @@ export class WebServer {
     this.managed.stop()
     for (const res of this.eventStreams) res.end()
     this.eventStreams.clear()
+    for (const res of this.logStreams) res.end()
+    this.logStreams.clear()
     if (server === undefined) return
     this.server = undefined
     const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
@@ -270,6 +287,50 @@ export class WebServer {
       throw badRequest('body: not valid UTF-8')
     }
     return parseJsonBody(text)
+  }
+
+  /**
+   * A log follow as server-sent events: `chunk` per piece of output, then `end` when the
+   * process exits, or `error` when the node or the target fails (the stream then ends).
+   * Errors found before the stream opens (an unknown host, a missing node) cannot be
+   * told with a status any more, so they come as `error` too.
+   */
+  private openLogStream (req: IncomingMessage, res: ServerResponse, query: LogsQuery): void {
+    if (this.logStreams.size >= MAX_WEB_LOG_FOLLOWS) throw new HttpError(503, 'BUSY', `too many log follows open (${MAX_WEB_LOG_FOLLOWS}); close some log panels`)
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no'
+    })
+    res.flushHeaders()
+    req.socket.setTimeout(0)
+    this.logStreams.add(res)
+    const abort = new AbortController()
+    let seq = 0
+    const write = (event: string, data: unknown): void => {
+      if (res.writableEnded || res.destroyed) return
+      // a reader this far behind is dropped rather than held in memory
+      if (res.writableLength > MAX_EVENT_BACKLOG_BYTES) { res.destroy(); abort.abort(); return }
+      res.write(`id: ${++seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    }
+    res.write('retry: 2000\n\n')
+    const keepalive = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n') }, EVENT_KEEPALIVE_MS)
+    res.once('close', () => {
+      clearInterval(keepalive)
+      abort.abort()
+      this.logStreams.delete(res)
+    })
+    followLogs(this.node, query, chunk => { write('chunk', chunk) }, abort.signal).then(end => {
+      write('end', end)
+    }, (err: unknown) => {
+      if (abort.signal.aborted) return
+      const e = httpErrorFrom(err)
+      write('error', { code: e.code, message: e.message } satisfies ErrorJson)
+    }).finally(() => {
+      clearInterval(keepalive)
+      res.end()
+    }).catch(() => {})
   }
 
   private openEventStream (req: IncomingMessage, res: ServerResponse): void {

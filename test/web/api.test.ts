@@ -14,10 +14,13 @@ import { MAX_BODY_BYTES, WebServer } from '../../cli/web/server.js'
 import { WEB_TOKEN_FILE } from '../../cli/web/access.js'
 import type { IdInfo, PeerEntry } from '../../protocols/types.js'
 import { LocalNode, removeHome, tempHome, waitFor } from '../helpers/procmesh.js'
+import { sseParser, type SseMessage } from '../../cli/web/page-lib.js'
 import { errorOf, http, openEvents, runWebCli, startWebCli, tempDir, type RequestOptions, type WebProcess } from './helpers.js'
 
 const PEER_KEYS = ['peerId', 'name', 'status', 'lastSeen', 'tags', 'addrs', 'self', 'host', 'procCount', 'version', 'reach']
 const PROCESS_KEYS = ['pid', 'ppid', 'user', 'name', 'cmd', 'state', 'cpuPercent', 'rss', 'startTime']
+/** fields `ps --json` gives where the platform or the process has them */
+const OPTIONAL_PROCESS_KEYS = ['threads', 'nice', 'priority', 'cpuTime', 'alert', 'managedId', 'startedBy', 'managedName']
 
 function alive (pid: number): boolean {
   try {
@@ -116,7 +119,7 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     assert.equal(entries.length, 1)
     assert.equal(entries[0].peerId, bId.peerId)
     assert.deepEqual(Object.keys(entries[0]), ['peerId', 'name', 'collectedAt', 'processes'])
-    for (const p of entries[0].processes) assert.deepEqual(Object.keys(p).filter(k => k !== 'managedId'), PROCESS_KEYS)
+    for (const p of entries[0].processes) assert.deepEqual(Object.keys(p).filter(k => !OPTIONAL_PROCESS_KEYS.includes(k)), PROCESS_KEYS)
     const cli = JSON.parse((await a.cli(['ps', 'webtest2', '--json'])).stdout) as typeof entries
     assert.deepEqual(Object.keys(cli[0]), Object.keys(entries[0]))
 
@@ -216,6 +219,86 @@ describe('procmesh web API against two real nodes', { timeout: 240_000 }, () => 
     assert.match(errorOf(unknown).message, /nosuchname/)
     const badRef = await ctlHttp(`${ctl}/api/managed/webtest/a%20b/restart`, { method: 'POST', body: {} })
     assert.equal(badRef.status, 400)
+  })
+
+  it('GET /api/logs: a managed process\'s output as `logs --json`, and with follow=1 its new output as events until it exits', async () => {
+    const name = `logger-${randomBytes(3).toString('hex')}`
+    const run = await a.cli(['run', 'self', '--name', name, '--json', '--', 'sh', '-c', `i=0; while :; do echo "${marker}-$i"; echo "err-$i" >&2; i=$((i+1)); sleep 0.3; done`])
+    assert.equal(run.code, 0, run.stderr)
+    const started = JSON.parse(run.stdout) as { pid: number, managedId: string }
+    try {
+      await waitFor(async () => {
+        const r = await http(`${ro}/api/logs?host=webtest&id=${name}`)
+        return r.status === 200 && (r.json as { output: Array<{ data: string }> }).output.some(c => c.data.includes(`${marker}-1`)) ? true : undefined
+      }, { timeoutMs: 10_000, what: 'two lines in the logs answer' })
+      const byId = await http(`${ro}/api/logs?host=webtest&id=${started.managedId}`)
+      assert.equal(byId.status, 200, byId.text)
+      const body = byId.json as { peerId: string, name: string, exited: boolean, truncated: boolean, output: Array<{ stream: string, data: string }> }
+      assert.equal(body.name, 'webtest')
+      assert.equal(body.peerId, aId.peerId)
+      assert.equal(body.exited, false)
+      assert.ok(body.output.some(c => c.stream === 'stdout' && c.data.includes(`${marker}-0\n`)), 'stdout is there')
+      assert.ok(body.output.some(c => c.stream === 'stderr' && c.data.includes('err-0\n')), 'stderr is there, told apart')
+      // by pid too, as the CLI takes it
+      assert.equal((await http(`${ro}/api/logs?host=webtest&id=${started.pid}`)).status, 200)
+
+      // follow: the kept output, then new lines, then the end when the process is killed
+      const ctrl = new AbortController()
+      const res = await fetch(`${ro}/api/logs?host=webtest&id=${name}&follow=1`, { signal: ctrl.signal, headers: { Accept: 'text/event-stream' } })
+      assert.equal(res.status, 200)
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/)
+      const events: SseMessage[] = []
+      const parser = sseParser(m => { events.push(m) })
+      const reading = (async () => {
+        const decoder = new TextDecoder()
+        for await (const part of res.body ?? []) parser.push(decoder.decode(part as Uint8Array, { stream: true }))
+      })().catch(() => {})
+      const seen = (): string => events.filter(e => e.event === 'chunk').map(e => (JSON.parse(e.data) as { data: string }).data).join('')
+      const last = Math.max(...[...seen().matchAll(new RegExp(`${marker}-(\\d+)`, 'g'))].map(m => Number(m[1])), 0)
+      await waitFor(async () => seen().includes(`${marker}-${last + 3}\n`) ? true : undefined, { timeoutMs: 10_000, what: 'new output while following' })
+      process.kill(started.pid, 'SIGKILL')
+      await waitFor(async () => events.some(e => e.event === 'end') ? true : undefined, { timeoutMs: 10_000, what: 'the end event' })
+      const end = JSON.parse(events.find(e => e.event === 'end')?.data ?? '{}') as { exited: boolean, signal: string | null }
+      assert.equal(end.exited, true)
+      assert.match(end.signal ?? '', /KILL/)
+      await reading
+      ctrl.abort()
+    } finally {
+      try { process.kill(started.pid, 'SIGKILL') } catch { /* already gone */ }
+      await a.cli(['rm', 'self', name])
+    }
+  })
+
+  it('GET /api/deployments is `deployments --json`; a bad name is a 400 naming it', async () => {
+    const r = await http(`${ro}/api/deployments`)
+    assert.equal(r.status, 200, r.text)
+    const cli = await a.cli(['deployments', '--json'])
+    assert.equal(cli.code, 0, cli.stderr)
+    assert.deepEqual(r.json, JSON.parse(cli.stdout))
+    const bad = await http(`${ro}/api/deployments?name=-x`)
+    assert.equal(bad.status, 400)
+    assert.match(errorOf(bad).message, /^name: /)
+  })
+
+  it('GET /api/logs: bad parameters are 400s naming them, an unknown process is 404, and a failed follow says why', async () => {
+    const missing = await http(`${ro}/api/logs?host=webtest`)
+    assert.equal(missing.status, 400)
+    assert.match(errorOf(missing).message, /^id: missing/)
+    const group = await http(`${ro}/api/logs?host=all&id=x`)
+    assert.equal(group.status, 400)
+    assert.match(errorOf(group).message, /^host: logs come from exactly one host/)
+    const follow = await http(`${ro}/api/logs?host=webtest&id=x&follow=maybe`)
+    assert.equal(follow.status, 400)
+    assert.match(errorOf(follow).message, /^follow:/)
+    const unknown = await http(`${ro}/api/logs?host=webtest&id=nosuchname`)
+    assert.equal(unknown.status, 404, unknown.text)
+    assert.match(errorOf(unknown).message, /nosuchname/)
+    assert.equal((await http(`${ro}/api/logs?host=nosuchhost&id=x`)).status, 404)
+    const res = await fetch(`${ro}/api/logs?host=webtest&id=nosuchname&follow=1`)
+    const text = await res.text()
+    assert.match(text, /event: error\ndata: \{"code":"[A-Z_]+","message":"[^"]*nosuchname/)
+    // the server still serves
+    assert.equal((await http(`${ro}/api/info`)).status, 200)
   })
 
   it('GET /api/events: a snapshot, then joins and status changes, from one poller that stops with the last listener', async () => {

@@ -55,7 +55,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
     if (!ready()) return
     net = await createSimNet({ hosts: 3 })
     hosts = net.hosts
-    nodes = await startMesh(hosts)
+    // limits every host is over (memory) and every process with memory is over: the page shows the nodes' own marks
+    nodes = await startMesh(hosts, ['--alert', 'mem=0,0,0', '--alert', 'proc-mem=0.000001,0.000002,0.000003'])
     for (const host of hosts) {
       await waitFor(async () => {
         const peers = await jsonIn<Array<{ status: string }>>(host, ['peers'])
@@ -414,7 +415,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
         await hostButton(ro.page, hosts[2].name).click()
         await ro.page.locator('#managed-only').check()
         await ro.page.locator('#managed-body tr', { has: ro.page.locator('.col-mname', { hasText: name }) }).waitFor({ timeout: 40_000 })
-        assert.equal(await ro.page.locator('#managed-body button').count(), 0)
+        assert.equal(await ro.page.locator('#managed-body button[data-restart]').count(), 0, 'no restart without --allow-control')
+        assert.ok((await ro.page.locator('#managed-body button[data-logs]').count()) > 0, 'logs are offered read-only')
       } finally {
         await ro.page.close()
       }
@@ -450,6 +452,164 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       await page.close()
       await cliIn(hosts[0], ['rm', hosts[2].name, quitter])
       await cliIn(hosts[0], ['rm', hosts[2].name, looper])
+    }
+  })
+
+  it('shows the nodes\' own alerts in Glances\' colours, swap, the fullest disk and per-core CPU', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const { page, errors } = await open(readOnly)
+    try {
+      const btn = hostButton(page, hosts[1].name)
+      await page.locator(`#host-list .host[data-alert="critical"]`).first().waitFor({ timeout: 15_000 })
+      assert.equal(await btn.getAttribute('data-alert'), 'critical')
+      const badges = await btn.locator('.host-alerts .alert-badge.alert-critical').allTextContents()
+      assert.ok(badges.some(b => /^mem \d+(\.\d)?% critical$/.test(b)), `a critical memory alert is listed: ${badges.join(' | ')}`)
+      assert.match((await btn.locator('.fig[data-fig="mem"] .fig-value').getAttribute('class')) ?? '', /\balert-critical\b/)
+      // the other figures, as the node reports them
+      const peers = await jsonIn<Array<{ name: string, host?: { cores?: number[], swapTotal?: number, disks?: Array<{ mount: string }> } }>>(hosts[0], ['peers'])
+      const info = peers.find(p => p.name === hosts[1].name)?.host
+      assert.ok(info !== undefined)
+      assert.equal(await btn.locator('.fig[data-fig="swap"]').count(), (info.swapTotal ?? 0) > 0 ? 1 : 0, 'swap shown when the host has some')
+      if ((info.disks ?? []).length > 0) assert.match((await btn.locator('.fig[data-fig="disk"] .fig-value').textContent()) ?? '', /^\/\S* \d+\.\d%$/)
+      if ((info.cores ?? []).length > 1) assert.equal(await btn.locator('.cores .bar').count(), info.cores?.length)
+      // a process's mark colours its CPU and memory cells
+      await btn.click()
+      // host-2's pid 1 (its namespace's init) has memory, so its node marks it
+      await row(page, 1).waitFor({ timeout: 15_000 })
+      const entries = await jsonIn<Array<{ processes: Array<{ pid: number, alert?: string }> }>>(hosts[0], ['ps', hosts[1].name])
+      assert.equal(entries[0]?.processes.find(p => p.pid === 1)?.alert, 'critical', 'the node marks the process')
+      for (const col of ['col-cpu', 'col-mem']) {
+        assert.match((await row(page, 1).locator(`td.${col}`).getAttribute('class')) ?? '', /\balert-critical\b/, col)
+      }
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('the logs panel shows a managed process\'s output and follows what it prints next', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const name = `talker-${randomBytes(3).toString('hex')}`
+    const run = await cliIn(hosts[0], ['run', 'self', '--name', name, '--json', '--', 'sh', '-c', `i=0; while :; do echo "${marker}-line-$i"; echo "${marker}-err-$i" >&2; i=$((i+1)); sleep 0.4; done`])
+    assert.equal(run.code, 0, run.stderr)
+    const talkerPid = (JSON.parse(run.stdout) as { pid: number }).pid
+    const { page, errors } = await open(readOnly)
+    try {
+      await hostButton(page, hosts[0].name).click()
+      await page.locator('#managed-only').check()
+      const mrow = page.locator('#managed-body tr', { has: page.locator('.col-mname', { hasText: new RegExp(`^${name}$`) }) })
+      await mrow.locator('button[data-logs]').click({ timeout: 15_000 })
+      const out = page.locator('#logs-out')
+      await page.locator('#logs-title', { hasText: `Logs: ${name} on ${hosts[0].name}` }).waitFor({ timeout: 5000 })
+      await out.filter({ hasText: `${marker}-line-0` }).waitFor({ timeout: 15_000 })
+      assert.equal(await page.locator('#logs-status').textContent(), 'following')
+      // what it prints after the panel opened arrives without any reload
+      const shown = (await out.textContent()) ?? ''
+      const last = Math.max(...[...shown.matchAll(new RegExp(`${marker}-line-(\\d+)`, 'g'))].map(m => Number(m[1])))
+      await out.filter({ hasText: `${marker}-line-${last + 3}` }).waitFor({ timeout: 15_000 })
+      assert.ok((await page.locator('#logs-out .log-err').count()) > 0, 'stderr is shown, marked')
+      // the same panel from the process's details in the tree
+      await page.locator('#logs-close').click()
+      await page.locator('#managed-only').uncheck()
+      await row(page, talkerPid).click({ timeout: 15_000 })
+      await page.locator('#details-logs').click()
+      await out.filter({ hasText: `${marker}-line-0` }).waitFor({ timeout: 15_000 })
+      assert.equal(await page.locator('#logs-title').textContent(), `Logs: ${name} on ${hosts[0].name}`)
+      // the process ends: the panel says how
+      await cliIn(hosts[0], ['rm', 'self', name])
+      await page.locator('#logs-status', { hasText: /^(killed by SIG[A-Z]+|exited with code \d+)/ }).waitFor({ timeout: 15_000 })
+      await screenshot(page, 'logs')
+      await page.locator('#logs-close').click()
+      await page.locator('#logs').waitFor({ state: 'hidden' })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['rm', 'self', name])
+    }
+  })
+
+  it('lists deployments with running vs desired copies, where they run, and why a replica cannot be placed', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined) return
+    const name = `svc-${randomBytes(3).toString('hex')}`
+    // three copies on all hosts: host-2 does not grant host-1 exec, so one copy cannot be placed
+    const deployed = await cliIn(hosts[0], ['deploy', name, '--on', 'all', '--replicas', '3', '--', 'sh', '-c', 'while :; do sleep 1; done'])
+    assert.equal(deployed.code, 0, deployed.stderr)
+    interface Dep { name: string, running: number, desired: number, placed: Array<{ host: string, state: string }>, problems: string[] }
+    const { page, errors } = await open(readOnly)
+    try {
+      const settled = await waitFor(async () => {
+        const list = await jsonIn<Dep[]>(hosts[0], ['deployments', name])
+        const d = list[0]
+        return d !== undefined && d.running === 2 && d.problems.length > 0 ? d : undefined
+      }, { timeoutMs: 30_000, what: 'two copies running and a problem told' })
+      const item = page.locator('#deployment-list .deployment', { has: page.locator('.deployment-name', { hasText: new RegExp(`^${name}$`) }) })
+      await item.locator('.deployment-count', { hasText: `${settled.running}/${settled.desired}` }).waitFor({ timeout: 15_000 })
+      assert.equal(await item.getAttribute('data-health'), 'short')
+      const placed = await item.locator('.deployment-placed li').allTextContents()
+      for (const p of settled.placed.filter(r => r.state === 'running')) assert.ok(placed.includes(`${p.host}${p.state}`), `${p.host} listed running: ${placed.join(' | ')}`)
+      const problems = await item.locator('.deployment-problems li').allTextContents()
+      assert.deepEqual(problems, settled.problems)
+      assert.match(await item.locator('.deployment-meta').textContent() ?? '', /^on all · replicas 3 · sh -c/)
+      await screenshot(page, 'deployments')
+      // undeployed: it leaves the list
+      assert.equal((await cliIn(hosts[0], ['undeploy', name])).code, 0)
+      await item.waitFor({ state: 'detached', timeout: 30_000 })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+      await cliIn(hosts[0], ['undeploy', name])
+    }
+  })
+
+  it('paints the host list from a first GET before the event stream answers', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
+    const page = await browser.newPage()
+    try {
+      await seedToken(page, readOnly)
+      // the event stream never answers: what the page shows comes from GET /api/hosts
+      await page.route('**/api/events', () => {})
+      await page.goto(readOnly.info.url)
+      await page.waitForFunction('document.querySelectorAll(\'#host-list .host-name\').length === 3', undefined, { timeout: 15_000 })
+      const names = await page.locator('#host-list .host-name').allTextContents()
+      assert.deepEqual([...names].sort(), hosts.map(h => h.name).sort())
+      assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connecting', 'no event has arrived')
+      await hostButton(page, hosts[0].name).locator('.fig-value').first().waitFor()
+      assert.match((await hostButton(page, hosts[0].name).locator('.fig-value').first().textContent()) ?? '', /^\d+\.\d%$/)
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('at 1280x800 the process table shows State and Started without a sideways scrollbar', async (t) => {
+    if (!requireHarness(t) || !requireChromium(t) || net === undefined || browser === undefined) return
+    const page = await browser.newPage()
+    try {
+      await page.setViewportSize({ width: 1280, height: 800 })
+      await seedToken(page, readOnly)
+      await page.goto(readOnly.info.url)
+      await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 })
+      // a process with a command line far wider than the screen
+      const wide = hosts[1].spawn(['sh', '-c', `sleep 600; true ${'wide-argument-'.repeat(40)}`])
+      targets.push(wide)
+      const widePid = await hostPid(wide)
+      await hostButton(page, hosts[1].name).click()
+      await row(page, widePid).waitFor({ timeout: 15_000 })
+      const fits = async (): Promise<{ state: boolean, start: boolean, overflow: number }> => await page.evaluate(`(() => {
+        const wrap = document.querySelector('#proc-wrap')
+        const inView = sel => {
+          const th = document.querySelector(sel)
+          const r = th.getBoundingClientRect(), w = wrap.getBoundingClientRect()
+          return getComputedStyle(th).display !== 'none' && r.width > 0 && r.left >= w.left && r.right <= w.right + 1
+        }
+        return { state: inView('#proc-table th.col-state'), start: inView('#proc-table th.col-start'), overflow: wrap.scrollWidth - wrap.clientWidth }
+      })()`) as { state: boolean, start: boolean, overflow: number }
+      const shown = await fits()
+      assert.ok(shown.state, 'State is in view')
+      assert.ok(shown.start, 'Started is in view')
+      assert.ok(shown.overflow <= 1, `the table does not scroll sideways (${shown.overflow}px too wide)`)
+      await screenshot(page, 'wide-1280')
+    } finally {
+      await page.close()
     }
   })
 

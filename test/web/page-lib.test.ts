@@ -11,7 +11,7 @@ import type { ProcessInfo } from '../../protocols/types.js'
 import { buildTree, compareColumn, compareNodes, flattenTree, type ColumnKey, type SortKey } from '../../protocols/processes.js'
 import { SIGNALS } from '../../protocols/signals.js'
 import {
-  ancestorKeys, chartPath, findNode, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
+  alertLevel, alertText, ancestorKeys, chartPath, columnsToHide, findNode, fullestDisk, worstAlert, foldedPids, gapThreshold, hostStatusClass, hostStatusText, nearestPoint, parentKeys, parseEnvLines, parseLocalDateTime, processKey,
   sparkPoints, sseParser, toLocalDateTime, type SseMessage
 } from '../../cli/web/page-lib.js'
 import { PAGE_HTML, loadStaticAssets } from '../../cli/web/page.js'
@@ -175,5 +175,52 @@ describe('web page: static files', () => {
     const assets = await loadStaticAssets()
     assert.deepEqual([...assets.keys()].sort(), ['/', '/app.css', '/app.js', '/favicon.svg', '/index.html'])
     assert.equal(assets.get('/app.js')?.body, PAGE_JS)
+  })
+})
+
+describe('process table columns by width', () => {
+  const columns = [{ key: 'pid', width: 70 }, { key: 'user', width: 100 }, { key: 'state', width: 60 }, { key: 'start', width: 90 }]
+  const order = ['user', 'start', 'state']
+
+  it('hides nothing when the command keeps its minimum', () => {
+    assert.deepEqual([...columnsToHide(320 + 200, columns, order, 200)], [])
+  })
+
+  it('drops the least useful columns first, only as many as needed', () => {
+    assert.deepEqual([...columnsToHide(320 + 199, columns, order, 200)], ['user'])
+    assert.deepEqual([...columnsToHide(400, columns, order, 200)], ['user', 'start'])
+  })
+
+  it('never drops a column outside the order, even when it still does not fit', () => {
+    assert.deepEqual([...columnsToHide(100, columns, order, 200)].sort(), ['start', 'state', 'user'])
+  })
+})
+
+describe('host alerts as the node gave them', () => {
+  const alerts = [
+    { metric: 'mem' as const, level: 'critical' as const, value: 93.1 },
+    { metric: 'disk' as const, mount: '/var', level: 'careful' as const, value: 55 },
+    { metric: 'disk' as const, mount: '/', level: 'warning' as const, value: 75 },
+    { metric: 'load' as const, level: 'careful' as const, value: 0.8 }
+  ]
+
+  it('finds the level of a figure, per mount for disks, and the worst', () => {
+    assert.equal(alertLevel(alerts, 'mem'), 'critical')
+    assert.equal(alertLevel(alerts, 'cpu'), undefined)
+    assert.equal(alertLevel(alerts, 'disk', '/var'), 'careful')
+    assert.equal(alertLevel(alerts, 'disk'), 'warning')
+    assert.equal(alertLevel(undefined, 'mem'), undefined)
+    assert.equal(worstAlert(alerts), 'critical')
+    assert.equal(worstAlert([]), undefined)
+  })
+
+  it('says each alert in a few words', () => {
+    assert.deepEqual(alerts.map(alertText), ['mem 93.1% critical', 'disk /var 55% careful', 'disk / 75% warning', 'load 0.8/core careful'])
+  })
+
+  it('picks the fullest disk by df\'s Use%', () => {
+    const disks = [{ mount: '/', used: 50, avail: 50 }, { mount: '/data', used: 90, avail: 10 }, { mount: '/empty', used: 0, avail: 0 }]
+    assert.deepEqual(fullestDisk(disks), { disk: disks[1], percent: 90 })
+    assert.equal(fullestDisk([]), undefined)
   })
 })

@@ -3,13 +3,13 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ERROR_CODES, ProcmeshError } from '../../protocols/errors.js'
 import type { HistoryPoint } from '../../protocols/messages.js'
-import { downsample, historyEntryJson } from '../../cli/web/api.js'
+import { downsample, historyEntryJson, keepLastOutput } from '../../cli/web/api.js'
 import {
   bearerToken, formatHostPort, hostOfHeader, isLoopback, isLoopbackHostHeader, originMatches, parseListen, tokenMatches
 } from '../../cli/web/access.js'
 import { HttpError, STATUS_BY_CODE, httpErrorFrom } from '../../cli/web/http-errors.js'
 import {
-  parseHistoryQuery, parseJsonBody, parseManagedQuery, parsePidSegment, parseProcessesQuery, parseRestartRequest, parseSignalName, parseSignalRequest, parseStartBody
+  parseDeploymentsQuery, parseHistoryQuery, parseJsonBody, parseLogsQuery, parseManagedQuery, parsePidSegment, parseProcessesQuery, parseRestartRequest, parseSignalName, parseSignalRequest, parseStartBody
 } from '../../cli/web/requests.js'
 
 function rejects400 (fn: () => unknown, fragment: string | RegExp): void {
@@ -230,5 +230,54 @@ describe('web: history for sparklines', () => {
     assert.deepEqual(historyEntryJson({ peerId: 'p', name: 'n', error: { code: 'TIMEOUT', message: 'slow' } }, 10), { peerId: 'p', name: 'n', error: { code: 'TIMEOUT', message: 'slow' } })
     const entry = historyEntryJson({ peerId: 'p', name: 'n', history: { intervalMs: 1000, memTotal: 5, points: points(2) } }, 10)
     assert.deepEqual(entry, { peerId: 'p', name: 'n', intervalMs: 1000, memTotal: 5, points: points(2) })
+  })
+})
+
+describe('web: GET /api/logs parameters', () => {
+  const q = (text: string): ReturnType<typeof parseLogsQuery> => parseLogsQuery(new URLSearchParams(text))
+
+  it('takes a host and a managed id, name or pid, and follow', () => {
+    assert.deepEqual(q('host=web-1&id=m-1a2b'), { target: 'web-1', ref: 'm-1a2b', follow: false })
+    assert.deepEqual(q('host=self&id=api&follow=1'), { target: 'self', ref: 'api', follow: true })
+    assert.deepEqual(q('host=self&id=4242&follow=true'), { target: 'self', ref: '4242', follow: true })
+    assert.deepEqual(q('host=self&id=4242&follow=0'), { target: 'self', ref: '4242', follow: false })
+  })
+
+  it('refuses what the CLI refuses, naming the parameter', () => {
+    rejects400(() => q('id=api'), /^host: missing/)
+    rejects400(() => q('host=all&id=api'), /^host: logs come from exactly one host/)
+    rejects400(() => q('host=tag:role=web&id=api'), /group target/)
+    rejects400(() => q('host=self'), /^id: missing/)
+    rejects400(() => q('host=self&id='), /^id: missing/)
+    rejects400(() => q('host=self&id=../etc'), /^id: expected a managed process's id, name or pid/)
+    rejects400(() => q(`host=self&id=${'x'.repeat(65)}`), /^id: expected/)
+    rejects400(() => q('host=self&id=a&id=b'), /^id: given 2 times/)
+    rejects400(() => q('host=self&id=api&follow=yes'), /^follow: expected 1, true, 0 or false/)
+  })
+})
+
+describe('web: the logs answer keeps the last output', () => {
+  it('keeps everything under the cap, in order', () => {
+    const chunks = [{ stream: 'stdout' as const, data: 'a\n' }, { stream: 'stderr' as const, data: 'b\n' }]
+    assert.deepEqual(keepLastOutput(chunks, 100), { output: chunks, dropped: false })
+  })
+
+  it('drops the oldest output first and cuts a chunk at its end, whole characters only', () => {
+    const chunks = [{ stream: 'stdout' as const, data: 'old\n' }, { stream: 'stdout' as const, data: 'éé12\n' }, { stream: 'stderr' as const, data: 'new\n' }]
+    const r = keepLastOutput(chunks, 4 + 4)
+    assert.equal(r.dropped, true)
+    assert.deepEqual(r.output, [{ stream: 'stdout', data: '12\n' }, { stream: 'stderr', data: 'new\n' }])
+    const bytes = r.output.reduce((n, c) => n + Buffer.byteLength(c.data), 0)
+    assert.ok(bytes <= 8)
+    assert.deepEqual(keepLastOutput(chunks, 4 + 6).output[0], { stream: 'stdout', data: 'é12\n' })
+  })
+})
+
+describe('web: GET /api/deployments parameters', () => {
+  it('takes an optional deployment name, as `deployments NAME`', () => {
+    assert.equal(parseDeploymentsQuery(new URLSearchParams('')), undefined)
+    assert.equal(parseDeploymentsQuery(new URLSearchParams('name=web-1')), 'web-1')
+    rejects400(() => parseDeploymentsQuery(new URLSearchParams('name=1bad')), /^name: "1bad": a deployment name starts with a letter/)
+    rejects400(() => parseDeploymentsQuery(new URLSearchParams('name=a&name=b')), /^name: given 2 times/)
   })
 })

@@ -17,11 +17,13 @@ import { formatAgo, formatBytes, formatPercent, formatStart } from '../../format
 import { splitArgv } from '../../tui/argv.js'
 import type { ErrorJson, HistoryEntryJson, HostJson, InfoJson, MeshEvent, PsEntryJson } from '../api-types.js'
 import {
-  ancestorKeys, compareHosts, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
-  type SseMessage
+  alertLevel, alertText, ancestorKeys, columnsToHide, compareHosts, fullestDisk, findNode, foldedPids, hostStatusClass, hostStatusText, managedNotice, memPercent, parentKeys, parseEnvLines, processKey, sparkPoints,
+  worstAlert, type SseMessage, type TableColumn
 } from '../page-lib.js'
 import { byId, closest, h, svg } from './dom.js'
 import { HistoryPanel } from './history.js'
+import { DeploymentsView } from './deployments.js'
+import { LogsPanel } from './logs.js'
 import { ManagedView } from './managed.js'
 import { Api, ApiError } from './net.js'
 import { showNotice } from './notices.js'
@@ -35,6 +37,18 @@ const SPARK_MAX_POINTS = 120
 const EVENTS_BACKOFF_MIN_MS = 1000
 const EVENTS_BACKOFF_MAX_MS = 15_000
 const TOAST_MS = 6000
+/**
+ * The process table's fixed columns and their widths (px, room for their header and
+ * usual values); the command column takes the rest, at least PROC_CMD_MIN_PX, and
+ * columns are dropped in PROC_DROP_ORDER (the least useful first) when the table is
+ * too narrow, so State and Started do not hide behind a scrollbar.
+ */
+const PROC_COLUMNS: readonly TableColumn[] = [
+  { key: 'pid', width: 72 }, { key: 'user', width: 96 }, { key: 'cpu', width: 72 }, { key: 'mem', width: 84 },
+  { key: 'scpu', width: 80 }, { key: 'smem', width: 88 }, { key: 'state', width: 64 }, { key: 'start', width: 96 }
+]
+const PROC_DROP_ORDER = ['smem', 'scpu', 'user', 'start', 'state', 'pid']
+const PROC_CMD_MIN_PX = 180
 
 type ConnState = 'connecting' | 'live' | 'reconnecting' | 'node-down' | 'auth'
 type PsOk = Extract<PsEntryJson, { processes: ProcessInfo[] }>
@@ -71,6 +85,7 @@ const $ = {
   detailsClose: byId('details-close', HTMLButtonElement),
   detailsBody: byId('details-body', HTMLDivElement),
   detailsStop: byId('details-stop', HTMLButtonElement),
+  detailsLogs: byId('details-logs', HTMLButtonElement),
   stopDialog: byId('stop-dialog', HTMLDialogElement),
   stopForm: byId('stop-form', HTMLFormElement),
   stopText: byId('stop-text', HTMLParagraphElement),
@@ -139,13 +154,18 @@ const S: PageState = {
 
 const api = new Api(reason => { askToken(reason) })
 const historyPanel = new HistoryPanel(api)
+const logsPanel = new LogsPanel(api)
+const deployments = new DeploymentsView(api)
 const managed = new ManagedView(api, {
   allowControl: () => S.info.allowControl,
   hostName: peerId => S.hosts.get(peerId)?.name ?? peerId,
   status: (text, kind) => { if (text === null) $.procsStatus.hidden = true; else setStatus($.procsStatus, text, kind) },
-  toast: (text, kind) => { toast(text, kind) }
+  toast: (text, kind) => { toast(text, kind) },
+  openLogs: (peerId, ref, label) => { logsPanel.open(peerId, S.hosts.get(peerId)?.name ?? peerId, ref, label) }
 })
 let eventsAbort: AbortController | null = null
+/** set once the event stream's snapshot has arrived: a first GET answering later is older and must not replace it */
+let snapshotSeen = false
 let eventsRetry: ReturnType<typeof setTimeout> | undefined
 let eventsBackoff = EVENTS_BACKOFF_MIN_MS
 let procsTimer: ReturnType<typeof setTimeout> | undefined
@@ -158,7 +178,24 @@ function errorText (err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
-// ---- live host list: the event stream ----
+// ---- live host list: a first GET, then the event stream ----
+
+/**
+ * The first paint: the host list from `GET /api/hosts` at once, rather than an empty
+ * shell until the event stream's snapshot arrives (which replaces it, and which a
+ * late answer never overrides).
+ */
+function loadHosts (): void {
+  api.call<HostJson[]>('GET', '/api/hosts').then(hosts => {
+    if (snapshotSeen) return
+    S.hosts = new Map()
+    for (const p of hosts) { S.hosts.set(p.peerId, p); notePoint(p) }
+    if (S.selected === null || !S.hosts.has(S.selected)) selectInitialHost()
+    renderHosts()
+    renderProcsHead()
+  }, () => { /* the event stream tells the node's state */ }).catch((err: unknown) => { console.error(err) })
+}
+
 
 function connectEvents (): void {
   eventsAbort?.abort()
@@ -185,6 +222,7 @@ function onEvent (msg: SseMessage): void {
     return
   }
   if (ev.type === 'snapshot') {
+    snapshotSeen = true
     S.hosts = new Map()
     for (const p of ev.hosts) { S.hosts.set(p.peerId, p); notePoint(p) }
     setConn('live', '')
@@ -323,7 +361,17 @@ function renderHosts (): void {
     btn.setAttribute('aria-pressed', S.selected === p.peerId ? 'true' : 'false')
     btn.setAttribute('aria-label', `${p.name}, ${shown}`)
     const info = p.host
-    btn.replaceChildren(
+    const alerts = info?.alerts
+    const worst = worstAlert(alerts)
+    if (worst !== undefined) btn.dataset.alert = worst
+    else delete btn.dataset.alert
+    const fig = (label: string, percent: number, cls: string, value: string, level: string | undefined): HTMLSpanElement =>
+      h('span', { class: 'fig', dataset: { fig: label.toLowerCase() } }, [
+        h('span', { class: 'fig-label', text: label }), bar(percent, cls),
+        h('span', { class: `fig-value${level !== undefined ? ` alert-${level}` : ''}`, text: value })
+      ])
+    const disk = fullestDisk(info?.disks)
+    btn.replaceChildren(...[
       h('span', { class: 'host-line' }, [
         h('span', { class: 'dot', attrs: { 'aria-hidden': 'true' } }),
         h('span', { class: 'host-name', text: p.name }),
@@ -331,12 +379,24 @@ function renderHosts (): void {
         h('span', { class: 'host-status', text: shown })
       ]),
       h('span', { class: 'host-figures' }, [
-        h('span', { class: 'fig' }, [h('span', { class: 'fig-label', text: 'CPU' }), bar(info?.cpuPercent ?? 0, 'cpu'), h('span', { class: 'fig-value', text: info !== undefined ? formatPercent(info.cpuPercent) : '-' })]),
-        h('span', { class: 'fig' }, [h('span', { class: 'fig-label', text: 'MEM' }), bar(memPercent(info), 'mem'), h('span', { class: 'fig-value', text: info !== undefined ? `${formatBytes(info.memUsed)} / ${formatBytes(info.memTotal)}` : '-' })])
+        fig('CPU', info?.cpuPercent ?? 0, 'cpu', info !== undefined ? formatPercent(info.cpuPercent) : '-', alertLevel(alerts, 'cpu')),
+        info?.cores !== undefined && info.cores.length > 1
+          ? h('span', { class: 'cores', title: info.cores.map((c, i) => `cpu${i} ${c}%`).join(', ') }, info.cores.map(c => bar(c, 'cpu')))
+          : null,
+        fig('MEM', memPercent(info), 'mem', info !== undefined ? `${formatBytes(info.memUsed)} / ${formatBytes(info.memTotal)}` : '-', alertLevel(alerts, 'mem')),
+        info?.swapTotal !== undefined && info.swapTotal > 0 && info.swapUsed !== undefined
+          ? fig('SWAP', (info.swapUsed / info.swapTotal) * 100, 'mem', `${formatBytes(info.swapUsed)} / ${formatBytes(info.swapTotal)}`, alertLevel(alerts, 'swap'))
+          : null,
+        disk !== undefined
+          ? fig('DISK', disk.percent, 'disk', `${disk.disk.mount} ${formatPercent(disk.percent)}`, alertLevel(alerts, 'disk', disk.disk.mount))
+          : null
       ]),
       sparkline(p.peerId),
-      h('span', { class: 'host-meta muted', text: `${p.procCount} processes · load ${info !== undefined ? info.load[0].toFixed(2) : '-'} · ${p.self ? 'now' : formatAgo(p.lastSeen, now)}` })
-    )
+      h('span', { class: 'host-meta muted', text: `${p.procCount} processes · load ${info !== undefined ? info.load[0].toFixed(2) : '-'} · ${p.self ? 'now' : formatAgo(p.lastSeen, now)}` }),
+      alerts !== undefined && alerts.length > 0
+        ? h('span', { class: 'host-alerts' }, alerts.map(a => h('span', { class: `alert-badge alert-${a.level}`, text: alertText(a) })))
+        : null
+    ].filter(el => el !== null))
   })
   for (const li of existing.values()) li.remove()
   $.hostsEmpty.hidden = hosts.length > 0
@@ -350,6 +410,7 @@ function selectHost (peerId: string): void {
     S.folded = new Set()
     S.filter = ''
     $.filter.value = ''
+    logsPanel.close()
     try {
       window.history.replaceState(null, '', `#host=${encodeURIComponent(peerId)}`)
     } catch { /* file: or sandboxed */ }
@@ -462,6 +523,8 @@ function renderProcs (): void {
       p.managedId !== undefined ? h('span', { class: 'badge', text: 'managed', title: p.managedId }) : null,
       p.cmd !== '' && p.cmd !== p.name ? h('span', { class: 'pcmd muted', text: p.cmd }) : null
     ])
+    // the answering node's mark for the process (its limits), never judged here
+    const alertCls = p.alert !== undefined ? ` alert-${p.alert}` : ''
     frag.appendChild(h('tr', {
       class: `row${key === detailKey ? ' selected' : ''}`,
       dataset: { key, pid: String(p.pid) },
@@ -470,8 +533,8 @@ function renderProcs (): void {
       cmdCell,
       h('td', { class: 'num col-pid', text: String(p.pid) }),
       h('td', { class: 'col-user', text: p.user }),
-      h('td', { class: 'num col-cpu', text: p.cpuPercent.toFixed(1) }),
-      h('td', { class: 'num col-mem', text: formatBytes(p.rss) }),
+      h('td', { class: `num col-cpu${alertCls}`, text: p.cpuPercent.toFixed(1) }),
+      h('td', { class: `num col-mem${alertCls}`, text: formatBytes(p.rss) }),
       h('td', { class: 'num col-scpu', text: r.hasChildren ? r.node.subtreeCpu.toFixed(1) : '' }),
       h('td', { class: 'num col-smem', text: r.hasChildren ? formatBytes(r.node.subtreeRss) : '' }),
       h('td', { class: 'col-state', text: p.state }),
@@ -480,6 +543,14 @@ function renderProcs (): void {
   }
   tbody.replaceChildren(frag)
   if (rows.length === 0) procsStatus(S.filter !== '' ? `No process matches "${S.filter}".` : 'No processes.')
+}
+
+/** Show the process table's columns that fit its width (see PROC_COLUMNS). */
+function fitProcColumns (): void {
+  const width = $.procWrap.clientWidth
+  if (width === 0) return
+  const hidden = columnsToHide(width, PROC_COLUMNS, PROC_DROP_ORDER, PROC_CMD_MIN_PX)
+  for (const c of PROC_COLUMNS) $.procTable.classList.toggle(`hide-${c.key}`, hidden.has(c.key))
 }
 
 function renderSortHeaders (table: HTMLTableElement): void {
@@ -563,6 +634,7 @@ function renderDetails (): void {
   const host = S.hosts.get(detail.peerId)
   const p = findProcess(detail.peerId, detail.key)
   $.detailsStop.hidden = !S.info.allowControl
+  $.detailsLogs.hidden = p?.managedId === undefined
   if (p === undefined || S.procs === null) {
     $.detailsBody.replaceChildren(h('p', { class: 'muted', text: S.procs !== null && S.procs.peerId === detail.peerId ? 'This process has ended.' : 'Loading…' }))
     $.detailsStop.disabled = true
@@ -590,6 +662,14 @@ function renderDetails (): void {
     dl.appendChild(h('dd', { class: label === 'Command' ? 'mono wrap' : '', text: value }))
   }
   $.detailsBody.replaceChildren(dl)
+}
+
+/** The logs panel for the managed process in the details. */
+function openDetailLogs (): void {
+  const detail = S.detail
+  const p = detail !== null ? findProcess(detail.peerId, detail.key) : undefined
+  if (detail === null || p?.managedId === undefined) return
+  logsPanel.open(detail.peerId, S.hosts.get(detail.peerId)?.name ?? detail.peerId, p.managedId, p.managedName ?? p.managedId)
 }
 
 function openStopDialog (): void {
@@ -833,6 +913,11 @@ function toast (text: string, kind: ToastKind): void {
 // ---- wiring ----
 
 function bind (): void {
+  for (const c of PROC_COLUMNS) {
+    const th = $.procTable.querySelector<HTMLElement>(`thead th.col-${c.key}`)
+    if (th !== null) th.style.width = `${c.width}px`
+  }
+  new ResizeObserver(fitProcColumns).observe($.procWrap)
   $.filter.addEventListener('input', () => { S.filter = $.filter.value; renderProcs() })
   $.expandAll.addEventListener('click', () => { foldAll(false) })
   $.collapseAll.addEventListener('click', () => { foldAll(true) })
@@ -848,6 +933,7 @@ function bind (): void {
   $.searchClose.addEventListener('click', clearSearch)
   $.detailsClose.addEventListener('click', closeDetail)
   $.detailsStop.addEventListener('click', openStopDialog)
+  $.detailsLogs.addEventListener('click', openDetailLogs)
   $.stopForm.addEventListener('submit', confirmStop)
   $.stopCancel.addEventListener('click', () => { $.stopDialog.close() })
   $.startOpen.addEventListener('click', openStartDialog)
@@ -865,7 +951,9 @@ function start (): void {
     S.info = info
     $.startOpen.hidden = !info.allowControl
     document.body.dataset.control = info.allowControl ? 'on' : 'off'
+    loadHosts()
     connectEvents()
+    deployments.start()
     loadHistory()
     if (S.selected !== null) refreshProcs()
   }, (err: unknown) => {

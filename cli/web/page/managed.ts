@@ -38,11 +38,21 @@ export class ManagedView {
    */
   constructor (
     private readonly api: Api,
-    private readonly opts: { allowControl: () => boolean, hostName: (peerId: string) => string, status: (text: string | null, kind?: 'error') => void, toast: (text: string, kind: 'ok' | 'error') => void }
+    private readonly opts: {
+      allowControl: () => boolean
+      hostName: (peerId: string) => string
+      status: (text: string | null, kind?: 'error') => void
+      toast: (text: string, kind: 'ok' | 'error') => void
+      /** show a managed process's output (its id, and a label for it) */
+      openLogs: (peerId: string, ref: string, label: string) => void
+    }
   ) {
     this.el.body.addEventListener('click', ev => {
       const btn = closest(ev.target, 'button[data-restart]', HTMLButtonElement)
       if (btn !== null) this.openRestart(btn.dataset.restart ?? '')
+      const logs = closest(ev.target, 'button[data-logs]', HTMLButtonElement)
+      const m = logs !== null ? this.records?.find(r => r.managedId === logs.dataset.logs) : undefined
+      if (m !== undefined && this.peerId !== null) this.opts.openLogs(this.peerId, m.managedId, m.name ?? m.managedId)
     })
     this.el.form.addEventListener('submit', ev => { ev.preventDefault(); this.confirmRestart() })
     this.el.cancel.addEventListener('click', () => { this.el.dialog.close() })
@@ -113,9 +123,12 @@ export class ManagedView {
         h('td', { class: 'num col-mem', text: m.rss !== null ? formatBytes(m.rss) : '-' }),
         h('td', { class: 'col-policy', text: formatPolicy(m) }),
         h('td', { class: 'col-cmd pcmd', text: m.argv.join(' ') }),
-        h('td', { class: 'col-actions' }, control
-          ? h('button', { text: 'Restart', dataset: { restart: m.managedId }, attrs: { type: 'button', 'aria-label': `Restart ${m.name ?? m.managedId}` } })
-          : null)
+        h('td', { class: 'col-actions' }, [
+          h('button', { text: 'Logs', dataset: { logs: m.managedId }, attrs: { type: 'button', 'aria-label': `Logs of ${m.name ?? m.managedId}` } }),
+          control
+            ? h('button', { text: 'Restart', dataset: { restart: m.managedId }, attrs: { type: 'button', 'aria-label': `Restart ${m.name ?? m.managedId}` } })
+            : null
+        ])
       ])
     }))
   }

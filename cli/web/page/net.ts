@@ -76,19 +76,31 @@ export class Api {
    * accepted. Rejects with an ApiError (401) or an Error when the stream fails or ends.
    */
   async events (signal: AbortSignal, onOpen: () => void, onMessage: (msg: SseMessage) => void): Promise<never> {
-    const res = await fetch('/api/events', { headers: this.headers({ Accept: 'text/event-stream' }), cache: 'no-store', signal })
-    if (res.status === 401) {
-      this.onUnauthorized('the API token was refused')
-      throw new ApiError('unauthorized', 401, 'UNAUTHORIZED')
+    await this.stream('/api/events', signal, onOpen, onMessage)
+    throw new Error('the event stream ended')
+  }
+
+  /**
+   * Read a server-sent event stream until the server ends it (resolves) or `signal`
+   * aborts; `onOpen` once it is accepted. A refusal before the stream opens rejects with
+   * an ApiError carrying the server's status and message.
+   */
+  async stream (path: string, signal: AbortSignal, onOpen: () => void, onMessage: (msg: SseMessage) => void): Promise<void> {
+    const res = await fetch(path, { headers: this.headers({ Accept: 'text/event-stream' }), cache: 'no-store', signal })
+    if (!res.ok || res.body === null) {
+      let data: unknown = null
+      try { data = JSON.parse(await res.text()) } catch { data = null }
+      const e = errorOf(data) ?? { code: `HTTP_${res.status}`, message: `HTTP ${res.status}` }
+      if (res.status === 401) this.onUnauthorized(e.message)
+      throw new ApiError(e.message, res.status, e.code)
     }
-    if (!res.ok || res.body === null) throw new Error(`HTTP ${res.status}`)
     onOpen()
     const reader = res.body.getReader()
     const decoder = new TextDecoder()
     const parser = sseParser(onMessage)
     for (;;) {
       const r = await reader.read()
-      if (r.done) throw new Error('the event stream ended')
+      if (r.done) return
       parser.push(decoder.decode(r.value, { stream: true }))
     }
   }
