@@ -297,14 +297,7 @@ export class WebServer {
    */
   private openLogStream (req: IncomingMessage, res: ServerResponse, query: LogsQuery): void {
     if (this.logStreams.size >= MAX_WEB_LOG_FOLLOWS) throw new HttpError(503, 'BUSY', `too many log follows open (${MAX_WEB_LOG_FOLLOWS}); close some log panels`)
-    res.writeHead(200, {
-      ...SECURITY_HEADERS,
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Accel-Buffering': 'no'
-    })
-    res.flushHeaders()
-    req.socket.setTimeout(0)
+    startEventStream(req, res)
     this.logStreams.add(res)
     const abort = new AbortController()
     let seq = 0
@@ -335,15 +328,7 @@ export class WebServer {
 
   private openEventStream (req: IncomingMessage, res: ServerResponse): void {
     if (this.eventStreams.size >= MAX_EVENT_CLIENTS) throw new HttpError(503, 'BUSY', `too many event streams open (${MAX_EVENT_CLIENTS}); close some dashboards`)
-    res.writeHead(200, {
-      ...SECURITY_HEADERS,
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Accel-Buffering': 'no'
-    })
-    res.flushHeaders()
-    // the socket's own idle timeout must not close a quiet stream; keep-alives show liveness
-    req.socket.setTimeout(0)
+    startEventStream(req, res)
     this.eventStreams.add(res)
     let seq = 0
     const write = (text: string): void => {
@@ -410,4 +395,16 @@ export function sendJson (res: ServerResponse, status: number, body: unknown, he
     'Cache-Control': 'no-store'
   })
   res.end(text)
+}
+
+/** Answer with a server-sent event stream that no idle timeout closes (keep-alives show liveness). */
+function startEventStream (req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Accel-Buffering': 'no'
+  })
+  res.flushHeaders()
+  req.socket.setTimeout(0)
 }

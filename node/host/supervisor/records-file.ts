@@ -7,7 +7,7 @@
  * The file holds each record's request env (values too: the process needs them again after a
  * reboot); it is as private as the identity key next to it.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import {
@@ -17,7 +17,7 @@ import { MANAGED_ID_PATTERN, validateArgv, validateEnv } from '../../../protocol
 import { expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString } from '../../../protocols/validate.js'
 import type { Logger } from '../../logger.js'
 import { MAX_STATE_FILE_BYTES } from './limits.js'
-import { syncDir } from './state-log.js'
+import { replaceDurably } from './state-log.js'
 
 export interface LastExit { code: number | null, signal: string | null, at: number, whileDown: boolean }
 
@@ -144,21 +144,7 @@ export class RecordsFile {
   }
 
   private async write (records: StoredRecord[]): Promise<void> {
-    const tmp = `${this.path}.tmp`
-    try {
-      const handle = await open(tmp, 'w', 0o600)
-      try {
-        await handle.writeFile(JSON.stringify({ v: FILE_VERSION, records }))
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(tmp, this.path)
-    } catch (err: unknown) {
-      // a full disk: the old file stays whole and no half-written temp file stays beside it
-      await unlink(tmp).catch(() => {})
-      throw err
-    }
-    await syncDir(dirname(this.path))
+    await replaceDurably(this.path, JSON.stringify({ v: FILE_VERSION, records }))
   }
+
 }

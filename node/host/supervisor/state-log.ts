@@ -120,22 +120,7 @@ export class StateLog {
   async compact (): Promise<void> {
     if (!this.regular || this.fh === undefined) return
     const entries = this.snapshot()
-    const tmp = `${this.path}.tmp`
-    try {
-      const handle = await open(tmp, 'w', 0o600)
-      try {
-        await handle.writeFile(entries.map(e => `${JSON.stringify(e)}\n`).join(''))
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(tmp, this.path)
-    } catch (err: unknown) {
-      // a full disk: the old file stays whole and no half-written temp file stays beside it
-      await unlink(tmp).catch(() => {})
-      throw err
-    }
-    await syncDir(dirname(this.path))
+    await replaceDurably(this.path, entries.map(e => `${JSON.stringify(e)}\n`).join(''))
     const old = this.fh
     this.fh = await open(this.path, 'a', 0o600)
     await old.close()
@@ -176,6 +161,29 @@ export class StateLog {
     // set in the same synchronous step as the last emptiness check: an append after it starts a new loop
     this.flushing = false
   }
+}
+
+/**
+ * Replace `path` with `text` (mode 0600) so that a crash leaves the old file or the new one,
+ * never half of either: a temporary file, fsync, rename, fsync of the directory. On a full disk
+ * the old file stays whole and no half-written temporary file stays beside it.
+ */
+export async function replaceDurably (path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  try {
+    const handle = await open(tmp, 'w', 0o600)
+    try {
+      await handle.writeFile(text)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, path)
+  } catch (err: unknown) {
+    await unlink(tmp).catch(() => {})
+    throw err
+  }
+  await syncDir(dirname(path))
 }
 
 export async function syncDir (dir: string): Promise<void> {
