@@ -569,7 +569,8 @@ describe('dashboard in Chromium against simulated hosts', { timeout: 300_000 }, 
       // the event stream never answers: what the page shows comes from GET /api/hosts
       await page.route('**/api/events', () => {})
       await page.goto(readOnly.info.url)
-      await page.waitForFunction('document.querySelectorAll(\'#host-list .host-name\').length === 3', undefined, { timeout: 15_000 })
+      // a locator, not a string predicate: the page's CSP (no unsafe-eval) refuses string evaluation
+      await page.locator('#host-list .host-name').nth(2).waitFor({ timeout: 15_000 })
       const names = await page.locator('#host-list .host-name').allTextContents()
       assert.deepEqual([...names].sort(), hosts.map(h => h.name).sort())
       assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connecting', 'no event has arrived')
