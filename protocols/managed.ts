@@ -138,19 +138,22 @@ export interface ManagedProcess {
 
 export const MAX_MANAGED_LIST = 10_000
 
+/** How a managed process last ended (null: it never did), as the node stores and sends it. */
+export function validateLastExit (value: unknown, path: string): ManagedProcess['lastExit'] {
+  if (value === null) return null
+  const e = expectRecord(value, path)
+  return {
+    code: e.code === null ? null : expectInt(e.code, `${path}.code`),
+    signal: e.signal === null ? null : expectString(e.signal, `${path}.signal`, { maxBytes: 16 }),
+    at: expectNumber(e.at, `${path}.at`, { min: 0 }),
+    whileDown: expectBoolean(e.whileDown, `${path}.whileDown`)
+  }
+}
+
 export function validateManagedProcess (value: unknown, path: string): ManagedProcess {
   const r = expectRecord(value, path)
   const nullableNumber = (v: unknown, p: string): number | null => v === null || v === undefined ? null : expectNumber(v, p, { min: 0 })
-  let lastExit: ManagedProcess['lastExit'] = null
-  if (r.lastExit !== null && r.lastExit !== undefined) {
-    const e = expectRecord(r.lastExit, `${path}.lastExit`)
-    lastExit = {
-      code: e.code === null ? null : expectInt(e.code, `${path}.lastExit.code`),
-      signal: e.signal === null ? null : expectString(e.signal, `${path}.lastExit.signal`, { maxBytes: 16 }),
-      at: expectNumber(e.at, `${path}.lastExit.at`, { min: 0 }),
-      whileDown: expectBoolean(e.whileDown, `${path}.lastExit.whileDown`)
-    }
-  }
+  const lastExit = r.lastExit === undefined ? null : validateLastExit(r.lastExit, `${path}.lastExit`)
   return {
     managedId: expectString(r.managedId, `${path}.managedId`, { pattern: MANAGED_REF_PATTERN }),
     name: r.name === null ? null : validateManagedName(r.name, `${path}.name`),

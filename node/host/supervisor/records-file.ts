@@ -11,7 +11,7 @@ import { mkdir, open, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errnoCode, errorMessage } from '../../../protocols/errors.js'
 import {
-  MANAGED_STATES, validateManagedName, validateRestartPolicy, type ManagedState, type RestartPolicy
+  MANAGED_STATES, validateLastExit, validateManagedName, validateRestartPolicy, type ManagedState, type RestartPolicy
 } from '../../../protocols/managed.js'
 import { MANAGED_ID_PATTERN, validateArgv, validateEnv } from '../../../protocols/messages.js'
 import { expectBoolean, expectInt, expectNumber, expectOneOf, expectRecord, expectString } from '../../../protocols/validate.js'
@@ -47,16 +47,7 @@ const FILE_VERSION = 1
 
 export function parseStoredRecord (value: unknown, path: string): StoredRecord {
   const r = expectRecord(value, path)
-  let lastExit: LastExit | null = null
-  if (r.lastExit !== null) {
-    const e = expectRecord(r.lastExit, `${path}.lastExit`)
-    lastExit = {
-      code: e.code === null ? null : expectInt(e.code, `${path}.lastExit.code`),
-      signal: e.signal === null ? null : expectString(e.signal, `${path}.lastExit.signal`, { maxBytes: 16 }),
-      at: expectNumber(e.at, `${path}.lastExit.at`, { min: 0 }),
-      whileDown: expectBoolean(e.whileDown, `${path}.lastExit.whileDown`)
-    }
-  }
+  const lastExit: LastExit | null = validateLastExit(r.lastExit, `${path}.lastExit`)
   return {
     managedId: expectString(r.managedId, `${path}.managedId`, { pattern: MANAGED_ID_PATTERN }),
     name: r.name === null ? null : validateManagedName(r.name, `${path}.name`),
