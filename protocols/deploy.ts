@@ -25,7 +25,7 @@ import { InvalidFieldError, ProcmeshError, errorMessage } from './errors.js'
 import { DEPLOY_SYNC_PROTOCOL } from './ids.js'
 import {
   MAX_DEPLOYMENTS, MAX_DEPLOY_NAME_BYTES, MAX_REPLICAS, MAX_SELECTOR_NAMES, MAX_SPEC_BYTES, MAX_SPEC_CLOCK_SKEW_MS,
-  MAX_SPREAD, MAX_STORED_SPECS, MAX_SUMMARY_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, SPECS_KEPT_PER_NAME
+  MAX_DIGEST_WITH_SPEC_BYTES, MAX_SPREAD, MAX_STORED_SPECS, MAX_SUMMARY_BYTES, MAX_NAME_BYTES, MAX_TAG_BYTES, SPECS_KEPT_PER_NAME
 } from './limits.js'
 import { RESTART_POLICIES, type RestartPolicyName } from './managed.js'
 import { MAX_PATH_BYTES, validateArgv, validateEnv } from './messages.js'
@@ -326,6 +326,12 @@ export interface DeployDigest {
   /** short hash of the set of specs the node holds (indexHash): differs from ours, one of us lacks something */
   index: string
   entries: DigestEntry[]
+  /**
+   * A spec this node has just issued (its author is `peerId`), pushed with the digest so that no
+   * node needs a pull round trip to the author; each receiver checks its signature like any
+   * spec. Absent from every other digest (the pull repairs what a receiver missed).
+   */
+  spec?: SignedSpec
 }
 
 /** The set of specs a node holds, as one short hash (hashes sorted, so order does not matter). */
@@ -339,7 +345,7 @@ const INDEX_HASH = /^[0-9a-f]{16}$/
 export function validateDigest (value: unknown, path = 'digest'): DeployDigest {
   const r = expectRecord(value, path)
   if (r.v !== 1) throw new InvalidFieldError(`${path}.v`, `unsupported version ${JSON.stringify(r.v)}`)
-  return {
+  const digest: DeployDigest = {
     v: 1,
     peerId: expectString(r.peerId, `${path}.peerId`, { minLength: 1, maxBytes: 128 }),
     seq: expectInt(r.seq, `${path}.seq`, { min: 0 }),
@@ -355,26 +361,40 @@ export function validateDigest (value: unknown, path = 'digest'): DeployDigest {
       }
     })
   }
+  if (r.spec === undefined) return digest
+  const spec = validateSignedSpec(r.spec, `${path}.spec`)
+  // a node pushes only what it signed itself: nobody relays (or replays) another's spec this way
+  if (spec.spec.author !== digest.peerId) throw new InvalidFieldError(`${path}.spec.spec.author`, `${spec.spec.author} is not the digest's node ${digest.peerId}`)
+  return { ...digest, spec }
 }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
+/** A digest's cap: MAX_SUMMARY_BYTES, and one spec's more when it carries one. */
+function digestCap (withSpec: boolean): number {
+  return withSpec ? MAX_DIGEST_WITH_SPEC_BYTES : MAX_SUMMARY_BYTES
+}
+
 export function encodeDigest (d: DeployDigest): Uint8Array {
   const bytes = encoder.encode(JSON.stringify(d))
-  if (bytes.byteLength > MAX_SUMMARY_BYTES) throw new InvalidFieldError('digest', `${bytes.byteLength} bytes, over the ${MAX_SUMMARY_BYTES}-byte gossip cap`)
+  const cap = digestCap(d.spec !== undefined)
+  if (bytes.byteLength > cap) throw new InvalidFieldError('digest', `${bytes.byteLength} bytes, over the ${cap}-byte gossip cap`)
   return bytes
 }
 
 export function decodeDigest (bytes: Uint8Array): DeployDigest {
-  if (bytes.byteLength > MAX_SUMMARY_BYTES) throw new InvalidFieldError('digest', `${bytes.byteLength} bytes, over the ${MAX_SUMMARY_BYTES}-byte cap`)
+  if (bytes.byteLength > MAX_DIGEST_WITH_SPEC_BYTES) throw new InvalidFieldError('digest', `${bytes.byteLength} bytes, over the ${MAX_DIGEST_WITH_SPEC_BYTES}-byte cap`)
   let parsed: unknown
   try {
     parsed = JSON.parse(decoder.decode(bytes))
   } catch {
     throw new InvalidFieldError('digest', 'not valid UTF-8 JSON')
   }
-  return validateDigest(parsed)
+  const digest = validateDigest(parsed)
+  // the larger cap is for a digest carrying a spec only
+  if (digest.spec === undefined && bytes.byteLength > MAX_SUMMARY_BYTES) throw new InvalidFieldError('digest', `${bytes.byteLength} bytes, over the ${MAX_SUMMARY_BYTES}-byte cap of a digest without a spec`)
+  return digest
 }
 
 // ---- the sync protocol ----

@@ -246,6 +246,11 @@ export const DEPLOY_WATCH_MS = 1000
 export const MAX_DEPLOY_WATCHED = 16
 /** Digest changes (copies starting, exiting) are gathered this long before one digest is published. */
 export const DEPLOY_DIGEST_DEBOUNCE_MS = 100
+/**
+ * A digest that carries the spec its node has just issued (pushed, so that no node needs a pull
+ * round trip to the author): the digest's own cap plus one spec's. Gossipsub frames take 64 KiB.
+ */
+export const MAX_DIGEST_WITH_SPEC_BYTES = MAX_SUMMARY_BYTES + MAX_SPEC_BYTES + 1024
 
 // ---- web dashboard logs (cli/web/) ----
 /**

@@ -16,7 +16,7 @@ import type { PeerId } from '@libp2p/interface'
 import { CONTROL_API } from '../../protocols/control-api.js'
 import {
   DEFAULT_DEPLOY_RESTART, DEPLOY_SYNC, copyName, signSpec, specHash, type DeployParams, type DeployResult, decodeDigest, encodeDigest, matchesSelector, parseCopyName, parseSelector, placement, shortHash, slotScore,
-  type Acceptance, type DeployDigest, type DeploySpec, type DeploymentStatus, type DigestEntry, type HostFacts, type Placed, type ReplicaStatus
+  type Acceptance, type DeployDigest, type DeploySpec, type SignedSpec, type DeploymentStatus, type DigestEntry, type HostFacts, type Placed, type ReplicaStatus
 } from '../../protocols/deploy.js'
 import { DEPLOY_TOPIC } from '../../protocols/ids.js'
 import {
@@ -76,6 +76,8 @@ export class DeployService {
   private seq = 0
   private published = ''
   private own?: DeployDigest
+  /** a spec this node has just issued, pushed with the next digest */
+  private pushing?: SignedSpec
   private running = false
   private startedAt = 0
   private synced = false
@@ -210,9 +212,25 @@ export class DeployService {
     }
     if (author === this.selfId) return TopicValidatorResult.Ignore
     if (!this.takeDigest(d, author)) return TopicValidatorResult.Ignore
-    if (d.index !== this.init.store.index()) this.sync(author)
+    if (d.spec !== undefined) this.takePushed(d.spec, d.index, author)
+    else if (d.index !== this.init.store.index()) this.sync(author)
     this.kick()
     return TopicValidatorResult.Accept
+  }
+
+  /**
+   * A spec its author pushed with its digest: checked and stored like a pulled one, then run
+   * at once; a pull from the author follows only if the sets still differ.
+   */
+  private takePushed (spec: SignedSpec, index: string, author: string): void {
+    this.init.store.offer(spec, 'digest.spec').then(outcome => {
+      if (outcome === 'added') this.init.log.info('deploy: %s version %d from %s', spec.spec.name, spec.spec.version, author)
+    }).catch((err: unknown) => {
+      this.init.log.warn('deploy: refused a spec from %s: %s', author, errorMessage(err))
+    }).finally(() => {
+      if (index !== this.init.store.index()) this.sync(author)
+      this.kick()
+    })
   }
 
   // ---- what this host follows ----
@@ -499,9 +517,11 @@ export class DeployService {
     if (content === this.published) return
     this.seq = nextSeq(this.seq, Date.now())
     const digest: DeployDigest = { v: 1, peerId: this.selfId, seq: this.seq, index, entries }
+    const pushing = this.pushing
+    this.pushing = undefined
     let bytes: Uint8Array
     try {
-      bytes = encodeDigest(digest)
+      bytes = encodeDigest(pushing !== undefined ? { ...digest, spec: pushing } : digest)
     } catch (err: unknown) {
       this.init.log.error('deploy: digest not published: %s', errorMessage(err))
       return
@@ -545,6 +565,8 @@ export class DeployService {
     if (outcome === 'superseded') throw new ProcmeshError('SERVER_ERROR', `version ${spec.version} of ${spec.name} was superseded at once`)
     this.init.log.info('deploy: issued %s version %d%s', spec.name, spec.version, spec.deleted ? ' (undeploy)' : '')
     await this.init.store.flushed()
+    // the next digest carries the spec itself: every node gets it with the digest, no pull
+    this.pushing = signed
     this.reconcile()
     return { name: spec.name, version: spec.version, hash: specHash(spec), author: spec.author, deleted: spec.deleted }
   }

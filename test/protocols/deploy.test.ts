@@ -206,6 +206,25 @@ describe('copy names, digest and sync messages', () => {
     assert.deepEqual(decodeDigest(bytes), d)
     assert.throws(() => decodeDigest(new TextEncoder().encode('{"v":1,"peerId":"p","seq":1,"index":"zz","entries":[]}')), /digest\.index: does not match/)
   })
+  it('a digest may carry a spec its own node signed, of any size a spec may have; nobody else\'s', async () => {
+    const a = await author()
+    const m = await author()
+    const base = { v: 1 as const, peerId: a.id, seq: Date.now(), index: 'b'.repeat(16), entries: [] }
+    const own = await signed(a)
+    assert.deepEqual(decodeDigest(encodeDigest({ ...base, spec: own })), { ...base, spec: own })
+    // a spec near the spec cap pushes past the plain digest cap, within the larger one
+    const big = await signed(a, { env: { BIG: 'x'.repeat(12_000) } })
+    const bytes = encodeDigest({ ...base, spec: big })
+    assert.ok(bytes.byteLength > MAX_SUMMARY_BYTES)
+    assert.equal(decodeDigest(bytes).spec?.spec.env.BIG.length, 12_000)
+    // the larger cap is not a way to send a bloated digest without a spec
+    const padded = new TextEncoder().encode(JSON.stringify({ ...base, pad: 'x'.repeat(MAX_SUMMARY_BYTES) }))
+    assert.throws(() => decodeDigest(padded), /over the 4096-byte cap of a digest without a spec/)
+    // another author's spec (a replay or a relay) in m's digest is refused, naming the field
+    assert.throws(() => decodeDigest(new TextEncoder().encode(JSON.stringify({ ...base, peerId: m.id, spec: own }))), /digest\.spec\.spec\.author: .* is not the digest's node/)
+    // a malformed spec is refused by its field
+    assert.throws(() => decodeDigest(new TextEncoder().encode(JSON.stringify({ ...base, spec: { spec: { ...own.spec, replicas: -1 }, sig: own.sig } }))), /digest\.spec\.spec\.replicas: must be >= 1/)
+  })
   it('the sync request and answer are validated', async () => {
     const a = await author()
     assert.deepEqual(DEPLOY_SYNC.validateRequest({ type: 'deploy-sync', have: ['a'.repeat(64)] }), { type: 'deploy-sync', have: ['a'.repeat(64)] })
