@@ -13,12 +13,23 @@
  *
  *   node dist/bench/deploy.js [--hosts 10] [--runs 3] [--json]
  *   node dist/bench/deploy.js --every [--hosts 20] [--json]   # a spec applied on every host
+ *   node dist/bench/deploy.js --idle [--hosts 20] [--deployments 10] [--window 60] [--json]
+ *
+ * --idle: the idle cost of deployments. One mesh of N hosts run as the scale bench runs it
+ * (npm package flavor, default interval, mDNS on the private LAN); bytes each host sends and
+ * CPU of each node over one window with no deployment, then over one window with D deployments
+ * held and their copies running (A then B: the specs cannot be taken back out of a mesh).
  */
 import { parseArgs } from 'node:util'
 import { invokedDirectly, printResult } from './lib/entry.js'
 import { summarize, type Stats } from './lib/stats.js'
 import { createSimNet, waitFor, type SimHost } from '../testkit/sim-hosts.js'
 import { jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../test/helpers/sim-mesh.js'
+import { PmClients, cliIn, newMeshKey, pmPid, startPmNodes, stopPmNodes, waitMeshConverged, type PmNode } from './lib/pm.js'
+import { openSimNet } from './lib/sim.js'
+import { sleep } from './lib/stats.js'
+import { measureWindow, type Window } from './rows/mesh.js'
+import { CONTROL_API } from '../protocols/control-api.js'
 import type { LsEntry } from '../protocols/control.js'
 import { parseCopyName } from '../protocols/deploy.js'
 
@@ -145,6 +156,86 @@ export async function runEveryBench (hosts: number, log: (line: string) => void)
   }
 }
 
+export interface IdleResult {
+  hosts: number
+  deployments: number
+  copies: number
+  windowMs: number
+  without: Pick<Window, 'tx' | 'rx' | 'cpu'>
+  with: Pick<Window, 'tx' | 'rx' | 'cpu'>
+}
+
+/** The scale issue's idle budget per node at 20 hosts (README, "How the mesh stays cheap"). */
+const IDLE_BUDGET = { txBytesPerSecond: 2048, cpuPercent: 0.5 }
+
+async function pmJson<T> (node: PmNode, args: string[]): Promise<T> {
+  const r = await cliIn(node, 'package', [...args, '--json'], 60_000)
+  if (r.code !== 0) throw new Error(`procmesh ${args.join(' ')} in ${node.host.name} exited ${String(r.code)}: ${r.stderr.trim()}`)
+  return JSON.parse(r.stdout) as T
+}
+
+/**
+ * Idle cost of `deployments` deployments on a mesh of `hosts`: half with 3 replicas on all
+ * hosts, half with one copy on every host (the most digest entries and copies a node can have
+ * per deployment), each copy a `sleep` that costs nothing itself.
+ */
+export async function runIdleBench (hosts: number, deployments: number, windowMs: number, log: (line: string) => void): Promise<IdleResult> {
+  const net = await openSimNet(hosts)
+  let nodes: PmNode[] = []
+  const clients = new PmClients()
+  try {
+    nodes = await startPmNodes(net.hosts, { meshKey: newMeshKey() })
+    await waitMeshConverged(nodes, clients, 180_000)
+    const [admin] = nodes
+    const adminId = (await pmJson<{ peerId: string }>(admin, ['id'])).peerId
+    for (const n of nodes.slice(1)) await pmJson<unknown>(n, ['trust', 'add', adminId, '--role', 'exec'])
+    const pids = await Promise.all(nodes.map(async n => await pmPid(n)))
+    log(`${hosts} hosts up; settling`)
+    await sleep(15_000)
+    const without = await measureWindow(net.hosts, pids, windowMs)
+    log(`no deployment: ${fmtWindow(without)}`)
+    let copies = 0
+    for (let i = 0; i < deployments; i++) {
+      const every = i % 2 === 1
+      copies += every ? hosts : Math.min(3, hosts)
+      await pmJson<unknown>(admin, ['deploy', `idle${i}`, '--on', 'all', '--replicas', every ? 'every' : '3', '--', 'sleep', '1000000'])
+    }
+    const t0 = Date.now()
+    await waitFor(async () => {
+      const status = await clients.call(admin, CONTROL_API.deployments, {}, 30_000)
+      const running = status.reduce((sum, d) => sum + d.running, 0)
+      return running === copies ? running : undefined
+    }, { timeoutMs: 180_000, intervalMs: 1000, what: `${copies} copies running` })
+    log(`${deployments} deployments, ${copies} copies running ${Date.now() - t0} ms after the last deploy; settling`)
+    await sleep(15_000)
+    const withDeployments = await measureWindow(net.hosts, pids, windowMs)
+    log(`${deployments} deployments: ${fmtWindow(withDeployments)}`)
+    const pick = (w: Window): Pick<Window, 'tx' | 'rx' | 'cpu'> => ({ tx: w.tx, rx: w.rx, cpu: w.cpu })
+    return { hosts, deployments, copies, windowMs, without: pick(without), with: pick(withDeployments) }
+  } finally {
+    clients.closeAll()
+    await stopPmNodes(nodes)
+    await net.destroy()
+  }
+}
+
+function fmtWindow (w: Pick<Window, 'tx' | 'cpu'>): string {
+  const kb = (x: number | undefined): string => x === undefined ? '-' : (x / 1024).toFixed(2)
+  const pc = (x: number | undefined): string => x === undefined ? '-' : x.toFixed(2)
+  return `sent ${kb(w.tx?.median)} KB/s (max ${kb(w.tx?.max)}), CPU ${pc(w.cpu?.median)}% (max ${pc(w.cpu?.max)}%) per node`
+}
+
+function idleTable (r: IdleResult): string {
+  const met = (w: Pick<Window, 'tx' | 'cpu'>): string =>
+    `bytes ${(w.tx?.median ?? Infinity) <= IDLE_BUDGET.txBytesPerSecond ? 'met' : 'missed'}, CPU ${(w.cpu?.median ?? Infinity) <= IDLE_BUDGET.cpuPercent ? 'met' : 'missed'}`
+  return [
+    `idle cost of deployments, ${r.hosts} hosts, ${r.windowMs / 1000} s windows (median and max over the nodes)`,
+    `  no deployment:                        ${fmtWindow(r.without)}`,
+    `  ${r.deployments} deployments (${r.copies} copies):          ${fmtWindow(r.with)}`,
+    `  budget per node at 20 hosts (scale issue): <= ${IDLE_BUDGET.txBytesPerSecond / 1024} KB/s, <= ${IDLE_BUDGET.cpuPercent}% of a core: with deployments ${met(r.with)}; without ${met(r.without)}`
+  ].join('\n')
+}
+
 function table (r: DeployBenchResult): string {
   const lines = [`host lost (link cut) -> replacement copy running, ${r.hosts} hosts, default settings`]
   for (const [i, x] of r.runs.entries()) lines.push(`  run ${i + 1}: detection ${x.detectionMs} ms + placement ${x.placementMs} ms + start ${x.startMs} ms = ${x.totalMs} ms`)
@@ -156,8 +247,13 @@ function table (r: DeployBenchResult): string {
 }
 
 if (invokedDirectly(import.meta.url)) {
-  const { values } = parseArgs({ options: { hosts: { type: 'string' }, runs: { type: 'string' }, every: { type: 'boolean' }, json: { type: 'boolean' } } })
-  if (values.every === true) {
+  const { values } = parseArgs({
+    options: { hosts: { type: 'string' }, runs: { type: 'string' }, every: { type: 'boolean' }, idle: { type: 'boolean' }, deployments: { type: 'string' }, window: { type: 'string' }, json: { type: 'boolean' } }
+  })
+  if (values.idle === true) {
+    const r = await runIdleBench(Number(values.hosts ?? 20), Number(values.deployments ?? 10), Number(values.window ?? 60) * 1000, line => { process.stderr.write(`${line}\n`) })
+    printResult(values.json === true, idleTable(r), r)
+  } else if (values.every === true) {
     const r = await runEveryBench(Number(values.hosts ?? 20), line => { process.stderr.write(`${line}\n`) })
     printResult(values.json === true, `deploy --replicas every on ${r.hosts} hosts -> copy running on each: median ${r.spreadMs?.median ?? '-'} ms, last ${r.lastMs ?? '-'} ms (target < 2000 ms)${r.missing.length > 0 ? `; no start logged on ${r.missing.join(' ')}` : ''}`, r)
   } else {

@@ -446,7 +446,7 @@ async function summarySize (node: PmNode, clients: PmClients): Promise<number | 
   return encodeSummary(summary).byteLength
 }
 
-interface Window {
+export interface Window {
   tx: Stats | undefined
   rx: Stats | undefined
   cpu: Stats | undefined
@@ -457,7 +457,7 @@ interface Window {
 }
 
 /** Bytes each host sent and received, and the CPU% of one core each daemon used, over one window. */
-async function measureWindow (hosts: SimHost[], pids: number[], windowMs: number): Promise<Window> {
+export async function measureWindow (hosts: SimHost[], pids: number[], windowMs: number): Promise<Window> {
   const before = await Promise.all(hosts.map(async h => await netBytes(h)))
   const cpuBefore = pids.map(pid => procUsage(pid).cpuSeconds)
   const t0 = nowMs()
