@@ -21,7 +21,7 @@ import { lpStream } from '@libp2p/utils'
 import type { AuditTargetEntry, LsEntry } from '../../../protocols/control.js'
 import { parseCopyName, signSpec, type DeployResult, type DeploySpec, type DeploymentStatus, type SignedSpec } from '../../../protocols/deploy.js'
 import { DEPLOY_SYNC_PROTOCOL, DEPLOY_TOPIC } from '../../../protocols/ids.js'
-import { MAX_SPEC_BYTES } from '../../../protocols/limits.js'
+import { MAX_SPEC_BYTES, MAX_STORED_SPECS } from '../../../protocols/limits.js'
 import type { ManagedProcess } from '../../../protocols/managed.js'
 import { HostilePeer } from '../../helpers/hostile-peer.js'
 import { LocalNode, removeHome, tempHome, waitFor } from '../../helpers/procmesh.js'
@@ -224,13 +224,15 @@ describe('deployment specs forged or replayed over the wire', { timeout: 120_000
     markers.push(touched)
     const svcBefore = (await copies(beta, 'svc')).find(c => c.name === 'svc-v1-1')
     const own = await signWith(malloryKey, spec(malloryId, { name: 'mallorys', argv: ['sh', '-c', `touch ${touched}; sleep 600`] }))
-    // a higher version of alpha's deployment, by mallory: beta follows the newest spec of an author it trusts
-    const takeover = await signWith(malloryKey, spec(malloryId, { name: 'svc', version: 99, argv: ['sh', '-c', `touch ${touched}; sleep 600`] }))
+    // higher versions of alpha's deployment, by mallory: beta follows the newest spec of an author
+    // it trusts; three of them, as many as a node keeps per name, must not push alpha's out
+    const takeover: SignedSpec[] = []
+    for (const version of [99, 100, 101]) takeover.push(await signWith(malloryKey, spec(malloryId, { name: 'svc', version, argv: ['sh', '-c', `touch ${touched}; sleep 600`] })))
     const mark = beta.log.length
     // mallory is the author, so pushing it in its own digest is the legitimate path
     await publish(digest({ spec: own }))
     await betaLogs(mark, `mallorys version 1 from ${malloryId}`)
-    await serveToBeta('takeover', okFrame([takeover]))
+    await serveToBeta('takeover', okFrame(takeover))
 
     const denied = await waitFor(async () => {
       const audit = await beta.json<AuditTargetEntry[]>(['audit'])
@@ -289,6 +291,24 @@ describe('deployment specs forged or replayed over the wire', { timeout: 120_000
     assert.ok(!(await deployments(beta)).some(d => d.name === 'replay'), 'beta does not list replay')
     assert.deepEqual(await copies(alpha, 'replay'), [], 'nor on alpha')
     assert.ok(!(await deployments(alpha)).some(d => d.name === 'replay'))
+
+    // the replay again, behind specs of mallory's own that would push alpha's undeploy out of
+    // beta's store: (1) a flood of other names over MAX_STORED_SPECS (one sync answer holds at
+    // most that many specs), (2) three higher versions of the name, as many as a node keeps per name
+    const touched = marker('replay')
+    markers.push(touched)
+    const flood: SignedSpec[] = []
+    for (let i = 0; flood.length < MAX_STORED_SPECS - 1; i++) flood.push(await signWith(malloryKey, spec(malloryId, { name: `flood${i}`, issuedAt: Date.now() - 1000 })))
+    const higher: SignedSpec[] = []
+    for (const version of [10, 11, 12]) higher.push(await signWith(malloryKey, spec(malloryId, { name: 'replay', version, argv: ['sh', '-c', `touch ${touched}; sleep 600`] })))
+    for (const [tag, specs] of [['replay-flood', flood], ['replay-higher', higher]] as const) {
+      await serveToBeta(tag, okFrame([...specs, captured]))
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      assert.deepEqual(await copies(beta, 'replay'), [], `no copy of replay runs on beta (${tag})`)
+      assert.ok(!(await deployments(beta)).some(d => d.name === 'replay'), `beta still follows alpha's undeploy (${tag})`)
+      assert.ok((await storedOnBeta()).some(s => s.name === 'replay' && s.version === 3 && s.author === alphaId), `beta kept alpha's undeploy (${tag})`)
+    }
+    assert.equal(await exists(touched), false)
     await betaServes()
   })
 
