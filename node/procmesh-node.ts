@@ -37,7 +37,7 @@ import { HistoryRecorder } from './host/history/recorder.js'
 import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_HISTORY_RETENTION_MS, HistoryStore } from './host/history/store.js'
 import { HostServices, type ProcessControl } from './host/host-services.js'
 import { MeshProtocols } from './mesh/mesh-protocols.js'
-import { createDeployService, openSpecStore } from './deploy/deploy-node.js'
+import { createDeployService, holdsExec, openSpecStore } from './deploy/deploy-node.js'
 import type { SpecStore } from './deploy/spec-store.js'
 import { SharedSampler } from './host/sampler.js'
 import { openNodeSecurity, type NodeSecurity } from './security/security.js'
@@ -171,7 +171,7 @@ export async function createProcmeshNode (config: NodeConfig, log: Logger): Prom
   }
   const libp2p = await createProcmeshLibp2p({ privateKey: key, listen, mdns: frozen.mdns, psk: security.psk, gater })
   startup.step('libp2p-create')
-  const deploySpecs = await openSpecStore(frozen.home, log)
+  const deploySpecs = await openSpecStore(frozen.home, log, holdsExec(security, selfId))
   log.info('%s identity %s (%s)', created ? 'created' : 'loaded', selfId, paths.identityKey)
   return new ProcmeshNode({ config: frozen, paths, log, libp2p, view, security, control, handlers, startup, key, deploySpecs, dialPolicy })
 }

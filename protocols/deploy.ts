@@ -233,20 +233,38 @@ export function winningSpec<T extends { spec: DeploySpec }> (specs: readonly T[]
 }
 
 /**
- * Which specs a node keeps (pure, so every node keeps the same ones): per name the
- * SPECS_KEPT_PER_NAME best; then, over MAX_STORED_SPECS, the names whose winner is an undeploy
- * go first, oldest issuedAt first.
+ * Which specs a node keeps (pure): per name the SPECS_KEPT_PER_NAME best, and the
+ * SPECS_KEPT_PER_NAME best of the authors `trusted` accepts (those holding exec on this host).
+ * A member without exec can sign any number of higher versions of any name: had those pushed
+ * the trusted specs out, it could stop a deployment on every host (the spec they follow gone)
+ * or drop an undeploy so that a replayed older version ran again. Over MAX_STORED_SPECS,
+ * specs of untrusted authors go first (this host never runs them), then the names whose
+ * winner is an undeploy, oldest issuedAt first. With every author trusted (the default) the
+ * rule ignores trust, and nodes of one trust keep the same set.
  */
-export function specsToKeep<T extends { spec: DeploySpec }> (specs: readonly T[]): T[] {
+export function specsToKeep<T extends { spec: DeploySpec }> (specs: readonly T[], trusted: (author: string) => boolean = () => true): T[] {
   const byName = new Map<string, T[]>()
   for (const s of specs) {
     const list = byName.get(s.spec.name) ?? []
     list.push(s)
     byName.set(s.spec.name, list)
   }
-  const groups: T[][] = []
-  for (const list of byName.values()) groups.push(list.sort((a, b) => compareSpecs(b.spec, a.spec)).slice(0, SPECS_KEPT_PER_NAME))
+  let groups: T[][] = []
+  for (const list of byName.values()) {
+    list.sort((a, b) => compareSpecs(b.spec, a.spec))
+    const best = new Set(list.slice(0, SPECS_KEPT_PER_NAME))
+    for (const s of list.filter(s => trusted(s.spec.author)).slice(0, SPECS_KEPT_PER_NAME)) best.add(s)
+    groups.push(list.filter(s => best.has(s)))
+  }
   let total = groups.reduce((n, g) => n + g.length, 0)
+  if (total > MAX_STORED_SPECS) {
+    const untrusted = groups.flat().filter(s => !trusted(s.spec.author)).sort((a, b) => a.spec.issuedAt - b.spec.issuedAt)
+    const dropped = new Set(untrusted.slice(0, total - MAX_STORED_SPECS))
+    if (dropped.size > 0) {
+      total -= dropped.size
+      groups = groups.map(g => g.filter(s => !dropped.has(s))).filter(g => g.length > 0)
+    }
+  }
   if (total > MAX_STORED_SPECS) {
     const tombstones = groups.filter(g => g[0].spec.deleted).sort((a, b) => a[0].spec.issuedAt - b[0].spec.issuedAt)
     for (const g of tombstones) {

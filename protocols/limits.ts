@@ -194,11 +194,12 @@ export const MAX_DEPLOY_NAME_BYTES = 40
  */
 export const MAX_DEPLOYMENTS = 32
 /**
- * Specs a node keeps per name: the newest few, so a node that does not trust the author of the
- * newest one still holds the newest one it does trust (protocols/deploy.ts, conflict rule).
+ * Specs a node keeps per name: the newest few, and the newest few of the authors it trusts, so a
+ * node that does not trust the author of the newest ones still holds the ones it does trust
+ * (protocols/deploy.ts, specsToKeep).
  */
 export const SPECS_KEPT_PER_NAME = 3
-/** All specs kept (live, superseded and undeploy tombstones); the oldest tombstones go first. */
+/** All specs kept (live, superseded and undeploy tombstones); untrusted authors' specs go first, then the oldest tombstones. */
 export const MAX_STORED_SPECS = 256
 /**
  * One signed spec, encoded: argv and env of real services fit; a sync answer carries at most

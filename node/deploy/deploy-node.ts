@@ -43,9 +43,17 @@ export interface DeployNodeInit {
   log: Logger
 }
 
-/** The deployment specs stored in the home, loaded and verified (I/O before the node is built). */
-export async function openSpecStore (home: string, log: Logger): Promise<SpecStore> {
-  const store = new SpecStore(join(home, DEPLOYMENTS_FILE), log)
+/** Whether an author holds exec in this host's trust (this node itself does). */
+export function holdsExec (security: NodeSecurity, selfId: string): (author: string) => boolean {
+  return author => roleCovers(effectiveRole(author, selfId, security.trust.entry(author)?.role), 'exec')
+}
+
+/**
+ * The deployment specs stored in the home, loaded and verified (I/O before the node is built).
+ * `trusted`: the authors whose specs the store keeps whatever others sign (holdsExec).
+ */
+export async function openSpecStore (home: string, log: Logger, trusted?: (author: string) => boolean): Promise<SpecStore> {
+  const store = new SpecStore(join(home, DEPLOYMENTS_FILE), log, trusted)
   await store.load()
   return store
 }
@@ -71,7 +79,7 @@ export function createDeployService (init: DeployNodeInit): DeployService {
     view: init.view,
     store,
     self: init.self,
-    hasExec: author => roleCovers(granted(author), 'exec'),
+    hasExec: holdsExec(security, selfId),
     decide: spec => {
       const hash = specHash(spec)
       const now = Date.now()

@@ -1,7 +1,8 @@
 /**
  * The deployment specs a node holds, in memory and in `deployments.json` in its home, so they
  * survive restarts. Every spec that enters is validated and its signature checked; which ones
- * are kept is protocols/deploy.ts's `specsToKeep`, so every node keeps the same set.
+ * are kept is protocols/deploy.ts's `specsToKeep`, which keeps the specs of the authors this host
+ * trusts with exec however many specs others sign.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { errnoCode, errorMessage } from '../../protocols/errors.js'
@@ -19,13 +20,16 @@ export type OfferResult = 'added' | 'known' | 'superseded'
 export class SpecStore {
   private readonly file: string
   private readonly log: Logger
+  /** whether an author holds exec on this host: its specs are never pushed out by others' */
+  private readonly trusted: (author: string) => boolean
   private specs = new Map<string, HeldSpec>()
   private writing: Promise<void> = Promise.resolve()
   private cachedIndex?: string
 
-  constructor (file: string, log: Logger) {
+  constructor (file: string, log: Logger, trusted: (author: string) => boolean = () => true) {
     this.file = file
     this.log = log
+    this.trusted = trusted
   }
 
   /** Read the file; specs that no longer validate or verify are dropped with a warning. */
@@ -75,7 +79,7 @@ export class SpecStore {
   }
 
   private prune (): void {
-    const kept = specsToKeep([...this.specs.values()])
+    const kept = specsToKeep([...this.specs.values()], this.trusted)
     this.specs = new Map(kept.map(s => [s.hash, s]))
     this.cachedIndex = undefined
   }

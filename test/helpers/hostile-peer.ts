@@ -8,7 +8,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
@@ -24,10 +24,13 @@ export class HostilePeer {
   readonly node: HostileNode
   private constructor (node: HostileNode) { this.node = node }
 
-  /** A fresh identity; with `psk` (a swarm.key file's bytes) a member of that mesh. */
-  static async create (opts: { psk?: Uint8Array, listen?: string[] } = {}): Promise<HostilePeer> {
+  /**
+   * A fresh identity (or `privateKey`: a test that signs as this peer keeps its key); with `psk`
+   * (a swarm.key file's bytes) a member of that mesh.
+   */
+  static async create (opts: { psk?: Uint8Array, listen?: string[], privateKey?: PrivateKey } = {}): Promise<HostilePeer> {
     const node = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
+      privateKey: opts.privateKey ?? await generateKeyPair('Ed25519'),
       addresses: { listen: opts.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],

@@ -8,7 +8,7 @@ import {
   signSpec, specHash, specsToKeep, validateSignedSpec, validateSpec, verifySignedSpec, winningSpec, type DeploySpec, type SignedSpec
 } from '../../protocols/deploy.js'
 import { InvalidFieldError } from '../../protocols/errors.js'
-import { MAX_SUMMARY_BYTES, SPECS_KEPT_PER_NAME } from '../../protocols/limits.js'
+import { MAX_STORED_SPECS, MAX_SUMMARY_BYTES, SPECS_KEPT_PER_NAME } from '../../protocols/limits.js'
 
 async function author (): Promise<{ key: PrivateKey, id: string }> {
   const key = await generateKeyPair('Ed25519')
@@ -122,6 +122,22 @@ describe('deployment specs: conflict rule', () => {
     const kept = specsToKeep([...all].reverse()).map(s => s.spec.version)
     assert.deepEqual(kept, [5, 4, 3].slice(0, SPECS_KEPT_PER_NAME))
     assert.deepEqual(specsToKeep(all).map(s => s.spec.version), kept)
+  })
+  it('an untrusted author\'s specs never push out the trusted ones: not by higher versions of a name, not by a flood over the cap', async () => {
+    const a = await author()
+    const m = await author()
+    const trusted = (id: string): boolean => id === a.id
+    const undeploy = await signed(a, { version: 2, deleted: true, argv: [], replicas: 0 })
+    const own = [await signed(a, { version: 1 }), undeploy]
+    const higher = await Promise.all([10, 11, 12].map(async v => await signed(m, { version: v })))
+    const keep = (specs: SignedSpec[]): string[] => specsToKeep(specs, trusted).filter(s => s.spec.author === a.id).map(s => specHash(s.spec)).sort()
+    assert.deepEqual(keep([...own, ...higher]), own.map(s => specHash(s.spec)).sort())
+    const flood = await Promise.all(Array.from({ length: MAX_STORED_SPECS }, async (_, i) => await signed(m, { name: `flood${i}` })))
+    const kept = specsToKeep([...own, ...flood], trusted)
+    assert.equal(kept.length, MAX_STORED_SPECS)
+    assert.ok(kept.includes(undeploy), 'the trusted undeploy stays (a replayed version 1 cannot win again)')
+    // without trust (every author counts) the old rule: the tombstone goes first
+    assert.ok(!specsToKeep([...own, ...flood]).includes(undeploy))
   })
 })
 
