@@ -30,6 +30,7 @@ import type { Logger } from '../logger.js'
 import type { ProcmeshLibp2p } from '../mesh/libp2p.js'
 import type { MeshView } from '../mesh/mesh-view.js'
 import { servedProtocol, type ServedProtocol } from '../mesh/mesh-protocols.js'
+import { moreSuffix, ReportThrottle } from '../report-throttle.js'
 import { request } from '../mesh/reqresp.js'
 import type { HeldSpec, SpecStore } from './spec-store.js'
 
@@ -88,6 +89,7 @@ export class DeployService {
   private readonly busy = new Set<string>()
   private readonly failures = new Map<string, { at: number, message: string }>()
   private readonly audited = new Set<string>()
+  private readonly rejections = new ReportThrottle()
   /** the live hosts of the last pass, to log changes (the bench reads detection times from them) */
   private lastLive = new Map<string, string>()
   /** holders of copies this host would take over, probed every DEPLOY_WATCH_MS */
@@ -170,7 +172,7 @@ export class DeployService {
         try {
           if (await this.init.store.offer(s, `specs[${i}]`) === 'added') added++
         } catch (err: unknown) {
-          this.init.log.warn('deploy: refused a spec from %s: %s', peerId, errorMessage(err))
+          this.refused(peerId, 'refused a spec', `: ${errorMessage(err)}`)
         }
       }
       if (res.digest !== null) this.takeDigest(res.digest, peerId)
@@ -179,9 +181,23 @@ export class DeployService {
       this.kick()
     }
     run().catch((err: unknown) => {
-      // an older node without deployments, or a peer that went away: the next connect or digest retries
-      this.init.log.debug('deploy: sync with %s failed: %s', peerId, errorMessage(err))
+      // an answer that breaks the protocol (a malformed or oversized spec fails the whole answer)
+      // is the peer's fault and the operator's business; an older node without deployments or a
+      // peer that went away is not: the next connect or digest retries
+      if (err instanceof ProcmeshError && (err.code === 'PROTOCOL_ERROR' || err.code === 'FRAME_ERROR')) this.refused(peerId, 'refused the deploy-sync answer', `: ${errorMessage(err)}`)
+      else this.init.log.debug('deploy: sync with %s failed: %s', peerId, errorMessage(err))
     }).finally(() => { this.syncing.delete(peerId) })
+  }
+
+  /**
+   * One warning a minute per peer and kind of refusal: a member sending bad digests or specs
+   * must not flood the log (as for summaries, issue 17 finding 14). The kind is the reason with
+   * numbers and peer ids blanked, so a sender cannot make every message a new kind.
+   */
+  private refused (peerId: string, what: string, detail: string): void {
+    const kind = `${what}${detail}`.replace(/\b(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+/g, 'P').replace(/\d+/g, 'N')
+    const t = this.rejections.take(`${peerId}\n${kind}`, Date.now())
+    if (t.report) this.init.log.warn('deploy: %s from %s%s%s', what, peerId, detail, moreSuffix(t.more, peerId))
   }
 
   /** Keep the newest digest of each peer; true when it is new. */
@@ -202,12 +218,12 @@ export class DeployService {
     try {
       d = decodeDigest(msg.data)
     } catch (err: unknown) {
-      this.init.log.warn('deploy: rejected a digest from %s: %s', author, errorMessage(err))
+      this.refused(author, 'rejected a digest', `: ${errorMessage(err)}`)
       return TopicValidatorResult.Reject
     }
     // a digest describes its signer only: nobody speaks for another host
     if (d.peerId !== author) {
-      this.init.log.warn('deploy: rejected a digest from %s describing %s', author, d.peerId)
+      this.refused(author, 'rejected a digest', ` describing ${d.peerId}`)
       return TopicValidatorResult.Reject
     }
     if (author === this.selfId) return TopicValidatorResult.Ignore
@@ -226,7 +242,7 @@ export class DeployService {
     this.init.store.offer(spec, 'digest.spec').then(outcome => {
       if (outcome === 'added') this.init.log.info('deploy: %s version %d from %s', spec.spec.name, spec.spec.version, author)
     }).catch((err: unknown) => {
-      this.init.log.warn('deploy: refused a spec from %s: %s', author, errorMessage(err))
+      this.refused(author, 'refused a spec', `: ${errorMessage(err)}`)
     }).finally(() => {
       if (index !== this.init.store.index()) this.sync(author)
       this.kick()

@@ -16,6 +16,7 @@ import {
 } from '../../protocols/wire.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
+import { deadline as deadlineSignal } from './deadline.js'
 
 /** Writing one response frame must finish within this (ms): a client that never reads is cut. */
 export const WRITE_DEADLINE_MS = 10_000
@@ -54,6 +55,29 @@ function errorName (err: unknown): string {
   return err instanceof Error ? err.name : ''
 }
 
+/**
+ * The varint length prefix, refused as soon as it runs past MAX_LENGTH_PREFIX_BYTES. The
+ * library's reader checks its length-length only once a varint ends, so a prefix of endless
+ * continuation bytes kept the stream until the read deadline.
+ */
+function boundedVarint (buf: { readonly byteLength: number, get: (index: number) => number }): number {
+  let value = 0
+  let scale = 1
+  for (let i = 0; i < buf.byteLength; i++) {
+    const b = buf.get(i)
+    value += (b & 0x7f) * scale
+    if ((b & 0x80) === 0) return value
+    if (i + 1 >= MAX_LENGTH_PREFIX_BYTES) {
+      const err = new Error(`length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes`)
+      err.name = 'InvalidDataLengthLengthError'
+      throw err
+    }
+    scale *= 128
+  }
+  // the reader's signal for "not enough bytes yet"
+  throw new RangeError('incomplete length prefix')
+}
+
 /** Frame-level breakage (bad prefix, oversized, truncated): the stream is reset, not answered. */
 function isFrameError (err: unknown): boolean {
   const name = errorName(err)
@@ -70,7 +94,7 @@ export async function serveProtocol<Req, Res> (libp2p: ProcmeshLibp2p, desc: Pro
 
 async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handler: RequestHandler<Req>, opts: ServeOptions, stream: Stream, connection: Connection): Promise<void> {
   const remotePeer = connection.remotePeer
-  const lp = lpStream(stream, { maxDataLength: desc.maxRequestBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES })
+  const lp = lpStream(stream, { maxDataLength: desc.maxRequestBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES, lengthDecoder: boundedVarint })
   const abort = new AbortController()
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => { abort.abort(new ProcmeshError('TIMEOUT', `${desc.id}: deadline of ${desc.deadlineMs} ms passed`)) }, desc.deadlineMs)
   const onClose = (): void => { abort.abort(new ProcmeshError('UNAVAILABLE', 'stream closed')) }
@@ -78,7 +102,8 @@ async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handl
   try {
     let request: Req
     try {
-      const bytes = await lp.read({ signal: AbortSignal.any([abort.signal, AbortSignal.timeout(desc.readDeadlineMs)]) })
+      const read = deadlineSignal(desc.readDeadlineMs, abort.signal, `${desc.id}: no whole request within ${desc.readDeadlineMs} ms`)
+      const bytes = await lp.read({ signal: read.signal }).finally(read.clear)
       request = desc.validateRequest(decodeFramePayload(bytes.subarray(), 'request'))
     } catch (err: unknown) {
       if (isFrameError(err) || abort.signal.aborted || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'))) {
@@ -127,8 +152,12 @@ async function handleStream<Req, Res> (desc: ProtocolDescriptor<Req, Res>, handl
 }
 
 async function writeFrame (lp: LengthPrefixedStream<Stream>, frame: unknown, signal?: AbortSignal): Promise<void> {
-  const timeout = AbortSignal.timeout(WRITE_DEADLINE_MS)
-  await lp.write(encodeFrame(frame), { signal: signal !== undefined ? AbortSignal.any([signal, timeout]) : timeout })
+  const write = deadlineSignal(WRITE_DEADLINE_MS, signal)
+  try {
+    await lp.write(encodeFrame(frame), { signal: write.signal })
+  } finally {
+    write.clear()
+  }
 }
 
 export interface RequestOptions {
@@ -294,10 +323,10 @@ async function queuedRequest<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, de
   const lanes = lanesOf(libp2p)
   const lane = `${peer.toString()} ${desc.id}`
   const queueWaitMs = Math.min(timeoutMs, opts.queueWaitMs ?? timeoutMs)
-  const waitSignal = queueWaitMs < timeoutMs ? AbortSignal.any([signal, AbortSignal.timeout(queueWaitMs)]) : signal
+  const wait = queueWaitMs < timeoutMs ? deadlineSignal(queueWaitMs, signal) : undefined
   let release: () => void
   try {
-    release = await lanes.acquire(lane, desc.maxInboundStreams, waitSignal)
+    release = await lanes.acquire(lane, desc.maxInboundStreams, wait?.signal ?? signal)
   } catch (err: unknown) {
     if (err instanceof ProcmeshError) throw new UndeliveredError('BUSY', `${who}: ${err.message} for a ${what} stream from this node; try again shortly`)
     if (opts.signal?.aborted === true) throw new UndeliveredError('TIMEOUT', `${what} request to ${who} cancelled`)
@@ -305,6 +334,8 @@ async function queuedRequest<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, de
       throw new UndeliveredError('BUSY', `${who} already serves this node ${desc.maxInboundStreams} ${what} streams, the most it allows at once; none ended within ${plainDuration(queueWaitMs)}`)
     }
     throw new UndeliveredError('TIMEOUT', `${who} did not answer within ${plainDuration(timeoutMs)} (the request waited for its turn behind ${desc.maxInboundStreams} others from this node the whole time)`)
+  } finally {
+    wait?.clear()
   }
   try {
     return await exchange(libp2p, peer, desc, req, opts, { who, what, timeoutMs, timeout, signal })
@@ -332,7 +363,7 @@ async function exchange<Req, Res> (libp2p: ProcmeshLibp2p, peer: PeerId, desc: P
   }
   // maxBufferSize: a whole frame is buffered before it is decoded, and @libp2p/utils' 4 MiB default, not
   // maxResponseBytes, refused LIST answers of hosts with 13,000+ processes (issue 17)
-  const lp = lpStream(stream, { maxDataLength: desc.maxResponseBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES, maxBufferSize: desc.maxResponseBytes + MAX_LENGTH_PREFIX_BYTES })
+  const lp = lpStream(stream, { maxDataLength: desc.maxResponseBytes, maxLengthLength: MAX_LENGTH_PREFIX_BYTES, lengthDecoder: boundedVarint, maxBufferSize: desc.maxResponseBytes + MAX_LENGTH_PREFIX_BYTES })
   try {
     await lp.write(encodeFrame(req), { signal })
     for (;;) {

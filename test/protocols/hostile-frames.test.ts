@@ -36,18 +36,20 @@ function frame (payload: string | Uint8Array): Uint8Array {
   return out
 }
 
-type Outcome = { kind: 'reset' | 'closed', data: string, ms: number }
+type Outcome = { kind: 'reset' | 'closed' | 'timeout', data: string, ms: number }
 
 /** Read whatever the server sends until the stream ends or is reset. */
 async function drain (stream: Stream, timeoutMs = 15_000): Promise<Outcome> {
   const t0 = Date.now()
   let data = ''
-  const timer = setTimeout(() => { stream.abort(new Error('test timeout')) }, timeoutMs)
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; stream.abort(new Error('test timeout')) }, timeoutMs)
   try {
     for await (const chunk of stream) data += dec.decode(chunk.subarray())
-    return { kind: 'closed', data, ms: Date.now() - t0 }
+    return { kind: timedOut ? 'timeout' : 'closed', data, ms: Date.now() - t0 }
   } catch {
-    return { kind: 'reset', data, ms: Date.now() - t0 }
+    // the test's own abort is not the server's answer
+    return { kind: timedOut ? 'timeout' : 'reset', data, ms: Date.now() - t0 }
   } finally {
     clearTimeout(timer)
   }
@@ -97,6 +99,8 @@ describe('hostile frames against a real node', { timeout: 180_000 }, () => {
         const out = await drain(s)
         assert.equal(out.kind, 'reset')
         assert.equal(out.data, '')
+        // at once: a prefix longer than any valid one is refused, not read until the deadline
+        assert.ok(out.ms < 3000, `took ${out.ms} ms`)
         await stillServes()
       })
 
@@ -147,7 +151,9 @@ describe('hostile frames against a real node', { timeout: 180_000 }, () => {
     const s = await open(LIST.id)
     const out = await drain(s, 40_000)
     assert.equal(out.kind, 'reset')
-    assert.ok(out.ms >= LIST.readDeadlineMs - 500 && out.ms < LIST.readDeadlineMs + 20_000, `cut after ${out.ms} ms`)
+    // the read deadline, not the request's whole deadline (15 s) that came first when a collected
+    // timeout signal left the read without one (node/mesh/deadline.ts)
+    assert.ok(out.ms >= LIST.readDeadlineMs - 500 && out.ms < LIST.deadlineMs - 5000, `cut after ${out.ms} ms`)
     await stillServes()
   })
 
@@ -161,7 +167,7 @@ describe('hostile frames against a real node', { timeout: 180_000 }, () => {
     assert.equal(out.kind, 'reset')
     // the deadline is 5 s; the margin absorbs a heavily loaded CI machine, while a missing
     // deadline would let the ~50-byte frame trickle in for ~50 s and then be answered
-    assert.ok(out.ms < LIST.readDeadlineMs + 20_000, `cut after ${out.ms} ms`)
+    assert.ok(out.ms < LIST.deadlineMs - 5000, `cut after ${out.ms} ms`)
     assert.equal(out.data, '')
   })
 

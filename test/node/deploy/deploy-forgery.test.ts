@@ -278,12 +278,12 @@ describe('deployment specs forged or replayed over the wire', { timeout: 120_000
     assert.equal(gone.deleted, true)
     await waitFor(async () => (await copies(beta, 'replay')).length === 0, { timeoutMs: 15_000, what: 'beta to stop every copy of replay' })
 
-    const mark = beta.log.length
     // replayed in mallory's sync answer (it verifies: alpha did sign it)
     await serveToBeta('replay', okFrame([captured]))
     // and pushed in mallory's digest: only its author may push a spec
     await publish(digest({ spec: captured }))
-    await betaLogs(mark, `rejected a digest from ${malloryId}`, `${alphaId} is not the digest's node ${malloryId}`)
+    // the same refusal as in the first case: beta warns once a minute per peer and kind of
+    // refusal (a member must not flood the log), so this one is counted in the next line instead
 
     // a few reconcile passes (RECONCILE_TICK_MS 250 ms)
     await new Promise(resolve => setTimeout(resolve, 1500))
