@@ -26,7 +26,8 @@ import { summarize, type Stats } from './lib/stats.js'
 import { createSimNet, waitFor, type SimHost } from '../testkit/sim-hosts.js'
 import { jsonIn, shareMeshKey, startNodeIn, stopNode, type MeshNode } from '../test/helpers/sim-mesh.js'
 import { PmClients, cliIn, newMeshKey, pmPid, startPmNodes, stopPmNodes, waitMeshConverged, type PmNode } from './lib/pm.js'
-import { openSimNet } from './lib/sim.js'
+import { innerPid, openSimNet, procUsage } from './lib/sim.js'
+import { availableParallelism } from 'node:os'
 import { sleep } from './lib/stats.js'
 import { measureWindow, type Window } from './rows/mesh.js'
 import { CONTROL_API } from '../protocols/control-api.js'
@@ -140,13 +141,28 @@ export async function runEveryBench (hosts: number, log: (line: string) => void)
     log(`${hosts} hosts up`)
     const t0 = Date.now()
     await jsonIn<unknown>(admin, ['deploy', 'bench', '--on', 'all', '--replicas', 'every', '--', ...SERVICE])
-    await waitFor(async () => { const c = await copiesOn(admin); return c.length === hosts ? c : undefined }, { timeoutMs: 120_000, intervalMs: 1000, what: `${hosts} copies` })
+    // the nodes' own log lines, not `ls all`: a poll fanning out to every node each second would
+    // add its own load to the 2 CPUs that all 20 nodes share
+    const pids = await Promise.all(nodes.map(async n => await innerPid(n.proc)))
+    const cpu0 = pids.map(pid => procUsage(pid).cpuSeconds)
+    await waitFor(() => nodes.every(n => logTime(n.log(), t0, /deploy: started bench-v1-1 \(pid/) !== undefined) ? true : undefined, { timeoutMs: 120_000, intervalMs: 100, what: `${hosts} copies started` })
+    const busy = pids.reduce((sum, pid, i) => sum + procUsage(pid).cpuSeconds - cpu0[i], 0)
+    const wall = (Date.now() - t0) / 1000
+    log(`the ${hosts} nodes used ${busy.toFixed(1)} CPU-seconds in the ${wall.toFixed(1)} s from the deploy to the last start (${(busy / wall).toFixed(2)} of the machine's ${availableParallelism()} CPUs)`)
+    await waitFor(async () => { const c = await copiesOn(admin); return c.length === hosts ? c : undefined }, { timeoutMs: 120_000, intervalMs: 1000, what: `${hosts} copies listed` })
     const times: number[] = []
     const missing: string[] = []
+    const issued = logTime(nodes[0].log(), t0, /deploy: issued bench version 1/)
     for (const n of nodes) {
-      const at = logTime(n.log(), t0, /deploy: started bench-v1-1 \(pid/)
+      const text = n.log()
+      const at = logTime(text, t0, /deploy: started bench-v1-1 \(pid/)
       if (at === undefined) missing.push(n.host.name)
       else times.push(at - t0)
+      // the parts: the spec here (issued, pushed or pulled), placed, started
+      const got = n === nodes[0] ? issued : logTime(text, t0, /deploy: (bench version 1 from|\d+ spec\(s\) from)/)
+      const placed = logTime(text, t0, /deploy: placed bench-v1-1 here/)
+      const rel = (x: number | undefined): string => x === undefined ? '-' : String(x - t0)
+      log(`${n.host.name}: spec ${rel(got)} ms, placed ${rel(placed)} ms, started ${rel(at)} ms`)
     }
     const spreadMs = summarize(times)
     return { hosts, ...(spreadMs !== undefined ? { spreadMs, lastMs: spreadMs.max } : {}), missing }
@@ -169,7 +185,10 @@ export interface IdleResult {
 const IDLE_BUDGET = { txBytesPerSecond: 2048, cpuPercent: 0.5 }
 
 async function pmJson<T> (node: PmNode, args: string[]): Promise<T> {
-  const r = await cliIn(node, 'package', [...args, '--json'], 60_000)
+  // --json before a `--`: after it every word is the command's
+  const dashes = args.indexOf('--')
+  const withJson = dashes < 0 ? [...args, '--json'] : [...args.slice(0, dashes), '--json', ...args.slice(dashes)]
+  const r = await cliIn(node, 'package', withJson, 60_000)
   if (r.code !== 0) throw new Error(`procmesh ${args.join(' ')} in ${node.host.name} exited ${String(r.code)}: ${r.stderr.trim()}`)
   return JSON.parse(r.stdout) as T
 }

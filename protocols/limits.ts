@@ -248,6 +248,12 @@ export const MAX_DEPLOY_WATCHED = 16
 /** Digest changes (copies starting, exiting) are gathered this long before one digest is published. */
 export const DEPLOY_DIGEST_DEBOUNCE_MS = 100
 /**
+ * A node that sees a peer's digest with a different set of specs pulls from it after this long
+ * (ms), if the sets still differ then: the spec pushed with its author's digest usually arrives
+ * within it, so a deploy costs no pull at all (node/deploy/deploy-service.ts syncSoon).
+ */
+export const DEPLOY_SYNC_DELAY_MS = 500
+/**
  * A digest that carries the spec its node has just issued (pushed, so that no node needs a pull
  * round trip to the author): the digest's own cap plus one spec's. Gossipsub frames take 64 KiB.
  */
