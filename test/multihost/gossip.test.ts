@@ -143,6 +143,12 @@ describe('change-driven gossip across simulated hosts', { timeout: 300_000 }, ()
       await b.linkUp()
     }
     await waitFor(async () => (await peersVia(clients[0])).find(p => p.name === b.name && p.status === 'online'), { timeoutMs: 45_000, what: `${b.name} back online` })
+    // and b hears everyone again (it marked them offline from its side of the cut): the next
+    // test's goodbye is gossip, which b gets only once its own connections are back
+    await waitFor(async () => {
+      const view = await peersVia(clients[1])
+      return view.length === net?.hosts.length && view.every(p => p.status === 'online') ? true : undefined
+    }, { timeoutMs: 45_000, what: `${b.name} to see every host online again` })
   })
 
   it('a node that stops says goodbye: offline everywhere at once', async (t) => {
