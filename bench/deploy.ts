@@ -185,10 +185,8 @@ export interface IdleResult {
 const IDLE_BUDGET = { txBytesPerSecond: 2048, cpuPercent: 0.5 }
 
 async function pmJson<T> (node: PmNode, args: string[]): Promise<T> {
-  // --json before a `--`: after it every word is the command's
-  const dashes = args.indexOf('--')
-  const withJson = dashes < 0 ? [...args, '--json'] : [...args.slice(0, dashes), '--json', ...args.slice(dashes)]
-  const r = await cliIn(node, 'package', withJson, 60_000)
+  // --json right after the command name: after a `--` every word is the command's
+  const r = await cliIn(node, 'package', [args[0], '--json', ...args.slice(1)], 60_000)
   if (r.code !== 0) throw new Error(`procmesh ${args.join(' ')} in ${node.host.name} exited ${String(r.code)}: ${r.stderr.trim()}`)
   return JSON.parse(r.stdout) as T
 }

@@ -233,7 +233,7 @@ export class DeployService {
     if (author === this.selfId) return TopicValidatorResult.Ignore
     if (!this.takeDigest(d, author)) return TopicValidatorResult.Ignore
     if (d.spec !== undefined) this.takePushed(d.spec, d.index, author)
-    else if (d.index !== this.init.store.index()) this.syncSoon(author, () => this.digests.get(author)?.index !== this.init.store.index())
+    else if (d.index !== this.init.store.index()) this.syncSoon(author, () => this.indexDiffers(author))
     this.kick()
     return TopicValidatorResult.Accept
   }
@@ -248,9 +248,14 @@ export class DeployService {
     }).catch((err: unknown) => {
       this.refused(author, 'refused a spec', `: ${errorMessage(err)}`)
     }).finally(() => {
-      if (index !== this.init.store.index()) this.syncSoon(author, () => this.digests.get(author)?.index !== this.init.store.index())
+      if (index !== this.init.store.index()) this.syncSoon(author, () => this.indexDiffers(author))
       this.kick()
     })
+  }
+
+  /** Whether the newest digest of `peerId` names another set of specs than this node holds. */
+  private indexDiffers (peerId: string): boolean {
+    return this.digests.get(peerId)?.index !== this.init.store.index()
   }
 
   /**

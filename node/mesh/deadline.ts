@@ -14,13 +14,13 @@ export interface Deadline {
 }
 
 /** An Error named TimeoutError, as AbortSignal.timeout's reason is, so callers tell it apart. */
-export function timeoutError (message: string): Error {
+function timeoutError (message: string): Error {
   const err = new Error(message)
   err.name = 'TimeoutError'
   return err
 }
 
-export function deadline (ms: number, parent?: AbortSignal, message = `deadline of ${ms} ms passed`): Deadline {
+export function deadlineSignal (ms: number, parent?: AbortSignal, message = `deadline of ${ms} ms passed`): Deadline {
   const controller = new AbortController()
   const timer = setTimeout(() => { controller.abort(timeoutError(message)) }, ms)
   timer.unref()

@@ -16,7 +16,7 @@ import {
 } from '../../protocols/wire.js'
 import type { ProcmeshLibp2p } from './libp2p.js'
 import type { Logger } from '../logger.js'
-import { deadline as deadlineSignal } from './deadline.js'
+import { deadlineSignal } from './deadline.js'
 
 /** Writing one response frame must finish within this (ms): a client that never reads is cut. */
 export const WRITE_DEADLINE_MS = 10_000

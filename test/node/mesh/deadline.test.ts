@@ -7,7 +7,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { deadline } from '../../../node/mesh/deadline.js'
+import { deadlineSignal } from '../../../node/mesh/deadline.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -23,7 +23,7 @@ async function abortedWithin (signal: AbortSignal, ms: number): Promise<boolean>
 describe('deadline signals', () => {
   it('fire at their deadline after a garbage collection, with a TimeoutError', async () => {
     const parent = new AbortController()
-    const { signal } = deadline(150, parent.signal, 'no request within 150 ms')
+    const { signal } = deadlineSignal(150, parent.signal, 'no request within 150 ms')
     gc()
     assert.equal(await abortedWithin(signal, 2000), true)
     assert.equal((signal.reason as Error).name, 'TimeoutError')
@@ -32,11 +32,11 @@ describe('deadline signals', () => {
 
   it('abort with their parent, and not at all once cleared', async () => {
     const parent = new AbortController()
-    const d = deadline(10_000, parent.signal)
+    const d = deadlineSignal(10_000, parent.signal)
     parent.abort(new Error('stream closed'))
     assert.equal(d.signal.aborted, true)
     assert.equal((d.signal.reason as Error).message, 'stream closed')
-    const cleared = deadline(100)
+    const cleared = deadlineSignal(100)
     cleared.clear()
     assert.equal(await abortedWithin(cleared.signal, 400), false)
   })
